@@ -1,0 +1,59 @@
+/**
+ * `deno task experiment [name] [options]`: runs a named experiment from this folder (default
+ * `siamese`); `--list` lists them. Each experiment file exports `experiment: Experiment`.
+ *
+ * @module
+ */
+import type { Experiment } from "../lib/experiment.ts";
+
+/** The experiment run when no name is given. */
+export const DEFAULT_EXPERIMENT = "siamese";
+
+/**
+ * Loads every experiment in this folder, sorted by name.
+ *
+ * @example
+ * ```ts
+ * import { loadExperiments } from "./main.ts";
+ * const all = await loadExperiments();
+ * console.log(all.map((e) => e.name));
+ * ```
+ */
+export async function loadExperiments(): Promise<Experiment[]> {
+  const dir = new URL("./", import.meta.url);
+  const found: Experiment[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || !entry.name.endsWith(".ts") || entry.name === "main.ts") continue;
+    if (entry.name.endsWith("_test.ts")) continue;
+    const mod = await import(new URL(entry.name, dir).href);
+    if (mod.experiment) found.push(mod.experiment as Experiment);
+  }
+  return found.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function main(args: string[]): Promise<number> {
+  const experiments = await loadExperiments();
+  if (args.includes("--list")) {
+    const width = Math.max(...experiments.map((e) => e.name.length));
+    for (const e of experiments) console.log(`${e.name.padEnd(width)}  ${e.description}`);
+    return 0;
+  }
+  const name = args[0] && !args[0].startsWith("--") ? args[0] : DEFAULT_EXPERIMENT;
+  const rest = args[0] && !args[0].startsWith("--") ? args.slice(1) : args;
+  const experiment = experiments.find((e) => e.name === name);
+  if (!experiment) {
+    console.error(
+      `unknown experiment "${name}"; available: ${experiments.map((e) => e.name).join(", ")}`,
+    );
+    return 2;
+  }
+  try {
+    await experiment.run(rest);
+    return 0;
+  } catch (error) {
+    console.error(`${experiment.name}: ${error instanceof Error ? error.message : error}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

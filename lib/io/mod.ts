@@ -1,0 +1,8 @@
+/**
+ * Input and output: atomic writes, run directories with provenance, progress reporting.
+ *
+ * @module
+ */
+export * from "./atomic.ts";
+export * from "./run_dir.ts";
+export * from "./progress.ts";
