@@ -31,18 +31,32 @@ export async function loadExperiments(): Promise<Experiment[]> {
   return found.sort((a, b) => a.name.localeCompare(b.name));
 }
 
-async function main(args: string[]): Promise<number> {
+/**
+ * Runs the command line: `--list`, or an experiment by name with its options.
+ *
+ * @returns the process exit code (0 success, 1 the experiment failed, 2 unknown experiment)
+ * @example
+ * ```ts
+ * import { main } from "./main.ts";
+ * await main(["--list"]);
+ * ```
+ */
+export async function main(
+  args: string[],
+  log: (line: string) => void = console.log,
+  logError: (line: string) => void = console.error,
+): Promise<number> {
   const experiments = await loadExperiments();
   if (args.includes("--list")) {
     const width = Math.max(...experiments.map((e) => e.name.length));
-    for (const e of experiments) console.log(`${e.name.padEnd(width)}  ${e.description}`);
+    for (const e of experiments) log(`${e.name.padEnd(width)}  ${e.description}`);
     return 0;
   }
   const name = args[0] && !args[0].startsWith("--") ? args[0] : DEFAULT_EXPERIMENT;
   const rest = args[0] && !args[0].startsWith("--") ? args.slice(1) : args;
   const experiment = experiments.find((e) => e.name === name);
   if (!experiment) {
-    console.error(
+    logError(
       `unknown experiment "${name}"; available: ${experiments.map((e) => e.name).join(", ")}`,
     );
     return 2;
@@ -51,7 +65,8 @@ async function main(args: string[]): Promise<number> {
     await experiment.run(rest);
     return 0;
   } catch (error) {
-    console.error(`${experiment.name}: ${error instanceof Error ? error.message : error}`);
+    logError(`${experiment.name}: ${error instanceof Error ? error.message : error}`);
+    if (Deno.env.get("SIMLEARN_DEBUG") && error instanceof Error) logError(error.stack ?? "");
     return 1;
   }
 }

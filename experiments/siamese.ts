@@ -10,7 +10,7 @@ import type { Experiment } from "../lib/experiment.ts";
 import { parseOptions, startRun } from "../lib/experiment.ts";
 import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
-import { referenceCnn, embed } from "../lib/models/mod.ts";
+import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
 import { evaluate, type Evaluation } from "../lib/eval/mod.ts";
 import { train } from "../lib/train.ts";
@@ -33,9 +33,9 @@ const DEFAULTS = {
 };
 
 function row(name: string, m: Evaluation): string {
-  return `${name.padEnd(8)} ${m.mapAtR.toFixed(4).padStart(8)} ${m.rPrecision.toFixed(4).padStart(12)} ${
-    m.precisionAt1.toFixed(4).padStart(8)
-  }`;
+  return `${name.padEnd(8)} ${m.mapAtR.toFixed(4).padStart(8)} ${
+    m.rPrecision.toFixed(4).padStart(12)
+  } ${m.precisionAt1.toFixed(4).padStart(8)}`;
 }
 
 /** The Siamese network + contrastive loss experiment. */
@@ -103,9 +103,13 @@ export const experiment: Experiment = {
     tf.dispose([trainTensors.x, trainTensors.y, testTensors.x, testTensors.y]);
     model.dispose();
 
-    console.log(`\ntrained ${options.steps} steps in ${result.seconds.toFixed(1)} s ` +
-      `(${result.imagesPerSecond.toFixed(0)} images/s)`);
-    console.log(`\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`);
+    console.log(
+      `\ntrained ${options.steps} steps in ${result.seconds.toFixed(1)} s ` +
+        `(${result.imagesPerSecond.toFixed(0)} images/s)`,
+    );
+    console.log(
+      `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`,
+    );
     console.log(row("before", before));
     console.log(row("after", after));
     console.log(`\nresults: ${run.dir}/`);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type BackendInfo, backendFromArgs, initBackend } from "./backend.ts";
+import { backendFromArgs, type BackendInfo, initBackend } from "./backend.ts";
 import { writeJsonAtomic } from "./io/atomic.ts";
 import { createRunDir, provenance } from "./io/run_dir.ts";
 
@@ -44,7 +44,9 @@ export function parseOptions<T extends OptionDefaults>(args: readonly string[], 
     }
     if (!(key in defaults)) {
       throw new Error(
-        `unknown option --${key}; options: ${Object.keys(defaults).map((k) => "--" + k).join(", ")}`,
+        `unknown option --${key}; options: ${
+          Object.keys(defaults).map((k) => "--" + k).join(", ")
+        }`,
       );
     }
     const kind = typeof defaults[key];

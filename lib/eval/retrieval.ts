@@ -98,7 +98,9 @@ export async function retrievalMetrics(
   const refLabels = referenceLabels ?? queryLabels;
   if (queryLabels.length !== query.shape[0]) {
     throw new Error(
-      `retrievalMetrics: queryLabels has ${queryLabels.length} labels for ${query.shape[0]} queries`,
+      `retrievalMetrics: queryLabels has ${queryLabels.length} labels for ${
+        query.shape[0]
+      } queries`,
     );
   }
   if (refLabels.length !== ref.shape[0]) {

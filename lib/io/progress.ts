@@ -91,7 +91,9 @@ export function createProgress(total: number, options: ProgressOptions = {}): Pr
     const width = 24;
     const filled = Math.round(frac * width);
     const bar = terminal ? `[${"#".repeat(filled)}${".".repeat(width - filled)}] ` : "";
-    return `${label ? label + " " : ""}${bar}${u.done}/${total} ${(frac * 100).toFixed(0)}%  ${fields}  ` +
+    return `${label ? label + " " : ""}${bar}${u.done}/${total} ${
+      (frac * 100).toFixed(0)
+    }%  ${fields}  ` +
       `elapsed ${formatDuration(elapsed)}  eta ${formatDuration(eta)}`;
   };
 

@@ -87,7 +87,9 @@ export async function createRunDir(
   options: { root?: string; runId?: string } = {},
 ): Promise<string> {
   if (!/^[A-Za-z0-9_-]+$/.test(experiment)) {
-    throw new Error(`createRunDir: experiment name "${experiment}" has characters other than A-Za-z0-9_-`);
+    throw new Error(
+      `createRunDir: experiment name "${experiment}" has characters other than A-Za-z0-9_-`,
+    );
   }
   const dir = `${options.root ?? "results"}/${experiment}/${options.runId ?? newRunId()}`;
   await Deno.mkdir(dir, { recursive: true });

@@ -75,8 +75,12 @@ export function contrastiveLoss(
     const e = normalizeEmbeddings ? l2Normalize(embeddings) : embeddings;
     const d = pairwiseDistances(e, e, metric as unknown as MetricSpec);
     const { positive, negative } = pairMasks(y);
-    let posTerm = metric.isSimilarity ? tf.relu(tf.sub(posMargin, d)) : tf.relu(tf.sub(d, posMargin));
-    let negTerm = metric.isSimilarity ? tf.relu(tf.sub(d, negMargin)) : tf.relu(tf.sub(negMargin, d));
+    let posTerm = metric.isSimilarity
+      ? tf.relu(tf.sub(posMargin, d))
+      : tf.relu(tf.sub(d, posMargin));
+    let negTerm = metric.isSimilarity
+      ? tf.relu(tf.sub(d, negMargin))
+      : tf.relu(tf.sub(negMargin, d));
     if (squared) {
       posTerm = tf.mul(tf.square(posTerm), 0.5);
       negTerm = tf.mul(tf.square(negTerm), 0.5);

@@ -1,5 +1,7 @@
 /**
- * Encoders that map inputs to embeddings: the reference CNN of the project and an MLP.
+ * Encoders that map inputs to embeddings: the reference CNN of the project, a configurable CNN and
+ * an MLP. Every encoder is a `tf.Sequential` from `[n, ...inputShape]` to `[n, embeddingDim]`,
+ * optionally ending in {@linkcode L2Normalization}, with weights fixed by `seed`.
  *
  * @module
  */
@@ -34,16 +36,107 @@ function seeded(seed: number, layer: number) {
  * console.log(model.outputs[0].shape); // [null, 64]
  * ```
  */
-export function referenceCnn(options: EncoderOptions & { inputShape?: number[] } = {}): tf.Sequential {
+export function referenceCnn(
+  options: EncoderOptions & { inputShape?: number[] } = {},
+): tf.Sequential {
   const { embeddingDim = 64, normalize = true, seed = 0, inputShape = [28, 28, 1] } = options;
   const model = tf.sequential({ name: "reference_cnn" });
-  model.add(tf.layers.conv2d({ inputShape, filters: 32, kernelSize: 3, activation: "relu", ...seeded(seed, 1) }));
+  model.add(
+    tf.layers.conv2d({
+      inputShape,
+      filters: 32,
+      kernelSize: 3,
+      activation: "relu",
+      ...seeded(seed, 1),
+    }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  model.add(tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...seeded(seed, 2) }));
+  model.add(
+    tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu", ...seeded(seed, 2) }),
+  );
   model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   model.add(tf.layers.flatten());
   model.add(tf.layers.dense({ units: 128, activation: "relu", ...seeded(seed, 3) }));
   model.add(tf.layers.dense({ units: embeddingDim, ...seeded(seed, 4) }));
+  if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
+  return model;
+}
+
+/** Options of {@linkcode cnnEncoder}. */
+export interface CnnEncoderOptions extends EncoderOptions {
+  /** Input shape without the batch axis. Default `[28, 28, 1]`. */
+  inputShape?: number[];
+  /** Filters of each convolution block (conv-relu-maxpool). Default `[32, 64]`. */
+  filters?: number[];
+  /** Kernel size of each block: one number for all, or one per block. Default 3. */
+  kernelSizes?: number | number[];
+  /** Max-pooling size after each block (1 = no pooling). Default 2. */
+  poolSize?: number;
+  /** Sizes of the ReLU dense layers between the convolutions and the embedding. Default `[128]`. */
+  dense?: number[];
+}
+
+/**
+ * A configurable CNN: for each block `convK×K(filters)-relu-maxpool(poolSize)`, then flatten,
+ * ReLU dense layers, a linear `dense(embeddingDim)` and optionally L2-normalisation. With the
+ * defaults it has the architecture of {@linkcode referenceCnn}. Input `[n, ...inputShape]`, output
+ * `[n, embeddingDim]`.
+ *
+ * @throws Error when a size is not a positive integer or `kernelSizes` has the wrong length.
+ * @example
+ * ```ts
+ * import { cnnEncoder } from "./encoders.ts";
+ * const model = cnnEncoder({ filters: [8], kernelSizes: [5], dense: [], embeddingDim: 16 });
+ * console.log(model.outputs[0].shape); // [null, 16]
+ * ```
+ */
+export function cnnEncoder(options: CnnEncoderOptions = {}): tf.Sequential {
+  const {
+    embeddingDim = 64,
+    normalize = true,
+    seed = 0,
+    inputShape = [28, 28, 1],
+    filters = [32, 64],
+    kernelSizes = 3,
+    poolSize = 2,
+    dense = [128],
+  } = options;
+  const kernels = typeof kernelSizes === "number" ? filters.map(() => kernelSizes) : kernelSizes;
+  if (kernels.length !== filters.length) {
+    throw new Error(
+      `cnnEncoder: kernelSizes has ${kernels.length} entries for ${filters.length} filters`,
+    );
+  }
+  const positive = (name: string, values: number[]) => {
+    for (const v of values) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new Error(`cnnEncoder: ${name} must hold positive integers, got ${v}`);
+      }
+    }
+  };
+  positive("filters", filters);
+  positive("kernelSizes", kernels);
+  positive("dense", dense);
+  positive("poolSize", [poolSize]);
+  positive("embeddingDim", [embeddingDim]);
+  const model = tf.sequential({ name: "cnn_encoder" });
+  let layer = 0;
+  filters.forEach((f, i) => {
+    model.add(tf.layers.conv2d({
+      ...(i === 0 ? { inputShape } : {}),
+      filters: f,
+      kernelSize: kernels[i],
+      activation: "relu",
+      ...seeded(seed, ++layer),
+    }));
+    if (poolSize > 1) model.add(tf.layers.maxPooling2d({ poolSize }));
+  });
+  if (filters.length === 0) model.add(tf.layers.inputLayer({ inputShape }));
+  model.add(tf.layers.flatten());
+  for (const units of dense) {
+    model.add(tf.layers.dense({ units, activation: "relu", ...seeded(seed, ++layer) }));
+  }
+  model.add(tf.layers.dense({ units: embeddingDim, ...seeded(seed, ++layer) }));
   if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
   return model;
 }
@@ -63,8 +156,13 @@ export function referenceCnn(options: EncoderOptions & { inputShape?: number[] }
 export function mlpEncoder(
   options: EncoderOptions & { hidden?: number[]; inputShape?: number[] } = {},
 ): tf.Sequential {
-  const { embeddingDim = 64, normalize = true, seed = 0, hidden = [256, 128], inputShape = [28, 28, 1] } =
-    options;
+  const {
+    embeddingDim = 64,
+    normalize = true,
+    seed = 0,
+    hidden = [256, 128],
+    inputShape = [28, 28, 1],
+  } = options;
   const model = tf.sequential({ name: "mlp_encoder" });
   model.add(tf.layers.flatten({ inputShape }));
   hidden.forEach((units, i) =>

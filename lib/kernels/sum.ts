@@ -1,0 +1,90 @@
+/**
+ * `Sum` for the wasm backend when the reduced axes are the leading ones (the bias gradient of a
+ * convolution or dense layer: `[n, h, w, c]` summed to `[c]`). The backend transposes the
+ * reduced axes to the end first; a single pass over rows with per-column accumulators avoids
+ * the copy. Other reductions go to the backend's own kernel.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
+import { f32View, runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
+
+/**
+ * Column sums of a row-major `[rows, cols]` matrix `src` into `dst` (`[cols]`), accumulated in
+ * float64.
+ *
+ * @example
+ * ```ts
+ * import { sumRows } from "./sum.ts";
+ * const dst = new Float32Array(2);
+ * sumRows(Float32Array.of(1, 2, 3, 4, 5, 6), dst, 3, 2); // [9, 12]
+ * ```
+ */
+export function sumRows(src: Float32Array, dst: Float32Array, rows: number, cols: number): void {
+  if (cols === 1) {
+    let acc = 0;
+    for (let i = 0; i < rows; i++) acc += src[i];
+    dst[0] = acc;
+    return;
+  }
+  const acc = new Float64Array(cols);
+  let p = 0;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) acc[j] += src[p++];
+  }
+  for (let j = 0; j < cols; j++) dst[j] = acc[j];
+}
+
+/**
+ * Kernel function of `Sum` for the wasm backend (input `x`, attributes `axis`, `keepDims`).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { registerWasmTrainingKernels } from "./mod.ts";
+ * // after `await tf.setBackend("wasm")`:
+ * registerWasmTrainingKernels();
+ * const s = tf.sum(tf.ones([4, 3, 2]), [0, 1]); // [2], all 12
+ * ```
+ */
+export const sumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const be = backend as WasmBackendLike;
+  const x = inputs.x;
+  if (x === undefined) throw new Error("Sum: input x is required");
+  const rank = x.shape.length;
+  const axisAttr = attrs?.axis as number | number[] | undefined;
+  const axes = tf.util.parseAxisParam(axisAttr ?? [], x.shape).sort((p, q) => p - q);
+  const leading = axes.length > 0 && axes.every((ax, i) => ax === i);
+  if (x.dtype !== "float32" || !leading || rank === 0) {
+    return runWasmKernel(be, "Sum", { x }, attrs ?? {});
+  }
+  const k = axes.length;
+  let rows = 1;
+  for (let i = 0; i < k; i++) rows *= x.shape[i];
+  let cols = 1;
+  for (let i = k; i < rank; i++) cols *= x.shape[i];
+  const keepDims = Boolean(attrs?.keepDims);
+  const outShape = keepDims
+    ? x.shape.map((d, i) => (i < k ? 1 : d))
+    : x.shape.slice(k);
+  const out = be.makeOutput(outShape, "float32");
+  sumRows(f32View(be, x), f32View(be, out), rows, cols);
+  return out;
+};
+
+/**
+ * Kernel registration record of {@link sumWasm}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { sumConfig } from "./sum.ts";
+ * tf.registerKernel(sumConfig);
+ * ```
+ */
+export const sumConfig: KernelConfig = {
+  kernelName: "Sum",
+  backendName: "wasm",
+  kernelFunc: sumWasm,
+};
