@@ -15,6 +15,7 @@ export * from "./backend.ts";
 export * from "./distances.ts";
 export * from "./data/mod.ts";
 export * from "./losses/mod.ts";
+export * from "./miners/mod.ts";
 export * from "./eval/mod.ts";
 export * from "./models/mod.ts";
 export * from "./viz/mod.ts";
