@@ -13,6 +13,8 @@
  */
 export * from "./backend.ts";
 export * from "./distances.ts";
+export * from "./axioms.ts";
+export * from "./linear/mod.ts";
 export * from "./data/mod.ts";
 export * from "./losses/mod.ts";
 export * from "./miners/mod.ts";

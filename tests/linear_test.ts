@@ -1,0 +1,212 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { createRng } from "../lib/data/random.ts";
+import { checkMetricAxioms } from "../lib/axioms.ts";
+import { pairwiseDistances } from "../lib/distances.ts";
+import {
+  ITML,
+  knnClassificationAccuracy,
+  LMNN,
+  MLKR,
+  MMC,
+  NCA,
+  pairsFromLabels,
+  standardizer,
+  targetNeighbours,
+} from "../lib/linear/mod.ts";
+
+await tf.setBackend("cpu");
+
+/**
+ * Two classes separated along feature 0 (gap 2, spread 0.4), plus 4 loud noise features
+ * (standard deviation 3): plain Euclidean kNN is swamped by the noise; a metric that shrinks the
+ * noise directions classifies almost perfectly.
+ */
+function noisyClasses(n: number, seed: number) {
+  const rng = createRng(seed);
+  const x: number[][] = [], y: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const c = i % 2;
+    x.push([c * 2 + 0.4 * rng.normal(), ...Array.from({ length: 4 }, () => 3 * rng.normal())]);
+    y.push(c);
+  }
+  return { x: tf.tensor2d(x), y };
+}
+
+async function beatsEuclidean(metric: Parameters<typeof knnClassificationAccuracy>[5]) {
+  const train = noisyClasses(120, 1), test = noisyClasses(120, 2);
+  const base = await knnClassificationAccuracy(train.x, train.y, test.x, test.y, 5, "euclidean");
+  const learned = await knnClassificationAccuracy(train.x, train.y, test.x, test.y, 5, metric);
+  tf.dispose([train.x, test.x]);
+  return { base, learned };
+}
+
+Deno.test("knnClassificationAccuracy: hand example, votes and ties", async () => {
+  const train = tf.tensor2d([[0], [1], [2], [10], [11]]);
+  const test = tf.tensor2d([[0.9], [10.4], [6.2]]);
+  // k = 3: 0.9 → {1, 0, 2}: class 0; 10.4 → {10, 11, 2}: class 1; 6.2 → {10, 2, 11}: class 1.
+  assert.equal(await knnClassificationAccuracy(train, [0, 0, 0, 1, 1], test, [0, 1, 1], 3), 1);
+  // k = 2 tie at 6.2 ({2: class 0}, {10: class 1}) goes to the smaller label 0.
+  assert.equal(await knnClassificationAccuracy(train, [0, 0, 0, 1, 1], test, [0, 1, 0], 2), 1);
+  assert.equal(await knnClassificationAccuracy(train, [0, 0, 0, 1, 1], test, [1, 0, 0], 1), 0);
+  tf.dispose([train, test]);
+});
+
+Deno.test("standardizer: zero mean, unit variance (ddof 0) on the training set", () => {
+  const f = standardizer([1, 10, 3, 10, 5, 10], 2);
+  const out = Array.from(f([1, 10, 3, 10, 5, 10]));
+  const sd = Math.sqrt(8 / 3);
+  assert.deepEqual(
+    out.map((v) => Math.round(v * 1e5) / 1e5),
+    [-2 / sd, 0, 0, 0, 2 / sd, 0].map((v) => Math.round(v * 1e5) / 1e5),
+  );
+});
+
+Deno.test("NCA improves its objective and beats Euclidean kNN on noisy classes", async () => {
+  const train = noisyClasses(120, 1);
+  const nca = new NCA({ iterations: 60, learningRate: 0.05, seed: 3 });
+  await nca.fit(train.x, train.y);
+  assert.ok(
+    nca.history.at(-1)! < nca.history[0] - 0.1,
+    `NCA objective ${nca.history[0]} → ${nca.history.at(-1)}`,
+  );
+  assert.deepEqual(nca.L.shape, [5, 5]);
+  const { base, learned } = await beatsEuclidean(nca.metric());
+  assert.ok(learned > base + 0.05, `NCA kNN ${learned} vs Euclidean ${base}`);
+  tf.dispose(train.x);
+  nca.dispose();
+});
+
+Deno.test("MMC on labelled pairs improves its objective and beats Euclidean kNN", async () => {
+  const train = noisyClasses(120, 1);
+  const pairs = pairsFromLabels(train.y, 200, 4);
+  const a = tf.gather(train.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
+  const b = tf.gather(train.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
+  const mmc = new MMC({ iterations: 80, learningRate: 0.05 });
+  await mmc.fit(a, b, pairs.y);
+  assert.ok(
+    mmc.history.at(-1)! < mmc.history[0] - 0.5,
+    `MMC objective ${mmc.history[0]} → ${mmc.history.at(-1)}`,
+  );
+  const { base, learned } = await beatsEuclidean(mmc.metric());
+  assert.ok(learned > base + 0.05, `MMC kNN ${learned} vs Euclidean ${base}`);
+  tf.dispose([train.x, a, b]);
+  mmc.dispose();
+});
+
+Deno.test("ITML on labelled pairs reduces constraint violation and beats Euclidean kNN", async () => {
+  const train = noisyClasses(120, 1);
+  const pairs = pairsFromLabels(train.y, 150, 4);
+  const a = tf.gather(train.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
+  const b = tf.gather(train.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
+  const itml = new ITML({ maxIter: 100 });
+  await itml.fit(a, b, pairs.y);
+  assert.ok(
+    itml.history.at(-1)! < 0.7 * itml.history[0],
+    `ITML violation ${itml.history[0]} → ${itml.history.at(-1)}`,
+  );
+  // M = LᵀL is symmetric positive definite.
+  const M = await itml.mahalanobisMatrix().array();
+  for (let i = 0; i < 5; i++) {
+    for (let j = 0; j < 5; j++) assert.ok(Math.abs(M[i][j] - M[j][i]) < 1e-4);
+  }
+  const { base, learned } = await beatsEuclidean(itml.metric());
+  assert.ok(learned > base + 0.05, `ITML kNN ${learned} vs Euclidean ${base}`);
+  tf.dispose([train.x, a, b]);
+  itml.dispose();
+});
+
+Deno.test("LMNN on triplets improves its objective and beats Euclidean kNN", async () => {
+  const train = noisyClasses(120, 1);
+  const lmnn = new LMNN({ iterations: 80, learningRate: 0.05, batchSize: 64, impostors: 64 });
+  await lmnn.fit(train.x, train.y);
+  const first = lmnn.history.slice(0, 5).reduce((s, v) => s + v, 0) / 5;
+  const last = lmnn.history.slice(-5).reduce((s, v) => s + v, 0) / 5;
+  assert.ok(last < 0.5 * first, `LMNN objective ${first} → ${last}`);
+  const { base, learned } = await beatsEuclidean(lmnn.metric());
+  assert.ok(learned > base + 0.05, `LMNN kNN ${learned} vs Euclidean ${base}`);
+  tf.dispose(train.x);
+  lmnn.dispose();
+});
+
+Deno.test("MLKR on real targets improves its objective and beats Euclidean kNN regression", async () => {
+  const rng = createRng(9);
+  const make = (n: number) => {
+    const x: number[][] = [], y: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = 2 * rng.normal();
+      x.push([t, ...Array.from({ length: 4 }, () => 3 * rng.normal())]);
+      y.push(t);
+    }
+    return { x: tf.tensor2d(x), y };
+  };
+  const train = make(120), test = make(80);
+  const mlkr = new MLKR({ iterations: 80, learningRate: 0.05 });
+  await mlkr.fit(train.x, train.y);
+  assert.ok(
+    mlkr.history.at(-1)! < 0.5 * mlkr.history[0],
+    `MLKR objective ${mlkr.history[0]} → ${mlkr.history.at(-1)}`,
+  );
+  // 5-NN regression error, computed here by a plain loop over the distance matrix.
+  const knnMse = async (spec: Parameters<typeof pairwiseDistances>[2]) => {
+    const d = pairwiseDistances(test.x, train.x, spec);
+    const rows = await d.array();
+    d.dispose();
+    let se = 0;
+    rows.forEach((row, i) => {
+      const near = row.map((v, j) => [v, j]).sort((p, q) => p[0] - q[0]).slice(0, 5);
+      const pred = near.reduce((s, [, j]) => s + train.y[j], 0) / 5;
+      se += (pred - test.y[i]) ** 2;
+    });
+    return se / rows.length;
+  };
+  const base = await knnMse("euclidean");
+  const learned = await knnMse(mlkr.metric());
+  assert.ok(learned < 0.6 * base, `MLKR kNN MSE ${learned} vs Euclidean ${base}`);
+  tf.dispose([train.x, test.x]);
+  mlkr.dispose();
+});
+
+Deno.test("learners: seeded, metric() is a metric, transform and M = LᵀL agree", async () => {
+  const train = noisyClasses(40, 5);
+  const fit = async (seed: number) => {
+    const nca = new NCA({ iterations: 5, seed, init: "random", batchSize: 16 });
+    await nca.fit(train.x, train.y);
+    const L = Array.from(await nca.L.data());
+    return { nca, L };
+  };
+  const a = await fit(1), b = await fit(1), c = await fit(2);
+  assert.deepEqual(a.L, b.L);
+  assert.notDeepEqual(a.L, c.L);
+  // d(x, y) from metric() equals sqrt((x − y) M (x − y)ᵀ) computed by hand.
+  const x = [[1, 2, 3, 4, 5], [0, -1, 2, 0, 1]];
+  const M = await a.nca.mahalanobisMatrix().array();
+  const u = x[0].map((v, i) => v - x[1][i]);
+  const want = Math.sqrt(
+    u.reduce((s, ui, i) => s + ui * M[i].reduce((t, mij, j) => t + mij * u[j], 0), 0),
+  );
+  const got =
+    (await pairwiseDistances(tf.tensor2d([x[0]]), tf.tensor2d([x[1]]), a.nca.metric()).array())[0][
+      0
+    ];
+  assert.ok(Math.abs(got - want) < 1e-4 * Math.max(1, want), `${got} vs ${want}`);
+  const report = await checkMetricAxioms(a.nca.metric(), undefined, { dim: 5 });
+  assert.equal(report.agreesWithDeclaration, true);
+  assert.throws(() => new NCA().L, /call fit/);
+  assert.throws(() => new NCA({ components: 0 }), /components/);
+  await assert.rejects(() => new MMC().fit(train.x, train.x, new Array(40).fill(1)), /dissimilar/);
+  for (const r of [a, b, c]) r.nca.dispose();
+  tf.dispose(train.x);
+});
+
+Deno.test("targetNeighbours and pairsFromLabels", async () => {
+  const t = await targetNeighbours(tf.tensor2d([[0], [1], [5], [9]]), [0, 0, 0, 1], 1);
+  assert.deepEqual(Array.from(t), [1, 0, 1, 3]);
+  const labels = [0, 0, 1, 1, 2, 2];
+  const p = pairsFromLabels(labels, 10, 0);
+  for (let i = 0; i < 20; i++) {
+    assert.notEqual(p.first[i], p.second[i]);
+    assert.equal(labels[p.first[i]] === labels[p.second[i]], p.y[i] === 1);
+  }
+  assert.deepEqual(pairsFromLabels(labels, 10, 0), p);
+});
