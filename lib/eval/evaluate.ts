@@ -1,18 +1,61 @@
 /**
- * One call that evaluates an encoder on a labelled set, used by the training loop and experiments.
+ * One call that evaluates an encoder on a labelled set, used by the training loop and experiments:
+ * retrieval (each item queried against all others, `AccuracyCalculator`'s rules) and clustering
+ * (k-means with k = the number of classes, scored by NMI and AMI against the labels).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { embed } from "../models/encoders.ts";
-import type { MetricSpec } from "../distances.ts";
-import { type RetrievalMetrics, retrievalMetrics } from "./retrieval.ts";
+import { ami, kMeans, type KMeansOptions, nmi } from "./clustering.ts";
+import { type RetrievalMetrics, retrievalMetrics, type RetrievalOptions } from "./retrieval.ts";
 
 /** Everything {@linkcode evaluate} measures. */
-export type Evaluation = RetrievalMetrics;
+export interface Evaluation extends RetrievalMetrics {
+  /** NMI of k-means clusters (k = number of classes) against the labels; NaN when skipped. */
+  nmi: number;
+  /** AMI of the same clusters; NaN when skipped. */
+  ami: number;
+}
+
+/** Options of {@linkcode evaluate} and {@linkcode evaluateEmbeddings}. */
+export interface EvaluateOptions extends RetrievalOptions {
+  /** Run k-means and report NMI/AMI. Default true. */
+  clustering?: boolean;
+  /** k-means settings. Default `{ nInit: 1, seed: 0 }`. */
+  kMeans?: KMeansOptions;
+}
 
 /**
- * Embeds `x` with `model` and measures retrieval with each item queried against all others.
+ * Retrieval and clustering scores of embeddings `[n, d]` with labels `[n]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { evaluateEmbeddings } from "./evaluate.ts";
+ * const e = await evaluateEmbeddings(tf.tensor2d([[0], [0.1], [5], [5.1]]), [0, 0, 1, 1]);
+ * console.log(e.mapAtR, e.nmi); // 1 1
+ * ```
+ */
+export async function evaluateEmbeddings(
+  embeddings: tf.Tensor2D,
+  labels: readonly number[] | Int32Array,
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
+  const retrieval = await retrievalMetrics(embeddings, labels, undefined, undefined, options);
+  let nmiValue = NaN, amiValue = NaN;
+  if (options.clustering ?? true) {
+    const classes = new Set(labels).size;
+    const { labels: clusters } = kMeans(embeddings, classes, { nInit: 1, ...options.kMeans });
+    nmiValue = nmi(labels, clusters);
+    amiValue = ami(labels, clusters);
+  }
+  return { ...retrieval, nmi: nmiValue, ami: amiValue };
+}
+
+/**
+ * Embeds `x` with `model`, then measures retrieval (each item against all others) and clustering
+ * (see {@linkcode evaluateEmbeddings}).
  *
  * @param model encoder
  * @param x inputs `[n, ...]`
@@ -24,19 +67,42 @@ export type Evaluation = RetrievalMetrics;
  * import { mlpEncoder } from "../models/encoders.ts";
  * const model = mlpEncoder({ inputShape: [2], hidden: [4], embeddingDim: 2 });
  * const result = await evaluate(model, tf.randomNormal([20, 2]), Array.from({ length: 20 }, (_, i) => i % 2));
- * console.log(result.mapAtR);
+ * console.log(result.mapAtR, result.nmi);
  * ```
  */
 export async function evaluate(
   model: tf.LayersModel,
   x: tf.Tensor,
   labels: readonly number[] | Int32Array,
-  options: { metric?: MetricSpec } = {},
+  options: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const embeddings = embed(model, x);
   try {
-    return await retrievalMetrics(embeddings, labels, undefined, undefined, options);
+    return await evaluateEmbeddings(embeddings, labels, options);
   } finally {
     embeddings.dispose();
   }
+}
+
+/**
+ * A flat `Record<string, number>` of an evaluation (what the training loop's `evaluate` callback
+ * returns): Recall@K becomes `recallAt1`, `recallAt2`, …
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { evaluateEmbeddings, flattenEvaluation } from "./evaluate.ts";
+ * const e = await evaluateEmbeddings(tf.tensor2d([[0], [0.1], [5], [5.1]]), [0, 0, 1, 1]);
+ * console.log(flattenEvaluation(e).recallAt1); // 1
+ * ```
+ */
+export function flattenEvaluation(
+  e: RetrievalMetrics & Partial<Evaluation>,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(e)) {
+    if (typeof value === "number") out[key] = value;
+  }
+  for (const [k, v] of Object.entries(e.recallAtK)) out[`recallAt${k}`] = v;
+  return out;
 }

@@ -1,89 +1,281 @@
 /**
- * Retrieval metrics with the semantics of pytorch-metric-learning's `AccuracyCalculator`:
- * Precision@1, R-precision and MAP@R, where R is the number of references sharing the query's label.
+ * Retrieval metrics with the semantics of pytorch-metric-learning's `AccuracyCalculator`
+ * (Musgrave, Belongie & Lim 2020): Precision@1, R-precision, MAP@R and mean average precision,
+ * plus Recall@K (fraction of queries with at least one relevant item among the K nearest) and the
+ * mean reciprocal rank.
+ *
+ * Rules, as in `AccuracyCalculator`:
+ * - A reference is relevant to a query when their labels are equal.
+ * - When `reference` is omitted the query set is its own reference set and each query's own
+ *   entry is removed from its ranking (`embeddings_come_from_same_source`); R, the number of
+ *   relevant references of a query, is then the count of its label minus one.
+ * - Queries with no relevant reference ("lone" queries, R = 0) are left out of every mean; when
+ *   all queries are lone every metric is 0.
+ * - `k` (default: every reference) is the length of the retrieved ranking; R is capped at k
+ *   (`relevance_mask[:, :R]` cannot reach beyond the k retrieved columns), and the reciprocal
+ *   rank and average precision only see the first k.
+ * - Ties in distance are ordered by the smaller reference index (what faiss and a stable sort
+ *   do).
+ *
+ * Ranking keys come from {@linkcode forEachKeyBlock} (the keys {@linkcode knn} ranks by: for the
+ * Euclidean family ‖r‖² − 2q·r, which orders references as the distance does). The whole ranking
+ * of each query is never sorted: entries are counting-sorted into buckets by key and only the
+ * buckets holding relevant references are ordered, so scoring 10,000 embeddings against each
+ * other takes a few seconds.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type MetricSpec, pairwiseDistances, resolveMetric } from "../distances.ts";
+import { type Metric, type MetricSpec, resolveMetric } from "../distances.ts";
+import { forEachKeyBlock } from "./knn.ts";
 
-/** Retrieval scores, each a mean over queries that have at least one relevant reference. */
+/** Retrieval scores, each a mean over the queries that have at least one relevant reference. */
 export interface RetrievalMetrics {
   /** Fraction of queries whose nearest reference shares their label. */
   precisionAt1: number;
   /** Mean over queries of (relevant among the R nearest) / R. */
   rPrecision: number;
-  /** Mean over queries of MAP@R (Musgrave et al. 2020). */
+  /** Mean over queries of MAP@R (Musgrave et al. 2020): Σ_{i ≤ R, rel(i)} P@i / R. */
   mapAtR: number;
+  /** Recall@K for each K of `ks`: fraction of queries with ≥ 1 relevant among the K nearest. */
+  recallAtK: Record<number, number>;
+  /** Mean reciprocal rank of the first relevant reference (0 when none within k). */
+  mrr: number;
+  /** Mean average precision over the ranking of length k (PML's `mean_average_precision`). */
+  meanAveragePrecision: number;
   /** Queries scored (those with R ≥ 1). */
   queries: number;
+  /** Queries left out because no reference shares their label. */
+  loneQueries: number;
+  /** Length of the ranking each query was scored on. */
+  k: number;
 }
 
 /** Options of {@linkcode retrievalMetrics}. */
 export interface RetrievalOptions {
   /** The distance used to rank references. Default `"euclidean"`. */
-  metric?: MetricSpec;
-  /** Queries per distance block; bounds memory at `blockSize × m` floats. Default 256. */
+  metric?: MetricSpec | Metric;
+  /** The K of Recall@K. Default `[1, 2, 4, 8]`. */
+  ks?: number[];
+  /**
+   * Length of the retrieved ranking (PML's `k`). Default: all references (minus self), PML's
+   * `k=None`.
+   */
+  k?: number;
+  /**
+   * Queries per distance block; bounds memory at about `blockSize × m` floats. Default: as many
+   * as keep a block within 8M floats (at most 1024).
+   */
   blockSize?: number;
 }
 
-/** The k-th smallest value (0-based) of `values`, found in expected linear time. */
-function kthSmallest(values: Float32Array, k: number): number {
-  const a = Float32Array.from(values);
-  let lo = 0, hi = a.length - 1;
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >>> 1];
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+const TWO_21 = 2097152;
+
+/** A float64 that orders as (key, index) does, for index < 2^21 (key rounded to float32). */
+function composite(key: number, index: number): number {
+  F32[0] = key + 0; // −0 → +0
+  const bits = U32[0];
+  const ordered = bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
+  return ordered * TWO_21 + index;
+}
+
+/** Scratch buffers of {@linkcode relevantPositions}, sized for m references. */
+interface Scratch {
+  bucketOf: Int32Array;
+  count: Int32Array;
+  relCount: Int32Array;
+  start: Int32Array;
+  order: Int32Array;
+  comp: Float64Array;
+}
+
+function makeScratch(m: number): Scratch {
+  const buckets = Math.max(1, m >> 1);
+  return {
+    bucketOf: new Int32Array(m),
+    count: new Int32Array(buckets + 1),
+    relCount: new Int32Array(buckets + 1),
+    start: new Int32Array(buckets + 1),
+    order: new Int32Array(m),
+    comp: new Float64Array(m),
+  };
+}
+
+/**
+ * Positions (1-based, in the ranking by (key, index) of all entries but `skip`) of the entries
+ * with `codes[j] === code`, ascending; `count` is how many there are (besides `skip`).
+ *
+ * Linear in m: entries are counting-sorted into buckets by key, and only the buckets that hold a
+ * relevant entry are ordered (insertion sort when small, a native sort otherwise).
+ */
+function relevantPositions(
+  keys: Float32Array,
+  codes: Int32Array,
+  code: number,
+  skip: number,
+  count: number,
+  s: Scratch,
+): Int32Array {
+  const m = keys.length;
+  let lo = Infinity, hi = -Infinity;
+  for (let j = 0; j < m; j++) {
+    if (j === skip) continue;
+    const x = keys[j];
+    if (x < lo) lo = x;
+    if (x > hi) hi = x;
+  }
+  const buckets = s.count.length - 1;
+  const scale = hi > lo ? (buckets - 1) / (hi - lo) : 0;
+  const { bucketOf, count: cnt, relCount, start, order, comp } = s;
+  cnt.fill(0);
+  relCount.fill(0);
+  for (let j = 0; j < m; j++) {
+    if (j === skip) {
+      bucketOf[j] = -1;
+      continue;
+    }
+    let b = ((keys[j] - lo) * scale) | 0;
+    if (b >= buckets) b = buckets - 1;
+    bucketOf[j] = b;
+    cnt[b]++;
+    if (codes[j] === code) relCount[b]++;
+  }
+  let acc = 0;
+  for (let b = 0; b < buckets; b++) {
+    start[b] = acc;
+    acc += cnt[b];
+  }
+  start[buckets] = acc;
+  // Counting sort of the entries of the buckets that hold relevant entries.
+  const fill = cnt; // reused as the write cursor of each bucket
+  for (let b = 0; b < buckets; b++) fill[b] = start[b];
+  for (let j = 0; j < m; j++) {
+    const b = bucketOf[j];
+    if (b >= 0 && relCount[b] > 0) order[fill[b]++] = j;
+  }
+  const pos = new Int32Array(count);
+  let t = 0;
+  for (let b = 0; b < buckets && t < count; b++) {
+    const rc = relCount[b];
+    if (rc === 0) continue;
+    const a0 = start[b], a1 = start[b + 1];
+    if (a1 - a0 > 1) {
+      if (a1 - a0 <= 32) {
+        for (let i = a0 + 1; i < a1; i++) {
+          const j = order[i], x = keys[j];
+          let p = i - 1;
+          while (p >= a0 && (keys[order[p]] > x || (keys[order[p]] === x && order[p] > j))) {
+            order[p + 1] = order[p];
+            p--;
+          }
+          order[p + 1] = j;
+        }
+      } else {
+        const c = comp.subarray(a0, a1);
+        for (let i = a0; i < a1; i++) c[i - a0] = composite(keys[order[i]], order[i]);
+        c.sort();
+        for (let i = a0; i < a1; i++) order[i] = c[i - a0] % TWO_21;
       }
     }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
+    // start[b] counts the entries of the lower buckets (`skip` is in none).
+    let before = a0;
+    for (let i = a0; i < a1; i++) {
+      const j = order[i];
+      if (codes[j] === code) pos[t++] = before + 1;
+      before++;
+    }
   }
-  return a[k];
+  return pos;
+}
+
+/** Running sums of the per-query scores. */
+interface Sums {
+  p1: number;
+  rp: number;
+  mapR: number;
+  map: number;
+  rr: number;
+  scored: number;
+  lone: number;
+  hitsAt: Float64Array;
+}
+
+/** Scores the queries [start, end) from their distance rows `values` (synchronous, so that V8 optimises it). */
+function scoreBlock(
+  blockKeys: Float32Array,
+  start: number,
+  end: number,
+  m: number,
+  self: boolean,
+  queryCodes: Int32Array,
+  refCodes: Int32Array,
+  countByCode: Int32Array,
+  k: number,
+  ks: number[],
+  scratch: Scratch,
+  sums: Sums,
+): void {
+  for (let q = start; q < end; q++) {
+    const code = queryCodes[q];
+    const count = (code >= 0 ? countByCode[code] : 0) - (self ? 1 : 0);
+    if (count < 1) {
+      sums.lone++;
+      continue;
+    }
+    const keys = blockKeys.subarray((q - start) * m, (q - start + 1) * m);
+    const pos = relevantPositions(keys, refCodes, code, self ? q : -1, count, scratch);
+    const r = Math.min(count, k);
+    let inR = 0, apR = 0, ap = 0, inK = 0;
+    for (let t = 0; t < pos.length; t++) {
+      const p = pos[t];
+      if (p > k) break;
+      inK++;
+      ap += (t + 1) / p;
+      if (p <= r) {
+        inR++;
+        apR += (t + 1) / p;
+      }
+    }
+    sums.p1 += pos[0] === 1 ? 1 : 0;
+    sums.rp += inR / r;
+    sums.mapR += apR / r;
+    sums.map += ap / Math.max(inK, 1);
+    sums.rr += pos[0] <= k ? 1 / pos[0] : 0;
+    for (let s = 0; s < ks.length; s++) if (pos[0] <= ks[s]) sums.hitsAt[s]++;
+    sums.scored++;
+  }
+}
+
+function checkLabels(labels: ArrayLike<number>, rows: number, name: string): void {
+  if (labels.length !== rows) {
+    throw new Error(`retrievalMetrics: ${name} has ${labels.length} labels for ${rows} rows`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    if (typeof labels[i] !== "number" || Number.isNaN(labels[i])) {
+      throw new Error(`retrievalMetrics: ${name}[${i}] is not a number (${labels[i]})`);
+    }
+  }
 }
 
 /**
- * Indices of the `count` best entries of `row` (smallest, or largest for similarities), best
- * first, ties broken by index; entry `skip` is left out.
- */
-function topOrder(row: Float32Array, count: number, descending: boolean, skip: number): number[] {
-  const keys = new Float32Array(row.length);
-  for (let j = 0; j < row.length; j++) keys[j] = descending ? -row[j] : row[j];
-  if (skip >= 0) keys[skip] = Infinity;
-  const threshold = kthSmallest(keys, Math.min(count, keys.length) - 1);
-  const idx: number[] = [];
-  for (let j = 0; j < keys.length; j++) if (keys[j] <= threshold && j !== skip) idx.push(j);
-  idx.sort((x, y) => keys[x] - keys[y] || x - y);
-  return idx.slice(0, count);
-}
-
-/**
- * Precision@1, R-precision and MAP@R of `query` against `reference`.
- *
- * When `reference` is omitted the query set is its own reference and each query's own entry is
- * excluded. Queries with no relevant reference (R = 0) are not scored.
+ * Precision@1, R-precision, MAP@R, Recall@K, MRR and mean average precision of `query` against
+ * `reference`, with `AccuracyCalculator`'s rules (see the module documentation).
  *
  * @param query `[n, d]`
  * @param queryLabels `[n]`
- * @param reference `[m, d]` (default: `query`)
+ * @param reference `[m, d]` (default: `query`, each query's own entry excluded)
  * @param referenceLabels `[m]` (default: `queryLabels`)
+ * @throws Error on a label count that does not match its rows, NaN inputs, or a K (or k)
+ *   outside [1, references available].
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { retrievalMetrics } from "./retrieval.ts";
  * const x = tf.tensor2d([[0], [0.1], [5], [5.1]]);
- * const m = await retrievalMetrics(x, [0, 0, 1, 1]);
- * console.log(m.mapAtR); // 1
+ * const m = await retrievalMetrics(x, [0, 0, 1, 1], undefined, undefined, { ks: [1, 2] });
+ * console.log(m.mapAtR, m.recallAtK[1]); // 1 1
  * ```
  */
 export async function retrievalMetrics(
@@ -96,59 +288,106 @@ export async function retrievalMetrics(
   const self = reference === undefined;
   const ref = reference ?? query;
   const refLabels = referenceLabels ?? queryLabels;
-  if (queryLabels.length !== query.shape[0]) {
-    throw new Error(
-      `retrievalMetrics: queryLabels has ${queryLabels.length} labels for ${
-        query.shape[0]
-      } queries`,
-    );
+  if (query.rank !== 2 || ref.rank !== 2) {
+    throw new Error(`retrievalMetrics: query and reference must be rank 2`);
   }
-  if (refLabels.length !== ref.shape[0]) {
-    throw new Error(
-      `retrievalMetrics: referenceLabels has ${refLabels.length} labels for ${
-        ref.shape[0]
-      } references`,
-    );
-  }
+  checkLabels(queryLabels, query.shape[0], "queryLabels");
+  checkLabels(refLabels, ref.shape[0], "referenceLabels");
   const metric = resolveMetric(options.metric ?? "euclidean");
-  const blockSize = options.blockSize ?? 256;
   const n = query.shape[0];
   const m = ref.shape[0];
-  const countByLabel = new Map<number, number>();
-  for (const l of refLabels) countByLabel.set(l, (countByLabel.get(l) ?? 0) + 1);
-
-  let sumP1 = 0, sumRP = 0, sumMap = 0, scored = 0;
-  for (let start = 0; start < n; start += blockSize) {
-    const end = Math.min(n, start + blockSize);
-    const block = tf.tidy(() =>
-      pairwiseDistances(query.slice([start, 0], [end - start, -1]), ref, metric)
+  const available = m - (self ? 1 : 0);
+  const k = options.k ?? available;
+  if (!Number.isInteger(k) || k < 1 || k > available) {
+    throw new Error(
+      `retrievalMetrics: k must be an integer in [1, ${available}] (references${
+        self ? " minus self" : ""
+      }), got ${k}`,
     );
-    const values = await block.data() as Float32Array;
-    block.dispose();
-    for (let q = start; q < end; q++) {
-      const label = queryLabels[q];
-      const r = (countByLabel.get(label) ?? 0) - (self ? 1 : 0);
-      if (r < 1) continue;
-      const row = values.subarray((q - start) * m, (q - start + 1) * m);
-      const order = topOrder(row, r, metric.isSimilarity, self ? q : -1);
-      let hits = 0, ap = 0;
-      for (let i = 0; i < order.length; i++) {
-        if (refLabels[order[i]] === label) {
-          hits++;
-          ap += hits / (i + 1);
-        }
-      }
-      sumP1 += refLabels[order[0]] === label ? 1 : 0;
-      sumRP += hits / r;
-      sumMap += ap / r;
-      scored++;
+  }
+  const ks = options.ks ?? [1, 2, 4, 8].filter((x) => x <= k);
+  for (const K of ks) {
+    if (!Number.isInteger(K) || K < 1 || K > k) {
+      throw new Error(
+        `retrievalMetrics: each of ks must be an integer in [1, ${k}] (the ranking length k), got ${K}`,
+      );
     }
   }
+  if (m >= TWO_21) throw new Error(`retrievalMetrics: at most ${TWO_21 - 1} references, got ${m}`);
+  const blockSize = options.blockSize ?? Math.max(1, Math.min(1024, Math.floor(8_388_608 / m)));
+
+  // Labels as dense codes of the reference labels; a query label absent there gets −1.
+  const codeOf = new Map<number, number>();
+  const refCodes = new Int32Array(m);
+  for (let j = 0; j < m; j++) {
+    let c = codeOf.get(refLabels[j]);
+    if (c === undefined) codeOf.set(refLabels[j], c = codeOf.size);
+    refCodes[j] = c;
+  }
+  const countByCode = new Int32Array(codeOf.size);
+  for (let j = 0; j < m; j++) countByCode[refCodes[j]]++;
+  const queryCodes = new Int32Array(n);
+  for (let i = 0; i < n; i++) queryCodes[i] = codeOf.get(queryLabels[i]) ?? -1;
+  const scratch = makeScratch(m);
+  const sums: Sums = {
+    p1: 0,
+    rp: 0,
+    mapR: 0,
+    map: 0,
+    rr: 0,
+    scored: 0,
+    lone: 0,
+    hitsAt: new Float64Array(ks.length),
+  };
+  const qData = await query.data() as Float32Array;
+  const rData = self ? qData : await ref.data() as Float32Array;
+  for (const [data, name] of [[qData, "query"], [rData, "reference"]] as const) {
+    for (let i = 0; i < data.length; i++) {
+      if (Number.isNaN(data[i])) {
+        throw new Error(
+          `retrievalMetrics: ${name} has NaN at row ${Math.floor(i / query.shape[1])}`,
+        );
+      }
+    }
+  }
+  await forEachKeyBlock(
+    qData,
+    rData,
+    n,
+    m,
+    query.shape[1],
+    metric,
+    blockSize,
+    (keys, start, rows) =>
+      scoreBlock(
+        keys,
+        start,
+        start + rows,
+        m,
+        self,
+        queryCodes,
+        refCodes,
+        countByCode,
+        k,
+        ks,
+        scratch,
+        sums,
+      ),
+  );
+  const { p1: sumP1, rp: sumRP, mapR: sumMapR, map: sumMap, rr: sumRR, scored, lone } = sums;
+  const hitsAt = sums.hitsAt;
   const denom = Math.max(scored, 1);
+  const recallAtK: Record<number, number> = {};
+  ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
   return {
     precisionAt1: sumP1 / denom,
     rPrecision: sumRP / denom,
-    mapAtR: sumMap / denom,
+    mapAtR: sumMapR / denom,
+    recallAtK,
+    mrr: sumRR / denom,
+    meanAveragePrecision: sumMap / denom,
     queries: scored,
+    loneQueries: lone,
+    k,
   };
 }
