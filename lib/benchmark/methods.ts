@@ -1,0 +1,259 @@
+/**
+ * The methods of the benchmark, by id: the untrained baseline, the deep losses (the reference
+ * CNN trained with one loss, and a miner where the method says so), and the learned linear
+ * metrics on PCA-reduced pixels.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { BatchLoss } from "../train.ts";
+import {
+  circleLoss,
+  contrastiveLoss,
+  liftedStructureLoss,
+  multiSimilarityLoss,
+  nPairsLoss,
+  ntXentLoss,
+  ringLoss,
+  supConLoss,
+  tripletMarginLoss,
+} from "../losses/mod.ts";
+import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
+import {
+  ITML,
+  type LinearMetricLearner,
+  LMNN,
+  MLKR,
+  MMC,
+  NCA,
+  pairsFromLabels,
+} from "../linear/mod.ts";
+
+/** How a method produces its embedding. */
+export type MethodFamily = "baseline" | "deep" | "linear";
+
+/**
+ * What a linear method's `fit` receives: the PCA-reduced, scaled training features.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import type { LinearFitInput } from "./methods.ts";
+ * const input: LinearFitInput = { x: tf.zeros([4, 2]), labels: Int32Array.of(0, 0, 1, 1), seed: 0, iterations: 0 };
+ * ```
+ */
+export interface LinearFitInput {
+  /** Features `[m, k]`. */
+  x: tf.Tensor2D;
+  /** Labels `[m]`. */
+  labels: Int32Array;
+  /** The run's seed. */
+  seed: number;
+  /** Optimisation steps (0: the learner's default). */
+  iterations: number;
+}
+
+/**
+ * One row of the benchmark.
+ *
+ * @example
+ * ```ts
+ * import { contrastiveLoss } from "../losses/mod.ts";
+ * import type { BenchmarkMethod } from "./methods.ts";
+ * const m: BenchmarkMethod = { id: "contrastive", family: "deep", description: "PML defaults", loss: (e, y) => contrastiveLoss(e, y) };
+ * ```
+ */
+export interface BenchmarkMethod {
+  /** Id used on the command line, in file names and in the table. */
+  id: string;
+  /** Baseline (untrained network), deep loss, or linear metric. */
+  family: MethodFamily;
+  /** One line: what exactly is run (loss, options, miner). */
+  description: string;
+  /** Deep methods: the batch loss. */
+  loss?: BatchLoss;
+  /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
+  fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
+}
+
+function steps(iterations: number): { iterations?: number } {
+  return iterations > 0 ? { iterations } : {};
+}
+
+async function fitPairs(
+  learner: MMC | ITML,
+  input: LinearFitInput,
+  count: number,
+): Promise<LinearMetricLearner> {
+  const pairs = pairsFromLabels(input.labels, count, input.seed);
+  const [a, b] = tf.tidy(() => [
+    tf.gather(input.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D,
+    tf.gather(input.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D,
+  ]);
+  try {
+    await learner.fit(a, b, pairs.y);
+  } finally {
+    tf.dispose([a, b]);
+  }
+  return learner;
+}
+
+/**
+ * Every method, in table order. Losses use pytorch-metric-learning's defaults unless stated.
+ *
+ * @example
+ * ```ts
+ * import { BENCHMARK_METHODS } from "./methods.ts";
+ * console.log(BENCHMARK_METHODS.map((m) => m.id).join(", "));
+ * ```
+ */
+export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
+  {
+    id: "untrained",
+    family: "baseline",
+    description: "the reference CNN at its seeded initialisation, not trained",
+  },
+  {
+    id: "contrastive",
+    family: "deep",
+    description: "contrastiveLoss, PML defaults (posMargin 0, negMargin 1, Euclidean), all pairs",
+    loss: (e, y) => contrastiveLoss(e, y),
+  },
+  {
+    id: "triplet-semihard",
+    family: "deep",
+    description: "tripletMarginLoss margin 0.1 on tripletMarginMiner type semihard, margin 0.1",
+    loss: (e, y) =>
+      tripletMarginLoss(e, y, {
+        margin: 0.1,
+        indices: tripletMarginMiner(e, y, { type: "semihard", margin: 0.1 }),
+      }),
+  },
+  {
+    id: "ntxent",
+    family: "deep",
+    description: "ntXentLoss, temperature 0.1, all pairs",
+    loss: (e, y) => ntXentLoss(e, y, { temperature: 0.1 }),
+  },
+  {
+    id: "supcon",
+    family: "deep",
+    description: "supConLoss, PML defaults (temperature 0.1)",
+    loss: (e, y) => supConLoss(e, y),
+  },
+  {
+    id: "multisimilarity",
+    family: "deep",
+    description: "multiSimilarityLoss (α 2, β 50, base 0.5) on multiSimilarityMiner (ε 0.1)",
+    loss: (e, y) => multiSimilarityLoss(e, y, { indices: multiSimilarityMiner(e, y) }),
+  },
+  {
+    id: "lifted-structure",
+    family: "deep",
+    description: "liftedStructureLoss, PML defaults (posMargin 0, negMargin 1)",
+    loss: (e, y) => liftedStructureLoss(e, y),
+  },
+  {
+    id: "npairs",
+    family: "deep",
+    description: "nPairsLoss, PML defaults (one positive pair per class, cosine similarity)",
+    loss: (e, y) => nPairsLoss(e, y),
+  },
+  {
+    id: "circle",
+    family: "deep",
+    description: "circleLoss, PML defaults (m 0.4, γ 80)",
+    loss: (e, y) => circleLoss(e, y),
+  },
+  {
+    id: "ring",
+    family: "deep",
+    description: "ringLoss, defaults (inner radius 0.5, outer radius 1.2, Euclidean)",
+    loss: (e, y) => ringLoss(e, y),
+  },
+  {
+    id: "linear-euclidean",
+    family: "linear",
+    description: "no learning: Euclidean distance on the same PCA features (the linear baseline)",
+    fitLinear: () => Promise.resolve(null),
+  },
+  {
+    id: "linear-nca",
+    family: "linear",
+    description: "NCA (lib/linear defaults: Adam 0.01, 100 steps, batches of 512)",
+    fitLinear: async ({ x, labels, seed, iterations }) => {
+      const m = new NCA({ seed, ...steps(iterations) });
+      await m.fit(x, labels);
+      return m;
+    },
+  },
+  {
+    id: "linear-mmc",
+    family: "linear",
+    description: "MMC on 2·m labelled pairs (m similar, m dissimilar; m = the fit sample size)",
+    fitLinear: (input) =>
+      fitPairs(new MMC({ seed: input.seed, ...steps(input.iterations) }), input, input.x.shape[0]),
+  },
+  {
+    id: "linear-itml",
+    family: "linear",
+    description: "ITML (metric-learn defaults: γ 1, ≤ 1000 sweeps) on 1,000 + 1,000 labelled pairs",
+    fitLinear: (input) =>
+      fitPairs(
+        new ITML({
+          seed: input.seed,
+          ...(input.iterations > 0 ? { maxIter: input.iterations } : {}),
+        }),
+        input,
+        Math.min(1000, input.x.shape[0]),
+      ),
+  },
+  {
+    id: "linear-lmnn",
+    family: "linear",
+    description: "LMNN (lib/linear defaults: 3 target neighbours, μ 0.5, 200 steps)",
+    fitLinear: async ({ x, labels, seed, iterations }) => {
+      const m = new LMNN({ seed, ...steps(iterations) });
+      await m.fit(x, labels);
+      return m;
+    },
+  },
+  {
+    id: "linear-mlkr",
+    family: "linear",
+    description: "MLKR regressing the class index (a stand-in target; 200 steps)",
+    fitLinear: async ({ x, labels, seed, iterations }) => {
+      const m = new MLKR({ seed, ...steps(iterations) });
+      await m.fit(x, Float32Array.from(labels));
+      return m;
+    },
+  },
+] as BenchmarkMethod[]);
+
+/**
+ * Looks methods up by id (a comma-separated list, or all when empty), in table order.
+ *
+ * @throws Error naming unknown ids and the known ones.
+ * @example
+ * ```ts
+ * import { selectMethods } from "./methods.ts";
+ * selectMethods("supcon,untrained").map((m) => m.id); // ["untrained", "supcon"]
+ * ```
+ */
+export function selectMethods(
+  ids: string,
+  registry: readonly BenchmarkMethod[] = BENCHMARK_METHODS,
+): BenchmarkMethod[] {
+  const wanted = ids.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (wanted.length === 0) return [...registry];
+  const known = new Set(registry.map((m) => m.id));
+  const unknown = wanted.filter((id) => !known.has(id));
+  if (unknown.length) {
+    throw new Error(
+      `unknown method${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")}; known: ${
+        [...known].join(", ")
+      }`,
+    );
+  }
+  return registry.filter((m) => wanted.includes(m.id));
+}

@@ -1,0 +1,22 @@
+/**
+ * The reality-check benchmark: every loss and learned linear metric on Fashion-MNIST under one
+ * protocol, with Student-t confidence intervals over seeds; resumable runs, aggregation, tables
+ * and the figure.
+ *
+ * @example
+ * ```ts
+ * import { aggregateRuns, benchmarkMarkdown, readRunRecords } from "./mod.ts";
+ * const table = aggregateRuns(await readRunRecords("figures/benchmark-runs"));
+ * console.log(benchmarkMarkdown(table));
+ * ```
+ *
+ * @module
+ */
+export * from "./stats.ts";
+export * from "./protocol.ts";
+export * from "./methods.ts";
+export * from "./runner.ts";
+export * from "./tables.ts";
+export * from "./figure.ts";
+export * from "./execute.ts";
+export * from "./wasm_gaps.ts";
