@@ -21,6 +21,7 @@ export * from "./miners/mod.ts";
 export * from "./eval/mod.ts";
 export * from "./benchmark/mod.ts";
 export * from "./models/mod.ts";
+export * from "./heads/mod.ts";
 export * from "./viz/mod.ts";
 export * from "./io/mod.ts";
 export * from "./train.ts";

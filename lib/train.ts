@@ -1,57 +1,223 @@
 /**
  * The one training loop, used by experiments, notebooks and benchmarks.
  *
+ * What it guarantees:
+ *
+ * - **Progress**: a bar on a terminal, a plain line every few seconds otherwise, and in Jupyter
+ *   (`Deno.jupyter` present) a line every 30 s, so cell output never floods.
+ * - **History**: the loss of every step, and the metrics of an `evaluate` callback every
+ *   `evaluateEvery` steps and at the end; `onStep` / `onEvaluate` callbacks for live plots.
+ * - **Checkpoints** (`checkpointDir`) every `checkpointEvery` steps and at the end: model
+ *   (`tf.loadLayersModel` format), optimizer state, sampler position (with its RNG state), step
+ *   and history; see `io/checkpoint.ts` for the atomic layout.
+ * - **Resume** (`resume: true`) continues from the latest checkpoint and ends with the same
+ *   weights, losses and metrics as an uninterrupted run on the same backend (bit-equal on `cpu`).
+ * - **NaN guard**: a NaN or infinite loss stops training with an error naming the step, before
+ *   the update is applied; the model keeps its last good weights and the last good checkpoint
+ *   stays on disk.
+ * - **No tensor leaks**: `tf.memory().numTensors` does not grow with the number of steps.
+ * - **Determinism**: the same seeds and backend give the same losses.
+ * - **Stopping**: an `AbortSignal` (`signal`) stops after the current step and writes a
+ *   checkpoint.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BatchSampler } from "./data/batches.ts";
-import { createProgress, type ProgressOptions } from "./io/progress.ts";
+import type { Batch, Sampler } from "./data/batches.ts";
+import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
+import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 
-/** A loss over a batch of embeddings `[b, d]` and their labels `[b]`. */
+/**
+ * A loss over a batch of embeddings `[b, d]` and their labels `[b]`.
+ *
+ * @example
+ * ```ts
+ * import { contrastiveLoss } from "./losses/mod.ts";
+ * const loss: BatchLoss = (e, y) => contrastiveLoss(e, y);
+ * ```
+ */
 export type BatchLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
 
-/** One training step's record. */
+/**
+ * A training objective on a whole batch (for heads, Siamese and triplet networks): runs the
+ * forward pass itself (in training mode) and returns the scalar loss.
+ *
+ * @example
+ * ```ts
+ * import type { PairBatch } from "./data/batches.ts";
+ * import { classificationHead } from "./heads/mod.ts";
+ * import { mlpEncoder } from "./models/mod.ts";
+ * const head = classificationHead(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }));
+ * const objective: Objective<PairBatch> = head.loss;
+ * ```
+ */
+export type Objective<B> = (batch: B) => tf.Scalar;
+
+/**
+ * One training step's record.
+ *
+ * @example
+ * ```ts
+ * const r: StepRecord = { step: 1, loss: 0.7, seconds: 0.1 };
+ * ```
+ */
 export interface StepRecord {
   /** 1-based step number. */
   step: number;
   /** The batch loss before the update. */
   loss: number;
-  /** Seconds since training started. */
+  /** Seconds since training started (in this process). */
   seconds: number;
 }
 
-/** Options of {@linkcode train}. */
-export interface TrainOptions {
-  /** The encoder to train (its weights are updated in place). */
+/**
+ * One evaluation's record.
+ *
+ * @example
+ * ```ts
+ * const r: EvaluationRecord = { step: 100, metrics: { mapAtR: 0.4 } };
+ * ```
+ */
+export interface EvaluationRecord {
+  /** The step after which it ran. */
+  step: number;
+  /** What the `evaluate` callback returned. */
+  metrics: Record<string, number>;
+}
+
+/**
+ * What an `evaluate` callback receives.
+ *
+ * @example
+ * ```ts
+ * const evaluate = ({ step }: EvaluateContext) => ({ step });
+ * ```
+ */
+export interface EvaluateContext {
+  /** Completed steps. */
+  step: number;
+  /** The model being trained. */
   model: tf.LayersModel;
-  /** The loss. */
-  loss: BatchLoss;
+}
+
+/**
+ * Options of {@linkcode train}.
+ *
+ * @example
+ * ```ts
+ * import type { Batch } from "./data/batches.ts";
+ * const partial: Partial<TrainOptions<Batch>> = { steps: 100, evaluateEvery: 20, checkpointDir: "/tmp/ckpt" };
+ * ```
+ */
+export interface TrainOptions<B = Batch> {
+  /**
+   * The model to train (its trainable weights are updated in place) and to checkpoint: an
+   * encoder, or a head / Siamese / triplet network containing the encoder.
+   */
+  model: tf.LayersModel;
+  /** For {@linkcode Batch} samplers: the loss of `model(x)` and the labels `y`. */
+  loss?: BatchLoss;
+  /** For any sampler: the loss of a batch (takes precedence over `loss`). */
+  objective?: Objective<B>;
   /** Where batches come from. */
-  sampler: BatchSampler;
-  /** Number of optimisation steps. */
+  sampler: Sampler<B>;
+  /** Total number of optimisation steps (including those of a resumed checkpoint). */
   steps: number;
   /** The optimiser. Default Adam with learning rate 1e-3. */
   optimizer?: tf.Optimizer;
   /** Called after every step. */
   onStep?: (record: StepRecord) => void;
+  /** Computes evaluation metrics; called every `evaluateEvery` steps and after the last step. */
+  evaluate?: (context: EvaluateContext) => Promise<Record<string, number>> | Record<string, number>;
+  /** Steps between evaluations (0: only after the last step). Default 0. */
+  evaluateEvery?: number;
+  /** Called after every evaluation. */
+  onEvaluate?: (record: EvaluationRecord) => void;
+  /** Directory of checkpoints; none are written without it. */
+  checkpointDir?: string;
+  /** Steps between checkpoints (0: only at the end or on abort). Default 0. */
+  checkpointEvery?: number;
+  /** Checkpoints kept. Default 2. */
+  keepCheckpoints?: number;
+  /** Continue from the latest checkpoint in `checkpointDir`, if there is one. Default false. */
+  resume?: boolean;
+  /** Stops after the current step (and writes a checkpoint) once aborted. */
+  signal?: AbortSignal;
   /** Progress display; `false` for none. */
   progress?: false | ProgressOptions;
 }
 
-/** What {@linkcode train} returns. */
+/**
+ * What {@linkcode train} returns.
+ *
+ * @example
+ * ```ts
+ * declare const result: TrainResult;
+ * console.log(result.history.at(-1)?.loss, result.stopped);
+ * ```
+ */
 export interface TrainResult {
-  /** Loss per step. */
+  /** Loss per step (including the steps of a resumed checkpoint). */
   history: StepRecord[];
-  /** Wall-clock seconds spent training. */
+  /** Evaluations (including those of a resumed checkpoint). */
+  evaluations: EvaluationRecord[];
+  /** Wall-clock seconds spent training in this call. */
   seconds: number;
-  /** Training throughput. */
+  /** Training throughput in this call: inputs through the model per second (all tuple members). */
   imagesPerSecond: number;
+  /** Completed steps. */
+  step: number;
+  /** `"completed"`, or `"aborted"` when `signal` stopped training early. */
+  stopped: "completed" | "aborted";
+  /** The step of the checkpoint training resumed from (0 when it started afresh). */
+  resumedFrom: number;
+  /** The last checkpoint written or resumed from, if any. */
+  checkpoint?: string;
 }
 
 /**
- * Trains `model` for `steps` mini-batches, reporting progress, and stops with an error naming the
- * step if the loss becomes NaN or infinite.
+ * True when running inside Deno's Jupyter kernel (`Deno.jupyter` exists).
  *
+ * @example
+ * ```ts
+ * import { inJupyter } from "./train.ts";
+ * console.log(inJupyter()); // false outside a notebook
+ * ```
+ */
+export function inJupyter(): boolean {
+  try {
+    // Outside the kernel, reading Deno.jupyter throws.
+    return typeof (Deno as unknown as { jupyter?: { display?: unknown } }).jupyter?.display ===
+      "function";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Examples in a batch, counting every input: `x.shape[0]` for `{ x, y }`, the sum of the first
+ * dimensions of `inputs` for pair and triplet batches.
+ */
+function examplesIn(batch: unknown): number {
+  const b = batch as { x?: unknown; inputs?: unknown };
+  if (b.x instanceof tf.Tensor) return b.x.shape[0] ?? 0;
+  if (Array.isArray(b.inputs)) {
+    return b.inputs.reduce((s: number, t) => s + (t instanceof tf.Tensor ? t.shape[0] ?? 0 : 0), 0);
+  }
+  return 0;
+}
+
+/** The trainable variables of `model`, in the model's (deterministic) order. */
+function trainableVariables(model: tf.LayersModel): tf.Variable[] {
+  return model.trainableWeights.map((w) => w.read() as tf.Variable);
+}
+
+/**
+ * Trains `model` for `steps` mini-batches (see the module documentation for progress, history,
+ * checkpoints, resume, the NaN guard and stopping).
+ *
+ * @throws Error naming the step when the loss becomes NaN or infinite; the update of that step
+ * is not applied.
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -65,51 +231,168 @@ export interface TrainResult {
  * const result = await train({
  *   model, loss: contrastiveLoss, steps: 5, progress: false,
  *   sampler: shuffledBatches(x, labels, { batchSize: 16, seed: 1 }),
+ *   checkpointDir: "/tmp/ckpt-demo", resume: true,
  * });
  * console.log(result.history.length); // 5
  * ```
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
-  const { model, loss, sampler, steps } = options;
+export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainResult> {
+  const { model, sampler, steps, signal } = options;
   if (!Number.isInteger(steps) || steps < 0) {
     throw new Error(`train: steps must be a non-negative integer, got ${steps}`);
   }
-  const optimizer = options.optimizer ?? tf.train.adam(1e-3);
-  const progress = options.progress === false
-    ? undefined
-    : createProgress(steps, { label: "train", ...options.progress });
-  const history: StepRecord[] = [];
-  const start = performance.now();
-  let images = 0;
-  for (let step = 1; step <= steps; step++) {
-    const batch = sampler.next();
-    const lossTensor = optimizer.minimize(
-      () => loss(model.apply(batch.x, { training: true }) as tf.Tensor2D, batch.y),
-      true,
-    ) as tf.Scalar;
-    images += batch.x.shape[0];
-    batch.x.dispose();
-    batch.y.dispose();
-    const value = (await lossTensor.data())[0];
-    lossTensor.dispose();
-    if (!Number.isFinite(value)) {
-      progress?.finish();
-      throw new Error(`train: the loss became ${value} at step ${step}; training stopped`);
+  const every = (name: string, value: number | undefined) => {
+    const v = value ?? 0;
+    if (!Number.isInteger(v) || v < 0) {
+      throw new Error(`train: ${name} must be a non-negative integer, got ${value}`);
     }
-    const seconds = (performance.now() - start) / 1000;
-    const record = { step, loss: value, seconds };
-    history.push(record);
-    options.onStep?.(record);
-    progress?.update({
-      done: step,
-      fields: { loss: value, "img/s": seconds > 0 ? images / seconds : 0 },
-    });
+    return v;
+  };
+  const evaluateEvery = every("evaluateEvery", options.evaluateEvery);
+  const checkpointEvery = every("checkpointEvery", options.checkpointEvery);
+  const { checkpointDir } = options;
+  if (options.resume && !checkpointDir) {
+    throw new Error("train: resume needs checkpointDir");
   }
-  const seconds = (performance.now() - start) / 1000;
-  progress?.finish({
-    done: steps,
-    fields: { loss: history.at(-1)?.loss ?? NaN, "img/s": seconds > 0 ? images / seconds : 0 },
-  });
-  if (!options.optimizer) optimizer.dispose();
-  return { history, seconds, imagesPerSecond: seconds > 0 ? images / seconds : 0 };
+  let objective: Objective<B>;
+  if (options.objective) {
+    objective = options.objective;
+  } else if (options.loss) {
+    const loss = options.loss;
+    objective = (batch: B) => {
+      const { x, y } = batch as unknown as Batch;
+      if (!(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
+        throw new Error("train: `loss` needs batches { x, y }; give `objective` for other batches");
+      }
+      return loss(model.apply(x, { training: true }) as tf.Tensor2D, y);
+    };
+  } else {
+    throw new Error("train: give either `loss` (for { x, y } batches) or `objective`");
+  }
+  const optimizer = options.optimizer ?? tf.train.adam(1e-3);
+  const variables = trainableVariables(model);
+  if (variables.length === 0) throw new Error("train: the model has no trainable weights");
+
+  let history: StepRecord[] = [];
+  let evaluations: EvaluationRecord[] = [];
+  let start = 0;
+  let checkpoint: string | undefined;
+  if (options.resume && checkpointDir) {
+    const restored = await restoreCheckpoint(checkpointDir, { model, optimizer });
+    if (restored) {
+      start = restored.step;
+      checkpoint = restored.checkpointDir;
+      const saved = restored as unknown as {
+        sampler: ReturnType<Sampler<B>["state"]>;
+        history: StepRecord[];
+        evaluations: EvaluationRecord[];
+      };
+      sampler.setState(saved.sampler);
+      history = saved.history ?? [];
+      evaluations = saved.evaluations ?? [];
+      if (start > steps) {
+        throw new Error(
+          `train: the checkpoint in ${checkpointDir} is at step ${start} > steps ${steps}`,
+        );
+      }
+    }
+  }
+
+  const progressOptions: ProgressOptions | undefined = options.progress === false ? undefined : {
+    label: start > 0 ? `train (resumed at ${start})` : "train",
+    ...(inJupyter() ? { terminal: false, intervalSeconds: 30 } : {}),
+    ...options.progress,
+  };
+  const progress: Progress | undefined = progressOptions
+    ? createProgress(steps - start, progressOptions)
+    : undefined;
+
+  const began = performance.now();
+  let images = 0;
+  let step = start;
+  let lastSaved = start;
+  const writeCheckpoint = async () => {
+    if (!checkpointDir) return;
+    checkpoint = await saveCheckpoint(checkpointDir, {
+      model,
+      optimizer,
+      state: { step, sampler: sampler.state(), history, evaluations },
+    }, { keep: options.keepCheckpoints ?? 2 });
+    lastSaved = step;
+  };
+  const rate = () => {
+    const s = (performance.now() - began) / 1000;
+    return s > 0 ? images / s : 0;
+  };
+  let stopped: TrainResult["stopped"] = "completed";
+  try {
+    while (step < steps) {
+      const current = step + 1;
+      const batch = sampler.next();
+      images += examplesIn(batch);
+      let computed: { value: tf.Scalar; grads: tf.NamedTensorMap };
+      try {
+        computed = optimizer.computeGradients(() => objective(batch), variables);
+      } finally {
+        tf.dispose(batch as unknown as tf.TensorContainer);
+      }
+      const value = (await computed.value.data())[0];
+      computed.value.dispose();
+      if (!Number.isFinite(value)) {
+        tf.dispose(computed.grads);
+        throw new Error(
+          `train: the loss became ${value} at step ${current}; training stopped before applying ` +
+            `that update` +
+            (checkpointDir
+              ? checkpoint
+                ? `; the last good checkpoint is ${checkpoint} (step ${lastSaved})`
+                : "; no checkpoint had been written yet"
+              : ""),
+        );
+      }
+      optimizer.applyGradients(computed.grads);
+      tf.dispose(computed.grads);
+      step = current;
+      const record: StepRecord = { step, loss: value, seconds: (performance.now() - began) / 1000 };
+      history.push(record);
+      options.onStep?.(record);
+      progress?.update({ done: step - start, fields: { loss: value, "img/s": rate() } });
+      if (
+        options.evaluate && ((evaluateEvery > 0 && step % evaluateEvery === 0) || step === steps)
+      ) {
+        const metrics = await options.evaluate({ step, model });
+        const evaluation = { step, metrics };
+        evaluations.push(evaluation);
+        options.onEvaluate?.(evaluation);
+      }
+      const aborted = signal?.aborted === true && step < steps;
+      if (
+        checkpointDir &&
+        ((checkpointEvery > 0 && step % checkpointEvery === 0) || step === steps || aborted)
+      ) {
+        await writeCheckpoint();
+      }
+      if (aborted) {
+        stopped = "aborted";
+        break;
+      }
+    }
+  } finally {
+    progress?.finish({
+      done: step - start,
+      fields: { loss: history.at(-1)?.loss ?? NaN, "img/s": rate() },
+    });
+    if (!options.optimizer) optimizer.dispose();
+  }
+  const seconds = (performance.now() - began) / 1000;
+  return {
+    history,
+    evaluations,
+    seconds,
+    imagesPerSecond: seconds > 0 ? images / seconds : 0,
+    step,
+    stopped,
+    resumedFrom: start,
+    checkpoint,
+  };
 }

@@ -6,7 +6,15 @@
 import * as tf from "@tensorflow/tfjs";
 import { createRng } from "./random.ts";
 
-/** A mini-batch: inputs `[b, ...]` and int32 labels `[b]`. The receiver disposes them. */
+/**
+ * A mini-batch: inputs `[b, ...]` and int32 labels `[b]`. The receiver disposes them.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const batch: Batch = { x: tf.zeros([2, 4]), y: tf.tensor1d([0, 1], "int32") };
+ * ```
+ */
 export interface Batch {
   /** Inputs `[b, ...shape]`. */
   x: tf.Tensor;
@@ -14,26 +22,110 @@ export interface Batch {
   y: tf.Tensor1D;
 }
 
-/** A resumable source of mini-batches. */
-export interface BatchSampler {
+/**
+ * A pair mini-batch: two inputs `[b, ...]` and a float target `[b]` per pair (1/0 for
+ * similar/dissimilar, or a graded similarity in [0, 1]). The receiver disposes it.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const batch: PairBatch = { inputs: [tf.zeros([2, 4]), tf.ones([2, 4])], target: tf.tensor1d([1, 0]) };
+ * ```
+ */
+export interface PairBatch {
+  /** `[left [b, ...], right [b, ...]]`. */
+  inputs: [tf.Tensor, tf.Tensor];
+  /** Similarity targets `[b]`, float32. */
+  target: tf.Tensor1D;
+}
+
+/**
+ * A triplet mini-batch: anchors, positives and negatives `[b, ...]`. The receiver disposes it.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const x = tf.zeros([2, 4]);
+ * const batch: TripletBatch = { inputs: [x, x, x] };
+ * ```
+ */
+export interface TripletBatch {
+  /** `[anchor, positive, negative]`, each `[b, ...]`. */
+  inputs: [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/**
+ * A resumable, seeded source of mini-batches of type `B`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type Batch, type Sampler, shuffledBatches } from "./batches.ts";
+ * const s: Sampler<Batch> = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * const saved = s.state();
+ * s.next();
+ * s.setState(saved); // the next batch is the same one again
+ * ```
+ */
+export interface Sampler<B> {
   /** The next batch. */
-  next(): Batch;
+  next(): B;
   /** Batches per epoch. */
   readonly batchesPerEpoch: number;
   /** Serialisable position (epoch, batch, RNG state) for checkpoints. */
   state(): SamplerState;
-  /** Restores a position from {@linkcode BatchSampler.state}. */
+  /** Restores a position from {@linkcode Sampler.state}. */
   setState(state: SamplerState): void;
 }
 
-/** Position of a {@linkcode BatchSampler}. */
+/**
+ * A resumable source of labelled mini-batches ({@linkcode Batch}).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * const s: BatchSampler = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * ```
+ */
+export type BatchSampler = Sampler<Batch>;
+
+/**
+ * Position of a {@linkcode Sampler}: JSON-serialisable.
+ *
+ * @example
+ * ```ts
+ * const state: SamplerState = { epoch: 2, batch: 5, rngState: 123456 };
+ * ```
+ */
 export interface SamplerState {
   /** Completed epochs. */
   epoch: number;
   /** Batch index within the epoch. */
   batch: number;
-  /** The RNG state at the start of the current epoch. */
+  /**
+   * The RNG state that restores the position: for {@linkcode shuffledBatches} the state at the
+   * start of the current epoch, for the samplers of `samplers.ts` the current state.
+   */
   rngState: number;
+}
+
+/**
+ * Checks that `state` is a {@linkcode SamplerState}.
+ *
+ * @throws Error naming `who` and the bad field.
+ * @example
+ * ```ts
+ * import { checkSamplerState } from "./batches.ts";
+ * checkSamplerState({ epoch: 0, batch: 3, rngState: 7 }, "demo"); // ok
+ * ```
+ */
+export function checkSamplerState(state: SamplerState, who: string): void {
+  for (const key of ["epoch", "batch", "rngState"] as const) {
+    const v = state?.[key];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+      throw new Error(`${who}.setState: state.${key} must be a non-negative integer, got ${v}`);
+    }
+  }
 }
 
 /**
@@ -95,6 +187,7 @@ export function shuffledBatches(
     },
     state: () => ({ epoch, batch, rngState: epochStart }),
     setState(state: SamplerState) {
+      checkSamplerState(state, "shuffledBatches");
       rng.setState(state.rngState);
       reshuffle();
       epoch = state.epoch;

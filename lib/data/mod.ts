@@ -7,3 +7,5 @@ export * from "./idx.ts";
 export * from "./fashion_mnist.ts";
 export * from "./random.ts";
 export * from "./batches.ts";
+export * from "./pairs.ts";
+export * from "./samplers.ts";

@@ -6,3 +6,5 @@
 export * from "./atomic.ts";
 export * from "./run_dir.ts";
 export * from "./progress.ts";
+export * from "./export.ts";
+export * from "./checkpoint.ts";

@@ -105,8 +105,9 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
     }
     if (axes[r * d + big] < 0) { for (let i = 0; i < d; i++) axes[r * d + i] *= -1; }
   }
-  const trace = (await tf.tidy(() => tf.sum(tf.mul(cov, tf.eye(d)))).data())[0];
-  cov.dispose();
+  const traceT = tf.tidy(() => tf.sum(tf.mul(cov, tf.eye(d))));
+  const trace = (await traceT.data())[0];
+  tf.dispose([traceT, cov]);
   const mean = Float32Array.from(await meanT.data());
   const components = tf.tensor2d(axes, [k, d]);
   const meanRow = tf.keep(tf.reshape(meanT, [1, d]));

@@ -8,7 +8,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { L2Normalization } from "./layers.ts";
 
-/** Options shared by the encoders. */
+/**
+ * Options shared by the encoders.
+ *
+ * @example
+ * ```ts
+ * const options: EncoderOptions = { embeddingDim: 32, normalize: true, seed: 1 };
+ * ```
+ */
 export interface EncoderOptions {
   /** Embedding size. Default 64. */
   embeddingDim?: number;
@@ -62,7 +69,14 @@ export function referenceCnn(
   return model;
 }
 
-/** Options of {@linkcode cnnEncoder}. */
+/**
+ * Options of {@linkcode cnnEncoder}.
+ *
+ * @example
+ * ```ts
+ * const options: CnnEncoderOptions = { filters: [16, 32], kernelSizes: [5, 3], dense: [64] };
+ * ```
+ */
 export interface CnnEncoderOptions extends EncoderOptions {
   /** Input shape without the batch axis. Default `[28, 28, 1]`. */
   inputShape?: number[];
@@ -164,11 +178,26 @@ export function mlpEncoder(
     inputShape = [28, 28, 1],
   } = options;
   const model = tf.sequential({ name: "mlp_encoder" });
-  model.add(tf.layers.flatten({ inputShape }));
+  // Flatten needs a rank ≥ 3 input ([n, a, b, ...]); a flat [n, f] input goes straight to Dense.
+  if (inputShape.length > 1) model.add(tf.layers.flatten({ inputShape }));
+  const first = inputShape.length > 1 ? {} : { inputShape };
   hidden.forEach((units, i) =>
-    model.add(tf.layers.dense({ units, activation: "relu", ...seeded(seed, i + 1) }))
+    model.add(
+      tf.layers.dense({
+        ...(i === 0 ? first : {}),
+        units,
+        activation: "relu",
+        ...seeded(seed, i + 1),
+      }),
+    )
   );
-  model.add(tf.layers.dense({ units: embeddingDim, ...seeded(seed, hidden.length + 1) }));
+  model.add(
+    tf.layers.dense({
+      ...(hidden.length === 0 ? first : {}),
+      units: embeddingDim,
+      ...seeded(seed, hidden.length + 1),
+    }),
+  );
   if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
   return model;
 }

@@ -9,7 +9,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { L2Normalization } from "./layers.ts";
 
-/** Options of {@linkcode siameseNetwork} and {@linkcode tripletNetwork}. */
+/**
+ * Options of {@linkcode siameseNetwork} and {@linkcode tripletNetwork}.
+ *
+ * @example
+ * ```ts
+ * const options: TupleNetworkOptions = { normalize: true, name: "siamese" };
+ * ```
+ */
 export interface TupleNetworkOptions {
   /** Add an L2-normalisation after the shared encoder (shared too). Default false. */
   normalize?: boolean;
@@ -17,7 +24,15 @@ export interface TupleNetworkOptions {
   name?: string;
 }
 
-/** The `[...inputShape]` (without batch axis) of `encoder`'s single input. */
+/**
+ * The `[...inputShape]` (without batch axis) of `encoder`'s single input.
+ *
+ * @example
+ * ```ts
+ * import { mlpEncoder } from "./encoders.ts";
+ * encoderInputShape(mlpEncoder({ inputShape: [4], hidden: [8] })); // [4]
+ * ```
+ */
 export function encoderInputShape(encoder: tf.LayersModel): number[] {
   if (encoder.inputs.length !== 1) {
     throw new Error(`encoder: expected one input, got ${encoder.inputs.length}`);
