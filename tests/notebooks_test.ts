@@ -1,0 +1,161 @@
+/**
+ * Executes every notebook in `notebooks/` headless through Deno's Jupyter kernel (nbconvert from
+ * Debian, `SIMLEARN_FAST=1`), and fails on any error output or on a notebook that shows no Plotly
+ * figure. `bash tools/setup.sh test` (run by `deno task test`) installs Jupyter and registers the
+ * kernel; without Jupyter and without root (so that it could not be installed) the test is skipped
+ * with a message.
+ */
+import assert from "node:assert/strict";
+
+const PYTHON = "/usr/bin/python3";
+const NOTEBOOKS = new URL("../notebooks/", import.meta.url);
+
+interface Output {
+  output_type: string;
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, unknown>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+interface Cell {
+  cell_type: string;
+  source: string | string[];
+  outputs?: Output[];
+  execution_count?: number | null;
+}
+interface Notebook {
+  cells: Cell[];
+  metadata: { kernelspec?: { name?: string; language?: string } };
+  nbformat: number;
+}
+
+async function isRoot(): Promise<boolean> {
+  try {
+    const status = await Deno.readTextFile("/proc/self/status");
+    return /^Uid:\s+0\s/m.test(status);
+  } catch {
+    return false;
+  }
+}
+
+async function jupyterAvailable(): Promise<boolean> {
+  try {
+    const { code } = await new Deno.Command(PYTHON, {
+      args: ["-c", "import nbconvert, nbclient, jupyter_client"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return code === 0;
+  } catch {
+    return false;
+  }
+}
+
+const notebookFiles: string[] = [];
+for await (const entry of Deno.readDir(NOTEBOOKS)) {
+  if (entry.isFile && entry.name.endsWith(".ipynb")) notebookFiles.push(entry.name);
+}
+notebookFiles.sort();
+
+const haveJupyter = await jupyterAvailable();
+const root = await isRoot();
+if (!haveJupyter) {
+  const why = root
+    ? "Jupyter is missing although we are root: run `bash tools/setup.sh test`"
+    : "Jupyter (Debian: jupyter-notebook, python3-nbconvert) is missing and we are not root";
+  console.warn(`notebooks_test: ${why}${root ? "" : " — skipping notebook execution"}`);
+}
+
+Deno.test("the notebooks are in order, nbformat 4 with the Deno kernel, outputs cleared", async () => {
+  assert.deepEqual(
+    notebookFiles.map((f) => f.slice(0, 2)),
+    ["01", "02", "03", "04", "05", "06", "07"],
+  );
+  for (const file of notebookFiles) {
+    const nb = JSON.parse(await Deno.readTextFile(new URL(file, NOTEBOOKS))) as Notebook;
+    assert.equal(nb.nbformat, 4, file);
+    assert.equal(nb.metadata.kernelspec?.name, "deno", file);
+    assert.equal(nb.metadata.kernelspec?.language, "typescript", file);
+    const code = nb.cells.filter((c) => c.cell_type === "code");
+    assert.ok(code.length > 0, `${file}: no code cells`);
+    for (const c of code) {
+      assert.deepEqual(c.outputs, [], `${file}: outputs are not cleared`);
+      assert.equal(c.execution_count, null, `${file}: execution counts are not cleared`);
+    }
+    const first = [code[0].source].flat().join("");
+    assert.match(first, /SIMLEARN_FAST/, `${file}: the first cell must read SIMLEARN_FAST`);
+    assert.match(
+      nb.cells.map((c) => [c.source].flat().join("")).join("\n"),
+      /from "\.\.\/lib\//,
+      `${file}: must import the library`,
+    );
+  }
+});
+
+/** The executed notebook's problems: error outputs, and whether any Plotly figure was shown. */
+function inspect(nb: Notebook): { errors: string[]; plotly: number } {
+  const errors: string[] = [];
+  let plotly = 0;
+  nb.cells.forEach((cell, i) => {
+    for (const out of cell.outputs ?? []) {
+      if (out.output_type === "error") {
+        errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+      }
+      if (out.data && "application/vnd.plotly.v1+json" in out.data) plotly++;
+    }
+  });
+  return { errors, plotly };
+}
+
+for (const file of notebookFiles) {
+  Deno.test({
+    name: `notebook ${file} runs under the Deno kernel and shows Plotly figures`,
+    ignore: !haveJupyter && !root,
+    fn: async () => {
+      assert.ok(haveJupyter, "Jupyter is missing (run `bash tools/setup.sh test` as root)");
+      const outDir = await Deno.makeTempDir({ prefix: "simlearn-nb-" });
+      try {
+        const started = performance.now();
+        const { code, stderr } = await new Deno.Command(PYTHON, {
+          args: [
+            "-m",
+            "nbconvert",
+            "--to",
+            "notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=600",
+            "--ExecutePreprocessor.kernel_name=deno",
+            "--output-dir",
+            outDir,
+            file,
+          ],
+          cwd: NOTEBOOKS,
+          env: { SIMLEARN_FAST: "1", NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const seconds = (performance.now() - started) / 1000;
+        const log = new TextDecoder().decode(stderr);
+        let executed: Notebook | undefined;
+        try {
+          executed = JSON.parse(await Deno.readTextFile(`${outDir}/${file}`)) as Notebook;
+        } catch {
+          // nbconvert stops at the first failing cell and writes nothing
+        }
+        const found = executed ? inspect(executed) : undefined;
+        assert.ok(
+          code === 0 && found && found.errors.length === 0,
+          `${file} failed (exit ${code}):\n${found?.errors.join("\n") ?? ""}\n${
+            log.split("\n").slice(-40).join("\n")
+          }`,
+        );
+        assert.ok(found.plotly > 0, `${file}: no application/vnd.plotly.v1+json output`);
+        console.log(`${file}: ${found.plotly} Plotly figure(s) in ${seconds.toFixed(1)} s`);
+      } finally {
+        await Deno.remove(outDir, { recursive: true });
+      }
+    },
+  });
+}
