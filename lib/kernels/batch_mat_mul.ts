@@ -2,14 +2,24 @@
  * `BatchMatMul` and `_FusedMatMul` for the wasm backend. The backend multiplies fast (XNNPACK)
  * only when neither operand is transposed and there is one matrix per operand; otherwise it
  * falls back to a loop ten times slower. Back-propagation through a dense layer asks for exactly
- * those products (`dy·Wᵀ`, `xᵀ·dy`). We transpose the operands explicitly (a memory-bound copy),
- * fold a broadcast batch into rows, and run the fast path once per matrix.
+ * those products (`dy·Wᵀ`, `xᵀ·dy`). `BatchMatMul` runs on our SIMD matrix kernel where the
+ * engine has relaxed SIMD (`Aᵀ` read through strides, `Bᵀ` copied); otherwise, and always for
+ * `_FusedMatMul`, we transpose the operands explicitly (a memory-bound copy), fold a broadcast
+ * batch into rows, and run the backend's fast path once per matrix.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from "@tensorflow/tfjs";
-import { f32View, reshapeInfo, runWasmKernel, type WasmBackendLike, withShape } from "./wasm_util.ts";
+import {
+  f32View,
+  reshapeInfo,
+  runWasmKernel,
+  type WasmBackendLike,
+  withShape,
+} from "./wasm_util.ts";
+import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
+import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 
 /**
  * Writes the transpose of each of `batch` row-major `[rows, cols]` matrices of `src` into `dst`
@@ -66,24 +76,8 @@ function asPlain(
   return out;
 }
 
-interface Product {
-  out: TensorInfo;
-  outShape: number[];
-}
-
-/**
- * `a·b` (with transposes) through the backend's untransposed fast path; caller disposes.
- * Returns `undefined` for batch broadcasts other than "one side has a single matrix" or "both
- * sides have the same batch shape" (the caller then runs the backend's own kernel).
- */
-function product(
-  be: WasmBackendLike,
-  a: TensorInfo,
-  b: TensorInfo,
-  transposeA: boolean,
-  transposeB: boolean,
-  run: (a3: TensorInfo, b3: TensorInfo) => TensorInfo,
-): Product | undefined {
+/** Throws unless `a·b` (with the transposes) is a valid float32 product. */
+function checkProduct(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean) {
   if (a.dtype !== "float32" || b.dtype !== "float32") {
     throw new Error(`BatchMatMul: operands must be float32, got ${a.dtype} and ${b.dtype}`);
   }
@@ -92,27 +86,43 @@ function product(
   }
   const ra = a.shape.length;
   const rb = b.shape.length;
-  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
   const kA = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
   const kB = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
-  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   if (kA !== kB) {
     throw new Error(
       `BatchMatMul: inner dimensions differ: a [${a.shape}] (transposeA ${transposeA}) and ` +
         `b [${b.shape}] (transposeB ${transposeB})`,
     );
   }
+}
+
+interface Product {
+  out: TensorInfo;
+  outShape: number[];
+}
+
+/**
+ * `a·b` (with transposes) through the backend's untransposed fast path; caller disposes.
+ */
+function product(
+  be: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  run: (a3: TensorInfo, b3: TensorInfo) => TensorInfo,
+): Product {
+  checkProduct(a, b, transposeA, transposeB);
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const kA = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(
     a.shape.slice(0, -2),
     b.shape.slice(0, -2),
   );
   const outShape = [...outer, m, n];
-  const sameOuter = (s: number[]) =>
-    s.length - 2 === outer.length && outer.every((d, i) => d === s[i]);
-  const single = (s: number[]) => s.slice(0, -2).every((d) => d === 1);
-  if (!(single(b.shape) || single(a.shape) || (sameOuter(a.shape) && sameOuter(b.shape)))) {
-    return undefined;
-  }
   const a3 = asPlain(be, a, transposeA);
   const b3 = asPlain(be, b, transposeB);
   const batchA = a3.shape[0];
@@ -124,10 +134,20 @@ function product(
       const aTall = reshapeInfo(be, a3, [1, batchA * m, kA]);
       out = run(aTall, b3);
       be.disposeData(aTall.dataId);
-    } else if (batchA === 1 && batchB > 1) {
-      out = perMatrix(be, a3, b3, m, kA, n, batchB, run);
     } else {
-      out = perMatrix(be, a3, b3, m, kA, n, batchA, run);
+      const aOuter = a.shape.slice(0, -2);
+      const bOuter = b.shape.slice(0, -2);
+      out = perMatrix(
+        be,
+        a3,
+        b3,
+        m,
+        kA,
+        n,
+        outer,
+        (o) => [broadcastIndex(o, outer, aOuter), broadcastIndex(o, outer, bOuter)],
+        run,
+      );
     }
   } finally {
     be.disposeData(a3.dataId);
@@ -136,7 +156,11 @@ function product(
   return { out, outShape };
 }
 
-/** One fast product per matrix of the batch, copied in and out of single-matrix buffers. */
+/**
+ * One fast product per matrix of the batch, copied in and out of single-matrix buffers. The
+ * buffers are fresh for every matrix: the backend caches packed right operands by tensor id, so
+ * refilling one buffer would reuse stale packed data.
+ */
 function perMatrix(
   be: WasmBackendLike,
   a3: TensorInfo,
@@ -144,25 +168,130 @@ function perMatrix(
   m: number,
   k: number,
   n: number,
-  batch: number,
+  outer: number[],
+  sources: (o: number) => [number, number],
   run: (a: TensorInfo, b: TensorInfo) => TensorInfo,
 ): TensorInfo {
+  const batch = outer.reduce((p, d) => p * d, 1);
   const out = be.makeOutput([batch, m, n], "float32");
-  const ai = be.makeOutput([1, m, k], "float32");
-  const bi = be.makeOutput([1, k, n], "float32");
-  try {
-    for (let i = 0; i < batch; i++) {
-      const ia = a3.shape[0] === 1 ? 0 : i;
-      const ib = b3.shape[0] === 1 ? 0 : i;
+  for (let i = 0; i < batch; i++) {
+    const [ia, ib] = sources(i);
+    const ai = be.makeOutput([1, m, k], "float32");
+    const bi = be.makeOutput([1, k, n], "float32");
+    try {
       f32View(be, ai).set(f32View(be, a3).subarray(ia * m * k, (ia + 1) * m * k));
       f32View(be, bi).set(f32View(be, b3).subarray(ib * k * n, (ib + 1) * k * n));
       const ci = run(ai, bi);
       f32View(be, out).set(f32View(be, ci), i * m * n);
       be.disposeData(ci.dataId);
+    } finally {
+      be.disposeData(ai.dataId);
+      be.disposeData(bi.dataId);
+    }
+  }
+  return out;
+}
+
+/** Batch index of a `src` operand with outer dims `srcOuter` for output batch `o` of `outer`. */
+function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number {
+  let idx = 0;
+  let stride = 1;
+  let rest = o;
+  for (let d = outer.length - 1; d >= 0; d--) {
+    const coord = rest % outer[d];
+    rest = Math.floor(rest / outer[d]);
+    const sd = d - (outer.length - srcOuter.length);
+    if (sd >= 0) {
+      if (srcOuter[sd] !== 1) idx += coord * stride;
+      stride *= srcOuter[sd];
+    }
+  }
+  return idx;
+}
+
+/**
+ * `a·b` with our SIMD matrix kernel, one call per matrix of the (broadcast) batch; `Aᵀ` is read
+ * in place through strides, `Bᵀ` and column counts that are not multiples of 4 go through a
+ * scratch copy.
+ */
+function simdProduct(
+  be: WasmBackendLike,
+  k: SimdKernels,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): TensorInfo {
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const kk = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
+  const aOuter = a.shape.slice(0, -2);
+  const bOuter = b.shape.slice(0, -2);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
+  const batch = outer.reduce((p, d) => p * d, 1);
+  const n4 = (n + 3) & ~3;
+  const out = be.makeOutput([...outer, m, n], "float32");
+  const copyB = transposeB || n4 !== n;
+  const bs = copyB ? be.makeOutput([Math.max(1, kk * n4)], "float32") : undefined;
+  const cs = n4 !== n ? be.makeOutput([Math.max(1, m * n4)], "float32") : undefined;
+  try {
+    const F = 4;
+    const aBase = heapOffset(be, a);
+    const bBase = heapOffset(be, b);
+    const outBase = heapOffset(be, out);
+    const aRow = transposeA ? F : kk * F;
+    const aStep = transposeA ? m * F : F;
+    const aBlock = GEMM_MR * aRow;
+    let lastB = -1;
+    for (let o = 0; o < batch; o++) {
+      const ia = broadcastIndex(o, outer, aOuter);
+      const ib = broadcastIndex(o, outer, bOuter);
+      const aPtr = aBase + ia * m * kk * F;
+      let bPtr = bBase + ib * kk * n * F;
+      let bStep = n * F;
+      if (bs !== undefined) {
+        const bsPtr = heapOffset(be, bs);
+        if (ib !== lastB) {
+          const src = new Float32Array(be.wasm.HEAPU8.buffer, bPtr, kk * n);
+          const dst = new Float32Array(be.wasm.HEAPU8.buffer, bsPtr, kk * n4);
+          if (n4 !== n) dst.fill(0);
+          if (transposeB) {
+            // b is [n, kk]: dst[p, j] = src[j, p], in 32×32 tiles
+            for (let j0 = 0; j0 < n; j0 += 32) {
+              const j1 = Math.min(n, j0 + 32);
+              for (let p0 = 0; p0 < kk; p0 += 32) {
+                const p1 = Math.min(kk, p0 + 32);
+                for (let j = j0; j < j1; j++) {
+                  let si = j * kk + p0;
+                  let di = p0 * n4 + j;
+                  for (let p = p0; p < p1; p++) {
+                    dst[di] = src[si++];
+                    di += n4;
+                  }
+                }
+              }
+            }
+          } else {
+            for (let p = 0; p < kk; p++) dst.set(src.subarray(p * n, (p + 1) * n), p * n4);
+          }
+          lastB = ib;
+        }
+        bPtr = bsPtr;
+        bStep = n4 * F;
+      }
+      const cPtr = cs === undefined ? outBase + o * m * n * F : heapOffset(be, cs);
+      gemmBlocked(k, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
+      if (cs !== undefined) {
+        const src = new Float32Array(be.wasm.HEAPU8.buffer, cPtr, m * n4);
+        const dst = new Float32Array(be.wasm.HEAPU8.buffer, outBase + o * m * n * F, m * n);
+        for (let i = 0; i < m; i++) dst.set(src.subarray(i * n4, i * n4 + n), i * n);
+      }
     }
   } finally {
-    be.disposeData(ai.dataId);
-    be.disposeData(bi.dataId);
+    if (bs !== undefined) be.disposeData(bs.dataId);
+    if (cs !== undefined) be.disposeData(cs.dataId);
   }
   return out;
 }
@@ -186,6 +315,11 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   if (a === undefined || b === undefined) throw new Error("BatchMatMul: inputs a and b required");
   const transposeA = Boolean(attrs?.transposeA);
   const transposeB = Boolean(attrs?.transposeB);
+  const simd = simdFor(be);
+  if (simd !== undefined) {
+    checkProduct(a, b, transposeA, transposeB);
+    return simdProduct(be, simd, a, b, transposeA, transposeB);
+  }
   const plain = { transposeA: false, transposeB: false } as NamedAttrMap;
   const p = product(
     be,
@@ -195,7 +329,6 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     transposeB,
     (a3, b3) => runWasmKernel(be, "BatchMatMul", { a: a3, b: b3 }, plain),
   );
-  if (p === undefined) return runWasmKernel(be, "BatchMatMul", { a, b }, attrs ?? {});
   return withShape(be, p.out, p.outShape);
 };
 
@@ -238,9 +371,6 @@ export const fusedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     transposeB,
     (a3, b3) => runWasmKernel(be, "_FusedMatMul", { a: a3, b: b3, ...extra }, fusedAttrs),
   );
-  if (p === undefined) {
-    return runWasmKernel(be, "_FusedMatMul", { a, b, ...extra }, attrs ?? {});
-  }
   return withShape(be, p.out, p.outShape);
 };
 

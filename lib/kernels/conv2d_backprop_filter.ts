@@ -2,9 +2,9 @@
  * `Conv2DBackpropFilter` for the wasm backend (missing from tfjs-backend-wasm 4.22, tfjs issue
  * #8474): the filter gradient of a 2-D convolution,
  * `dW[i, j, c, o] = Σ_{b, r, s} x[b, r·sh + i·dh − pt, s·sw + j·dw − pl, c] · dy[b, r, s, o]`,
- * computed as one matrix product `colsᵀ · dy` where `colsᵀ` (`[fh·fw·ci, n·oh·ow]`) is the
- * transposed im2col matrix of `x` and `dy` is seen as `[n·oh·ow, co]`. The product runs on the
- * backend's own (XNNPACK) matrix multiplication.
+ * computed as the matrix product `im2col(x)ᵀ · dy` (`[fh·fw·ci, n·oh·ow] · [n·oh·ow, co]`):
+ * with our SIMD kernels (`simd_ops.ts`) where the engine has relaxed SIMD, else with the transposed
+ * im2col matrix built here and the backend's own (XNNPACK) matrix multiplication.
  *
  * @module
  */
@@ -18,6 +18,7 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
+import { conv2dBackpropFilterSimd, geometryOf, heapOffset, simdFor } from "./simd_ops.ts";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 
@@ -124,7 +125,12 @@ export function im2colTransposed(
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([2, 5, 5, 3]) as tf.Tensor4D;
  * const dy = tf.randomNormal([2, 3, 3, 4]) as tf.Tensor4D;
- * const dW = tf.conv2dBackpropFilter(x, dy, [3, 3, 3, 4], 1, "valid"); // [3, 3, 3, 4]
+ * const dW = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+ *   strides: 1,
+ *   pad: "valid",
+ *   dataFormat: "NHWC",
+ *   filterShape: [3, 3, 3, 4],
+ * }) as tf.Tensor4D; // [3, 3, 3, 4]
  * ```
  */
 export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -167,6 +173,20 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
     x = runWasmKernel(be, "Transpose", { x: x0 }, { perm: [0, 2, 3, 1] });
     dy = runWasmKernel(be, "Transpose", { x: dy0 }, { perm: [0, 2, 3, 1] });
     temps.push(x, dy);
+  }
+  const simd = simdFor(be);
+  if (simd !== undefined) {
+    const dw = be.makeOutput([...fs], "float32");
+    conv2dBackpropFilterSimd(
+      be,
+      simd,
+      heapOffset(be, x),
+      heapOffset(be, dy),
+      heapOffset(be, dw),
+      geometryOf(info),
+    );
+    for (const t of temps) be.disposeData(t.dataId);
+    return dw;
   }
   const m = info.batchSize * info.outHeight * info.outWidth;
   const k = info.filterHeight * info.filterWidth * info.inChannels;

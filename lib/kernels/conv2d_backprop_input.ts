@@ -1,6 +1,7 @@
 /**
- * `Conv2DBackpropInput` for the wasm backend, as a forward convolution (the backend's fast
- * XNNPACK `Conv2D`): with stride 1, `dx = conv2d(dy, W̃)` where `W̃[i, j, o, c] =
+ * `Conv2DBackpropInput` for the wasm backend. Where the engine has relaxed SIMD: `dx =
+ * col2im(dy · Wᵀ)` with our kernels (`simd_ops.ts`). Otherwise as a forward convolution (the
+ * backend's fast XNNPACK `Conv2D`): with stride 1, `dx = conv2d(dy, W̃)` where `W̃[i, j, o, c] =
  * W[fh−1−i, fw−1−j, c, o]` (the filter rotated by 180° with its channel axes swapped), dilation
  * `d` and explicit padding `(fh−1)·dh − pt` on top, `(fw−1)·dw − pl` on the left. A stride `s > 1`
  * first spreads `dy` out with `s − 1` zeros between neighbours. Paddings that would be negative
@@ -18,6 +19,7 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
+import { conv2dBackpropInputSimd, geometryOf, heapOffset, simdFor } from "./simd_ops.ts";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 
@@ -168,7 +170,18 @@ export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) 
   const padR = w - owD + info.padInfo.left;
   const nhwcShape = [n, h, w, ci];
   let dx: TensorInfo;
-  if (padT < 0 || padL < 0 || padB < 0 || padR < 0) {
+  const simd = simdFor(be);
+  if (simd !== undefined) {
+    dx = be.makeOutput(nhwcShape, "float32");
+    conv2dBackpropInputSimd(
+      be,
+      simd,
+      heapOffset(be, dy),
+      heapOffset(be, filter),
+      heapOffset(be, dx),
+      geometryOf(info),
+    );
+  } else if (padT < 0 || padL < 0 || padB < 0 || padR < 0) {
     dx = be.makeOutput(nhwcShape, "float32");
     conv2dBackpropInputLoop(f32View(be, dy), f32View(be, filter), f32View(be, dx), {
       batchSize: n,

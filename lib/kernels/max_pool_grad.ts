@@ -1,13 +1,15 @@
 /**
  * `MaxPoolGrad` for the wasm backend in one pass: for every pooling window the position of the
  * first maximum of `x` (row-major order inside the window, as the `cpu` backend picks it) gets
- * the window's `dy`; windows that overlap add up.
+ * the window's `dy`; windows that overlap add up. Four channels at a time in WebAssembly SIMD
+ * where the channel count allows, else a JavaScript loop.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { checkFloat, f32View, type WasmBackendLike } from "./wasm_util.ts";
+import { heapOffset, simdFor } from "./simd_ops.ts";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 
@@ -106,7 +108,8 @@ export function maxPoolGradLoop(
  * // after `await tf.setBackend("wasm")`:
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([1, 4, 4, 3]) as tf.Tensor4D;
- * const g = tf.grad((t: tf.Tensor4D) => tf.maxPool(t, 2, 2, "valid").sum())(x); // [1, 4, 4, 3]
+ * const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid").sum())(x);
+ * // g: [1, 4, 4, 3]
  * ```
  */
 export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -129,6 +132,44 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     );
   }
   const dx = be.makeOutput([...x.shape], "float32");
+  const simd = simdFor(be);
+  const twoByTwo = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
+    info.strideWidth === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
+  if (simd !== undefined && info.inChannels % 4 === 0 && twoByTwo) {
+    simd.maxPoolGrad2x2(
+      heapOffset(be, x),
+      heapOffset(be, dy),
+      heapOffset(be, dx),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+    );
+    return dx;
+  }
+  if (simd !== undefined && info.inChannels % 4 === 0) {
+    simd.maxPoolGrad(
+      heapOffset(be, x),
+      heapOffset(be, dy),
+      heapOffset(be, dx),
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.padInfo.top,
+      info.padInfo.left,
+    );
+    return dx;
+  }
   maxPoolGradLoop(f32View(be, x), f32View(be, dy), f32View(be, dx), {
     batchSize: info.batchSize,
     inHeight: info.inHeight,

@@ -5,6 +5,17 @@
  * on it, and several of its backward kernels are slow. {@link registerWasmTrainingKernels}
  * registers our replacements; nothing changes until it is called.
  *
+ * Where the engine has WebAssembly relaxed SIMD (Deno 2 / V8 does), the heavy kernels run on our
+ * own SIMD code, generated at run time (`wasm_asm.ts`, `simd_module.ts`) and instantiated on the
+ * backend's heap so that it reads and writes tensors in place: a fused-multiply-add matrix kernel
+ * (`6 × 8` register tiles) behind `Conv2D`, `Conv2DBackpropFilter` (`im2col(x)ᵀ·dy`),
+ * `Conv2DBackpropInput` (`col2im(dy·Wᵀ)`) and `BatchMatMul` (transposes read through strides);
+ * max pooling and its gradient; column sums (`Sum` over leading axes: bias gradients); bias
+ * `Add`. `Identity` and same-type `Cast` share storage instead of copying (tfjs clones every
+ * tensor it saves for back-propagation). Without relaxed SIMD the kernels use routes through the
+ * backend's XNNPACK kernels (`setSimdDisabled(true)` selects them for comparison). Each kernel
+ * delegates cases it does not cover to the backend's own kernel.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -15,12 +26,19 @@ import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./batch_mat_mul.ts";
 import { sumConfig } from "./sum.ts";
+import { conv2DConfig } from "./conv2d.ts";
+import { castConfig, identityConfig } from "./identity.ts";
+import { addConfig, maxPoolConfig } from "./pool_add.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
 export { maxPoolGradWasm } from "./max_pool_grad.ts";
 export { batchMatMulWasm, fusedMatMulWasm } from "./batch_mat_mul.ts";
 export { sumWasm } from "./sum.ts";
+export { conv2DWasm } from "./conv2d.ts";
+export { castWasm, identityWasm } from "./identity.ts";
+export { addWasm, maxPoolWasm } from "./pool_add.ts";
+export { setSimdDisabled } from "./simd_ops.ts";
 
 /** Our kernels, in registration order. */
 const configs: KernelConfig[] = [
@@ -30,6 +48,11 @@ const configs: KernelConfig[] = [
   batchMatMulConfig,
   fusedMatMulConfig,
   sumConfig,
+  conv2DConfig,
+  identityConfig,
+  castConfig,
+  maxPoolConfig,
+  addConfig,
 ];
 
 /**

@@ -2,13 +2,18 @@
  * `Sum` for the wasm backend when the reduced axes are the leading ones (the bias gradient of a
  * convolution or dense layer: `[n, h, w, c]` summed to `[c]`). The backend transposes the
  * reduced axes to the end first; a single pass over rows with per-column accumulators avoids
- * the copy. Other reductions go to the backend's own kernel.
+ * the copy (in WebAssembly SIMD when the column count is a multiple of 4). Other reductions go to
+ * the backend's own kernel.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { f32View, runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
+import { heapOffset, simdFor } from "./simd_ops.ts";
+
+/** Rows summed in float32 before the float64 total takes them. */
+const BLOCK = 64;
 
 /**
  * Column sums of a row-major `[rows, cols]` matrix `src` into `dst` (`[cols]`), accumulated in
@@ -65,10 +70,28 @@ export const sumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   let cols = 1;
   for (let i = k; i < rank; i++) cols *= x.shape[i];
   const keepDims = Boolean(attrs?.keepDims);
-  const outShape = keepDims
-    ? x.shape.map((d, i) => (i < k ? 1 : d))
-    : x.shape.slice(k);
+  const outShape = keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
   const out = be.makeOutput(outShape, "float32");
+  const simd = simdFor(be);
+  if (simd !== undefined && cols % 4 === 0 && rows > BLOCK) {
+    // SIMD column sums of blocks of rows in float32, blocks added up in float64.
+    const part = be.makeOutput([cols], "float32");
+    try {
+      const acc = new Float64Array(cols);
+      const src = heapOffset(be, x);
+      const dst = heapOffset(be, part);
+      for (let r0 = 0; r0 < rows; r0 += BLOCK) {
+        simd.colSum(src + r0 * cols * 4, dst, Math.min(BLOCK, rows - r0), cols);
+        const p = f32View(be, part);
+        for (let j = 0; j < cols; j++) acc[j] += p[j];
+      }
+      const o = f32View(be, out);
+      for (let j = 0; j < cols; j++) o[j] = acc[j];
+    } finally {
+      be.disposeData(part.dataId);
+    }
+    return out;
+  }
   sumRows(f32View(be, x), f32View(be, out), rows, cols);
   return out;
 };

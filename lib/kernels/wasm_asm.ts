@@ -145,6 +145,10 @@ export class WasmFunction {
   i32Mul(): this {
     return this.op(0x6c);
   }
+  /** `i32.div_s`. */
+  i32DivS(): this {
+    return this.op(0x6d);
+  }
   /** `i32.eqz`. */
   i32Eqz(): this {
     return this.op(0x45);
@@ -327,6 +331,18 @@ export class WasmFunction {
   /** `v128.and`. */
   v128And(): this {
     return this.simd(0x4e);
+  }
+  /** `v128.or`. */
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  /** `v128.andnot` (a, b): a & ~b. */
+  v128AndNot(): this {
+    return this.simd(0x4f);
+  }
+  /** `f32x4.pmax` (a, b): b if a < b, else a. */
+  f32x4Pmax(): this {
+    return this.simd(0xeb);
   }
   /** `f32x4.relaxed_madd` (a, b, c): a·b + c, fused where the machine can. */
   f32x4RelaxedMadd(): this {

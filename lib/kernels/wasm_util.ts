@@ -36,12 +36,17 @@ export interface WasmTensorData {
  * ```
  */
 export interface WasmBackendLike {
-  /** The Emscripten module; `HEAPU8` is replaced when the heap grows. */
-  wasm: { HEAPU8: Uint8Array };
+  /**
+   * The Emscripten module; `HEAPU8` is replaced when the heap grows; `asm.memory` is the
+   * `WebAssembly.Memory` behind it.
+   */
+  wasm: { HEAPU8: Uint8Array; asm?: { memory?: unknown } };
   /** Book-keeping of tensors living on the wasm heap. */
   dataIdMap: { get(dataId: object): WasmTensorData | undefined };
   /** Allocates an output tensor of `shape` on the wasm heap (uninitialised memory). */
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  /** Adds a reference to the storage of `dataId`. */
+  incRef(dataId: object): void;
   /** Releases a tensor created with `makeOutput` or returned by a kernel. */
   disposeData(dataId: object, force?: boolean): boolean;
 }

@@ -1,0 +1,577 @@
+/**
+ * The TensorFlow.js side of `deno task bench train`: the reference CNN and the MLP encoder, the
+ * data both sides train on, a timed training loop per backend, a per-kernel profile of one step,
+ * and the PyTorch comparator (`train_torch.py`, spawned with `/usr/bin/python3`).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import process from "node:process";
+import { registerWasmTrainingKernels, setSimdDisabled } from "../lib/kernels/mod.ts";
+
+/** The two encoders of the benchmark. */
+export type ModelKind = "cnn" | "mlp";
+
+/** Backends the benchmark knows: three of tfjs, and PyTorch on the CPU. */
+export type BenchBackend = "wasm" | "torch" | "cpu" | "webgpu";
+
+/** Images and labels both frameworks train on. */
+export interface BenchData {
+  /** `[n, 28, 28]` row-major, values in [0, 1]. */
+  images: Float32Array;
+  /** `[n]` class labels 0..9. */
+  labels: Int32Array;
+  /** Number of images. */
+  n: number;
+  /** Where the images come from. */
+  source: string;
+}
+
+/** One measured configuration. */
+export interface BenchResult {
+  /** Backend measured. */
+  backend: BenchBackend;
+  /** Encoder trained. */
+  model: ModelKind;
+  /** Batch size. */
+  batch: number;
+  /** Timed steps. */
+  steps: number;
+  /** Wall time of the timed steps, seconds. */
+  seconds: number;
+  /** Training throughput (wall time). */
+  imagesPerSecond: number;
+  /** CPU time of the process during the timed steps, seconds. */
+  cpuSeconds: number;
+  /** Training throughput per CPU second (robust to other processes on a shared machine). */
+  imagesPerCpuSecond: number;
+  /** Mean wall time of a step, ms. */
+  msPerStep: number;
+  /** Loss of the first step (warm-up included). */
+  lossFirst: number;
+  /** Loss of the last step. */
+  lossLast: number;
+  /** Free-form remarks (batch changes, versions). */
+  note?: string;
+}
+
+/** Options of a timed run. */
+export interface RunOptions {
+  /** Encoder. */
+  model: ModelKind;
+  /** Batch size. */
+  batch: number;
+  /** Untimed steps first. */
+  warmup: number;
+  /** At most this many timed steps. */
+  steps: number;
+  /** Stop timing after this many seconds (at least one step). */
+  seconds: number;
+  /** Profiled steps whose per-kernel minimum {@link profileStep} reports (default 5). */
+  profileRuns?: number;
+}
+
+/**
+ * Builds an encoder: the reference CNN (conv3x3(32, valid)-relu-maxpool2, conv3x3(64)-relu-
+ * maxpool2, flatten, dense(128)-relu, dense(64)) or the MLP (784-256-128-64), input
+ * `[n, 28, 28, 1]`, output `[n, 64]` (the loss L2-normalises).
+ *
+ * @example
+ * ```ts
+ * import { buildModel } from "./train_bench.ts";
+ * const m = buildModel("mlp");
+ * console.log(m.outputs[0].shape); // [null, 64]
+ * ```
+ */
+export function buildModel(kind: ModelKind): tf.Sequential {
+  if (kind === "cnn") {
+    return tf.sequential({
+      layers: [
+        tf.layers.conv2d({
+          inputShape: [28, 28, 1],
+          filters: 32,
+          kernelSize: 3,
+          activation: "relu",
+        }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 128, activation: "relu" }),
+        tf.layers.dense({ units: 64 }),
+      ],
+    });
+  }
+  return tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [28, 28, 1] }),
+      tf.layers.dense({ units: 256, activation: "relu" }),
+      tf.layers.dense({ units: 128, activation: "relu" }),
+      tf.layers.dense({ units: 64 }),
+    ],
+  });
+}
+
+/** A loss of embeddings `[n, d]` and labels `[n]`. */
+export type PairLoss = (embeddings: tf.Tensor2D, labels: Int32Array) => tf.Scalar;
+
+/**
+ * PML's default contrastive loss written out (used only when `lib/losses` cannot be loaded):
+ * Euclidean distances of L2-normalised embeddings, `relu(d)` on positive pairs, `relu(1 − d)` on
+ * negative pairs, each averaged over its non-zero terms, summed.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { localContrastiveLoss } from "./train_bench.ts";
+ * localContrastiveLoss(tf.tensor2d([[1, 0], [0, 1]]), Int32Array.of(0, 1)).print(); // 0
+ * ```
+ */
+export const localContrastiveLoss: PairLoss = (embeddings, labels) =>
+  tf.tidy(() => {
+    const n = labels.length;
+    const e = tf.div(embeddings, tf.add(tf.norm(embeddings, 2, 1, true), 1e-12));
+    const sq = tf.relu(tf.sub(2, tf.mul(2, tf.matMul(e, e, false, true))));
+    const pos = new Float32Array(n * n);
+    const neg = new Float32Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        if (labels[i] === labels[j]) pos[i * n + j] = i === j ? 0 : 1;
+        else neg[i * n + j] = 1;
+      }
+    }
+    // Off the diagonal sq > 0 almost surely; the mask keeps sqrt's gradient finite there.
+    const eye = tf.eye(n);
+    const d = tf.sqrt(tf.add(sq, eye));
+    const pl = tf.mul(d, tf.tensor2d(pos, [n, n]));
+    const nl = tf.mul(tf.relu(tf.sub(1, d)), tf.tensor2d(neg, [n, n]));
+    const avg = (t: tf.Tensor) => tf.div(tf.sum(t), tf.maximum(tf.sum(tf.sign(t)), 1));
+    return tf.add(avg(pl), avg(nl)) as tf.Scalar;
+  });
+
+/**
+ * The contrastive loss of `lib/losses` (PML defaults) when it loads, else
+ * {@link localContrastiveLoss}; `source` says which.
+ *
+ * @example
+ * ```ts
+ * import { resolveLoss } from "./train_bench.ts";
+ * const { source } = await resolveLoss();
+ * console.log(source);
+ * ```
+ */
+export async function resolveLoss(): Promise<{ loss: PairLoss; source: string }> {
+  try {
+    const mod = await import("../lib/losses/mod.ts");
+    const fn = (mod as Record<string, unknown>).contrastiveLoss;
+    if (typeof fn === "function") {
+      const loss = fn as (e: tf.Tensor2D, l: Int32Array) => tf.Scalar;
+      return { loss: (e, l) => loss(e, l), source: "lib/losses contrastiveLoss" };
+    }
+  } catch {
+    // fall through to the local copy
+  }
+  return { loss: localContrastiveLoss, source: "bench-local contrastive loss" };
+}
+
+async function gunzip(path: string): Promise<Uint8Array> {
+  const file = await Deno.open(path);
+  const stream = file.readable.pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** Seeded uniform numbers in [0, 1) (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * `n` training images: the first `n` of Fashion-MNIST's training set when the Debian package
+ * `dataset-fashion-mnist` is installed (`dir`), else synthetic images (ten noisy class
+ * prototypes).
+ *
+ * @example
+ * ```ts
+ * import { loadBenchData } from "./train_bench.ts";
+ * const d = await loadBenchData(256);
+ * console.log(d.source, d.images.length); // ..., 200704
+ * ```
+ */
+export async function loadBenchData(
+  n: number,
+  dir = "/usr/share/datasets/fashion-mnist",
+): Promise<BenchData> {
+  try {
+    const img = await gunzip(`${dir}/train-images-idx3-ubyte.gz`);
+    const lab = await gunzip(`${dir}/train-labels-idx1-ubyte.gz`);
+    const view = new DataView(img.buffer);
+    if (view.getUint32(0) !== 2051 || view.getUint32(8) !== 28 || view.getUint32(4) < n) {
+      throw new Error("unexpected IDX header");
+    }
+    const images = new Float32Array(n * 784);
+    for (let i = 0; i < n * 784; i++) images[i] = img[16 + i] / 255;
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) labels[i] = lab[8 + i];
+    return { images, labels, n, source: `Fashion-MNIST train[0:${n}] (${dir})` };
+  } catch {
+    const r = rng(42);
+    const protos = Array.from({ length: 10 }, () => Float32Array.from({ length: 784 }, r));
+    const images = new Float32Array(n * 784);
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      labels[i] = Math.floor(r() * 10);
+      const p = protos[labels[i]];
+      for (let j = 0; j < 784; j++) {
+        images[i * 784 + j] = Math.min(1, Math.max(0, p[j] + 0.3 * (r() - 0.5)));
+      }
+    }
+    return { images, labels, n, source: `synthetic (${dir} not found)` };
+  }
+}
+
+/**
+ * Switches tfjs to `backend` (registering our wasm kernels; `simd` false selects their
+ * XNNPACK-based fallback route); returns a description, or throws when the backend cannot start.
+ *
+ * @example
+ * ```ts
+ * import { useBackend } from "./train_bench.ts";
+ * console.log(await useBackend("wasm")); // "wasm + lib/kernels (SIMD)"
+ * ```
+ */
+export async function useBackend(
+  backend: Exclude<BenchBackend, "torch">,
+  simd = true,
+): Promise<string> {
+  if (backend === "webgpu") {
+    // deno-lint-ignore no-explicit-any
+    const gpu = (globalThis.navigator as any)?.gpu;
+    if (!gpu) throw new Error("no navigator.gpu in this runtime");
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) throw new Error("no WebGPU adapter");
+    await import("@tensorflow/tfjs-backend-webgpu");
+    const info = adapter.info ?? {};
+    const desc = [info.vendor, info.architecture, info.device, info.description]
+      .filter((s: unknown) => typeof s === "string" && s.length > 0).join(" ");
+    if (!(await tf.setBackend("webgpu"))) throw new Error("tf.setBackend('webgpu') failed");
+    await tf.ready();
+    return `webgpu (${desc || "adapter without a description"}${
+      adapter.isFallbackAdapter ? ", fallback adapter" : ""
+    })`;
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
+  await tf.ready();
+  if (backend === "wasm") {
+    registerWasmTrainingKernels();
+    setSimdDisabled(!simd);
+    return `wasm + lib/kernels (${simd ? "SIMD route" : "XNNPACK route"})`;
+  }
+  return backend;
+}
+
+/** A model, its optimizer and a step function on the current backend. */
+interface Trainer {
+  step: (i: number) => Promise<number>;
+  dispose: () => void;
+}
+
+function trainer(data: BenchData, opts: RunOptions, loss: PairLoss): Trainer {
+  const model = buildModel(opts.model);
+  const optimizer = tf.train.adam(1e-3);
+  const xAll = tf.tensor4d(data.images, [data.n, 28, 28, 1]);
+  const batches = Math.floor(data.n / opts.batch);
+  if (batches < 1) throw new Error(`bench: ${data.n} images are fewer than one batch`);
+  const step = async (i: number) => {
+    const b = i % batches;
+    const y = data.labels.subarray(b * opts.batch, (b + 1) * opts.batch);
+    const cost = optimizer.minimize(() => {
+      const x = tf.slice(xAll, [b * opts.batch, 0, 0, 0], [opts.batch, 28, 28, 1]);
+      return loss(model.apply(x, { training: true }) as tf.Tensor2D, y);
+    }, true);
+    if (!cost) throw new Error("bench: optimizer returned no cost");
+    // An asynchronous read: webgpu under Deno cannot read synchronously (no 2-D canvas).
+    const v = (await cost.data())[0];
+    cost.dispose();
+    return v;
+  };
+  return {
+    step,
+    dispose: () => {
+      model.dispose();
+      optimizer.dispose();
+      xAll.dispose();
+    },
+  };
+}
+
+/**
+ * Trains on the current tfjs backend: `warmup` untimed steps, then timed steps until `steps` or
+ * `seconds` (at least one).
+ *
+ * @example
+ * ```ts
+ * import { loadBenchData, resolveLoss, trainTfjs, useBackend } from "./train_bench.ts";
+ * await useBackend("wasm");
+ * const r = await trainTfjs("wasm", await loadBenchData(256), {
+ *   model: "mlp", batch: 128, warmup: 1, steps: 5, seconds: 2,
+ * }, (await resolveLoss()).loss);
+ * console.log(r.imagesPerSecond);
+ * ```
+ */
+export async function trainTfjs(
+  backend: Exclude<BenchBackend, "torch">,
+  data: BenchData,
+  opts: RunOptions,
+  loss: PairLoss,
+): Promise<BenchResult> {
+  const t = trainer(data, opts, loss);
+  try {
+    let first = Number.NaN;
+    let last = Number.NaN;
+    for (let i = 0; i < opts.warmup; i++) {
+      last = await t.step(i);
+      if (i === 0) first = last;
+    }
+    let done = 0;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    while (done < opts.steps && (done === 0 || performance.now() - t0 < opts.seconds * 1000)) {
+      last = await t.step(opts.warmup + done);
+      if (Number.isNaN(first)) first = last;
+      done++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(c0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+    return {
+      backend,
+      model: opts.model,
+      batch: opts.batch,
+      steps: done,
+      seconds,
+      imagesPerSecond: (done * opts.batch) / seconds,
+      cpuSeconds,
+      imagesPerCpuSecond: (done * opts.batch) / cpuSeconds,
+      msPerStep: (1000 * seconds) / done,
+      lossFirst: first,
+      lossLast: last,
+    };
+  } finally {
+    t.dispose();
+  }
+}
+
+/** One row of a per-kernel profile. */
+export interface KernelTime {
+  /** Kernel name. */
+  name: string;
+  /** Input shapes of the calls, when grouped by shape. */
+  shapes?: string;
+  /** Calls in the step. */
+  calls: number;
+  /** Total time, ms. */
+  ms: number;
+}
+
+/**
+ * Per-kernel times of one training step (after `warmup` steps) on the current backend, grouped
+ * by kernel name and by kernel name and input shapes, slowest first. Each kernel call's time is
+ * its minimum over `profileRuns` profiled steps; `stepMs` is the fastest unprofiled step of three.
+ *
+ * @example
+ * ```ts
+ * import { loadBenchData, profileStep, resolveLoss, useBackend } from "./train_bench.ts";
+ * await useBackend("wasm");
+ * const p = await profileStep(await loadBenchData(256), {
+ *   model: "cnn", batch: 128, warmup: 2, steps: 1, seconds: 1,
+ * }, (await resolveLoss()).loss);
+ * console.log(p.byName[0]);
+ * ```
+ */
+export async function profileStep(
+  data: BenchData,
+  opts: RunOptions,
+  loss: PairLoss,
+): Promise<{ stepMs: number; kernelMs: number; byName: KernelTime[]; byShape: KernelTime[] }> {
+  const t = trainer(data, opts, loss);
+  try {
+    for (let i = 0; i < Math.max(1, opts.warmup); i++) await t.step(i);
+    let stepMs = Infinity;
+    for (let rep = 0; rep < 3; rep++) {
+      const t0 = performance.now();
+      await t.step(opts.warmup);
+      stepMs = Math.min(stepMs, performance.now() - t0);
+    }
+    // Several profiled steps; each kernel call keeps its fastest time (robust to other load).
+    const runs: Awaited<ReturnType<typeof tf.profile>>[] = [];
+    for (let rep = 0; rep < Math.max(1, opts.profileRuns ?? 5); rep++) {
+      runs.push(
+        await tf.profile(async () => {
+          await t.step(opts.warmup + 1 + rep);
+        }),
+      );
+    }
+    const same = runs.filter((r) => r.kernels.length === runs[0].kernels.length);
+    const timeOf = (i: number) =>
+      Math.min(
+        ...same.map((r) => {
+          const ms = r.kernels[i].kernelTimeMs;
+          return typeof ms === "number" ? ms : 0;
+        }),
+      );
+    const byName = new Map<string, KernelTime>();
+    const byShape = new Map<string, KernelTime>();
+    let kernelMs = 0;
+    runs[0].kernels.forEach((k, i) => {
+      const ms = timeOf(i);
+      kernelMs += ms;
+      const shapes = JSON.stringify(k.inputShapes);
+      for (
+        const [map, key, row] of [
+          [byName, k.name, { name: k.name, calls: 0, ms: 0 }],
+          [byShape, `${k.name} ${shapes}`, { name: k.name, shapes, calls: 0, ms: 0 }],
+        ] as [Map<string, KernelTime>, string, KernelTime][]
+      ) {
+        const r = map.get(key) ?? row;
+        r.calls++;
+        r.ms += ms;
+        map.set(key, r);
+      }
+    });
+    const sorted = (m: Map<string, KernelTime>) => [...m.values()].sort((p, q) => q.ms - p.ms);
+    return { stepMs, kernelMs, byName: sorted(byName), byShape: sorted(byShape) };
+  } finally {
+    t.dispose();
+  }
+}
+
+/** Where `train_torch.py` lives. */
+export const TORCH_SCRIPT: string = new URL("./train_torch.py", import.meta.url).pathname;
+
+/** The Python interpreter the comparator runs under (Debian's, which has `python3-torch`). */
+export const PYTHON = "/usr/bin/python3";
+
+/**
+ * Writes `data` as the comparator reads it (float32 images, then int32 labels) to a temporary
+ * file; returns its path.
+ *
+ * @example
+ * ```ts
+ * import { loadBenchData, writeBenchData } from "./train_bench.ts";
+ * const path = await writeBenchData(await loadBenchData(128));
+ * await Deno.remove(path);
+ * ```
+ */
+export async function writeBenchData(data: BenchData): Promise<string> {
+  const path = await Deno.makeTempFile({ prefix: "bench_train_", suffix: ".bin" });
+  const bytes = new Uint8Array(data.n * 784 * 4 + data.n * 4);
+  bytes.set(new Uint8Array(data.images.buffer, data.images.byteOffset, data.n * 784 * 4), 0);
+  bytes.set(
+    new Uint8Array(data.labels.buffer, data.labels.byteOffset, data.n * 4),
+    data.n * 784 * 4,
+  );
+  await Deno.writeFile(path, bytes);
+  return path;
+}
+
+/**
+ * Checks that `/usr/bin/python3` can import torch; returns its version and the CPU model (read by
+ * Python: Deno needs full access for `/proc/cpuinfo`), or a message saying how to install it.
+ *
+ * @example
+ * ```ts
+ * import { probeTorch } from "./train_bench.ts";
+ * const p = await probeTorch();
+ * console.log(p.ok ? `torch ${p.version} on ${p.cpu}` : p.message);
+ * ```
+ */
+export async function probeTorch(): Promise<
+  { ok: true; version: string; cpu: string } | { ok: false; message: string }
+> {
+  const install = "install it with `apt-get install -y python3-torch` (Debian 12)";
+  const code = [
+    "import torch",
+    "print(torch.__version__)",
+    "cpu = [l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')]",
+    "print(cpu[0] if cpu else 'unknown CPU')",
+  ].join("\n");
+  try {
+    const out = await new Deno.Command(PYTHON, {
+      args: ["-c", code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!out.success) {
+      return { ok: false, message: `PyTorch is not importable by ${PYTHON}: ${install}` };
+    }
+    const [version = "?", cpu = "unknown CPU"] = new TextDecoder().decode(out.stdout).trim()
+      .split("\n");
+    return { ok: true, version, cpu };
+  } catch (e) {
+    return { ok: false, message: `cannot run ${PYTHON} (${(e as Error).message}): ${install}` };
+  }
+}
+
+/**
+ * Runs the PyTorch comparator on the data file `path` (one thread).
+ *
+ * @example
+ * ```ts
+ * import { loadBenchData, trainTorch, writeBenchData } from "./train_bench.ts";
+ * const data = await loadBenchData(256);
+ * const path = await writeBenchData(data);
+ * const r = await trainTorch(path, data.n, { model: "cnn", batch: 128, warmup: 2, steps: 5, seconds: 2 });
+ * console.log(r.imagesPerSecond);
+ * ```
+ */
+export async function trainTorch(path: string, n: number, opts: RunOptions): Promise<BenchResult> {
+  const out = await new Deno.Command(PYTHON, {
+    args: [
+      TORCH_SCRIPT,
+      path,
+      "--n",
+      String(n),
+      "--batch",
+      String(opts.batch),
+      "--model",
+      opts.model,
+      "--warmup",
+      String(opts.warmup),
+      "--steps",
+      String(opts.steps),
+      "--seconds",
+      String(opts.seconds),
+      "--threads",
+      "1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim();
+  if (!out.success) {
+    throw new Error(`train_torch.py failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  const r = JSON.parse(text.split("\n").pop() ?? "{}");
+  return {
+    backend: "torch",
+    model: opts.model,
+    batch: r.batch,
+    steps: r.steps,
+    seconds: r.seconds,
+    imagesPerSecond: r.imagesPerSecond,
+    cpuSeconds: r.cpuSeconds,
+    imagesPerCpuSecond: r.imagesPerCpuSecond,
+    msPerStep: r.msPerStep,
+    lossFirst: r.lossFirst,
+    lossLast: r.lossLast,
+    note: `torch ${r.version}, ${r.threads} thread`,
+  };
+}

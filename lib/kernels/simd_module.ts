@@ -1,0 +1,841 @@
+/**
+ * Compute kernels in WebAssembly SIMD, generated at run time with `wasm_asm.ts` and instantiated
+ * on the wasm backend's own memory (so they read and write tensors in place):
+ *
+ * - `gemm`: `C (+)= A·B` for float32 matrices given by strides, with `MR × 8` register tiles and
+ *   relaxed fused multiply-add (`f32x4.relaxed_madd`). Row-major `A`, `Aᵀ` and row panels are all
+ *   the same loop with different strides.
+ * - `im2col`: rows of the im2col matrix of an NHWC image batch (zeros in the padding), and
+ *   `col2im`, its adjoint (adds rows back onto an image batch).
+ * - `maxPoolGrad`: the max-pooling gradient, four channels at a time.
+ *
+ * @module
+ */
+import { assemble, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
+
+/** Rows of the register tile of the matrix kernel. */
+export const GEMM_MR = 6;
+
+/**
+ * The exported functions (all sizes in elements unless named `...Bytes`; pointers are byte
+ * offsets into the shared memory).
+ */
+export interface SimdKernels {
+  /**
+   * `C[i, j] (+)= Σ_k A(i, k) · B[k, j]` for `i < m`, `j < n` (`n` a multiple of 4), where
+   * `A(i, k)` is the float at `a + ⌊i/MR⌋·aBlock + (i mod MR)·aRow + k·aStep` (bytes), `B[k, j]`
+   * at `b + k·bStep + 4j` and `C[i, j]` at `c + i·ldc + 4j`; `acc` = 1 adds to `C`.
+   */
+  gemm(
+    a: number,
+    aRow: number,
+    aStep: number,
+    aBlock: number,
+    b: number,
+    bStep: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    acc: number,
+  ): void;
+  /**
+   * Rows `row0 .. row0+rows−1` of the im2col matrix of the NHWC batch at `x` (`[·, h, w, ch]`)
+   * for a `fh × fw` filter with strides, dilations and top/left padding, written row-major
+   * (`fh·fw·ch` floats a row) at `dst`; `oh × ow` is the output size.
+   */
+  im2col(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    row0: number,
+    rows: number,
+    dst: number,
+  ): void;
+  /**
+   * Adds rows `row0 .. row0+rows−1` of an im2col-shaped matrix at `src` (row stride `srcRow`
+   * bytes, `fh·fw·ch` floats used a row) back onto the NHWC batch at `dx` (`[·, h, w, ch]`):
+   * the adjoint of {@link SimdKernels.im2col}; taps in the padding are dropped.
+   */
+  col2im(
+    dx: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    row0: number,
+    rows: number,
+    src: number,
+    srcRow: number,
+  ): void;
+  /**
+   * {@link SimdKernels.maxPoolGrad} for 2×2 windows, stride 2, no padding (tf.layers' default
+   * pooling), with the four taps of a window in registers.
+   */
+  maxPoolGrad2x2(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+  ): void;
+  /**
+   * Column sums `dst[j] = Σ_i src[i, j]` of a row-major `[rows, cols]` block (`cols` a multiple
+   * of 4), accumulated in float32 (callers keep blocks short and add blocks in float64).
+   */
+  colSum(src: number, dst: number, rows: number, cols: number): void;
+  /** `out[i, j] = x[i, j] + v[j]` for a row-major `[rows, cols]` `x` (`cols` a multiple of 4). */
+  addRow(x: number, v: number, out: number, rows: number, cols: number): void;
+  /**
+   * 2×2 stride-2 unpadded max pooling of NHWC `x` (`[n, h, w, ch]`, `ch` a multiple of 4) into
+   * `y` (`[n, oh, ow, ch]`); NaN never wins, as in the cpu backend.
+   */
+  maxPool2x2(
+    x: number,
+    y: number,
+    n: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+  ): void;
+  /**
+   * Max-pooling gradient for NHWC `x` (`[n, h, w, ch]`, `ch` a multiple of 4) and `dy`
+   * (`[n, oh, ow, ch]`) into `dx` (zeroed first); the first maximum of each window wins.
+   */
+  maxPoolGrad(
+    x: number,
+    dy: number,
+    dx: number,
+    n: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    pt: number,
+    pl: number,
+  ): void;
+}
+
+/** How a tile kernel walks `A`. */
+type AMode = "row" | "col" | "any";
+
+/** Unrolling of the k loop in the specialised tile kernels. */
+const UNROLL = 4;
+
+/**
+ * Register tile kernel `mr × 4·nq` (parameters `a, aRow, aStep, b, bStep, c, ldc, K, acc`, bytes).
+ * `"row"`: `aStep` is 4 (row-major `A`): one pointer per row, loads at immediate offsets, k
+ * unrolled. `"col"`: `aRow` is 4 (`Aᵀ` row-major): one pointer, rows at immediate offsets.
+ * `"any"`: both strides at run time.
+ */
+function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
+  const f = new WasmFunction(`k${mr}x${nq * 4}${mode}`, [
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+    I32,
+  ]);
+  const [A, AROW, ASTEP, B, BSTEP, C, LDC, K, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const aPtr: number[] = [A];
+  if (mode !== "col") { for (let r = 1; r < mr; r++) aPtr.push(f.local(I32)); }
+  const acc: number[][] = [];
+  for (let r = 0; r < mr; r++) {
+    acc.push([]);
+    for (let q = 0; q < nq; q++) acc[r].push(f.local(V128));
+  }
+  const bv: number[] = [];
+  for (let q = 0; q < nq; q++) bv.push(f.local(V128));
+  const av = f.local(V128);
+  const cPtr = f.local(I32);
+  const kMain = f.local(I32);
+  if (mode !== "col") {
+    for (let r = 1; r < mr; r++) f.get(A).get(AROW).i32(r).i32Mul().i32Add().set(aPtr[r]);
+  }
+  // Initial accumulators: C or zeros.
+  f.get(ACC).if();
+  f.get(C).set(cPtr);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) f.get(cPtr).v128Load(16 * q).set(acc[r][q]);
+    if (r < mr - 1) f.get(cPtr).get(LDC).i32Add().set(cPtr);
+  }
+  f.else();
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) f.f32x4Const(0).set(acc[r][q]);
+  }
+  f.end();
+  /** One k step `u` of an unrolled group (`u` = 0 when not unrolled). */
+  const kStep = (u: number) => {
+    for (let q = 0; q < nq; q++) f.get(B).v128Load(16 * q).set(bv[q]);
+    f.get(B).get(BSTEP).i32Add().set(B);
+    for (let r = 0; r < mr; r++) {
+      if (mode === "row") f.get(aPtr[r]).v128Load32Splat(4 * u).set(av);
+      else if (mode === "col") f.get(A).v128Load32Splat(4 * r).set(av);
+      else f.get(aPtr[r]).v128Load32Splat().set(av);
+      for (let q = 0; q < nq; q++) {
+        f.get(av).get(bv[q]).get(acc[r][q]).f32x4RelaxedMadd().set(acc[r][q]);
+      }
+      if (mode === "any") f.get(aPtr[r]).get(ASTEP).i32Add().set(aPtr[r]);
+    }
+    if (mode === "col") f.get(A).get(ASTEP).i32Add().set(A);
+  };
+  const unroll = mode === "any" ? 1 : UNROLL;
+  if (unroll > 1) {
+    // main loop over groups of `unroll` steps
+    f.get(K).i32(-unroll).i32And().set(kMain);
+    f.get(K).get(kMain).i32Sub().set(K);
+    f.get(kMain).i32Eqz().if().else();
+    f.loop();
+    for (let u = 0; u < unroll; u++) kStep(u);
+    if (mode === "row") {
+      for (let r = 0; r < mr; r++) f.get(aPtr[r]).i32(4 * unroll).i32Add().set(aPtr[r]);
+    }
+    f.get(kMain).i32(unroll).i32Sub().tee(kMain).brIf(0);
+    f.end();
+    f.end();
+  }
+  // remaining steps one at a time
+  f.get(K).i32Eqz().if().else();
+  f.loop();
+  kStep(0);
+  if (mode === "row") { for (let r = 0; r < mr; r++) f.get(aPtr[r]).i32(4).i32Add().set(aPtr[r]); }
+  f.get(K).i32(1).i32Sub().tee(K).brIf(0);
+  f.end();
+  f.end();
+  f.get(C).set(cPtr);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) f.get(cPtr).get(acc[r][q]).v128Store(16 * q);
+    if (r < mr - 1) f.get(cPtr).get(LDC).i32Add().set(cPtr);
+  }
+  return f;
+}
+
+/**
+ * The blocked driver over register tiles; `index(mode, mr, nq)` gives the kernel's function
+ * index. The walk of `A` is chosen once: `"row"` when `aStep` is 4, `"col"` when `aRow` is 4.
+ */
+function gemmDriver(
+  mrMax: number,
+  index: (mode: AMode, mr: number, nq: number) => number,
+): WasmFunction {
+  const f = new WasmFunction("gemm", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+    11,
+  ];
+  const i0 = f.local(I32);
+  const j = f.local(I32);
+  const rem = f.local(I32);
+  const bPtr = f.local(I32);
+  const cPtr = f.local(I32);
+  const aPtr = f.local(I32);
+  const cRow = f.local(I32);
+  const mode = f.local(I32); // 0 row, 1 col, 2 any
+  const dispatch = (nq: number) => {
+    const callK = (md: AMode, mr: number) => {
+      f.get(aPtr).get(AROW).get(ASTEP).get(bPtr).get(BSTEP).get(cPtr).get(LDC).get(K).get(ACC);
+      f.call(index(md, mr, nq));
+    };
+    const chain = (md: AMode) => {
+      for (let mr = mrMax; mr > 1; mr--) {
+        f.get(rem).i32(mr).i32Eq().if();
+        callK(md, mr);
+        f.else();
+      }
+      callK(md, 1);
+      for (let mr = mrMax; mr > 1; mr--) f.end();
+    };
+    f.get(mode).i32Eqz().if();
+    chain("row");
+    f.else();
+    f.get(mode).i32(1).i32Eq().if();
+    chain("col");
+    f.else();
+    chain("any");
+    f.end();
+    f.end();
+  };
+  f.i32(2).set(mode);
+  f.get(AROW).i32(4).i32Eq().if().i32(1).set(mode).end();
+  f.get(ASTEP).i32(4).i32Eq().if().i32(0).set(mode).end();
+  f.i32(0).set(i0);
+  f.get(A).set(aPtr);
+  f.get(C).set(cRow);
+  f.block();
+  f.loop();
+  f.get(i0).get(M).i32GeS().brIf(1);
+  f.get(M).get(i0).i32Sub().tee(rem).i32(mrMax).i32GtS().if().i32(mrMax).set(rem).end();
+  f.i32(0).set(j);
+  f.get(B).set(bPtr);
+  f.get(cRow).set(cPtr);
+  f.block();
+  f.loop();
+  f.get(N).get(j).i32Sub().i32(8).i32LtS().brIf(1);
+  dispatch(2);
+  f.get(j).i32(8).i32Add().set(j);
+  f.get(bPtr).i32(32).i32Add().set(bPtr);
+  f.get(cPtr).i32(32).i32Add().set(cPtr);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(N).get(j).i32Sub().i32(4).i32GeS().if();
+  dispatch(1);
+  f.end();
+  f.get(i0).i32(mrMax).i32Add().set(i0);
+  f.get(aPtr).get(ABLOCK).i32Add().set(aPtr);
+  f.get(cRow).get(LDC).i32(mrMax).i32Mul().i32Add().set(cRow);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** im2col rows (see {@link SimdKernels.im2col}). */
+function im2colFunction(): WasmFunction {
+  const P: ValType[] = new Array(17).fill(I32);
+  const f = new WasmFunction("im2col", P);
+  const [X, H, W, CH, OH, OW, FH, FW, SH, SW, DH, DW, PT, PL, ROW0, ROWS, DST] = [
+    ...P.keys(),
+  ];
+  const m = f.local(I32); // rows left
+  const b = f.local(I32);
+  const r = f.local(I32);
+  const s = f.local(I32);
+  const i = f.local(I32);
+  const jj = f.local(I32);
+  const y = f.local(I32);
+  const xx = f.local(I32);
+  const bytes = f.local(I32); // ch * 4
+  const img = f.local(I32); // pointer to image b
+  const t = f.local(I32);
+  const src = f.local(I32);
+  const q = f.local(I32);
+  const end4 = f.local(I32);
+  /** Copies one tap: 16 bytes at a time, then 4 at a time (q = byte index). */
+  const copyLoop = (vec: () => void, scalar: () => void) => {
+    f.i32(0).set(q);
+    f.block();
+    f.loop();
+    f.get(q).get(end4).i32GeS().brIf(1);
+    vec();
+    f.get(q).i32(16).i32Add().set(q);
+    f.br(0);
+    f.end();
+    f.end();
+    f.block();
+    f.loop();
+    f.get(q).get(bytes).i32GeS().brIf(1);
+    scalar();
+    f.get(q).i32(4).i32Add().set(q);
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  // b, r, s of row0
+  f.get(CH).i32(4).i32Mul().set(bytes);
+  f.get(CH).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(OW).get(OH).i32Mul().set(t);
+  // b = row0 / (oh*ow) via repeated subtraction is slow; use division opcodes instead
+  f.get(ROW0).get(t).i32DivS().set(b);
+  f.get(ROW0).get(b).get(t).i32Mul().i32Sub().set(t); // rest = row0 - b*oh*ow
+  f.get(t).get(OW).i32DivS().set(r);
+  f.get(t).get(r).get(OW).i32Mul().i32Sub().set(s);
+  f.get(ROWS).set(m);
+  f.get(X).get(b).get(H).i32Mul().get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.block();
+  f.loop();
+  f.get(m).i32Eqz().brIf(1);
+  // one row: taps (i, jj)
+  f.i32(0).set(i);
+  f.loop();
+  f.get(r).get(SH).i32Mul().get(i).get(DH).i32Mul().i32Add().get(PT).i32Sub().set(y);
+  f.i32(0).set(jj);
+  f.loop();
+  f.get(s).get(SW).i32Mul().get(jj).get(DW).i32Mul().i32Add().get(PL).i32Sub().set(xx);
+  // inside?  0 <= y < h && 0 <= xx < w  (unsigned compare does both bounds)
+  f.get(y).get(H).i32LtU().get(xx).get(W).i32LtU().i32And().if();
+  f.get(img).get(y).get(W).i32Mul().get(xx).i32Add().get(bytes).i32Mul().i32Add().set(src);
+  copyLoop(() => {
+    f.get(DST).get(q).i32Add();
+    f.get(src).get(q).i32Add().v128Load();
+    f.v128Store();
+  }, () => {
+    f.get(DST).get(q).i32Add();
+    f.get(src).get(q).i32Add().f32Load();
+    f.f32Store();
+  });
+  f.else();
+  copyLoop(() => {
+    f.get(DST).get(q).i32Add().f32x4Const(0).v128Store();
+  }, () => {
+    f.get(DST).get(q).i32Add().f32(0).f32Store();
+  });
+  f.end();
+  f.get(DST).get(bytes).i32Add().set(DST);
+  f.get(jj).i32(1).i32Add().tee(jj).get(FW).i32LtS().brIf(0);
+  f.end();
+  f.get(i).i32(1).i32Add().tee(i).get(FH).i32LtS().brIf(0);
+  f.end();
+  // next (b, r, s)
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32GeS().if();
+  f.i32(0).set(s);
+  f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
+  f.i32(0).set(r);
+  f.get(img).get(H).get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.end();
+  f.end();
+  f.get(m).i32(1).i32Sub().set(m);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** col2im rows (see {@link SimdKernels.col2im}). */
+function col2imFunction(): WasmFunction {
+  const P: ValType[] = new Array(18).fill(I32);
+  const f = new WasmFunction("col2im", P);
+  const [DX, H, W, CH, OH, OW, FH, FW, SH, SW, DH, DW, PT, PL, ROW0, ROWS, SRC, SRCROW] = [
+    ...P.keys(),
+  ];
+  const m = f.local(I32);
+  const b = f.local(I32);
+  const r = f.local(I32);
+  const s = f.local(I32);
+  const i = f.local(I32);
+  const jj = f.local(I32);
+  const y = f.local(I32);
+  const xx = f.local(I32);
+  const bytes = f.local(I32);
+  const img = f.local(I32);
+  const t = f.local(I32);
+  const src = f.local(I32); // current tap's source
+  const dst = f.local(I32);
+  const end4 = f.local(I32); // bytes of the 4-aligned part of a tap
+  const q = f.local(I32);
+  f.get(CH).i32(4).i32Mul().set(bytes);
+  f.get(CH).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(OW).get(OH).i32Mul().set(t);
+  f.get(ROW0).get(t).i32DivS().set(b);
+  f.get(ROW0).get(b).get(t).i32Mul().i32Sub().set(t);
+  f.get(t).get(OW).i32DivS().set(r);
+  f.get(t).get(r).get(OW).i32Mul().i32Sub().set(s);
+  f.get(ROWS).set(m);
+  f.get(DX).get(b).get(H).i32Mul().get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.block();
+  f.loop();
+  f.get(m).i32Eqz().brIf(1);
+  f.get(SRC).set(src);
+  f.i32(0).set(i);
+  f.loop();
+  f.get(r).get(SH).i32Mul().get(i).get(DH).i32Mul().i32Add().get(PT).i32Sub().set(y);
+  f.i32(0).set(jj);
+  f.loop();
+  f.get(s).get(SW).i32Mul().get(jj).get(DW).i32Mul().i32Add().get(PL).i32Sub().set(xx);
+  f.get(y).get(H).i32LtU().get(xx).get(W).i32LtU().i32And().if();
+  f.get(img).get(y).get(W).i32Mul().get(xx).i32Add().get(bytes).i32Mul().i32Add().set(dst);
+  f.i32(0).set(q);
+  f.block();
+  f.loop(); // 4 channels at a time
+  f.get(q).get(end4).i32GeS().brIf(1);
+  f.get(dst).get(q).i32Add();
+  f.get(dst).get(q).i32Add().v128Load();
+  f.get(src).get(q).i32Add().v128Load();
+  f.f32x4Add().v128Store();
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop(); // remaining channels
+  f.get(q).get(bytes).i32GeS().brIf(1);
+  f.get(dst).get(q).i32Add();
+  f.get(dst).get(q).i32Add().f32Load();
+  f.get(src).get(q).i32Add().f32Load();
+  f.f32Add().f32Store();
+  f.get(q).i32(4).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.end();
+  f.get(src).get(bytes).i32Add().set(src);
+  f.get(jj).i32(1).i32Add().tee(jj).get(FW).i32LtS().brIf(0);
+  f.end();
+  f.get(i).i32(1).i32Add().tee(i).get(FH).i32LtS().brIf(0);
+  f.end();
+  f.get(SRC).get(SRCROW).i32Add().set(SRC);
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32GeS().if();
+  f.i32(0).set(s);
+  f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
+  f.i32(0).set(r);
+  f.get(img).get(H).get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.end();
+  f.end();
+  f.get(m).i32(1).i32Sub().set(m);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** 2×2 stride-2 unpadded max-pooling gradient (see {@link SimdKernels.maxPoolGrad2x2}). */
+function maxPoolGrad2x2Function(): WasmFunction {
+  const P: ValType[] = new Array(9).fill(I32);
+  const f = new WasmFunction("maxPoolGrad2x2", P);
+  const [X, DY, DX, N, H, W, CH, OH, OW] = [...P.keys()];
+  const row = f.local(I32); // b * oh + r
+  const s = f.local(I32);
+  const c = f.local(I32);
+  const chb = f.local(I32); // ch * 4
+  const rowBytes = f.local(I32); // w * ch * 4
+  const p = f.local(I32); // offset of the window's top-left tap (x and dx)
+  const rowStart = f.local(I32);
+  const dyp = f.local(I32);
+  const v = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const m = [f.local(V128), f.local(V128), f.local(V128), f.local(V128)];
+  const best = f.local(V128);
+  const g = f.local(V128);
+  const later = f.local(V128);
+  f.get(CH).i32(4).i32Mul().set(chb);
+  f.get(W).get(chb).i32Mul().set(rowBytes);
+  // Zero dx only where windows do not cover it (odd sizes); covered taps are all stored below.
+  f.get(OH).i32(2).i32Mul().get(H).i32Ne().get(OW).i32(2).i32Mul().get(W).i32Ne().i32Or().if();
+  f.get(DX).i32(0).get(N).get(H).i32Mul().get(rowBytes).i32Mul().memoryFill();
+  f.end();
+  f.i32(0).set(dyp); // byte offset into dy
+  f.get(N).get(OH).i32Mul().i32Eqz().get(OW).i32Eqz().i32Or().if().ret().end();
+  f.i32(0).set(row);
+  f.loop(); // (b, r)
+  // top-left of window (b, r, 0): image b = row / oh, input row 2 (row mod oh)
+  f.get(row).get(OH).i32DivS().get(H).i32Mul(); // b * h
+  f.get(row).get(row).get(OH).i32DivS().get(OH).i32Mul().i32Sub().i32(2).i32Mul(); // 2r
+  f.i32Add().get(rowBytes).i32Mul().set(rowStart);
+  f.i32(0).set(s);
+  f.loop(); // s
+  f.get(rowStart).get(s).get(chb).i32(2).i32Mul().i32Mul().i32Add().set(p);
+  f.i32(0).set(c);
+  f.loop(); // channels, 16 bytes at a time
+  const tapOffset = (t: number) => {
+    // address p + c + offset of tap t (0: top-left, 1: top-right, 2: bottom-left, 3: bottom-right)
+    f.get(p).get(c).i32Add();
+    if (t === 1 || t === 3) f.get(chb).i32Add();
+    if (t >= 2) f.get(rowBytes).i32Add();
+  };
+  f.f32x4Const(-Infinity).set(best);
+  for (let t = 0; t < 4; t++) {
+    tapOffset(t);
+    f.get(X).i32Add().v128Load().set(v[t]);
+    f.get(v[t]).get(best).f32x4Gt().set(m[t]);
+    f.get(v[t]).get(best).get(m[t]).v128Bitselect().set(best);
+  }
+  f.get(DY).get(dyp).i32Add().v128Load().set(g);
+  // the last tap that raised the maximum wins (= the first maximum in scan order)
+  f.get(m[3]).set(later);
+  for (let t = 3; t >= 0; t--) {
+    tapOffset(t);
+    f.get(DX).i32Add();
+    if (t === 3) f.get(g).get(m[3]).v128And();
+    else f.get(g).get(m[t]).v128And().get(later).v128AndNot();
+    f.v128Store();
+    if (t > 0 && t < 3) f.get(later).get(m[t]).v128Or().set(later);
+  }
+  f.get(dyp).i32(16).i32Add().set(dyp);
+  f.get(c).i32(16).i32Add().tee(c).get(chb).i32LtS().brIf(0);
+  f.end(); // c
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32LtS().brIf(0);
+  f.end(); // s
+  f.get(row).i32(1).i32Add().tee(row).get(N).get(OH).i32Mul().i32LtS().brIf(0);
+  f.end(); // row
+  return f;
+}
+
+/** Column sums of a block of rows (see {@link SimdKernels.colSum}). */
+function colSumFunction(): WasmFunction {
+  const f = new WasmFunction("colSum", [I32, I32, I32, I32]);
+  const [SRC, DST, ROWS, COLS] = [0, 1, 2, 3];
+  const q = f.local(I32);
+  const bytes = f.local(I32);
+  const rows = f.local(I32);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(DST).i32(0).get(bytes).memoryFill();
+  f.get(ROWS).set(rows);
+  f.get(rows).i32Eqz().if().else();
+  f.loop(); // rows
+  f.i32(0).set(q);
+  f.loop(); // 4 columns at a time
+  f.get(DST).get(q).i32Add();
+  f.get(DST).get(q).i32Add().v128Load();
+  f.get(SRC).get(q).i32Add().v128Load();
+  f.f32x4Add().v128Store();
+  f.get(q).i32(16).i32Add().tee(q).get(bytes).i32LtS().brIf(0);
+  f.end();
+  f.get(SRC).get(bytes).i32Add().set(SRC);
+  f.get(rows).i32(1).i32Sub().tee(rows).brIf(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Adds a row vector to every row (see {@link SimdKernels.addRow}). */
+function addRowFunction(): WasmFunction {
+  const f = new WasmFunction("addRow", [I32, I32, I32, I32, I32]);
+  const [X, V, OUT, ROWS, COLS] = [0, 1, 2, 3, 4];
+  const q = f.local(I32);
+  const bytes = f.local(I32);
+  const rows = f.local(I32);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(ROWS).set(rows);
+  f.get(rows).i32Eqz().get(COLS).i32Eqz().i32Or().if().else();
+  f.loop();
+  f.i32(0).set(q);
+  f.loop();
+  f.get(OUT).get(q).i32Add();
+  f.get(X).get(q).i32Add().v128Load();
+  f.get(V).get(q).i32Add().v128Load();
+  f.f32x4Add().v128Store();
+  f.get(q).i32(16).i32Add().tee(q).get(bytes).i32LtS().brIf(0);
+  f.end();
+  f.get(X).get(bytes).i32Add().set(X);
+  f.get(OUT).get(bytes).i32Add().set(OUT);
+  f.get(rows).i32(1).i32Sub().tee(rows).brIf(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** 2×2 stride-2 unpadded max pooling (see {@link SimdKernels.maxPool2x2}). */
+function maxPool2x2Function(): WasmFunction {
+  const P: ValType[] = new Array(8).fill(I32);
+  const f = new WasmFunction("maxPool2x2", P);
+  const [X, Y, N, H, W, CH, OH, OW] = [...P.keys()];
+  const row = f.local(I32);
+  const s = f.local(I32);
+  const c = f.local(I32);
+  const chb = f.local(I32);
+  const rowBytes = f.local(I32);
+  const p = f.local(I32);
+  const rowStart = f.local(I32);
+  const yp = f.local(I32);
+  f.get(CH).i32(4).i32Mul().set(chb);
+  f.get(W).get(chb).i32Mul().set(rowBytes);
+  f.get(Y).set(yp);
+  f.get(N).get(OH).i32Mul().i32Eqz().get(OW).i32Eqz().i32Or().if().ret().end();
+  f.i32(0).set(row);
+  f.loop();
+  f.get(row).get(OH).i32DivS().get(H).i32Mul();
+  f.get(row).get(row).get(OH).i32DivS().get(OH).i32Mul().i32Sub().i32(2).i32Mul();
+  f.i32Add().get(rowBytes).i32Mul().get(X).i32Add().set(rowStart);
+  f.i32(0).set(s);
+  f.loop();
+  f.get(rowStart).get(s).get(chb).i32(2).i32Mul().i32Mul().i32Add().set(p);
+  f.i32(0).set(c);
+  f.loop();
+  // pmax(best, v) = best < v ? v : best, i.e. "v > best" as the cpu backend compares (NaN never
+  // wins); best starts at -inf.
+  f.get(yp);
+  f.f32x4Const(-Infinity);
+  f.get(p).get(c).i32Add().v128Load().f32x4Pmax();
+  f.get(p).get(c).i32Add().get(chb).i32Add().v128Load().f32x4Pmax();
+  f.get(p).get(c).i32Add().get(rowBytes).i32Add().v128Load().f32x4Pmax();
+  f.get(p).get(c).i32Add().get(rowBytes).i32Add().get(chb).i32Add().v128Load().f32x4Pmax();
+  f.v128Store();
+  f.get(yp).i32(16).i32Add().set(yp);
+  f.get(c).i32(16).i32Add().tee(c).get(chb).i32LtS().brIf(0);
+  f.end();
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32LtS().brIf(0);
+  f.end();
+  f.get(row).i32(1).i32Add().tee(row).get(N).get(OH).i32Mul().i32LtS().brIf(0);
+  f.end();
+  return f;
+}
+
+/** Max-pooling gradient (see {@link SimdKernels.maxPoolGrad}). */
+function maxPoolGradFunction(): WasmFunction {
+  const P: ValType[] = new Array(15).fill(I32);
+  const f = new WasmFunction("maxPoolGrad", P);
+  const [X, DY, DX, N, H, W, CH, OH, OW, FH, FW, SH, SW, PT, PL] = [...P.keys()];
+  const b = f.local(I32);
+  const r = f.local(I32);
+  const s = f.local(I32);
+  const c = f.local(I32);
+  const y = f.local(I32);
+  const xx = f.local(I32);
+  const y0 = f.local(I32);
+  const x0 = f.local(I32);
+  const tap = f.local(I32);
+  const p = f.local(I32);
+  const img = f.local(I32); // byte offset of image b (x and dx)
+  const dyp = f.local(I32);
+  const best = f.local(V128);
+  const idx = f.local(V128);
+  const v = f.local(V128);
+  const gt = f.local(V128);
+  const g = f.local(V128);
+  const rowBytes = f.local(I32);
+  const imgBytes = f.local(I32);
+  f.get(W).get(CH).i32Mul().i32(4).i32Mul().set(rowBytes);
+  f.get(H).get(rowBytes).i32Mul().set(imgBytes);
+  // dx = 0
+  f.get(DX).i32(0).get(N).get(imgBytes).i32Mul().memoryFill();
+  f.get(DY).set(dyp);
+  f.i32(0).set(b);
+  f.get(N).i32Eqz().if().else();
+  f.loop(); // b
+  f.get(b).get(imgBytes).i32Mul().set(img);
+  f.i32(0).set(r);
+  f.loop(); // r
+  f.get(r).get(SH).i32Mul().get(PT).i32Sub().set(y0);
+  f.i32(0).set(s);
+  f.loop(); // s
+  f.get(s).get(SW).i32Mul().get(PL).i32Sub().set(x0);
+  f.i32(0).set(c);
+  f.loop(); // c, 4 channels at a time
+  f.f32x4Const(-Infinity).set(best);
+  f.i32x4Const(-1).set(idx);
+  // pass 1: first arg-max over the window's taps
+  const overTaps = (body: () => void) => {
+    f.i32(0).set(tap);
+    f.get(y0).set(y);
+    f.loop(); // y over window rows
+    f.get(x0).set(xx);
+    f.loop(); // xx over window cols
+    f.get(y).get(H).i32LtU().get(xx).get(W).i32LtU().i32And().if();
+    f.get(img).get(y).get(rowBytes).i32Mul().i32Add().get(xx).get(CH).i32Mul().i32(4).i32Mul()
+      .i32Add().get(c).i32(4).i32Mul().i32Add().set(p);
+    body();
+    f.end();
+    f.get(tap).i32(1).i32Add().set(tap);
+    f.get(xx).i32(1).i32Add().tee(xx).get(x0).i32Sub().get(FW).i32LtS().brIf(0);
+    f.end();
+    f.get(y).i32(1).i32Add().tee(y).get(y0).i32Sub().get(FH).i32LtS().brIf(0);
+    f.end();
+  };
+  overTaps(() => {
+    f.get(X).get(p).i32Add().v128Load().set(v);
+    f.get(v).get(best).f32x4Gt().set(gt);
+    f.get(v).get(best).get(gt).v128Bitselect().set(best);
+    f.get(tap).i32x4Splat().get(idx).get(gt).v128Bitselect().set(idx);
+  });
+  // pass 2: dx[tap] += dy where idx == tap
+  f.get(dyp).v128Load().set(g);
+  overTaps(() => {
+    f.get(DX).get(p).i32Add();
+    f.get(DX).get(p).i32Add().v128Load();
+    f.get(g).get(tap).i32x4Splat().get(idx).i32x4Eq().v128And();
+    f.f32x4Add().v128Store();
+  });
+  f.get(dyp).i32(16).i32Add().set(dyp);
+  f.get(c).i32(4).i32Add().tee(c).get(CH).i32LtS().brIf(0);
+  f.end(); // c
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32LtS().brIf(0);
+  f.end(); // s
+  f.get(r).i32(1).i32Add().tee(r).get(OH).i32LtS().brIf(0);
+  f.end(); // r
+  f.get(b).i32(1).i32Add().tee(b).get(N).i32LtS().brIf(0);
+  f.end(); // b
+  f.end(); // if N
+  return f;
+}
+
+/**
+ * Builds the module's bytes (functions in the order: tile kernels, `gemm`, `im2col`, `col2im`,
+ * `maxPoolGrad`, `maxPoolGrad2x2`, `colSum`, `addRow`, `maxPool2x2`).
+ *
+ * @example
+ * ```ts
+ * import { simdModuleBytes } from "./simd_module.ts";
+ * WebAssembly.validate(simdModuleBytes()); // true where relaxed SIMD is supported
+ * ```
+ */
+export function simdModuleBytes(mr = GEMM_MR): Uint8Array<ArrayBuffer> {
+  const fns: WasmFunction[] = [];
+  const idx = new Map<string, number>();
+  for (const mode of ["row", "col", "any"] as AMode[]) {
+    for (let r = 1; r <= mr; r++) {
+      for (const nq of [1, 2]) {
+        idx.set(`${mode}/${r}/${nq}`, fns.length);
+        fns.push(tileKernel(r, nq, mode));
+      }
+    }
+  }
+  fns.push(gemmDriver(mr, (mode, r, nq) => idx.get(`${mode}/${r}/${nq}`) as number));
+  fns.push(im2colFunction());
+  fns.push(col2imFunction());
+  fns.push(maxPoolGradFunction());
+  fns.push(maxPoolGrad2x2Function());
+  fns.push(colSumFunction());
+  fns.push(addRowFunction());
+  fns.push(maxPool2x2Function());
+  return assemble(fns);
+}
+
+const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+
+/**
+ * The kernels instantiated on `memory` (cached per memory), or `undefined` when this engine
+ * lacks WebAssembly relaxed SIMD.
+ *
+ * @example
+ * ```ts
+ * import { simdKernels } from "./simd_module.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1 });
+ * const k = simdKernels(memory);
+ * // k?.gemm(...)
+ * ```
+ */
+export function simdKernels(memory: WebAssembly.Memory): SimdKernels | undefined {
+  const cached = instances.get(memory);
+  if (cached !== undefined) return cached;
+  const bytes = simdModuleBytes();
+  if (!WebAssembly.validate(bytes)) return undefined;
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const k = inst.exports as unknown as SimdKernels;
+  instances.set(memory, k);
+  return k;
+}

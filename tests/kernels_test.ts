@@ -1,0 +1,718 @@
+/**
+ * Tests of lib/kernels: every kernel we register on `wasm` against the `cpu` backend (or, for
+ * attributes the cpu backend ignores, against a plain loop written here), on random inputs, on
+ * both our SIMD route and the fallback route; and a full gradient of a small CNN.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import {
+  addWasm,
+  batchMatMulWasm,
+  castWasm,
+  conv2DBackpropFilterWasm,
+  conv2DBackpropInputWasm,
+  conv2DWasm,
+  fusedMatMulWasm,
+  identityWasm,
+  maxPoolGradWasm,
+  maxPoolWasm,
+  registerWasmTrainingKernels,
+  setSimdDisabled,
+  sumWasm,
+  wasmTrainingKernelNames,
+} from "../lib/kernels/mod.ts";
+import { simdFor } from "../lib/kernels/simd_ops.ts";
+import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
+
+// ---------------------------------------------------------------- helpers
+
+/** Deterministic uniform numbers in [-1, 1) (mulberry32). */
+function randoms(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+
+type Inputs = Record<string, { shape: number[]; values: Float32Array | Int32Array }>;
+
+let ready = false;
+async function setup(): Promise<void> {
+  if (ready) return;
+  tf.env().set("PROD", true); // no "already registered" noise, no debug checks
+  await tf.setBackend("wasm");
+  await tf.ready();
+  registerWasmTrainingKernels();
+  await tf.setBackend("cpu");
+  await tf.ready();
+  ready = true;
+}
+
+/** Runs kernel `name` on `backend` with fresh tensors made from `inputs`; returns its values. */
+async function run(
+  backend: string,
+  name: string,
+  inputs: Inputs,
+  attrs: Record<string, unknown>,
+): Promise<{ shape: number[]; values: Float32Array }> {
+  await tf.setBackend(backend);
+  const ts: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) {
+    ts[k] = tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? "int32" : "float32");
+  }
+  const out = tf.engine().runKernel(name, ts, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const res = { shape: out.shape, values: Float32Array.from(out.dataSync()) };
+  out.dispose();
+  for (const t of Object.values(ts)) t.dispose();
+  return res;
+}
+
+/** Asserts `got ≈ want` elementwise: |got − want| ≤ 1e-4·(|want| + max|want|·1e-1 + 1e-3). */
+function assertClose(got: Float32Array, want: Float32Array | Float64Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length ${got.length} vs ${want.length}`);
+  let scale = 0;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < want.length; i++) {
+    const tol = 1e-4 * (Math.abs(want[i]) + 0.1 * scale + 1e-3);
+    if (!(Math.abs(got[i] - want[i]) <= tol)) {
+      assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
+    }
+  }
+}
+
+/** Same kernel on wasm (both routes) and cpu; compares. */
+async function againstCpu(
+  name: string,
+  inputs: Inputs,
+  attrs: Record<string, unknown>,
+  what: string,
+): Promise<void> {
+  const want = await run("cpu", name, inputs, attrs);
+  for (const off of [false, true]) {
+    setSimdDisabled(off);
+    try {
+      const got = await run("wasm", name, inputs, attrs);
+      assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+      assertClose(got.values, want.values, `${what} (simd ${off ? "off" : "on"})`);
+    } finally {
+      setSimdDisabled(false);
+    }
+  }
+}
+
+interface Geo {
+  n: number;
+  h: number;
+  w: number;
+  ci: number;
+  co: number;
+  fh: number;
+  fw: number;
+  s: [number, number];
+  d: [number, number];
+  pad: "same" | "valid" | number | [[0, 0], [number, number], [number, number], [0, 0]];
+}
+
+function info(g: Geo) {
+  return tf.backend_util.computeConv2DInfo(
+    [g.n, g.h, g.w, g.ci],
+    [g.fh, g.fw, g.ci, g.co],
+    g.s,
+    g.d,
+    g.pad,
+    "floor",
+  );
+}
+
+/** Plain loops (float64) for the forward convolution and both gradients, NHWC. */
+function refConv(g: Geo, x: Float32Array, wt: Float32Array) {
+  const c = info(g);
+  const y = new Float64Array(size(c.outShape));
+  for (let b = 0; b < g.n; b++) {
+    for (let r = 0; r < c.outHeight; r++) {
+      for (let s = 0; s < c.outWidth; s++) {
+        for (let o = 0; o < g.co; o++) {
+          let acc = 0;
+          for (let i = 0; i < g.fh; i++) {
+            const yy = r * g.s[0] + i * g.d[0] - c.padInfo.top;
+            if (yy < 0 || yy >= g.h) continue;
+            for (let j = 0; j < g.fw; j++) {
+              const xx = s * g.s[1] + j * g.d[1] - c.padInfo.left;
+              if (xx < 0 || xx >= g.w) continue;
+              for (let k = 0; k < g.ci; k++) {
+                acc += x[((b * g.h + yy) * g.w + xx) * g.ci + k] *
+                  wt[((i * g.fw + j) * g.ci + k) * g.co + o];
+              }
+            }
+          }
+          y[((b * c.outHeight + r) * c.outWidth + s) * g.co + o] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** dW and dx of `sum(conv(x, W) * dy)` by plain loops. */
+function refConvGrads(g: Geo, x: Float32Array, wt: Float32Array, dy: Float32Array) {
+  const c = info(g);
+  const dw = new Float64Array(g.fh * g.fw * g.ci * g.co);
+  const dx = new Float64Array(g.n * g.h * g.w * g.ci);
+  for (let b = 0; b < g.n; b++) {
+    for (let r = 0; r < c.outHeight; r++) {
+      for (let s = 0; s < c.outWidth; s++) {
+        for (let i = 0; i < g.fh; i++) {
+          const yy = r * g.s[0] + i * g.d[0] - c.padInfo.top;
+          if (yy < 0 || yy >= g.h) continue;
+          for (let j = 0; j < g.fw; j++) {
+            const xx = s * g.s[1] + j * g.d[1] - c.padInfo.left;
+            if (xx < 0 || xx >= g.w) continue;
+            for (let k = 0; k < g.ci; k++) {
+              const xi = ((b * g.h + yy) * g.w + xx) * g.ci + k;
+              for (let o = 0; o < g.co; o++) {
+                const d = dy[((b * c.outHeight + r) * c.outWidth + s) * g.co + o];
+                const wi = ((i * g.fw + j) * g.ci + k) * g.co + o;
+                dw[wi] += x[xi] * d;
+                dx[xi] += wt[wi] * d;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dw, dx };
+}
+
+const GEOMETRIES: Geo[] = [
+  { n: 2, h: 7, w: 9, ci: 3, co: 5, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 2, h: 7, w: 9, ci: 3, co: 5, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 9, w: 8, ci: 1, co: 4, fh: 3, fw: 2, s: [2, 2], d: [1, 1], pad: "valid" },
+  { n: 3, h: 8, w: 7, ci: 5, co: 8, fh: 3, fw: 3, s: [2, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 11, w: 10, ci: 4, co: 1, fh: 2, fw: 3, s: [2, 2], d: [1, 1], pad: "same" },
+  {
+    n: 2,
+    h: 6,
+    w: 5,
+    ci: 5,
+    co: 3,
+    fh: 3,
+    fw: 3,
+    s: [1, 1],
+    d: [1, 1],
+    pad: [[0, 0], [1, 2], [0, 1], [0, 0]],
+  },
+  { n: 2, h: 6, w: 7, ci: 8, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
+  { n: 3, h: 13, w: 13, ci: 32, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+];
+
+const DILATED: Geo[] = [
+  { n: 2, h: 9, w: 8, ci: 3, co: 5, fh: 3, fw: 3, s: [1, 1], d: [2, 2], pad: "valid" },
+  { n: 1, h: 7, w: 9, ci: 1, co: 4, fh: 3, fw: 2, s: [1, 1], d: [2, 1], pad: "same" },
+  { n: 2, h: 10, w: 9, ci: 5, co: 8, fh: 2, fw: 3, s: [2, 2], d: [2, 2], pad: "valid" },
+];
+
+function label(g: Geo): string {
+  return `x[${g.n},${g.h},${g.w},${g.ci}] W[${g.fh},${g.fw},${g.ci},${g.co}] s${g.s} d${g.d} ` +
+    `pad ${JSON.stringify(g.pad)}`;
+}
+
+// ---------------------------------------------------------------- registration
+
+Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them", async () => {
+  await setup();
+  const names = registerWasmTrainingKernels();
+  assert.deepEqual(names, wasmTrainingKernelNames());
+  assert.deepEqual(registerWasmTrainingKernels(), names, "idempotent");
+  const ours: Record<string, unknown> = {
+    Conv2DBackpropFilter: conv2DBackpropFilterWasm,
+    Conv2DBackpropInput: conv2DBackpropInputWasm,
+    Conv2D: conv2DWasm,
+    MaxPoolGrad: maxPoolGradWasm,
+    BatchMatMul: batchMatMulWasm,
+    _FusedMatMul: fusedMatMulWasm,
+    Sum: sumWasm,
+    Identity: identityWasm,
+    Cast: castWasm,
+    MaxPool: maxPoolWasm,
+    Add: addWasm,
+  };
+  assert.deepEqual([...names].sort(), Object.keys(ours).sort());
+  for (const [name, fn] of Object.entries(ours)) {
+    assert.equal(tf.getKernel(name, "wasm")?.kernelFunc, fn, `${name} is ours on wasm`);
+    assert.notEqual(tf.getKernel(name, "cpu")?.kernelFunc, fn, `${name} untouched on cpu`);
+  }
+  await tf.setBackend("wasm");
+  assert.ok(simdFor(tf.backend() as unknown as WasmBackendLike), "SIMD route available here");
+});
+
+// ---------------------------------------------------------------- convolutions
+
+Deno.test("Conv2DBackpropFilter equals cpu (strides 1/2, same/valid/explicit/number pads)", async () => {
+  await setup();
+  let seed = 1;
+  for (const g of GEOMETRIES) {
+    const c = info(g);
+    const x = randoms(g.n * g.h * g.w * g.ci, seed++);
+    const dy = randoms(size(c.outShape), seed++);
+    await againstCpu(
+      "Conv2DBackpropFilter",
+      { x: { shape: [g.n, g.h, g.w, g.ci], values: x }, dy: { shape: c.outShape, values: dy } },
+      { strides: g.s, pad: g.pad, dataFormat: "NHWC", filterShape: [g.fh, g.fw, g.ci, g.co] },
+      `Conv2DBackpropFilter ${label(g)}`,
+    );
+  }
+});
+
+Deno.test("Conv2DBackpropInput equals cpu (strides 1/2, same/valid/explicit/number pads)", async () => {
+  await setup();
+  let seed = 100;
+  for (const g of GEOMETRIES) {
+    const c = info(g);
+    const w = randoms(g.fh * g.fw * g.ci * g.co, seed++);
+    const dy = randoms(size(c.outShape), seed++);
+    await againstCpu(
+      "Conv2DBackpropInput",
+      {
+        dy: { shape: c.outShape, values: dy },
+        filter: { shape: [g.fh, g.fw, g.ci, g.co], values: w },
+      },
+      { strides: g.s, pad: g.pad, dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] },
+      `Conv2DBackpropInput ${label(g)}`,
+    );
+  }
+});
+
+Deno.test("Conv2D equals cpu, including dilation 2", async () => {
+  await setup();
+  let seed = 200;
+  for (const g of [...GEOMETRIES, ...DILATED.filter((d) => d.s[0] === 1 && d.s[1] === 1)]) {
+    const x = randoms(g.n * g.h * g.w * g.ci, seed++);
+    const w = randoms(g.fh * g.fw * g.ci * g.co, seed++);
+    await againstCpu(
+      "Conv2D",
+      {
+        x: { shape: [g.n, g.h, g.w, g.ci], values: x },
+        filter: { shape: [g.fh, g.fw, g.ci, g.co], values: w },
+      },
+      { strides: g.s, pad: g.pad, dataFormat: "NHWC", dilations: g.d },
+      `Conv2D ${label(g)}`,
+    );
+  }
+});
+
+Deno.test("the plain reference loops agree with cpu (so that they can judge dilation)", async () => {
+  await setup();
+  const g = GEOMETRIES[3];
+  const c = info(g);
+  const x = randoms(g.n * g.h * g.w * g.ci, 7);
+  const w = randoms(g.fh * g.fw * g.ci * g.co, 8);
+  const dy = randoms(size(c.outShape), 9);
+  const xs = { shape: [g.n, g.h, g.w, g.ci], values: x };
+  const ws = { shape: [g.fh, g.fw, g.ci, g.co], values: w };
+  const y = await run("cpu", "Conv2D", { x: xs, filter: ws }, {
+    strides: g.s,
+    pad: g.pad,
+    dilations: 1,
+    dataFormat: "NHWC",
+  });
+  assertClose(y.values, refConv(g, x, w), "reference forward");
+  const ref = refConvGrads(g, x, w, dy);
+  const dw = await run("cpu", "Conv2DBackpropFilter", {
+    x: xs,
+    dy: { shape: c.outShape, values: dy },
+  }, {
+    strides: g.s,
+    pad: g.pad,
+    filterShape: ws.shape,
+    dataFormat: "NHWC",
+  });
+  assertClose(dw.values, ref.dw, "reference dW");
+  const dx = await run("cpu", "Conv2DBackpropInput", {
+    dy: { shape: c.outShape, values: dy },
+    filter: ws,
+  }, {
+    strides: g.s,
+    pad: g.pad,
+    inputShape: xs.shape,
+    dataFormat: "NHWC",
+  });
+  assertClose(dx.values, ref.dx, "reference dx");
+});
+
+Deno.test("convolution gradients with dilation 2 equal the plain loops", async () => {
+  await setup();
+  let seed = 300;
+  for (const g of DILATED) {
+    const c = info(g);
+    const x = randoms(g.n * g.h * g.w * g.ci, seed++);
+    const w = randoms(g.fh * g.fw * g.ci * g.co, seed++);
+    const dy = randoms(size(c.outShape), seed++);
+    const ref = refConvGrads(g, x, w, dy);
+    for (const off of [false, true]) {
+      setSimdDisabled(off);
+      try {
+        const dw = await run(
+          "wasm",
+          "Conv2DBackpropFilter",
+          { x: { shape: [g.n, g.h, g.w, g.ci], values: x }, dy: { shape: c.outShape, values: dy } },
+          { strides: g.s, pad: g.pad, dilations: g.d, filterShape: [g.fh, g.fw, g.ci, g.co] },
+        );
+        assertClose(dw.values, ref.dw, `dW ${label(g)} simd ${!off}`);
+        const dx = await run(
+          "wasm",
+          "Conv2DBackpropInput",
+          {
+            dy: { shape: c.outShape, values: dy },
+            filter: { shape: [g.fh, g.fw, g.ci, g.co], values: w },
+          },
+          { strides: g.s, pad: g.pad, dilations: g.d, inputShape: [g.n, g.h, g.w, g.ci] },
+        );
+        assertClose(dx.values, ref.dx, `dx ${label(g)} simd ${!off}`);
+      } finally {
+        setSimdDisabled(false);
+      }
+    }
+  }
+});
+
+Deno.test("convolution gradients in NCHW equal cpu", async () => {
+  await setup();
+  const [n, ci, h, w, co] = [2, 3, 7, 6, 4];
+  const x = randoms(n * ci * h * w, 41);
+  const wt = randoms(3 * 3 * ci * co, 42);
+  const c = tf.backend_util.computeConv2DInfo(
+    [n, ci, h, w],
+    [3, 3, ci, co],
+    2,
+    1,
+    "same",
+    "floor",
+    false,
+    "channelsFirst",
+  );
+  const dy = randoms(size(c.outShape), 43);
+  await againstCpu(
+    "Conv2DBackpropFilter",
+    { x: { shape: [n, ci, h, w], values: x }, dy: { shape: c.outShape, values: dy } },
+    { strides: 2, pad: "same", dataFormat: "NCHW", filterShape: [3, 3, ci, co] },
+    "Conv2DBackpropFilter NCHW",
+  );
+  await againstCpu(
+    "Conv2DBackpropInput",
+    { dy: { shape: c.outShape, values: dy }, filter: { shape: [3, 3, ci, co], values: wt } },
+    { strides: 2, pad: "same", dataFormat: "NCHW", inputShape: [n, ci, h, w] },
+    "Conv2DBackpropInput NCHW",
+  );
+});
+
+// ---------------------------------------------------------------- pooling
+
+Deno.test("MaxPoolGrad equals cpu (windows 2/3, strides 1/2, same/valid, ties)", async () => {
+  await setup();
+  let seed = 500;
+  const cases: [number[], number, number, "same" | "valid"][] = [
+    [[2, 8, 8, 4], 2, 2, "valid"],
+    [[1, 7, 9, 3], 2, 2, "valid"],
+    [[2, 7, 7, 8], 3, 1, "same"],
+    [[1, 9, 8, 5], 3, 2, "valid"],
+    [[2, 6, 7, 1], 3, 2, "same"],
+    [[3, 13, 13, 32], 2, 2, "valid"],
+  ];
+  for (const [shape, f, s, pad] of cases) {
+    const x = randoms(size(shape), seed++);
+    // Ties, as after a ReLU: a third of the values are exactly 0.
+    for (let i = 0; i < x.length; i += 3) x[i] = 0;
+    await tf.setBackend("cpu");
+    const y = tf.maxPool(tf.tensor4d(x, shape as [number, number, number, number]), f, s, pad);
+    const ys = { shape: y.shape, values: Float32Array.from(y.dataSync()) };
+    y.dispose();
+    const dy = randoms(size(ys.shape), seed++);
+    await againstCpu(
+      "MaxPoolGrad",
+      { dy: { shape: ys.shape, values: dy }, input: { shape, values: x }, output: ys },
+      { filterSize: f, strides: s, pad },
+      `MaxPoolGrad x[${shape}] f${f} s${s} ${pad}`,
+    );
+  }
+});
+
+Deno.test("MaxPool equals cpu (2x2 stride 2 fast path and other windows)", async () => {
+  await setup();
+  let seed = 550;
+  const cases: [number[], number, number, "same" | "valid"][] = [
+    [[2, 8, 8, 4], 2, 2, "valid"],
+    [[3, 13, 13, 32], 2, 2, "valid"],
+    [[1, 7, 9, 3], 2, 2, "valid"],
+    [[2, 7, 7, 8], 3, 1, "same"],
+    [[1, 9, 9, 4], 2, 2, "same"],
+  ];
+  for (const [shape, f, s, pad] of cases) {
+    const x = randoms(size(shape), seed++);
+    for (let i = 0; i < x.length; i += 3) x[i] = 0;
+    x[1] = -Infinity;
+    await againstCpu(
+      "MaxPool",
+      { x: { shape, values: x } },
+      { filterSize: f, strides: s, pad },
+      `MaxPool x[${shape}] f${f} s${s} ${pad}`,
+    );
+  }
+});
+
+Deno.test("Add equals cpu for bias rows and other broadcasts", async () => {
+  await setup();
+  let seed = 580;
+  const cases: [number[], number[]][] = [
+    [[2, 5, 8], [8]],
+    [[8], [3, 2, 8]],
+    [[2, 5, 8], [1, 8]],
+    [[3, 5], [5]],
+    [[4, 4], [4, 4]],
+    [[1, 8], [1, 8]],
+    [[2, 3, 4], [3, 1]],
+    [[6, 4], []],
+  ];
+  for (const [as, bs] of cases) {
+    await againstCpu(
+      "Add",
+      {
+        a: { shape: as, values: randoms(size(as), seed++) },
+        b: { shape: bs, values: randoms(size(bs), seed++) },
+      },
+      {},
+      `Add [${as}] + [${bs}]`,
+    );
+  }
+});
+
+// ---------------------------------------------------------------- products and reductions
+
+Deno.test("BatchMatMul equals cpu for every transpose and batch broadcast", async () => {
+  await setup();
+  let seed = 600;
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[5, 7], [7, 3], false, false],
+    [[7, 5], [7, 3], true, false],
+    [[5, 7], [3, 7], false, true],
+    [[7, 5], [3, 7], true, true],
+    [[4, 5, 7], [7, 6], false, false],
+    [[4, 7, 5], [6, 7], true, true],
+    [[5, 7], [4, 7, 6], false, false],
+    [[2, 3, 5, 7], [2, 3, 6, 7], false, true],
+    [[3, 7, 5], [3, 7, 6], true, false],
+    [[1, 33, 17], [1, 17, 9], false, false],
+  ];
+  for (const [as, bs, ta, tb] of cases) {
+    await againstCpu(
+      "BatchMatMul",
+      {
+        a: { shape: as, values: randoms(size(as), seed++) },
+        b: { shape: bs, values: randoms(size(bs), seed++) },
+      },
+      { transposeA: ta, transposeB: tb },
+      `BatchMatMul [${as}]${ta ? "ᵀ" : ""}·[${bs}]${tb ? "ᵀ" : ""}`,
+    );
+  }
+});
+
+Deno.test("BatchMatMul broadcasts batch dimensions like NumPy (plain loop)", async () => {
+  // The cpu backend mishandles [2,1,·,·]·[1,3,·,·]; judge against a loop instead.
+  await setup();
+  const a = randoms(2 * 1 * 5 * 7, 650);
+  const b = randoms(1 * 3 * 7 * 6, 651);
+  const want = new Float64Array(2 * 3 * 5 * 6);
+  for (let i = 0; i < 2; i++) {
+    for (let j = 0; j < 3; j++) {
+      for (let r = 0; r < 5; r++) {
+        for (let c = 0; c < 6; c++) {
+          let acc = 0;
+          for (let p = 0; p < 7; p++) acc += a[(i * 5 + r) * 7 + p] * b[(j * 7 + p) * 6 + c];
+          want[((i * 3 + j) * 5 + r) * 6 + c] = acc;
+        }
+      }
+    }
+  }
+  for (const off of [false, true]) {
+    setSimdDisabled(off);
+    try {
+      const got = await run("wasm", "BatchMatMul", {
+        a: { shape: [2, 1, 5, 7], values: a },
+        b: { shape: [1, 3, 7, 6], values: b },
+      }, { transposeA: false, transposeB: false });
+      assert.deepEqual(got.shape, [2, 3, 5, 6]);
+      assertClose(got.values, want, `broadcast product (simd ${off ? "off" : "on"})`);
+    } finally {
+      setSimdDisabled(false);
+    }
+  }
+});
+
+Deno.test("_FusedMatMul equals cpu with transposes, bias and activation", async () => {
+  await setup();
+  let seed = 700;
+  const cases: [number[], number[], boolean, boolean, string][] = [
+    [[1, 6, 4], [1, 5, 4], false, true, "relu"],
+    [[1, 4, 6], [1, 4, 5], true, false, "linear"],
+    [[2, 6, 4], [1, 4, 5], false, false, "relu"],
+  ];
+  for (const [as, bs, ta, tb, act] of cases) {
+    await againstCpu(
+      "_FusedMatMul",
+      {
+        a: { shape: as, values: randoms(size(as), seed++) },
+        b: { shape: bs, values: randoms(size(bs), seed++) },
+        bias: { shape: [5], values: randoms(5, seed++) },
+      },
+      { transposeA: ta, transposeB: tb, activation: act, leakyreluAlpha: 0.2 },
+      `_FusedMatMul [${as}]·[${bs}] ${act}`,
+    );
+  }
+});
+
+Deno.test("Sum equals cpu on leading, trailing and all axes", async () => {
+  await setup();
+  let seed = 800;
+  const cases: [number[], number | number[], boolean][] = [
+    [[4, 5, 6, 3], [0, 1, 2], false],
+    [[4, 5, 6, 3], [2, 0, 1], true],
+    [[7, 3], 0, false],
+    [[7, 3], -1, false],
+    [[2, 3, 4], [0, 1, 2], false],
+    [[2, 3, 4], [1], true],
+    [[8, 9, 10, 8], [0, 1, 2], false],
+    [[300, 12], 0, true],
+  ];
+  for (const [shape, axis, keepDims] of cases) {
+    await againstCpu(
+      "Sum",
+      { x: { shape, values: randoms(size(shape), seed++) } },
+      { axis, keepDims },
+      `Sum [${shape}] axis ${axis} keepDims ${keepDims}`,
+    );
+  }
+});
+
+Deno.test("Identity and Cast keep values, share storage safely and free it", async () => {
+  await setup();
+  await tf.setBackend("wasm");
+  const before = tf.memory().numBytes;
+  const x = tf.tensor1d([1.5, -2, 3]);
+  const y = tf.clone(x);
+  const z = tf.cast(x, "float32");
+  const i = tf.cast(x, "int32");
+  x.dispose();
+  assert.deepEqual([...y.dataSync()], [1.5, -2, 3]);
+  assert.deepEqual([...z.dataSync()], [1.5, -2, 3]);
+  assert.deepEqual([...i.dataSync()], [1, -2, 3]);
+  assert.equal(i.dtype, "int32");
+  y.dispose();
+  z.dispose();
+  i.dispose();
+  assert.equal(tf.memory().numBytes, before, "no storage leaked");
+});
+
+// ---------------------------------------------------------------- errors
+
+Deno.test("kernels reject bad input with errors naming the argument", async () => {
+  await setup();
+  await tf.setBackend("wasm");
+  const x = tf.zeros([1, 5, 5, 2]);
+  const dy = tf.zeros([1, 3, 3, 4]);
+  assert.throws(
+    () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+        strides: 1,
+        pad: "valid",
+        filterShape: [3, 3, 2, 5],
+      }),
+    /Conv2DBackpropFilter: dy has shape \[1,3,3,4\], expected \[1,3,3,5\]/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel("Conv2DBackpropFilter", { x: tf.zeros([5, 5, 2]), dy }, {
+        strides: 1,
+        pad: "valid",
+        filterShape: [3, 3, 2, 4],
+      }),
+    /Conv2DBackpropFilter: x must have rank 4/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel("Conv2DBackpropInput", { dy, filter: tf.zeros([3, 3, 2, 4]) }, {
+        strides: 1,
+        pad: "valid",
+        inputShape: [1, 5, 5],
+      }),
+    /Conv2DBackpropInput: inputShape must be 4 positive integers/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel("MaxPoolGrad", { dy, input: x, output: dy }, {
+        filterSize: 2,
+        strides: 2,
+        pad: "valid",
+      }),
+    /MaxPoolGrad: dy has shape/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel("BatchMatMul", { a: tf.zeros([2, 3]), b: tf.zeros([4, 5]) }, {
+        transposeA: true,
+        transposeB: false,
+      }),
+    /BatchMatMul: inner dimensions differ/,
+  );
+});
+
+// ---------------------------------------------------------------- a whole network
+
+Deno.test("gradients of a small CNN are equal on wasm and cpu", async () => {
+  await setup();
+  const xs = randoms(3 * 12 * 11 * 2, 900);
+  const w1 = randoms(3 * 3 * 2 * 4, 901);
+  const b1 = randoms(4, 902);
+  const w2 = randoms(3 * 3 * 4 * 8, 903);
+  const c2 = tf.backend_util.computeConv2DInfo([3, 5, 4, 4], [3, 3, 4, 8], 2, 1, "same");
+  const flat = c2.outHeight * c2.outWidth * 8;
+  const wd = randoms(flat * 6, 904);
+  const grads = async (backend: string) => {
+    await tf.setBackend(backend);
+    const args = [
+      tf.tensor4d(xs, [3, 12, 11, 2]),
+      tf.tensor4d(w1, [3, 3, 2, 4]),
+      tf.tensor1d(b1),
+      tf.tensor4d(w2, [3, 3, 4, 8]),
+      tf.tensor2d(wd, [flat, 6]),
+    ];
+    const f = (x: tf.Tensor, k1: tf.Tensor, bias: tf.Tensor, k2: tf.Tensor, d: tf.Tensor) => {
+      let h = tf.relu(tf.add(tf.conv2d(x as tf.Tensor4D, k1 as tf.Tensor4D, 1, "valid"), bias));
+      h = tf.maxPool(h as tf.Tensor4D, 2, 2, "valid");
+      h = tf.relu(tf.conv2d(h as tf.Tensor4D, k2 as tf.Tensor4D, 2, "same"));
+      const e = tf.matMul(tf.reshape(h, [3, flat]), d);
+      return tf.sum(tf.square(tf.sub(e, 0.5)));
+    };
+    const g = tf.grads(f)(args);
+    const out = g.map((t) => Float32Array.from(t.dataSync()));
+    tf.dispose([...g, ...args]);
+    return out;
+  };
+  const want = await grads("cpu");
+  const got = await grads("wasm");
+  const names = ["dx", "dW1", "db1", "dW2", "dWd"];
+  want.forEach((w, i) => {
+    let nonzero = 0;
+    for (const v of w) if (v !== 0) nonzero++;
+    assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
+    assertClose(got[i], w, names[i]);
+  });
+});
