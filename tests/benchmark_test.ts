@@ -9,7 +9,6 @@ import {
   type BenchmarkTable,
   configKey,
   DEFAULT_CONFIG,
-  ensureWasmSegmentSum,
   estimateSecondsLeft,
   formatMeanCi,
   meanCi95,
@@ -20,7 +19,6 @@ import {
   type RunMeasurements,
   type RunRecord,
   type RunSpec,
-  segmentSum,
   selectClasses,
   selectMethods,
   stepsFor,
@@ -347,12 +345,6 @@ Deno.test("protocol helpers, method registry and options", () => {
   assert.throws(() => parseShard("a/b"), /--shard/);
 });
 
-Deno.test("segmentSum: hand-computed sums, out-of-range ids dropped", () => {
-  const out = new Float32Array(6);
-  segmentSum(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), Int32Array.of(2, 0, 2, -1), 2, out);
-  assert.deepEqual([...out], [3, 4, 0, 0, 6, 8]);
-});
-
 Deno.test({
   name: "quick mode end to end on a tiny slice (wasm): tables, resume, aggregate",
   sanitizeResources: false,
@@ -452,29 +444,5 @@ Deno.test({
     } finally {
       await Deno.remove(root, { recursive: true });
     }
-  },
-});
-
-Deno.test({
-  name: "UnsortedSegmentSum on wasm: the gradient of gather matches the hand-computed one",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    await tf.setBackend("wasm");
-    await tf.ready();
-    ensureWasmSegmentSum();
-    // Ours, or one registered by lib/kernels once it has its own.
-    assert.ok(tf.getKernel("UnsortedSegmentSum", "wasm") !== undefined);
-    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
-    const g = tf.grad((v: tf.Tensor) =>
-      tf.sum(
-        tf.mul(
-          tf.gather(v, tf.tensor1d([2, 0, 2], "int32")),
-          tf.tensor2d([[1, 2], [3, 4], [5, 6]]),
-        ),
-      )
-    )(x);
-    assert.deepEqual(await g.array(), [[3, 4], [0, 0], [6, 8]]);
-    tf.dispose([x, g]);
   },
 });

@@ -18,8 +18,10 @@ import {
   maxPoolGradWasm,
   maxPoolWasm,
   registerWasmTrainingKernels,
+  segmentSum,
   setSimdDisabled,
   sumWasm,
+  unsortedSegmentSumWasm,
   wasmTrainingKernelNames,
 } from "../lib/kernels/mod.ts";
 import { simdFor } from "../lib/kernels/simd_ops.ts";
@@ -245,6 +247,7 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     Cast: castWasm,
     MaxPool: maxPoolWasm,
     Add: addWasm,
+    UnsortedSegmentSum: unsortedSegmentSumWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -715,4 +718,33 @@ Deno.test("gradients of a small CNN are equal on wasm and cpu", async () => {
     assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
     assertClose(got[i], w, names[i]);
   });
+});
+
+Deno.test({
+  name: "UnsortedSegmentSum on wasm: the gradient of gather matches the hand-computed one",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await tf.setBackend("wasm");
+    await tf.ready();
+    registerWasmTrainingKernels();
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const weights = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const indices = tf.tensor1d([2, 0, 2, 7], "int32");
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.gather(v, indices.slice(0, 3)), weights)))(
+      x,
+    );
+    // Row 2 is gathered twice (weights rows 0 and 2), row 0 once (weights row 1).
+    assert.deepEqual(await g.array(), [[3, 4], [0, 0], [6, 8]]);
+    // Segment ids outside [0, numSegments) are dropped, as TensorFlow does.
+    const s = tf.unsortedSegmentSum(tf.tensor2d([[1, 1], [2, 2], [3, 3], [4, 4]]), indices, 3);
+    assert.deepEqual(await s.array(), [[2, 2], [0, 0], [4, 4]]);
+    tf.dispose([x, weights, indices, g, s]);
+  },
+});
+
+Deno.test("segmentSum: hand-computed sums, out-of-range ids dropped", () => {
+  const out = new Float32Array(6);
+  segmentSum(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), Int32Array.of(2, 0, 2, -1), 2, out);
+  assert.deepEqual([...out], [3, 4, 0, 0, 6, 8]);
 });

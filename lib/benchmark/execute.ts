@@ -23,7 +23,6 @@ import {
   stepsFor,
 } from "./protocol.ts";
 import type { RunMeasurements } from "./runner.ts";
-import { ensureWasmSegmentSum } from "./wasm_gaps.ts";
 
 const PIXELS = 784;
 
@@ -127,7 +126,6 @@ export async function executeRun(
   config: BenchmarkConfig,
   options: ExecuteOptions = {},
 ): Promise<RunMeasurements> {
-  ensureWasmSegmentSum();
   if (method.family === "linear") return await executeLinear(method, data, seed, config);
   const model = referenceCnn({ embeddingDim: config.embeddingDim, seed });
   try {

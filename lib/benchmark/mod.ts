@@ -19,4 +19,3 @@ export * from "./runner.ts";
 export * from "./tables.ts";
 export * from "./figure.ts";
 export * from "./execute.ts";
-export * from "./wasm_gaps.ts";

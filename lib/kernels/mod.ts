@@ -29,6 +29,7 @@ import { sumConfig } from "./sum.ts";
 import { conv2DConfig } from "./conv2d.ts";
 import { castConfig, identityConfig } from "./identity.ts";
 import { addConfig, maxPoolConfig } from "./pool_add.ts";
+import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -38,6 +39,7 @@ export { sumWasm } from "./sum.ts";
 export { conv2DWasm } from "./conv2d.ts";
 export { castWasm, identityWasm } from "./identity.ts";
 export { addWasm, maxPoolWasm } from "./pool_add.ts";
+export { segmentSum, unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 
 /** Our kernels, in registration order. */
@@ -53,6 +55,7 @@ const configs: KernelConfig[] = [
   castConfig,
   maxPoolConfig,
   addConfig,
+  unsortedSegmentSumConfig,
 ];
 
 /**

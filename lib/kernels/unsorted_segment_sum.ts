@@ -1,17 +1,13 @@
 /**
- * A kernel the wasm backend of tfjs 4.22 lacks and the benchmark needs: `UnsortedSegmentSum`,
- * the gradient of `tf.gather` (used by the losses that take mined tuples, e.g. the triplet loss
- * with a miner and the N-pair loss). Without it, training those losses on `wasm` fails with
- * "Kernel 'UnsortedSegmentSum' not registered for backend 'wasm'".
- *
- * This belongs with the project's wasm kernels (`lib/kernels/`); it lives here until it moves
- * there, and {@linkcode ensureWasmSegmentSum} registers it only when the backend has none.
+ * `UnsortedSegmentSum` for the wasm backend, which tfjs 4.22 lacks. It is the gradient of
+ * `tf.gather`, so without it the losses that take mined tuples (the triplet loss with a miner, the
+ * N-pair loss) cannot train on wasm ("Kernel 'UnsortedSegmentSum' not registered for backend
+ * 'wasm'").
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import type { KernelFunc } from "@tensorflow/tfjs";
-import { f32View, type WasmBackendLike } from "../kernels/wasm_util.ts";
+import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
+import { f32View, type WasmBackendLike } from "./wasm_util.ts";
 
 /**
  * `out[s, :] = Σ_{i : ids[i] = s} x[i, :]` for `s` in `[0, numSegments)`; ids outside that range
@@ -20,7 +16,7 @@ import { f32View, type WasmBackendLike } from "../kernels/wasm_util.ts";
  *
  * @example
  * ```ts
- * import { segmentSum } from "./wasm_gaps.ts";
+ * import { segmentSum } from "./unsorted_segment_sum.ts";
  * const out = new Float32Array(4);
  * segmentSum(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(1, 0, 1), 2, out); // [3, 4, 6, 8]
  * ```
@@ -48,9 +44,7 @@ export function segmentSum(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { ensureWasmSegmentSum } from "./wasm_gaps.ts";
- * // after `await tf.setBackend("wasm")`:
- * ensureWasmSegmentSum();
+ * // after `await tf.setBackend("wasm")` and `registerWasmTrainingKernels()`:
  * tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3]), tf.tensor1d([1, 0, 1], "int32"), 2); // [2, 4]
  * ```
  */
@@ -80,25 +74,9 @@ export const unsortedSegmentSumWasm: KernelFunc = ({ inputs, backend, attrs }) =
   return out;
 };
 
-/**
- * Registers {@linkcode unsortedSegmentSumWasm} on `wasm` when that backend is active and has no
- * `UnsortedSegmentSum` of its own (or of the project's); otherwise does nothing. Idempotent.
- *
- * @returns whether the kernel is (now) ours.
- * @example
- * ```ts
- * import { ensureWasmSegmentSum } from "./wasm_gaps.ts";
- * ensureWasmSegmentSum(); // false unless the wasm backend is active
- * ```
- */
-export function ensureWasmSegmentSum(): boolean {
-  if (tf.getBackend() !== "wasm") return false;
-  const existing = tf.getKernel("UnsortedSegmentSum", "wasm");
-  if (existing) return existing.kernelFunc === unsortedSegmentSumWasm;
-  tf.registerKernel({
-    kernelName: "UnsortedSegmentSum",
-    backendName: "wasm",
-    kernelFunc: unsortedSegmentSumWasm,
-  });
-  return true;
-}
+/** Registration record of {@linkcode unsortedSegmentSumWasm}. */
+export const unsortedSegmentSumConfig: KernelConfig = {
+  kernelName: "UnsortedSegmentSum",
+  backendName: "wasm",
+  kernelFunc: unsortedSegmentSumWasm,
+};
