@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Experiment } from "../lib/experiment.ts";
+import { type Experiment, Interrupted } from "../lib/experiment.ts";
 
 /** The experiment run when no name is given. */
 export const DEFAULT_EXPERIMENT = "siamese";
@@ -34,7 +34,8 @@ export async function loadExperiments(): Promise<Experiment[]> {
 /**
  * Runs the command line: `--list`, or an experiment by name with its options.
  *
- * @returns the process exit code (0 success, 1 the experiment failed, 2 unknown experiment)
+ * @returns the process exit code (0 success, 1 the experiment failed, 2 unknown experiment, 130 interrupted
+ *   by Ctrl-C after writing a checkpoint)
  * @example
  * ```ts
  * import { main } from "./main.ts";
@@ -65,6 +66,10 @@ export async function main(
     await experiment.run(rest);
     return 0;
   } catch (error) {
+    if (error instanceof Interrupted) {
+      logError(`${experiment.name}: ${error.message}`);
+      return error.exitCode;
+    }
     logError(`${experiment.name}: ${error instanceof Error ? error.message : error}`);
     if (Deno.env.get("SIMLEARN_DEBUG") && error instanceof Error) logError(error.stack ?? "");
     return 1;

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
+import { Interrupted, onInterrupt, parseOptions, resumeArgs, startRun } from "../lib/experiment.ts";
 import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
@@ -30,6 +30,12 @@ const DEFAULTS = {
   /** Train images used (0 = the whole train split). */
   trainLimit: 0,
   dataSource: "",
+  /** Steps between checkpoints in `<run-dir>/checkpoints/` (0: only at the end or on Ctrl-C). */
+  checkpointEvery: 0,
+  /** Where run directories are created. */
+  resultsRoot: "results",
+  /** A run directory to continue (its config.json fixes every other option). */
+  resume: "",
 };
 
 function row(name: string, m: Evaluation): string {
@@ -44,8 +50,18 @@ export const experiment: Experiment = {
   description:
     "Siamese reference CNN + contrastive loss on Fashion-MNIST; retrieval before/after (default)",
   async run(args) {
+    const first = parseOptions(args, DEFAULTS);
+    if (first.resume) args = await resumeArgs("siamese", first.resume, args);
     const options = parseOptions(args, DEFAULTS);
-    const run = await startRun("siamese", args, options);
+    if (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 0) {
+      throw new Error(
+        `--checkpointEvery: expected a non-negative integer, got ${options.checkpointEvery}`,
+      );
+    }
+    const run = await startRun("siamese", args, options, {
+      root: options.resultsRoot,
+      resumeDir: options.resume || undefined,
+    });
     const source = options.dataSource || undefined;
     const trainSet = await loadFashionMnist({
       split: "train",
@@ -65,20 +81,40 @@ export const experiment: Experiment = {
     const model = referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed });
 
     const before = await evaluate(model, testTensors.x, testSet.labels);
-    const history: string[] = [];
-    const result = await train({
-      model,
-      loss: (e, y) =>
-        contrastiveLoss(e, y, { posMargin: options.posMargin, negMargin: options.negMargin }),
-      sampler: shuffledBatches(trainTensors.x, trainSet.labels, {
-        batchSize: options.batchSize,
-        seed: options.seed,
-      }),
-      steps: options.steps,
-      optimizer: tf.train.adam(options.learningRate),
-      onStep: (r) => history.push(JSON.stringify(r)),
-    });
-    await writeTextAtomic(`${run.dir}/history.jsonl`, history.join("\n") + "\n");
+    const checkpointDir = `${run.dir}/checkpoints`;
+    const interrupt = onInterrupt();
+    let result;
+    try {
+      result = await train({
+        model,
+        loss: (e, y) =>
+          contrastiveLoss(e, y, { posMargin: options.posMargin, negMargin: options.negMargin }),
+        sampler: shuffledBatches(trainTensors.x, trainSet.labels, {
+          batchSize: options.batchSize,
+          seed: options.seed,
+        }),
+        steps: options.steps,
+        optimizer: tf.train.adam(options.learningRate),
+        checkpointDir,
+        checkpointEvery: options.checkpointEvery,
+        resume: options.resume !== "",
+        signal: interrupt.signal,
+      });
+    } finally {
+      interrupt.dispose();
+    }
+    await writeTextAtomic(
+      `${run.dir}/history.jsonl`,
+      result.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
+    );
+    if (result.stopped === "aborted") {
+      tf.dispose([trainTensors.x, trainTensors.y, testTensors.x, testTensors.y]);
+      model.dispose();
+      throw new Interrupted(
+        `interrupted after step ${result.step} of ${options.steps}; checkpoint: ${result.checkpoint}\n` +
+          `resume with: deno task experiment siamese --resume ${run.dir}`,
+      );
+    }
     const after = await evaluate(model, testTensors.x, testSet.labels);
 
     await writeJsonAtomic(`${run.dir}/metrics.json`, {

@@ -94,13 +94,17 @@ export async function startRun(
   experiment: string,
   args: readonly string[],
   config: Record<string, unknown>,
-  options: { root?: string } = {},
+  options: { root?: string; resumeDir?: string } = {},
 ): Promise<RunContext> {
   const backend = await initBackend(backendFromArgs(args));
   console.log(
     `backend: ${backend.backend}${backend.adapter ? ` (adapter: ${backend.adapter})` : ""}` +
       (backend.kernels.length ? `, project kernels: ${backend.kernels.join(", ")}` : ""),
   );
+  if (options.resumeDir !== undefined) {
+    // The run directory and its config.json exist already (see resumeArgs).
+    return { dir: options.resumeDir.replace(/\/+$/, ""), backend };
+  }
   const dir = await createRunDir(experiment, options);
   await writeJsonAtomic(`${dir}/config.json`, {
     experiment,
@@ -111,4 +115,158 @@ export async function startRun(
     ...(await provenance()),
   });
   return { dir, backend };
+}
+
+/**
+ * The error an experiment throws when Ctrl-C (SIGINT) stopped it after writing a checkpoint;
+ * `experiments/main.ts` prints its message (with the resume command) and exits with
+ * {@linkcode Interrupted.exitCode} (130, the shell's code for SIGINT).
+ *
+ * @example
+ * ```ts
+ * import { Interrupted } from "./experiment.ts";
+ * const e = new Interrupted("stopped at step 10");
+ * console.log(e.exitCode); // 130
+ * ```
+ */
+export class Interrupted extends Error {
+  /** The process exit code: 128 + SIGINT (2). */
+  readonly exitCode = 130;
+  /**
+   * @param message what stopped and how to resume
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "Interrupted";
+  }
+}
+
+/** What {@linkcode onInterrupt} returns. */
+export interface InterruptHandle {
+  /** Aborted on the first SIGINT; pass it to `train({ signal })`. */
+  signal: AbortSignal;
+  /** Removes the SIGINT listener (call it in a `finally`). */
+  dispose(): void;
+}
+
+/**
+ * Wires Ctrl-C to an `AbortSignal` for `train`: the first SIGINT aborts the signal (training stops
+ * after the current step and writes a checkpoint); a second SIGINT exits at once with code 130.
+ * Where signals cannot be listened to (e.g. Windows, some embedders) the signal never aborts.
+ *
+ * @example
+ * ```ts
+ * import { onInterrupt } from "./experiment.ts";
+ * const interrupt = onInterrupt();
+ * try {
+ *   // await train({ ..., signal: interrupt.signal });
+ * } finally {
+ *   interrupt.dispose();
+ * }
+ * ```
+ */
+export function onInterrupt(
+  log: (line: string) => void = (line) => console.error(line),
+): InterruptHandle {
+  const controller = new AbortController();
+  const handler = () => {
+    if (controller.signal.aborted) {
+      log("\ninterrupted again: exiting now");
+      Deno.exit(130);
+    }
+    log("\ninterrupt: stopping after the current step (Ctrl-C again to exit at once)");
+    controller.abort(new Interrupted("interrupted"));
+  };
+  let listening = false;
+  try {
+    Deno.addSignalListener("SIGINT", handler);
+    listening = true;
+  } catch {
+    listening = false;
+  }
+  return {
+    signal: controller.signal,
+    dispose() {
+      if (!listening) return;
+      listening = false;
+      try {
+        Deno.removeSignalListener("SIGINT", handler);
+      } catch {
+        // already gone
+      }
+    },
+  };
+}
+
+/**
+ * The options of the run in `runDir` (from its `config.json`), for `--resume <run-dir>`: the
+ * resumed run uses exactly the configuration it started with. Only `--backend` may be given next
+ * to `--resume` (default: the backend recorded in `config.json`, which an exact resume needs).
+ *
+ * @returns `args` rebuilt from the recorded options (with `--resume` and `--backend`), ready for
+ *   {@linkcode parseOptions} and {@linkcode startRun}.
+ * @throws Error when `runDir` has no readable `config.json`, it belongs to another experiment, or
+ *   other options are given next to `--resume`.
+ * @example
+ * ```ts
+ * import { resumeArgs } from "./experiment.ts";
+ * // const args = await resumeArgs("siamese", "results/siamese/20261128-112336-3f52", ["--backend", "wasm"]);
+ * ```
+ */
+export async function resumeArgs(
+  experiment: string,
+  runDir: string,
+  args: readonly string[],
+): Promise<string[]> {
+  const others = args.filter((a, i) =>
+    !(a === "--resume" || a.startsWith("--resume=") || args[i - 1] === "--resume" ||
+      a === "--backend" || a.startsWith("--backend=") || args[i - 1] === "--backend")
+  );
+  if (others.length > 0) {
+    throw new Error(
+      `--resume: the run's config.json fixes every option; only --backend may be given, got ${
+        others.join(" ")
+      }`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${runDir}/config.json`);
+  } catch (e) {
+    throw new Error(
+      `--resume: cannot read ${runDir}/config.json (${(e as Error).message}); ` +
+        `give the run directory printed by the interrupted run`,
+    );
+  }
+  let config: { experiment?: unknown; options?: unknown; backend?: unknown };
+  try {
+    config = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--resume: ${runDir}/config.json is not JSON: ${(e as Error).message}`);
+  }
+  if (config.experiment !== experiment) {
+    throw new Error(
+      `--resume: ${runDir} is a run of "${config.experiment}", not of "${experiment}"`,
+    );
+  }
+  if (typeof config.options !== "object" || config.options === null) {
+    throw new Error(`--resume: ${runDir}/config.json has no options`);
+  }
+  const out: string[] = [];
+  for (const [key, value] of Object.entries(config.options as Record<string, unknown>)) {
+    if (key === "resume") continue;
+    if (typeof value === "boolean") {
+      out.push(`--${key}=${value}`);
+    } else {
+      out.push(`--${key}=${String(value)}`);
+    }
+  }
+  out.push(`--resume=${runDir}`);
+  const backend = args.find((a, i) => a.startsWith("--backend=") || args[i - 1] === "--backend");
+  if (backend !== undefined) {
+    out.push(backend.startsWith("--backend=") ? backend : `--backend=${backend}`);
+  } else if (typeof config.backend === "string") {
+    out.push(`--backend=${config.backend}`);
+  }
+  return out;
 }
