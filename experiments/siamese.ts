@@ -83,6 +83,7 @@ export const experiment: Experiment = {
     const before = await evaluate(model, testTensors.x, testSet.labels);
     const checkpointDir = `${run.dir}/checkpoints`;
     const interrupt = onInterrupt();
+    const optimizer = tf.train.adam(options.learningRate);
     let result;
     try {
       result = await train({
@@ -94,7 +95,7 @@ export const experiment: Experiment = {
           seed: options.seed,
         }),
         steps: options.steps,
-        optimizer: tf.train.adam(options.learningRate),
+        optimizer,
         checkpointDir,
         checkpointEvery: options.checkpointEvery,
         resume: options.resume !== "",
@@ -102,6 +103,7 @@ export const experiment: Experiment = {
       });
     } finally {
       interrupt.dispose();
+      optimizer.dispose(); // its slot variables (Adam: 2 per weight + 2) would otherwise leak
     }
     await writeTextAtomic(
       `${run.dir}/history.jsonl`,

@@ -141,7 +141,17 @@ export class Interrupted extends Error {
   }
 }
 
-/** What {@linkcode onInterrupt} returns. */
+/**
+ * What {@linkcode onInterrupt} returns.
+ *
+ * @example
+ * ```ts
+ * import { type InterruptHandle, onInterrupt } from "./experiment.ts";
+ * const handle: InterruptHandle = onInterrupt();
+ * console.log(handle.signal.aborted); // false
+ * handle.dispose();
+ * ```
+ */
 export interface InterruptHandle {
   /** Aborted on the first SIGINT; pass it to `train({ signal })`. */
   signal: AbortSignal;

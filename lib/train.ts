@@ -26,6 +26,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Batch, Sampler } from "./data/batches.ts";
 import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
+import { checkOptionKeys } from "./validate.ts";
 
 /**
  * A loss over a batch of embeddings `[b, d]` and their labels `[b]`.
@@ -237,6 +238,24 @@ function trainableVariables(model: tf.LayersModel): tf.Variable[] {
  * ```
  */
 export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainResult> {
+  checkOptionKeys("train", options, [
+    "model",
+    "loss",
+    "objective",
+    "sampler",
+    "steps",
+    "optimizer",
+    "onStep",
+    "evaluate",
+    "evaluateEvery",
+    "onEvaluate",
+    "checkpointDir",
+    "checkpointEvery",
+    "keepCheckpoints",
+    "resume",
+    "signal",
+    "progress",
+  ]);
   const { model, sampler, steps, signal } = options;
   if (!Number.isInteger(steps) || steps < 0) {
     throw new Error(`train: steps must be a non-negative integer, got ${steps}`);

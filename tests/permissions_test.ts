@@ -32,7 +32,9 @@ Deno.test("every deno run/test in a task takes a named permission set or explici
     for (const part of command.split(/&&|\|\||;/)) {
       const words = part.trim().split(/\s+/);
       if (words[0] !== "deno" || !["run", "test"].includes(words[1])) continue;
-      const set = words.find((w) => w === "-P" || w.startsWith("-P=") || w.startsWith("--permission-set"));
+      const set = words.find((w) =>
+        w === "-P" || w.startsWith("-P=") || w.startsWith("--permission-set")
+      );
       const flags = words.filter((w) => w.startsWith("--allow-"));
       assert.ok(set || flags.length > 0, `task ${name}: "${part.trim()}" declares no permissions`);
       if (set?.startsWith("-P=")) {
@@ -58,8 +60,35 @@ Deno.test("write and run permissions are lists of paths or programs, never every
     for (const kind of ["write", "run", "ffi"]) {
       const value = set[kind];
       if (value === undefined || value === false) continue;
-      assert.ok(Array.isArray(value), `set ${name}: ${kind} must list what it allows, got ${value}`);
+      assert.ok(
+        Array.isArray(value),
+        `set ${name}: ${kind} must list what it allows, got ${value}`,
+      );
       assert.ok((value as string[]).length > 0);
     }
   }
+});
+
+Deno.test("the experiment set reads only the repository and the Debian dataset, env by name", async () => {
+  const set = config.permissions?.experiment ?? {};
+  assert.deepEqual(set.read, [".", "/usr/share/datasets/fashion-mnist"]);
+  assert.deepEqual(set.run, ["git"]);
+  assert.ok(Array.isArray(set.env), "env must list the variables read");
+  // Every variable the library and the experiments read is listed (and nothing else).
+  const names = new Set<string>();
+  const walk = async (dir: URL) => {
+    for await (const e of Deno.readDir(dir)) {
+      const url = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+      if (e.isDirectory) await walk(url);
+      // viz/export.ts reads CHROMIUM and PATH to find chromium for SVG/PNG export, which only
+      // `deno task figures` does (its set allows env and chromium; the experiments write HTML).
+      else if (e.name.endsWith(".ts") && !url.pathname.endsWith("/lib/viz/export.ts")) {
+        const text = await Deno.readTextFile(url);
+        for (const m of text.matchAll(/Deno\.env\.get\("([A-Z_]+)"\)/g)) names.add(m[1]);
+      }
+    }
+  };
+  await walk(new URL("../lib/", import.meta.url));
+  await walk(new URL("../experiments/", import.meta.url));
+  assert.deepEqual([...(set.env as string[])].sort(), [...names].sort());
 });

@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys } from "../validate.ts";
 import { createRng } from "./random.ts";
 
 /**
@@ -148,6 +149,7 @@ export function shuffledBatches(
   labels: Int32Array | readonly number[],
   options: { batchSize: number; seed?: number },
 ): BatchSampler {
+  checkOptionKeys("shuffledBatches", options, ["batchSize", "seed"]);
   const n = x.shape[0];
   const { batchSize, seed = 0 } = options;
   if (labels.length !== n) {

@@ -15,6 +15,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys } from "../validate.ts";
 import { type IdxArray, parseIdx } from "./idx.ts";
 
 /**
@@ -365,6 +366,7 @@ function checkDecoded(images: IdxArray, labels: IdxArray, files: Located): void 
  * ```
  */
 export async function loadFashionMnist(options: LoadFashionMnistOptions): Promise<FashionMnist> {
+  checkOptionKeys("loadFashionMnist", options, ["split", "source", "limit", "fallbackDirs"]);
   const split = options?.split;
   if (split !== "train" && split !== "test") {
     throw new Error(

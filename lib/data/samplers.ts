@@ -7,6 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys } from "../validate.ts";
 import { createRng, type Rng } from "./random.ts";
 import {
   type Batch,
@@ -159,6 +160,7 @@ export function mPerClassSampler(
   options: MPerClassOptions,
 ): Sampler<Batch> {
   const who = "mPerClassSampler";
+  checkOptionKeys(who, options, ["m", "batchSize", "lengthBeforeNewIter", "seed"]);
   checkInputs(who, x, labels);
   const { m, batchSize, seed = 0, lengthBeforeNewIter = x.shape[0] } = options;
   if (!Number.isInteger(m) || m < 1) {
@@ -232,6 +234,13 @@ export function pairSampler(
   options: PairSamplerOptions,
 ): Sampler<PairBatch> {
   const who = "pairSampler";
+  checkOptionKeys(who, options, [
+    "batchSize",
+    "targets",
+    "positiveFraction",
+    "superCategories",
+    "seed",
+  ]);
   checkInputs(who, x, labels);
   const { batchSize, targets = "binary", positiveFraction = 0.5, seed = 0 } = options;
   checkBatchSize(who, batchSize);
@@ -271,10 +280,15 @@ export function tripletSampler(
   options: { batchSize: number; seed?: number },
 ): Sampler<TripletBatch> {
   const who = "tripletSampler";
+  checkOptionKeys(who, options, ["batchSize", "seed"]);
   checkInputs(who, x, labels);
   const { batchSize, seed = 0 } = options;
   checkBatchSize(who, batchSize);
   const labelArray = Int32Array.from(labels);
+  const classes = new Set(labelArray).size;
+  if (classes < 2) {
+    throw new Error(`${who}: labels hold ${classes} class(es); triplets need at least 2 classes`);
+  }
   return streamSampler(who, seed, Math.max(1, Math.floor(x.shape[0] / batchSize)), (rng) => {
     const t = tripletIndices(labelArray, { count: batchSize, rng });
     return { inputs: [gather(x, t.anchor), gather(x, t.positive), gather(x, t.negative)] };

@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createRng, type Rng } from "../data/random.ts";
+import { checkIntegerLabels, checkOptionKeys } from "../validate.ts";
 
 /** Options of {@linkcode kMeans}. */
 export interface KMeansOptions {
@@ -138,6 +139,7 @@ export function kMeans(
   k: number,
   options: KMeansOptions = {},
 ): KMeansResult {
+  checkOptionKeys("kMeans", options, ["nInit", "maxIter", "tol", "seed"]);
   const { data, n, d } = x instanceof tf.Tensor
     ? { data: x.dataSync() as Float32Array, n: x.shape[0], d: x.shape[1] }
     : x;
@@ -253,6 +255,8 @@ function contingency(
       `${fn}: trueLabels has ${trueLabels.length} entries but predLabels has ${predLabels.length}`,
     );
   }
+  checkIntegerLabels(fn, "trueLabels", trueLabels);
+  checkIntegerLabels(fn, "predLabels", predLabels);
   const t = encode(trueLabels), p = encode(predLabels);
   const table = new Float64Array(t.count * p.count);
   const a = new Float64Array(t.count), b = new Float64Array(p.count);

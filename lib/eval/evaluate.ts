@@ -8,7 +8,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { embed } from "../models/encoders.ts";
 import { ami, kMeans, type KMeansOptions, nmi } from "./clustering.ts";
-import { type RetrievalMetrics, retrievalMetrics, type RetrievalOptions } from "./retrieval.ts";
+import {
+  RETRIEVAL_OPTION_KEYS,
+  type RetrievalMetrics,
+  retrievalMetrics,
+  type RetrievalOptions,
+} from "./retrieval.ts";
+import { checkOptionKeys } from "../validate.ts";
 
 /** Everything {@linkcode evaluate} measures. */
 export interface Evaluation extends RetrievalMetrics {
@@ -42,7 +48,19 @@ export async function evaluateEmbeddings(
   labels: readonly number[] | Int32Array,
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
-  const retrieval = await retrievalMetrics(embeddings, labels, undefined, undefined, options);
+  checkOptionKeys("evaluateEmbeddings", options, [
+    ...RETRIEVAL_OPTION_KEYS,
+    "clustering",
+    "kMeans",
+  ]);
+  const { clustering: _c, kMeans: _k, ...retrievalOptions } = options;
+  const retrieval = await retrievalMetrics(
+    embeddings,
+    labels,
+    undefined,
+    undefined,
+    retrievalOptions,
+  );
   let nmiValue = NaN, amiValue = NaN;
   if (options.clustering ?? true) {
     const classes = new Set(labels).size;

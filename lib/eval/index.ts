@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRng, type Rng } from "../data/random.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { knnArrays, type KnnResult } from "./knn.ts";
+import { checkOptionKeys } from "../validate.ts";
 
 /** Metrics an {@linkcode Index} supports. */
 export type IndexMetric = "euclidean" | "sqeuclidean" | "cosine";
@@ -166,6 +167,8 @@ export class Index {
    * ```
    */
   constructor(options: IndexOptions) {
+    checkOptionKeys("Index", options, ["dim", "metric", "kind", "hnsw"]);
+    checkOptionKeys("Index", options.hnsw, ["M", "efConstruction", "efSearch", "seed"], "hnsw.");
     const { dim, metric = "euclidean", kind = "flat", hnsw = {} } = options;
     if (!Number.isInteger(dim) || dim < 1) {
       throw new Error(`Index: dim must be a positive integer, got ${dim}`);

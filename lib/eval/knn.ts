@@ -27,6 +27,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys } from "../validate.ts";
 import {
   type Metric,
   type MetricSpec,
@@ -154,6 +155,7 @@ export async function knnArrays(
               qT.slice([i0, 0], [i1 - i0, d]),
               rT.slice([j0, 0], [j1 - j0, d]),
               prepared,
+              { checkFinite: false },
             )
           );
           const v = await t.data() as Float32Array;
@@ -281,7 +283,9 @@ export async function forEachKeyBlock(
     try {
       for (let start = 0; start < n; start += blockRows) {
         const rows = Math.min(blockRows, n - start);
-        const t = tf.tidy(() => pairwiseDistances(qT.slice([start, 0], [rows, d]), rT, prepared));
+        const t = tf.tidy(() =>
+          pairwiseDistances(qT.slice([start, 0], [rows, d]), rT, prepared, { checkFinite: false })
+        );
         const v = await t.data() as Float32Array;
         t.dispose();
         for (let t2 = 0; t2 < rows * m; t2++) {
@@ -422,8 +426,11 @@ export async function knn(
   k: number,
   options: KnnOptions = {},
 ): Promise<KnnResult> {
+  checkOptionKeys("knn", options, ["metric", "excludeSelf", "blockSize", "threads", "simd"]);
   if (query.rank !== 2) throw new Error(`knn: query must be [n, d], got shape [${query.shape}]`);
   const [n, d] = query.shape;
+  if (n === 0) throw new Error("knn: query is empty (0 rows)");
+  if (d === 0) throw new Error("knn: query has dimension 0");
   if (reference !== undefined) {
     if (reference.rank !== 2) {
       throw new Error(`knn: reference must be [m, d], got shape [${reference.shape}]`);

@@ -28,6 +28,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type Metric, type MetricSpec, resolveMetric } from "../distances.ts";
 import { forEachKeyBlock } from "./knn.ts";
+import { checkOptionKeys } from "../validate.ts";
 
 /** Retrieval scores, each a mean over the queries that have at least one relevant reference. */
 export interface RetrievalMetrics {
@@ -253,11 +254,22 @@ function checkLabels(labels: ArrayLike<number>, rows: number, name: string): voi
     throw new Error(`retrievalMetrics: ${name} has ${labels.length} labels for ${rows} rows`);
   }
   for (let i = 0; i < labels.length; i++) {
-    if (typeof labels[i] !== "number" || Number.isNaN(labels[i])) {
-      throw new Error(`retrievalMetrics: ${name}[${i}] is not a number (${labels[i]})`);
+    if (!Number.isInteger(labels[i])) {
+      throw new Error(`retrievalMetrics: ${name}[${i}] is ${labels[i]}, not an integer`);
     }
   }
 }
+
+/**
+ * The option names {@linkcode retrievalMetrics} reads (any other key is an error).
+ *
+ * @example
+ * ```ts
+ * import { RETRIEVAL_OPTION_KEYS } from "./retrieval.ts";
+ * RETRIEVAL_OPTION_KEYS.includes("ks"); // true
+ * ```
+ */
+export const RETRIEVAL_OPTION_KEYS: readonly string[] = ["metric", "ks", "k", "blockSize"];
 
 /**
  * Precision@1, R-precision, MAP@R, Recall@K, MRR and mean average precision of `query` against
@@ -285,6 +297,7 @@ export async function retrievalMetrics(
   referenceLabels?: readonly number[] | Int32Array,
   options: RetrievalOptions = {},
 ): Promise<RetrievalMetrics> {
+  checkOptionKeys("retrievalMetrics", options, RETRIEVAL_OPTION_KEYS);
   const self = reference === undefined;
   const ref = reference ?? query;
   const refLabels = referenceLabels ?? queryLabels;

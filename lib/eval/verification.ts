@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 
 /** How to read the scores of {@linkcode rocCurve} and friends. */
 export interface ScoreOptions {
@@ -89,6 +90,7 @@ export function rocCurve(
   isSame: ArrayLike<number | boolean>,
   options: ScoreOptions = {},
 ): RocCurve {
+  checkOptionKeys("rocCurve", options, ["scoreType"]);
   const { pos, neg } = check(scores, isSame, "rocCurve");
   if (pos === 0 || neg === 0) {
     throw new Error(
@@ -122,6 +124,7 @@ export function rocAuc(
   isSame: ArrayLike<number | boolean>,
   options: ScoreOptions = {},
 ): number {
+  checkOptionKeys("rocAuc", options, ["scoreType"]);
   const { fpr, tpr } = rocCurve(scores, isSame, options);
   let area = 0;
   for (let i = 1; i < fpr.length; i++) area += (fpr[i] - fpr[i - 1]) * (tpr[i] + tpr[i - 1]) / 2;
@@ -143,6 +146,7 @@ export function bestThresholdAccuracy(
   isSame: ArrayLike<number | boolean>,
   options: ScoreOptions = {},
 ): { threshold: number; accuracy: number } {
+  checkOptionKeys("bestThresholdAccuracy", options, ["scoreType"]);
   const { pos, neg } = check(scores, isSame, "bestThresholdAccuracy");
   const n = pos + neg;
   if (n === 0) throw new Error("bestThresholdAccuracy: no pairs");
@@ -172,6 +176,7 @@ export function equalErrorRate(
   isSame: ArrayLike<number | boolean>,
   options: ScoreOptions = {},
 ): { eer: number; threshold: number } {
+  checkOptionKeys("equalErrorRate", options, ["scoreType"]);
   const { fpr, tpr, thresholds } = rocCurve(scores, isSame, options);
   for (let i = 1; i < fpr.length; i++) {
     const fnr = 1 - tpr[i];
@@ -234,6 +239,7 @@ export function calibrateThreshold(
   isSame: ArrayLike<number | boolean>,
   options: { targetPrecision?: number } = {},
 ): Calibration {
+  checkOptionKeys("calibrateThreshold", options, ["targetPrecision"]);
   const target = options.targetPrecision ?? 0.99;
   if (!(target > 0 && target <= 1)) {
     throw new Error(`calibrateThreshold: targetPrecision must be in (0, 1], got ${target}`);

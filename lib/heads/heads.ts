@@ -17,6 +17,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys } from "../validate.ts";
 import type { PairBatch, TripletBatch } from "../data/batches.ts";
 import { PairFeatures } from "../models/layers.ts";
 import { encoderInputShape } from "../models/networks.ts";
@@ -151,6 +152,7 @@ export function regressionHead(
   encoder: tf.LayersModel,
   options: HeadOptions & { score?: PairScore } = {},
 ): SimilarityHead<PairBatch> {
+  checkOptionKeys("regressionHead", options, ["seed", "hidden", "score"]);
   const { score = "cosine" } = options;
   const inputs = pairInputs(encoder, "regression", ["left", "right"]);
   const [e1, e2] = inputs.map((x) => encoder.apply(x) as tf.SymbolicTensor);
@@ -193,6 +195,7 @@ export function classificationHead(
   encoder: tf.LayersModel,
   options: HeadOptions = {},
 ): SimilarityHead<PairBatch> {
+  checkOptionKeys("classificationHead", options, ["seed", "hidden"]);
   const inputs = pairInputs(encoder, "classification", ["left", "right"]);
   const [e1, e2] = inputs.map((x) => encoder.apply(x) as tf.SymbolicTensor);
   const logit = pairScorer("learned", options)(e1, e2);
@@ -237,6 +240,7 @@ export function rankingHead(
   encoder: tf.LayersModel,
   options: HeadOptions & { score?: PairScore; margin?: number } = {},
 ): SimilarityHead<TripletBatch> {
+  checkOptionKeys("rankingHead", options, ["seed", "hidden", "score", "margin"]);
   const { score = "cosine", margin = 0.2 } = options;
   if (!Number.isFinite(margin) || margin < 0) {
     throw new Error(`rankingHead: margin must be a finite number ≥ 0, got ${margin}`);

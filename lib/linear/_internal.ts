@@ -4,6 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkFiniteTensor } from "../validate.ts";
 
 /**
  * Labels as a plain array, checked against the number of rows.
@@ -38,4 +39,5 @@ export function checkX(x: tf.Tensor2D, fn: string, minRows = 2): void {
   if (x.shape[0] < minRows) {
     throw new Error(`${fn}: x needs at least ${minRows} rows, got ${x.shape[0]}`);
   }
+  checkFiniteTensor(fn, "x", x);
 }

@@ -193,7 +193,9 @@ export abstract class LinearLearnerBase implements LinearMetricLearner {
         tf.tidy(() => {
           const za = tf.matMul(a, L, false, true);
           const zb = a === b ? za : tf.matMul(b, L, false, true);
-          return pairwiseDistances(za as tf.Tensor2D, zb as tf.Tensor2D, "euclidean");
+          return pairwiseDistances(za as tf.Tensor2D, zb as tf.Tensor2D, "euclidean", {
+            checkFinite: false,
+          });
         }),
     };
   }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
 import { checkX, labelArray } from "./_internal.ts";
@@ -84,7 +85,18 @@ export class ITML extends LinearLearnerBase {
   private readonly bounds?: [number, number];
 
   constructor(options: ItmlOptions = {}) {
-    super({ seed: options.seed, onStep: options.onStep }, 1);
+    super(
+      (checkOptionKeys("ITML", options, [
+        "seed",
+        "onStep",
+        "gamma",
+        "maxIter",
+        "convergenceThreshold",
+        "bounds",
+      ]),
+        { seed: options.seed, onStep: options.onStep }),
+      1,
+    );
     this.gamma = options.gamma ?? 1;
     this.maxIter = options.maxIter ?? 1000;
     this.threshold = options.convergenceThreshold ?? 1e-3;

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { forEachDistanceBlock } from "../distances.ts";
 import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
@@ -90,7 +91,22 @@ export class LMNN extends LinearLearnerBase {
   private readonly impostors: number;
 
   constructor(options: LmnnOptions = {}) {
-    super(options, 200);
+    super(
+      (checkOptionKeys("LMNN", options, [
+        "components",
+        "init",
+        "seed",
+        "iterations",
+        "learningRate",
+        "onStep",
+        "k",
+        "regularization",
+        "batchSize",
+        "impostors",
+      ]),
+        options),
+      200,
+    );
     this.k = options.k ?? 3;
     this.mu = options.regularization ?? 0.5;
     this.batchSize = options.batchSize ?? 256;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { squaredEuclideanMatrix } from "../distances.ts";
 import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
@@ -44,7 +45,20 @@ export class MLKR extends LinearLearnerBase {
   private readonly batchSize: number;
 
   constructor(options: MlkrOptions = {}) {
-    super(options, 200, 0.05);
+    super(
+      (checkOptionKeys("MLKR", options, [
+        "components",
+        "init",
+        "seed",
+        "iterations",
+        "learningRate",
+        "onStep",
+        "batchSize",
+      ]),
+        options),
+      200,
+      0.05,
+    );
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 2) {
       throw new Error(`MLKR: batchSize must be an integer ≥ 2, got ${this.batchSize}`);

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { createRng } from "../data/random.ts";
 import { safeSqrt } from "../distances.ts";
@@ -48,7 +49,19 @@ export class MMC extends LinearLearnerBase {
   private readonly diagonal: boolean;
 
   constructor(options: MmcOptions = {}) {
-    super(options, 100);
+    super(
+      (checkOptionKeys("MMC", options, [
+        "components",
+        "init",
+        "seed",
+        "iterations",
+        "learningRate",
+        "onStep",
+        "diagonal",
+      ]),
+        options),
+      100,
+    );
     this.diagonal = options.diagonal ?? false;
   }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { squaredEuclideanMatrix } from "../distances.ts";
 import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
@@ -63,7 +64,19 @@ export class NCA extends LinearLearnerBase {
   private readonly batchSize: number;
 
   constructor(options: NcaOptions = {}) {
-    super(options, 100);
+    super(
+      (checkOptionKeys("NCA", options, [
+        "components",
+        "init",
+        "seed",
+        "iterations",
+        "learningRate",
+        "onStep",
+        "batchSize",
+      ]),
+        options),
+      100,
+    );
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 2) {
       throw new Error(`NCA: batchSize must be an integer ≥ 2, got ${this.batchSize}`);

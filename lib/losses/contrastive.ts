@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Labels } from "./pairs.ts";
 import {
   checkEmbeddings,
+  checkMargins,
   checkOptions,
   checkReduction,
   labelsArray,
@@ -149,6 +150,7 @@ export function contrastiveLoss(
     indices,
   } = options;
   checkReduction(fn, reduction);
+  checkMargins(fn, distance, { posMargin, negMargin });
   return tf.tidy(() => {
     const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
     if (s.trivial && reduction !== "none") return zeroLoss(embeddings);

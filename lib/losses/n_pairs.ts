@@ -86,7 +86,7 @@ export function nPairsLoss(
     const e = l2NormalizeIf(embeddings, normalizeEmbeddings);
     const a = tf.gather(e, tf.tensor1d(anchors, "int32")) as tf.Tensor2D;
     const p = tf.gather(e, tf.tensor1d(positives, "int32")) as tf.Tensor2D;
-    const d = pairwiseDistances(a, p, resolved.metric);
+    const d = pairwiseDistances(a, p, resolved.metric, { checkFinite: false });
     const logits = resolved.inverted ? d : tf.neg(d);
     const k = anchors.length;
     const diag = tf.sum(tf.mul(logits, tf.eye(k)), 1);

@@ -10,6 +10,7 @@ import type { Labels } from "./pairs.ts";
 import type { TupleLossOptions } from "./contrastive.ts";
 import {
   checkEmbeddings,
+  checkMargins,
   checkOptions,
   checkReduction,
   labelsArray,
@@ -92,6 +93,7 @@ export function tripletMarginLoss(
   const n = checkEmbeddings(fn, embeddings);
   const y = labelsArray(labels, n, fn);
   const resolved = resolveLossDistance(fn, distance);
+  checkMargins(fn, distance, { margin });
   const act = smoothLoss ? tf.softplus : tf.relu;
   if (indices || reduction === "none") {
     const t = toTriplets(fn, y, indices);

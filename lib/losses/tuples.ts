@@ -360,7 +360,7 @@ export function lossDistanceMatrix(
 ): tf.Tensor2D {
   return tf.tidy(() => {
     const e = normalize ? l2Normalize(embeddings) : embeddings;
-    return pairwiseDistances(e, e, distance.metric);
+    return pairwiseDistances(e, e, distance.metric, { checkFinite: false });
   });
 }
 
@@ -474,6 +474,8 @@ export function checkEmbeddings(fn: string, embeddings: tf.Tensor): number {
       }`,
     );
   }
+  if (embeddings.shape[0] === 0) throw new Error(`${fn}: embeddings is an empty batch (0 rows)`);
+  if (embeddings.shape[1] === 0) throw new Error(`${fn}: embeddings have dimension 0`);
   return embeddings.shape[0];
 }
 
@@ -522,4 +524,34 @@ export function zeroLoss(embeddings: tf.Tensor): tf.Scalar {
  */
 export function l2NormalizeIf(x: tf.Tensor2D, normalize: boolean): tf.Tensor2D {
   return normalize ? l2Normalize(x) : x;
+}
+
+/**
+ * Checks margins: each must be a finite number, and ≥ 0 when the loss uses a distance (with a
+ * similarity such as `cosineSimilarity`, PML's margins may legitimately be negative).
+ *
+ * @param fn the loss name used in the message
+ * @param distance the loss's distance option
+ * @param margins the margins by option name
+ * @throws Error `<fn>: <name> must be ≥ 0 with a distance, got <v>`
+ * @example
+ * ```ts
+ * import { checkMargins } from "./tuples.ts";
+ * checkMargins("contrastiveLoss", "euclidean", { posMargin: 0, negMargin: 1 }); // fine
+ * ```
+ */
+export function checkMargins(
+  fn: string,
+  distance: LossDistance,
+  margins: Record<string, number>,
+): void {
+  const inverted = resolveLossDistance(fn, distance).inverted;
+  for (const [name, value] of Object.entries(margins)) {
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      throw new Error(`${fn}: ${name} must be a finite number, got ${value}`);
+    }
+    if (!inverted && value < 0) {
+      throw new Error(`${fn}: ${name} must be ≥ 0 with a distance, got ${value}`);
+    }
+  }
 }

@@ -1,0 +1,63 @@
+/**
+ * Bounded resources: exact kNN and retrieval evaluation run in blocks within their documented
+ * memory bounds (see tools/memory_bound.ts, which measures the 100,000-point case), and a whole
+ * small experiment leaves no TensorFlow.js tensors behind.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { measureAll } from "../tools/memory_bound.ts";
+import { experiment as siamese } from "../experiments/siamese.ts";
+
+await tf.setBackend("cpu");
+
+const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+Deno.test("knn over 20,000 × 64 (k = 10) and retrieval over 5,000 stay within their memory bounds", async () => {
+  const [knnRun] = await measureAll({ n: 20_000, d: 64, k: 10, retrieval: false });
+  const [, retrievalRun] = await measureAll({ n: 5_000, d: 64, k: 10, retrieval: true });
+  for (const m of [knnRun, retrievalRun]) {
+    console.log(
+      `${m.label}: ${m.seconds.toFixed(1)} s, peak rss +${MiB(m.peakRssGrowth)}, ` +
+        `peak tf +${MiB(m.peakTfGrowth)}, bound ${MiB(m.bound)}`,
+    );
+    assert.ok(
+      m.peakRssGrowth <= m.bound,
+      `${m.label}: peak rss growth ${MiB(m.peakRssGrowth)} > bound ${MiB(m.bound)}`,
+    );
+  }
+  // A quadratic implementation would need n² floats: 1.5 GiB for 20,000 points.
+  assert.ok(knnRun.bound < (20_000 ** 2 * 4) / 8);
+});
+
+Deno.test("a whole small siamese run leaves no tensors behind", async () => {
+  const root = await Deno.makeTempDir({ prefix: "simlearn-leak-" });
+  const args = [
+    "--steps",
+    "3",
+    "--batchSize",
+    "16",
+    "--trainLimit",
+    "200",
+    "--testLimit",
+    "100",
+    "--checkpointEvery",
+    "2",
+    "--backend",
+    "wasm",
+    "--resultsRoot",
+    root,
+  ];
+  const log = console.log;
+  try {
+    console.log = () => {};
+    await siamese.run(args);
+    const afterFirst = tf.memory().numTensors;
+    await siamese.run(args);
+    const afterSecond = tf.memory().numTensors;
+    console.log = log;
+    assert.equal(afterSecond, afterFirst, `tensors leaked: ${afterFirst} → ${afterSecond}`);
+  } finally {
+    console.log = log;
+    await Deno.remove(root, { recursive: true });
+  }
+});
