@@ -12,8 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
+import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { formatDuration } from "../lib/io/progress.ts";

@@ -8,9 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
+import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, mlpEncoder, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
@@ -60,16 +58,12 @@ export const experiment: Experiment = {
       throw new Error(`--model must be "mlp" or "cnn", got "${options.model}"`);
     }
     const run = await startRun("collapse", args, options);
-    const source = options.dataSource || undefined;
-    const trainSet = await loadFashionMnist({
-      split: "train",
-      source,
-      limit: options.trainLimit || undefined,
+    const data = await loadExperimentData({
+      dataSource: options.dataSource,
+      trainLimit: options.trainLimit,
+      testLimit: options.probe,
     });
-    const probeSet = await loadFashionMnist({ split: "test", source, limit: options.probe });
-    console.log(`data: ${trainSet.source.kind}: ${trainSet.n} train, ${probeSet.n} probe images`);
-    const trainT = toTensors(trainSet);
-    const probeT = toTensors(probeSet);
+    const { trainSet, testSet: probeSet, train: trainT, test: probeT } = data;
 
     const losses = {
       "positive pairs only": (e: tf.Tensor2D, y: tf.Tensor1D) => positivePairLoss(e, y),
@@ -121,7 +115,7 @@ export const experiment: Experiment = {
       };
       model.dispose();
     }
-    tf.dispose([trainT.x, trainT.y, probeT.x, probeT.y]);
+    data.dispose();
 
     await writeJsonAtomic(`${run.dir}/metrics.json`, { final, tracks });
     await writeFigureHtml(

@@ -10,8 +10,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
+import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
 import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { createRng } from "../lib/data/random.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";

@@ -6,9 +6,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { Interrupted, onInterrupt, parseOptions, resumeArgs, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
+import {
+  type Experiment,
+  Interrupted,
+  loadExperimentData,
+  onInterrupt,
+  parseOptions,
+  resumeArgs,
+  startRun,
+} from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
@@ -62,22 +68,8 @@ export const experiment: Experiment = {
       root: options.resultsRoot,
       resumeDir: options.resume || undefined,
     });
-    const source = options.dataSource || undefined;
-    const trainSet = await loadFashionMnist({
-      split: "train",
-      source,
-      limit: options.trainLimit || undefined,
-    });
-    const testSet = await loadFashionMnist({
-      split: "test",
-      source,
-      limit: options.testLimit || undefined,
-    });
-    console.log(
-      `data: ${trainSet.source.kind} (${trainSet.source.dir}): ${trainSet.n} train, ${testSet.n} test images`,
-    );
-    const trainTensors = toTensors(trainSet);
-    const testTensors = toTensors(testSet);
+    const data = await loadExperimentData(options);
+    const { trainSet, testSet, train: trainTensors, test: testTensors } = data;
     const model = referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed });
 
     const before = await evaluate(model, testTensors.x, testSet.labels);
@@ -110,7 +102,7 @@ export const experiment: Experiment = {
       result.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
     );
     if (result.stopped === "aborted") {
-      tf.dispose([trainTensors.x, trainTensors.y, testTensors.x, testTensors.y]);
+      data.dispose();
       model.dispose();
       throw new Interrupted(
         `interrupted after step ${result.step} of ${options.steps}; checkpoint: ${result.checkpoint}\n` +
@@ -138,7 +130,7 @@ export const experiment: Experiment = {
       ),
       "siamese: test embeddings",
     );
-    tf.dispose([trainTensors.x, trainTensors.y, testTensors.x, testTensors.y]);
+    data.dispose();
     model.dispose();
 
     console.log(

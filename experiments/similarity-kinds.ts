@@ -14,9 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
+import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
 import { pairSampler, tripletSampler } from "../lib/data/samplers.ts";
 import { gradedPairs, labelledPairs } from "../lib/data/pairs.ts";
 import type { PairBatch, TripletBatch } from "../lib/data/batches.ts";
@@ -119,22 +117,8 @@ export const experiment: Experiment = {
     }
     const hidden = options.hidden.split(",").filter((s) => s.trim()).map(Number);
     const run = await startRun("similarity-kinds", args, options);
-    const source = options.dataSource || undefined;
-    const trainSet = await loadFashionMnist({
-      split: "train",
-      source,
-      limit: options.trainLimit || undefined,
-    });
-    const testSet = await loadFashionMnist({
-      split: "test",
-      source,
-      limit: options.testLimit || undefined,
-    });
-    console.log(
-      `data: ${trainSet.source.kind} (${trainSet.source.dir}): ${trainSet.n} train, ${testSet.n} test images`,
-    );
-    const trainT = toTensors(trainSet);
-    const testT = toTensors(testSet);
+    const data = await loadExperimentData(options);
+    const { trainSet, testSet, train: trainT, test: testT } = data;
     const makeEncoder = () =>
       mlpEncoder({ hidden, embeddingDim: options.embeddingDim, seed: options.seed });
     const verification = labelledPairs(testSet.labels, {
@@ -329,7 +313,7 @@ export const experiment: Experiment = {
         "similarity-kinds: MAP@R during training",
       );
     }
-    tf.dispose([trainT.x, trainT.y, testT.x, testT.y]);
+    data.dispose();
 
     const header = [
       "head",

@@ -14,9 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Experiment } from "../lib/experiment.ts";
-import { parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist, toTensors } from "../lib/data/fashion_mnist.ts";
+import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
 import { mPerClassSampler } from "../lib/data/samplers.ts";
 import { labelledPairs } from "../lib/data/pairs.ts";
 import { mlpEncoder } from "../lib/models/mod.ts";
@@ -78,22 +76,8 @@ export const experiment: Experiment = {
     const options = parseOptions(args, DEFAULTS);
     const hidden = options.hidden.split(",").filter((s) => s.trim()).map(Number);
     const run = await startRun("triplet", args, options);
-    const source = options.dataSource || undefined;
-    const trainSet = await loadFashionMnist({
-      split: "train",
-      source,
-      limit: options.trainLimit || undefined,
-    });
-    const testSet = await loadFashionMnist({
-      split: "test",
-      source,
-      limit: options.testLimit || undefined,
-    });
-    console.log(
-      `data: ${trainSet.source.kind} (${trainSet.source.dir}): ${trainSet.n} train, ${testSet.n} test images`,
-    );
-    const trainT = toTensors(trainSet);
-    const testT = toTensors(testSet);
+    const data = await loadExperimentData(options);
+    const { trainSet, testSet, train: trainT, test: testT } = data;
     const makeEncoder = () =>
       mlpEncoder({ hidden, embeddingDim: options.embeddingDim, seed: options.seed });
     const pairs = labelledPairs(testSet.labels, {
@@ -159,7 +143,7 @@ export const experiment: Experiment = {
       });
       encoder.dispose();
     }
-    tf.dispose([trainT.x, trainT.y, testT.x, testT.y]);
+    data.dispose();
 
     await writeJsonAtomic(`${run.dir}/metrics.json`, {
       rows: rows.map((r) => ({

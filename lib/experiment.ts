@@ -7,6 +7,8 @@
 import { backendFromArgs, type BackendInfo, initBackend } from "./backend.ts";
 import { writeJsonAtomic } from "./io/atomic.ts";
 import { createRunDir, provenance } from "./io/run_dir.ts";
+import { type FashionMnist, loadFashionMnist, toTensors } from "./data/fashion_mnist.ts";
+import type * as tf from "@tensorflow/tfjs";
 
 /** An experiment runnable by `deno task experiment <name>`. */
 export interface Experiment {
@@ -279,4 +281,65 @@ export async function resumeArgs(
     out.push(`--backend=${config.backend}`);
   }
   return out;
+}
+
+/** A train and a test split of Fashion-MNIST, as arrays and as tensors. */
+export interface ExperimentData {
+  /** The train split as loaded. */
+  trainSet: FashionMnist;
+  /** The test split as loaded. */
+  testSet: FashionMnist;
+  /** Train images `[n, 28, 28, 1]` and labels `[n]`. */
+  train: { x: tf.Tensor4D; y: tf.Tensor1D };
+  /** Test images `[n, 28, 28, 1]` and labels `[n]`. */
+  test: { x: tf.Tensor4D; y: tf.Tensor1D };
+  /** Frees the four tensors. */
+  dispose(): void;
+}
+
+/**
+ * Loads the train and test splits that experiments share (the loader's source order, or
+ * `dataSource`), keeping the first `trainLimit` / `testLimit` images when those are positive, and
+ * prints one line naming the source and the sizes.
+ *
+ * @example
+ * ```ts
+ * import { loadExperimentData } from "./experiment.ts";
+ * const data = await loadExperimentData({ trainLimit: 1000, testLimit: 200 });
+ * console.log(data.train.x.shape); // [1000, 28, 28, 1]
+ * data.dispose();
+ * ```
+ */
+export async function loadExperimentData(
+  options: { dataSource?: string; trainLimit?: number; testLimit?: number },
+  log: (line: string) => void = console.log,
+): Promise<ExperimentData> {
+  const source = options.dataSource || undefined;
+  const trainSet = await loadFashionMnist({
+    split: "train",
+    source,
+    limit: options.trainLimit || undefined,
+  });
+  const testSet = await loadFashionMnist({
+    split: "test",
+    source,
+    limit: options.testLimit || undefined,
+  });
+  log(
+    `data: ${trainSet.source.kind} (${trainSet.source.dir}): ${trainSet.n} train, ${testSet.n} test images`,
+  );
+  const train = toTensors(trainSet);
+  const test = toTensors(testSet);
+  return {
+    trainSet,
+    testSet,
+    train,
+    test,
+    dispose() {
+      train.x.dispose();
+      train.y.dispose();
+      test.x.dispose();
+      test.y.dispose();
+    },
+  };
 }
