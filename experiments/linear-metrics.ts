@@ -5,6 +5,12 @@
  * Fashion-MNIST pixels reduced by PCA and on the wine data set (k-fold cross-validation),
  * features standardised on the training part. Pairs are drawn from the class labels.
  *
+ * MMC runs its diagonal variant (metric-learn's `diagonal=True`): with pairs drawn from class
+ * labels, the full-matrix MMC optimum (Σ_D ‖·‖_M under a bound on Σ_S ‖·‖²_M) concentrates M on
+ * one or two directions, which loses to Euclidean 5-NN on both data sets (0.553 on Fashion-MNIST,
+ * 0.916 on wine, against 0.804 and 0.961); the per-feature weights of the diagonal variant keep
+ * every useful direction.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -106,7 +112,7 @@ async function evaluateSplit(
       const pairs = pairsFromLabels(yTrain, Math.min(4 * n, 20000), options.seed);
       const a = tf.gather(xTrain, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
       const b = tf.gather(xTrain, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-      const m = new MMC(common);
+      const m = new MMC({ ...common, diagonal: true });
       await m.fit(a, b, pairs.y);
       tf.dispose([a, b]);
       return m;

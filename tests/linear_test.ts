@@ -14,6 +14,7 @@ import {
   standardizer,
   targetNeighbours,
 } from "../lib/linear/mod.ts";
+import { symmetricEigen } from "../lib/linear/_internal.ts";
 
 await tf.setBackend("cpu");
 
@@ -77,21 +78,165 @@ Deno.test("NCA improves its objective and beats Euclidean kNN on noisy classes",
   nca.dispose();
 });
 
-Deno.test("MMC on labelled pairs improves its objective and beats Euclidean kNN", async () => {
+/** Labelled pairs from `noisyClasses`, as the experiment builds them. */
+function mmcPairs(x: tf.Tensor2D, y: number[], count: number, seed: number) {
+  const pairs = pairsFromLabels(y, count, seed);
+  const a = tf.gather(x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
+  const b = tf.gather(x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
+  return { a, b, y: pairs.y };
+}
+
+/** Σ over the pairs with label `label` of ‖a − b‖²_M, by hand from M = LᵀL. */
+async function pairSquaredSum(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  y: ArrayLike<number>,
+  label: number,
+  M: number[][],
+) {
+  const va = await a.array(), vb = await b.array();
+  let s = 0;
+  for (let i = 0; i < y.length; i++) {
+    if (y[i] !== label) continue;
+    const u = va[i].map((v, k) => v - vb[i][k]);
+    s += u.reduce((t, ui, r) => t + ui * M[r].reduce((q, m, c) => q + m * u[c], 0), 0);
+  }
+  return s;
+}
+
+Deno.test("MMC (full) improves its objective, meets the constraint, beats Euclidean kNN", async () => {
   const train = noisyClasses(120, 1);
-  const pairs = pairsFromLabels(train.y, 200, 4);
-  const a = tf.gather(train.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
-  const b = tf.gather(train.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-  const mmc = new MMC({ iterations: 80, learningRate: 0.05 });
-  await mmc.fit(a, b, pairs.y);
+  const { a, b, y } = mmcPairs(train.x, train.y, 200, 4);
+  const mmc = new MMC();
+  await mmc.fit(a, b, y);
+  // history: −mean_D ‖·‖_M / sqrt(mean_S ‖·‖²_M), from the identity (Euclidean) onwards.
   assert.ok(
-    mmc.history.at(-1)! < mmc.history[0] - 0.5,
+    mmc.history.at(-1)! < 1.5 * mmc.history[0],
     `MMC objective ${mmc.history[0]} → ${mmc.history.at(-1)}`,
   );
+  // history[1] is the first projection of the identity onto the constraints; the gradient
+  // ascent must improve on it (descending instead stalls there).
+  assert.ok(
+    mmc.history.at(-1)! < mmc.history[1] - 0.3,
+    `MMC ascent ${mmc.history[1]} → ${mmc.history.at(-1)}`,
+  );
+  assert.ok(mmc.converged && mmc.iterationsRun >= 10 && mmc.iterationsRun <= 100);
+  assert.equal(mmc.history.length, mmc.iterationsRun + 1);
+  // Σ_S ‖·‖²_M ≤ t (1 + 0.01) with t = Σ_S ‖·‖² / 100 (metric-learn's bound and slack).
+  const M = await mmc.mahalanobisMatrix().array();
+  const t = (await pairSquaredSum(
+    a,
+    b,
+    y,
+    1,
+    [0, 1, 2, 3, 4].map((i) => [0, 1, 2, 3, 4].map((j) => (i === j ? 1 : 0))),
+  )) / 100;
+  const fS = await pairSquaredSum(a, b, y, 1, M);
+  assert.ok(fS <= 1.011 * t, `similarity constraint ${fS} > ${t}`);
+  assert.ok(fS > 0.5 * t, `the constraint should be active at the optimum: ${fS} vs ${t}`);
+  // M is symmetric PSD and puts its weight on the informative feature 0.
+  for (let i = 0; i < 5; i++) {
+    assert.ok(M[i][i] >= -1e-6);
+    for (let j = 0; j < 5; j++) assert.ok(Math.abs(M[i][j] - M[j][i]) < 1e-5);
+  }
+  const noise = Math.max(M[1][1], M[2][2], M[3][3], M[4][4]);
+  assert.ok(M[0][0] > 300 * noise, `M[0][0] = ${M[0][0]} vs noise ${noise}`);
   const { base, learned } = await beatsEuclidean(mmc.metric());
   assert.ok(learned > base + 0.05, `MMC kNN ${learned} vs Euclidean ${base}`);
   tf.dispose([train.x, a, b]);
   mmc.dispose();
+});
+
+Deno.test("MMC (full): the learned direction separates the dissimilar pairs", async () => {
+  // Similar pairs differ along x, dissimilar ones along y: M must weight y, not x.
+  const rng = createRng(3);
+  const a: number[][] = [], b: number[][] = [], y: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const p = [rng.normal(), rng.normal()];
+    const sim = i % 2 === 0;
+    const step = sim
+      ? [2 + rng.normal(), 0.1 * rng.normal()]
+      : [0.1 * rng.normal(), 1 + rng.normal()];
+    a.push(p), b.push([p[0] + step[0], p[1] + step[1]]), y.push(sim ? 1 : -1);
+  }
+  const ta = tf.tensor2d(a), tb = tf.tensor2d(b);
+  const mmc = new MMC({ seed: 1 });
+  await mmc.fit(ta, tb, y);
+  const M = await mmc.mahalanobisMatrix().array();
+  assert.ok(M[1][1] > 20 * M[0][0], `M = ${JSON.stringify(M)}`);
+  assert.ok(mmc.converged, "MMC should converge on a 2-d problem");
+  tf.dispose([ta, tb]);
+  mmc.dispose();
+});
+
+Deno.test("MMC (diagonal) lowers its objective and beats Euclidean kNN", async () => {
+  const train = noisyClasses(120, 1);
+  const { a, b, y } = mmcPairs(train.x, train.y, 200, 4);
+  const mmc = new MMC({ diagonal: true });
+  await mmc.fit(a, b, y);
+  // Σ_S ‖·‖²_M − log Σ_D ‖·‖_M, by Newton steps from the identity.
+  assert.ok(
+    mmc.history.at(-1)! < mmc.history[0] - 100,
+    `MMC objective ${mmc.history[0]} → ${mmc.history.at(-1)}`,
+  );
+  for (let i = 1; i < mmc.history.length; i++) {
+    assert.ok(mmc.history[i] <= mmc.history[i - 1] + 1e-9, `history ${mmc.history}`);
+  }
+  const M = await mmc.mahalanobisMatrix().array();
+  // The weight goes to the informative feature 0, the noise features are (nearly) dropped.
+  const noise = Math.max(M[1][1], M[2][2], M[3][3], M[4][4]);
+  assert.ok(M[0][0] > 100 * noise, `diag(M) = ${M.map((r, i) => r[i])}`);
+  for (let i = 0; i < 5; i++) {
+    assert.ok(M[i][i] >= 0);
+    for (let j = 0; j < 5; j++) if (i !== j) assert.ok(Math.abs(M[i][j]) < 1e-6);
+  }
+  const { base, learned } = await beatsEuclidean(mmc.metric());
+  assert.ok(learned > base + 0.05, `MMC kNN ${learned} vs Euclidean ${base}`);
+  tf.dispose([train.x, a, b]);
+  mmc.dispose();
+});
+
+Deno.test("MMC: options are checked; components keeps the leading directions", async () => {
+  assert.throws(() => new MMC({ maxIter: 5 } as never), /maxIter/);
+  assert.throws(() => new MMC({ maxProj: 0 }), /maxProj/);
+  assert.throws(() => new MMC({ convergenceThreshold: 0 }), /convergenceThreshold/);
+  assert.throws(() => new MMC({ diagonalC: -1 }), /diagonalC/);
+  assert.throws(() => new MMC({ init: "pca" as never }), /init/);
+  const train = noisyClasses(60, 2);
+  const { a, b, y } = mmcPairs(train.x, train.y, 60, 1);
+  const full = new MMC({ iterations: 30 }), two = new MMC({ iterations: 30, components: 2 });
+  await full.fit(a, b, y);
+  await two.fit(a, b, y);
+  assert.deepEqual(two.L.shape, [2, 5]);
+  const Lf = await full.L.array(), L2 = await two.L.array();
+  for (let r = 0; r < 2; r++) {
+    for (let c = 0; c < 5; c++) assert.ok(Math.abs(Lf[r][c] - L2[r][c]) < 1e-5);
+  }
+  tf.dispose([train.x, a, b]);
+  full.dispose();
+  two.dispose();
+});
+
+Deno.test("symmetricEigen: A = V diag(λ) Vᵀ with V orthonormal", () => {
+  const rng = createRng(11);
+  for (const d of [1, 2, 7, 30]) {
+    const A = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j <= i; j++) A[i * d + j] = A[j * d + i] = rng.normal();
+    }
+    const { values, vectors: V } = symmetricEigen(A, d);
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let rec = 0, orth = 0;
+        for (let k = 0; k < d; k++) {
+          rec += V[i * d + k] * values[k] * V[j * d + k];
+          orth += V[k * d + i] * V[k * d + j];
+        }
+        assert.ok(Math.abs(rec - A[i * d + j]) < 1e-9, `d=${d} reconstruction`);
+        assert.ok(Math.abs(orth - (i === j ? 1 : 0)) < 1e-9, `d=${d} orthonormality`);
+      }
+    }
+  }
 });
 
 Deno.test("ITML on labelled pairs reduces constraint violation and beats Euclidean kNN", async () => {

@@ -1,18 +1,27 @@
 /**
- * Mahalanobis Metric for Clustering (Xing, Ng, Jordan and Russell, 2002): learns L from pairs
- * labelled similar (+1) or dissimilar (−1), making similar pairs close while keeping dissimilar
- * pairs apart: minimise Σ_S ‖L(a − b)‖² − log Σ_D ‖L(a − b)‖ (the unconstrained form of
- * "min Σ_S d² subject to Σ_D d ≥ 1" that Xing et al. give; M = LᵀL is positive semi-definite by
- * construction, so no projection step is needed).
+ * Mahalanobis Metric for Clustering (Xing, Ng, Jordan and Russell, 2002): learns a Mahalanobis
+ * matrix M from pairs labelled similar (+1) or dissimilar (−1),
+ *
+ *   maximise Σ_D ‖a − b‖_M  subject to  Σ_S ‖a − b‖²_M ≤ t,  M ⪰ 0,
+ *
+ * as metric-learn's `MMC` solves it: projected gradient ascent on M, each step followed by
+ * alternating projections onto the similarity constraint (a half-space in the entries of M) and
+ * the PSD cone (eigendecomposition, negative eigenvalues clipped), with an adaptive step size.
+ * t is Σ_S ‖a − b‖²_{M₀} / 100 (metric-learn's choice); only the shape of M matters to distances'
+ * rankings, so the bound only fixes the scale. L = sqrt(Λ)Vᵀ from M = VΛVᵀ, so M = LᵀL.
+ *
+ * The diagonal variant (`diagonal: true`) minimises Σ_S ‖a − b‖²_M − c · log Σ_D ‖a − b‖_M over
+ * diagonal M ⪰ 0 by Newton steps with a halving line search, as metric-learn's `_fit_diag`.
+ *
+ * Everything runs in float64 on the CPU (plain arrays): d is small (tens) for these learners.
  *
  * @module
  */
 import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { createRng } from "../data/random.ts";
-import { safeSqrt } from "../distances.ts";
 import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray } from "./_internal.ts";
+import { checkX, labelArray, symmetricEigen } from "./_internal.ts";
 
 /**
  * Options of {@linkcode MMC}.
@@ -24,15 +33,114 @@ import { checkX, labelArray } from "./_internal.ts";
  * ```
  */
 export interface MmcOptions extends LinearLearnerOptions {
-  /** Learn a diagonal L (feature weights), metric-learn's `diagonal=True` (default false). */
+  /**
+   * Learn a diagonal M (feature weights), metric-learn's `diagonal=True` (default false). The
+   * diagonal variant is fitted by Newton steps, so `learningRate` and `maxProj` do not apply.
+   */
   diagonal?: boolean;
+  /** Weight c of the dissimilarity term of the diagonal variant (metric-learn's `diagonal_c`, 1). */
+  diagonalC?: number;
+  /** Alternating projections per step at most (metric-learn's `max_proj`, default 10000). */
+  maxProj?: number;
+  /**
+   * Stop when the step ‖α∇‖ relative to ‖M‖ (full) or the relative change of the objective
+   * (diagonal) is below this (metric-learn's `convergence_threshold`, default 1e-3).
+   */
+  convergenceThreshold?: number;
+}
+
+/** Projected gradient M of the ascent: ∇fD made orthogonal to ∇fS (= W), unit Frobenius norm. */
+function gradProjection(gD: Float64Array, wUnit: Float64Array): Float64Array {
+  let dot = 0;
+  for (let i = 0; i < gD.length; i++) dot += gD[i] * wUnit[i];
+  const g = Float64Array.from(gD, (v, i) => v - dot * wUnit[i]);
+  let norm = 0;
+  for (const v of g) norm += v * v;
+  norm = Math.sqrt(norm);
+  if (norm > 0) { for (let i = 0; i < g.length; i++) g[i] /= norm; }
+  return g;
+}
+
+/** sqrt(dᵀ A d) for each row d of `diff` (`[p, d]`). */
+function mahalanobis(diff: Float64Array, p: number, d: number, A: Float64Array): Float64Array {
+  const out = new Float64Array(p);
+  for (let i = 0; i < p; i++) {
+    const o = i * d;
+    let q = 0;
+    for (let r = 0; r < d; r++) {
+      let t = 0;
+      const or = r * d;
+      for (let c = 0; c < d; c++) t += A[or + c] * diff[o + c];
+      q += diff[o + r] * t;
+    }
+    out[i] = Math.sqrt(Math.max(0, q));
+  }
+  return out;
+}
+
+/** Σ_rows (d dᵀ) · weight_i, `[d, d]`. */
+function weightedScatter(
+  diff: Float64Array,
+  p: number,
+  d: number,
+  weight?: Float64Array,
+): Float64Array {
+  const out = new Float64Array(d * d);
+  for (let i = 0; i < p; i++) {
+    const o = i * d, wi = weight ? weight[i] : 1;
+    for (let r = 0; r < d; r++) {
+      const f = wi * diff[o + r];
+      if (f === 0) continue;
+      const or = r * d;
+      for (let c = r; c < d; c++) out[or + c] += f * diff[o + c];
+    }
+  }
+  for (let r = 0; r < d; r++) for (let c = 0; c < r; c++) out[r * d + c] = out[c * d + r];
+  return out;
+}
+
+/** Solves H x = g (H `[d, d]`, symmetric positive definite) by Gaussian elimination. */
+function solve(H: Float64Array, g: Float64Array, d: number): Float64Array {
+  const a = Float64Array.from(H), x = Float64Array.from(g);
+  for (let k = 0; k < d; k++) {
+    let piv = k;
+    for (let i = k + 1; i < d; i++) if (Math.abs(a[i * d + k]) > Math.abs(a[piv * d + k])) piv = i;
+    if (piv !== k) {
+      for (let c = 0; c < d; c++) [a[k * d + c], a[piv * d + c]] = [a[piv * d + c], a[k * d + c]];
+      [x[k], x[piv]] = [x[piv], x[k]];
+    }
+    const akk = a[k * d + k];
+    if (akk === 0) throw new Error("MMC: singular Hessian in the diagonal Newton step");
+    for (let i = k + 1; i < d; i++) {
+      const f = a[i * d + k] / akk;
+      if (f === 0) continue;
+      for (let c = k; c < d; c++) a[i * d + c] -= f * a[k * d + c];
+      x[i] -= f * x[k];
+    }
+  }
+  for (let k = d - 1; k >= 0; k--) {
+    let s = x[k];
+    for (let c = k + 1; c < d; c++) s -= a[k * d + c] * x[c];
+    x[k] = s / a[k * d + k];
+  }
+  return x;
 }
 
 /**
- * MMC, classification similarity from labelled pairs. Defaults follow metric-learn's `MMC`
- * (`max_iter = 100`, identity initialisation) with Adam (learning rate 0.01) on all pairs. The
- * objective in `history` uses means instead of sums (the same minimiser up to scale):
- * mean_S ‖L(a − b)‖² − log mean_D ‖L(a − b)‖.
+ * MMC, classification similarity from labelled pairs. Defaults follow metric-learn's `MMC`:
+ * `iterations` is `max_iter` (100), `maxProj` 10000, `convergenceThreshold` 1e-3, identity
+ * initialisation (`init: "random"`: M₀ = RᵀR with R seeded N(0, 1/d)), initial step size
+ * `learningRate` 0.1 (metric-learn's fixed `alpha`), grown ×1.05 after an accepted step and
+ * halved after a rejected one. `components` k < d keeps the k leading eigen-directions of M.
+ *
+ * `history` (lower is better) records, from M₀ and then after each step, the scale-free form of
+ * the objective: −mean_D ‖a − b‖_M / sqrt(mean_S ‖a − b‖²_M) (full), or the diagonal variant's
+ * own objective Σ_S ‖a − b‖²_M − c · log Σ_D ‖a − b‖_M. `converged` and `iterationsRun` report
+ * how the last fit ended.
+ *
+ * Differences from metric-learn, both bug fixes: its first ascent direction (used only if the
+ * first projection fails) is ∇fS made orthogonal to ∇fD instead of the reverse, and its
+ * diagonal line search adds c · log Σ_D ‖·‖ where the gradient and Hessian subtract it.
  *
  * @example
  * ```ts
@@ -46,7 +154,14 @@ export interface MmcOptions extends LinearLearnerOptions {
  */
 export class MMC extends LinearLearnerBase {
   readonly name = "mmc";
+  /** Whether the last `fit` met the convergence threshold before `iterations` ran out. */
+  converged = false;
+  /** Steps (cycles) the last `fit` ran. */
+  iterationsRun = 0;
   private readonly diagonal: boolean;
+  private readonly diagonalC: number;
+  private readonly maxProj: number;
+  private readonly threshold: number;
 
   constructor(options: MmcOptions = {}) {
     super(
@@ -58,15 +173,33 @@ export class MMC extends LinearLearnerBase {
         "learningRate",
         "onStep",
         "diagonal",
+        "diagonalC",
+        "maxProj",
+        "convergenceThreshold",
       ]),
         options),
       100,
+      0.1,
     );
     this.diagonal = options.diagonal ?? false;
+    this.diagonalC = options.diagonalC ?? 1;
+    this.maxProj = options.maxProj ?? 10000;
+    this.threshold = options.convergenceThreshold ?? 1e-3;
+    if (!(this.diagonalC > 0)) throw new Error(`MMC: diagonalC must be > 0, got ${this.diagonalC}`);
+    if (!Number.isInteger(this.maxProj) || this.maxProj < 1) {
+      throw new Error(`MMC: maxProj must be a positive integer, got ${this.maxProj}`);
+    }
+    if (!(this.threshold > 0)) {
+      throw new Error(`MMC: convergenceThreshold must be > 0, got ${this.threshold}`);
+    }
+    const init = options.init ?? "identity";
+    if (init !== "identity" && init !== "random") {
+      throw new Error(`MMC: init must be "identity" or "random", got "${init}"`);
+    }
   }
 
   /**
-   * Fits L to pairs (a_i, b_i) with labels y_i = +1 (similar) or −1 (dissimilar).
+   * Fits M to pairs (a_i, b_i) with labels y_i = +1 (similar) or −1 (dissimilar).
    *
    * @param a `[p, d]` first points of the pairs
    * @param b `[p, d]` second points
@@ -80,34 +213,252 @@ export class MMC extends LinearLearnerBase {
     }
     const labels = labelArray(y, a.shape[0], "MMC.fit");
     if (labels.some((v) => v !== 1 && v !== -1)) throw new Error("MMC.fit: y must be +1 or −1");
-    const sim = labels.flatMap((v, i) => (v === 1 ? [i] : []));
-    const dis = labels.flatMap((v, i) => (v === -1 ? [i] : []));
-    if (!sim.length || !dis.length) {
+    const nS = labels.filter((v) => v === 1).length, nD = labels.length - nS;
+    if (!nS || !nD) {
       throw new Error("MMC.fit: needs at least one similar (+1) and one dissimilar (−1) pair");
     }
-    const L = this.initL(a.shape[1]);
-    const mask = this.diagonal ? tf.eye(a.shape[1]) : null;
-    const diff = tf.sub(a, b) as tf.Tensor2D;
-    const dS = tf.gather(diff, tf.tensor1d(sim, "int32")) as tf.Tensor2D;
-    const dD = tf.gather(diff, tf.tensor1d(dis, "int32")) as tf.Tensor2D;
-    diff.dispose();
-    try {
-      await this.optimize(() => {
-        const eff = mask ? tf.mul(L, mask) as tf.Tensor2D : L;
-        const sq = (t: tf.Tensor2D) => tf.sum(tf.square(tf.matMul(t, eff, false, true)), 1);
-        const pull = tf.mean(sq(dS));
-        const spread = tf.mean(safeSqrt(sq(dD)));
-        return tf.sub(pull, tf.log(tf.add(spread, 1e-12))) as tf.Scalar;
-      });
-    } finally {
-      tf.dispose([dS, dD]);
-      mask?.dispose();
+    const d = a.shape[1];
+    const k = this.options.components ?? d;
+    if (k > d) throw new Error(`mmc: components (${k}) must be ≤ the dimension ${d}`);
+    const va = await a.data(), vb = await b.data();
+    const diffS = new Float64Array(nS * d), diffD = new Float64Array(nD * d);
+    for (let i = 0, s = 0, t = 0; i < labels.length; i++) {
+      const target = labels[i] === 1 ? diffS : diffD;
+      const row = labels[i] === 1 ? s++ : t++;
+      for (let c = 0; c < d; c++) target[row * d + c] = va[i * d + c] - vb[i * d + c];
     }
-    if (mask) {
-      const diag = tf.mul(L, tf.eye(a.shape[1]));
-      L.assign(diag as tf.Tensor2D);
-      diag.dispose();
+    const A0 = this.initialMatrix(d);
+    this.history = [];
+    const M = this.diagonal
+      ? await this.fitDiagonal(diffS, nS, diffD, nD, d, A0)
+      : await this.fitFull(diffS, nS, diffD, nD, d, A0);
+    // L = sqrt(Λ) Vᵀ, rows ordered by decreasing eigenvalue; the first k rows.
+    const { values, vectors } = symmetricEigen(M, d);
+    const order = [...values.keys()].sort((i, j) => values[j] - values[i]);
+    const L = new Float32Array(k * d);
+    for (let r = 0; r < k; r++) {
+      const e = order[r], s = Math.sqrt(Math.max(0, values[e]));
+      for (let c = 0; c < d; c++) L[r * d + c] = s * vectors[c * d + e];
     }
+    this.variable?.dispose();
+    this.variable = tf.variable(tf.tensor2d(L, [k, d]), false);
+  }
+
+  /** M₀: the identity, or RᵀR with R seeded N(0, 1/d) (`init: "random"`). */
+  private initialMatrix(d: number): Float64Array {
+    const A = new Float64Array(d * d);
+    if ((this.options.init ?? "identity") === "identity") {
+      for (let i = 0; i < d; i++) A[i * d + i] = 1;
+      return A;
+    }
+    const rng = createRng(this.options.seed ?? 0);
+    const R = Float64Array.from({ length: d * d }, () => rng.normal() / Math.sqrt(d));
+    for (let i = 0; i < d; i++) {
+      for (let j = 0; j < d; j++) {
+        let s = 0;
+        for (let r = 0; r < d; r++) s += R[r * d + i] * R[r * d + j];
+        A[i * d + j] = s;
+      }
+    }
+    return A;
+  }
+
+  private record(step: number, value: number): void {
+    if (!Number.isFinite(value)) {
+      throw new Error(`${this.name}: the objective became ${value} at step ${step}`);
+    }
+    this.history.push(value);
+    if (step > 0) this.options.onStep?.(step, value);
+  }
+
+  /** metric-learn's `_fit_full`: projected gradient ascent with alternating projections. */
+  private async fitFull(
+    diffS: Float64Array,
+    nS: number,
+    diffD: Float64Array,
+    nD: number,
+    d: number,
+    A0: Float64Array,
+  ): Promise<Float64Array> {
+    const eps = 0.01; // relative slack of the similarity constraint after projection
+    const dd = d * d;
+    const W = weightedScatter(diffS, nS, d); // ∇ of Σ_S ‖·‖²_M, constant
+    const dotW = (A: Float64Array) => {
+      let s = 0;
+      for (let i = 0; i < dd; i++) s += W[i] * A[i];
+      return s;
+    };
+    const t = dotW(A0) / 100;
+    let wNorm = 0;
+    for (const v of W) wNorm += v * v;
+    wNorm = Math.sqrt(wNorm);
+    if (!(wNorm > 0)) throw new Error("MMC.fit: every similar pair has identical points");
+    const w1 = Float64Array.from(W, (v) => v / wNorm), t1 = t / wNorm;
+    const sumD = (A: Float64Array) => mahalanobis(diffD, nD, d, A).reduce((s, v) => s + v, 0);
+    const fD = (A: Float64Array) => Math.log(sumD(A) + 1e-6);
+    const gradD = (A: Float64Array) => {
+      const dist = mahalanobis(diffD, nD, d, A);
+      const total = dist.reduce((s, v) => s + v, 0);
+      const g = weightedScatter(diffD, nD, d, dist.map((v) => 0.5 / (v + 1e-6)));
+      for (let i = 0; i < dd; i++) g[i] /= total + 1e-6;
+      return g;
+    };
+    // Scale-free objective for `history`: −mean_D ‖·‖_M / sqrt(mean_S ‖·‖²_M).
+    const ratio = (A: Float64Array) => -(sumD(A) / nD) / Math.sqrt(Math.max(dotW(A), 1e-300) / nS);
+    const project = (A: Float64Array): boolean => {
+      for (let it = 0; it < this.maxProj; it++) {
+        // Similarity constraint ⟨W, A⟩ ≤ t: project onto the half-space.
+        let wx = 0;
+        for (let i = 0; i < dd; i++) wx += w1[i] * A[i];
+        if (wx > t1) { for (let i = 0; i < dd; i++) A[i] += (t1 - wx) * w1[i]; }
+        // PSD cone: clip negative eigenvalues of the symmetric part.
+        const S = new Float64Array(dd);
+        for (let r = 0; r < d; r++) {
+          for (let c = 0; c < d; c++) S[r * d + c] = (A[r * d + c] + A[c * d + r]) / 2;
+        }
+        const { values, vectors } = symmetricEigen(S, d);
+        A.fill(0);
+        for (let e = 0; e < d; e++) {
+          const l = values[e];
+          if (!(l > 0)) continue;
+          for (let r = 0; r < d; r++) {
+            const f = l * vectors[r * d + e];
+            if (f === 0) continue;
+            for (let c = 0; c < d; c++) A[r * d + c] += f * vectors[c * d + e];
+          }
+        }
+        if ((dotW(A) - t) / t < eps) return true;
+      }
+      return false;
+    };
+    const A = Float64Array.from(A0);
+    const Aold = Float64Array.from(A0);
+    let alpha = this.options.learningRate ?? this.defaultLearningRate;
+    let step = gradProjection(gradD(A), w1);
+    let objOld = fD(Aold);
+    let delta = Infinity;
+    this.record(0, ratio(A0));
+    this.converged = false;
+    let cycle = 0;
+    const maxIter = this.options.iterations ?? this.defaultIterations;
+    for (; cycle < maxIter; cycle++) {
+      const satisfy = project(A);
+      const obj = fD(A);
+      if (satisfy && (obj > objOld || cycle === 0)) {
+        // Feasible and better: accept, grow the step, move along the new projected gradient.
+        alpha *= 1.05;
+        Aold.set(A);
+        objOld = obj;
+        step = gradProjection(gradD(A), w1);
+        for (let i = 0; i < dd; i++) A[i] += alpha * step[i];
+      } else {
+        // Infeasible or worse: halve the step and retry from the last accepted matrix.
+        alpha /= 2;
+        for (let i = 0; i < dd; i++) A[i] = Aold[i] + alpha * step[i];
+      }
+      let stepNorm = 0, aNorm = 0;
+      for (let i = 0; i < dd; i++) {
+        stepNorm += step[i] * step[i];
+        aNorm += Aold[i] * Aold[i];
+      }
+      delta = alpha * Math.sqrt(stepNorm) / Math.sqrt(aNorm);
+      this.record(cycle + 1, ratio(Aold));
+      if (delta < this.threshold) {
+        this.converged = true;
+        cycle++;
+        break;
+      }
+      if (cycle % 5 === 4) await new Promise((r) => setTimeout(r, 0));
+    }
+    this.iterationsRun = cycle;
+    return Aold;
+  }
+
+  /** metric-learn's `_fit_diag`: Newton steps with a halving line search on diagonal M. */
+  private async fitDiagonal(
+    diffS: Float64Array,
+    nS: number,
+    diffD: Float64Array,
+    nD: number,
+    d: number,
+    A0: Float64Array,
+  ): Promise<Float64Array> {
+    const c = this.diagonalC;
+    const sSum = new Float64Array(d);
+    for (let i = 0; i < nS; i++) for (let r = 0; r < d; r++) sSum[r] += diffS[i * d + r] ** 2;
+    const sq = Float64Array.from(diffD, (v) => v * v);
+    const dists = (w: Float64Array) => {
+      const out = new Float64Array(nD);
+      for (let i = 0; i < nD; i++) {
+        let s = 0;
+        for (let r = 0; r < d; r++) s += sq[i * d + r] * w[r];
+        out[i] = Math.sqrt(s);
+      }
+      return out;
+    };
+    const objective = (w: Float64Array) => {
+      let s = 0;
+      for (let r = 0; r < d; r++) s += sSum[r] * w[r];
+      const dist = dists(w);
+      let total = 0;
+      for (const v of dist) total += Math.sqrt(v * v + 1e-6);
+      return s - c * Math.log(total);
+    };
+    let w = Float64Array.from({ length: d }, (_, r) => A0[r * d + r]);
+    this.record(0, objective(w));
+    this.converged = false;
+    let error = 1, it = 0;
+    const maxIter = this.options.iterations ?? this.defaultIterations;
+    while (error > this.threshold && it < maxIter) {
+      const dist = dists(w);
+      let total = 0;
+      for (const v of dist) total += v;
+      const g1 = new Float64Array(d), H2 = new Float64Array(d * d);
+      for (let i = 0; i < nD; i++) {
+        const f1 = 0.5 / Math.max(dist[i], 1e-6), f2 = -1 / (4 * Math.max(1e-6, dist[i] ** 3));
+        for (let r = 0; r < d; r++) {
+          const qr = sq[i * d + r];
+          g1[r] += f1 * qr;
+          const h = f2 * qr;
+          for (let s = 0; s < d; s++) H2[r * d + s] += h * sq[i * d + s];
+        }
+      }
+      const objInitial = objective(w);
+      // Gradient and Hessian of Σ_S‖·‖² − c·log Σ_D ‖·‖ (plus 1e-6·I, as metric-learn).
+      const gradient = Float64Array.from(sSum, (v, r) => v - c * g1[r] / total);
+      const hessian = new Float64Array(d * d);
+      for (let r = 0; r < d; r++) {
+        for (let s = 0; s < d; s++) {
+          const h2 = H2[r * d + s] / total - g1[r] * g1[s] / (total * total);
+          hessian[r * d + s] = -c * h2 + (r === s ? 1e-6 : 0);
+        }
+      }
+      const newton = solve(hessian, gradient, d);
+      const at = (lambda: number) =>
+        Float64Array.from(w, (v, r) => Math.max(0, v - lambda * newton[r]));
+      let lambda = 1;
+      let wTmp = at(lambda);
+      let obj = objective(wTmp);
+      let objPrevious = obj + 1;
+      let wPrevious = wTmp;
+      while (obj < objPrevious) {
+        objPrevious = obj;
+        wPrevious = wTmp;
+        lambda /= 2;
+        wTmp = at(lambda);
+        obj = objective(wTmp);
+      }
+      w = wPrevious;
+      error = Math.abs((objPrevious - objInitial) / objPrevious);
+      it++;
+      this.record(it, objPrevious);
+      if (it % 5 === 0) await new Promise((r) => setTimeout(r, 0));
+    }
+    this.converged = error <= this.threshold;
+    this.iterationsRun = it;
+    const M = new Float64Array(d * d);
+    for (let r = 0; r < d; r++) M[r * d + r] = w[r];
+    return M;
   }
 }
 
