@@ -56,6 +56,7 @@ import {
   thresholdSweep,
   trainingCurves,
 } from "../lib/viz/mod.ts";
+import { benchmarkFigure, type BenchmarkTable } from "../lib/benchmark/mod.ts";
 
 /** One write-up figure and its provenance. */
 interface FigureEntry {
@@ -509,6 +510,34 @@ function forPrint(entry: FigureEntry): PlotlyFigure {
   return fig;
 }
 
+/** The benchmark's MAP@R chart, from the committed table (none when it has not been run). */
+async function benchmarkFigures(out: string): Promise<FigureEntry[]> {
+  let table: BenchmarkTable;
+  try {
+    table = JSON.parse(await Deno.readTextFile(`${out}/benchmark.json`)) as BenchmarkTable;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      console.log(`no ${out}/benchmark.json yet: run \`deno task experiment benchmark\` first`);
+      return [];
+    }
+    throw error;
+  }
+  return [{
+    name: "benchmark",
+    caption: "MAP@R of every method under one protocol (mean and 95% CI over seeds).",
+    experiment: "benchmark",
+    config: { protocol: table.protocol },
+    seed: 0,
+    metrics: Object.fromEntries(
+      table.rows.map((r) => [`${r.setting}/${r.method}`, { mapAtR: r.mapAtR }]),
+    ),
+    figure: benchmarkFigure(table, { title: "" }),
+    widthIn: 7,
+    heightIn: 3,
+    static: true,
+  }];
+}
+
 async function main(args: string[]): Promise<void> {
   const opts = parseArgs(args);
   const info = await initBackend(parseBackendName(opts.backend));
@@ -523,6 +552,7 @@ async function main(args: string[]): Promise<void> {
   const entries = [
     ...await metricFigures(opts.fast),
     ...await trainedFigures(opts.fast, info.backend),
+    ...await benchmarkFigures(opts.out),
   ].filter((e) => opts.only.length === 0 || opts.only.includes(e.name));
   console.log(
     `computed ${entries.length} figures in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
