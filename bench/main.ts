@@ -358,6 +358,12 @@ async function runTiming(args: TrainArgs, data: BenchData): Promise<BenchResult[
  */
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === "knn") {
+    const { runKnnBench, runMetricsCrossCheck } = await import("./knn.ts");
+    if (rest.includes("--metrics")) await runMetricsCrossCheck();
+    else await runKnnBench(rest);
+    return;
+  }
   if (cmd !== "train") {
     console.log(
       "usage: deno task bench train [--models cnn,mlp] [--backends wasm,torch,cpu,webgpu]",
@@ -366,6 +372,7 @@ export async function main(argv: string[]): Promise<void> {
       "       [--batch 128] [--seconds 10] [--steps 60] [--warmup 3] [--rounds 2] [--no-simd]",
     );
     console.log("       [--profile] [--top 25]");
+    console.log("       deno task bench knn [--threads 2] [--metrics]");
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;
   }
