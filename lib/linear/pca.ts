@@ -5,6 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { symmetricEigen } from "./_internal.ts";
 
 /**
  * A fitted PCA.
@@ -91,7 +92,7 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
   });
   const small = Float64Array.from(await cv.data());
   cv.dispose();
-  const { values, vectors } = jacobiEigen(small, k);
+  const { values, vectors } = symmetricEigen(small, k);
   const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => values[b] - values[a]);
   const axes = new Float32Array(k * d);
   for (let r = 0; r < k; r++) {
@@ -120,41 +121,4 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
       tf.tidy(() => tf.matMul(tf.sub(t, meanRow), components, false, true) as tf.Tensor2D),
     dispose: () => tf.dispose([components, meanRow]),
   };
-}
-
-/** Eigenvalues and eigenvectors (columns) of a symmetric `[k, k]` matrix by cyclic Jacobi. */
-function jacobiEigen(a: Float64Array, k: number): { values: number[]; vectors: Float64Array } {
-  const m = Float64Array.from(a);
-  const vec = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) vec[i * k + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < k; p++) for (let q = p + 1; q < k; q++) off += m[p * k + q] ** 2;
-    if (off < 1e-22) break;
-    for (let p = 0; p < k; p++) {
-      for (let q = p + 1; q < k; q++) {
-        const apq = m[p * k + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (m[q * k + q] - m[p * k + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1), s = t * c;
-        for (let r = 0; r < k; r++) {
-          const mrp = m[r * k + p], mrq = m[r * k + q];
-          m[r * k + p] = c * mrp - s * mrq;
-          m[r * k + q] = s * mrp + c * mrq;
-        }
-        for (let r = 0; r < k; r++) {
-          const mpr = m[p * k + r], mqr = m[q * k + r];
-          m[p * k + r] = c * mpr - s * mqr;
-          m[q * k + r] = s * mpr + c * mqr;
-        }
-        for (let r = 0; r < k; r++) {
-          const vrp = vec[r * k + p], vrq = vec[r * k + q];
-          vec[r * k + p] = c * vrp - s * vrq;
-          vec[r * k + q] = s * vrp + c * vrq;
-        }
-      }
-    }
-  }
-  return { values: Array.from({ length: k }, (_, i) => m[i * k + i]), vectors: vec };
 }
