@@ -358,6 +358,10 @@ async function runTiming(args: TrainArgs, data: BenchData): Promise<BenchResult[
  */
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === "kernel-gain") {
+    await (await import("./kernel_gain.ts")).runKernelGain(rest);
+    return;
+  }
   if (cmd === "knn") {
     const { runKnnBench, runMetricsCrossCheck } = await import("./knn.ts");
     if (rest.includes("--metrics")) await runMetricsCrossCheck();
@@ -373,6 +377,7 @@ export async function main(argv: string[]): Promise<void> {
     );
     console.log("       [--profile] [--top 25]");
     console.log("       deno task bench knn [--threads 2] [--metrics]");
+    console.log("       deno task bench kernel-gain [--steps 100]");
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;
   }
