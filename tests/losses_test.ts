@@ -15,6 +15,7 @@ import {
   ntXentLoss,
   positivePairLoss,
   ringLoss,
+  softNearestNeighborLoss,
   supConLoss,
   tripletMarginLoss,
 } from "../lib/losses/mod.ts";
@@ -234,6 +235,28 @@ const refNPairs = (x: M, y: number[]) => {
   return mean(chosen.map(([a], k) => lse(chosen.map(([, p]) => s[a][p])) - s[a][chosen[k][1]]));
 };
 
+/** TF Similarity's soft nearest-neighbour loss, written as its own test loop does. */
+const refSoftNN = (x: M, y: number[], temperature = 1, normalizeFirst = false) => {
+  const u = normalizeFirst ? normalize(x) : x;
+  const n = y.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    let num = 0, den = 0, hasPos = false;
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      const d2 = u[i].reduce((a, v, k) => a + (v - u[j][k]) ** 2, 0);
+      const w = Math.exp(-d2 / temperature);
+      den += w;
+      if (y[i] === y[j]) {
+        num += w;
+        hasPos = true;
+      }
+    }
+    if (hasPos) total += -Math.log(1e-9 + num / den);
+  }
+  return total / n;
+};
+
 // ---------------------------------------------------------------- tf helpers
 const t2 = (x: M) => tf.tensor2d(x);
 function value(f: (e: tf.Tensor2D) => tf.Scalar, x: M): number {
@@ -419,7 +442,37 @@ const CASES: {
     ref: refGenLifted,
   },
   { name: "nPairs", f: (e, y) => nPairsLoss(e, y), ref: refNPairs },
+  { name: "softNN", f: (e, y) => softNearestNeighborLoss(e, y), ref: (x, y) => refSoftNN(x, y) },
+  {
+    name: "softNN T=0.5 normalised",
+    f: (e, y) => softNearestNeighborLoss(e, y, { temperature: 0.5, normalizeEmbeddings: true }),
+    ref: (x, y) => refSoftNN(x, y, 0.5, true),
+  },
 ];
+
+Deno.test("softNearestNeighborLoss: hand-worked case, singleton classes count as 0 over n", () => {
+  // a = (0, 0), b = (1, 0) share label 0; c = (0, 2) is alone in label 1. T = 1, squared L2:
+  // ℓ(a) = −log(e⁻¹ / (e⁻¹ + e⁻⁴)), ℓ(b) = −log(e⁻¹ / (e⁻¹ + e⁻⁵)), ℓ(c) = 0; loss = Σ / 3.
+  const la = Math.log(1 + Math.exp(-3)), lb = Math.log(1 + Math.exp(-4));
+  const x: M = [[0, 0], [1, 0], [0, 2]];
+  close(value((e) => softNearestNeighborLoss(e, [0, 0, 1]), x), (la + lb) / 3, 1e-5, "softNN");
+  close(
+    value((e) => softNearestNeighborLoss(e, [0, 0, 1], { reduction: "sum" }), x),
+    la + lb,
+    1e-5,
+    "softNN sum",
+  );
+  // All samples in distinct classes: every term is 0.
+  close(value((e) => softNearestNeighborLoss(e, [0, 1, 2]), x), 0, 1e-7, "softNN no positives");
+  assert.throws(
+    () => softNearestNeighborLoss(t2(x), [0, 0, 1], { temperature: 0 }),
+    /temperature must be a finite number > 0/,
+  );
+  assert.throws(
+    () => softNearestNeighborLoss(t2(x), [0, 0, 1], { temprature: 1 } as never),
+    /unknown option/,
+  );
+});
 
 Deno.test("every loss equals its reference loop on random batches", () => {
   for (const { name, f, ref } of CASES) {

@@ -13,3 +13,4 @@ export * from "./triplet.ts";
 export * from "./ntxent.ts";
 export * from "./pair_weighting.ts";
 export * from "./n_pairs.ts";
+export * from "./soft_nn.ts";
