@@ -18,7 +18,7 @@ apt_install() {
     apt-get update -qq >/dev/null
     apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
 # The deno binary that runs this script's task (a stable, resolved path: the kernel.json written by
