@@ -11,6 +11,7 @@ import { pairSetup, type TupleLossOptions } from "./contrastive.ts";
 import {
   checkOptions,
   checkReduction,
+  checkTemperature,
   maskedLogSumExp,
   reduceWeighted,
   zeroLoss,
@@ -22,12 +23,6 @@ const COMMON = ["distance", "normalizeEmbeddings", "indices", "reduction", "temp
 export interface NtXentLossOptions extends TupleLossOptions {
   /** Softmax temperature τ. Default 0.07. */
   temperature?: number;
-}
-
-function checkTemperature(fn: string, t: number): void {
-  if (!(typeof t === "number" && t > 0 && Number.isFinite(t))) {
-    throw new Error(`${fn}: temperature must be a finite number > 0, got ${t}`);
-  }
 }
 
 /**

@@ -9,7 +9,14 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Labels } from "./pairs.ts";
 import { pairSetup } from "./contrastive.ts";
-import { checkOptions, checkReduction, type LossDistance, maskedLogSumExp } from "./tuples.ts";
+import {
+  checkOptions,
+  checkReduction,
+  checkTemperature,
+  type LossDistance,
+  maskedLogSumExp,
+  reduceWeighted,
+} from "./tuples.ts";
 import type { Reduction } from "./reducers.ts";
 
 /** Options of {@linkcode softNearestNeighborLoss}; defaults are TensorFlow Similarity's. */
@@ -63,9 +70,7 @@ export function softNearestNeighborLoss(
     reduction = "mean",
   } = options;
   checkReduction(fn, reduction);
-  if (!(typeof temperature === "number" && temperature > 0 && Number.isFinite(temperature))) {
-    throw new Error(`${fn}: temperature must be a finite number > 0, got ${temperature}`);
-  }
+  checkTemperature(fn, temperature);
   return tf.tidy(() => {
     const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings);
     const logits = tf.div(s.inverted ? s.mat : tf.neg(s.mat), temperature) as tf.Tensor2D;
@@ -77,17 +82,7 @@ export function softNearestNeighborLoss(
       [s.n],
     );
     const perSample = tf.mul(tf.neg(tf.log(tf.add(tf.exp(logRatio), 1e-9))), hasPos);
-    switch (reduction) {
-      case "none":
-        return perSample as unknown as tf.Scalar;
-      case "sum":
-        return tf.sum(perSample) as tf.Scalar;
-      case "avgNonZero": {
-        const count = tf.sum(tf.step(perSample));
-        return tf.div(tf.sum(perSample), tf.maximum(count, 1)) as tf.Scalar;
-      }
-      default:
-        return tf.div(tf.sum(perSample), s.n) as tf.Scalar;
-    }
+    // "mean" divides by n (every sample has weight 1), as Keras' sum_over_batch_size does.
+    return reduceWeighted(perSample, tf.onesLike(perSample), reduction) as tf.Scalar;
   });
 }

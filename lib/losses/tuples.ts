@@ -555,3 +555,19 @@ export function checkMargins(
     }
   }
 }
+
+/**
+ * Checks a softmax temperature: a finite number > 0.
+ *
+ * @throws Error naming the loss and the value.
+ * @example
+ * ```ts
+ * import { checkTemperature } from "./tuples.ts";
+ * checkTemperature("ntXentLoss", 0.07); // ok
+ * ```
+ */
+export function checkTemperature(fn: string, temperature: number): void {
+  if (!(typeof temperature === "number" && temperature > 0 && Number.isFinite(temperature))) {
+    throw new Error(`${fn}: temperature must be a finite number > 0, got ${temperature}`);
+  }
+}
