@@ -43,23 +43,75 @@ export function checkOptionKeys(
   }
 }
 
+/** Describes a non-finite value for an error message: `NaN`, `Infinity` or `-Infinity`. */
+function describeNonFinite(v: number): string {
+  return Number.isNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";
+}
+
 /**
- * Throws when `tensor` holds NaN or ±Infinity.
- *
- * Cost: one element-wise multiply by 0 and one sum (NaN and ±Infinity both turn the sum into
- * NaN), then one 4-byte read back — a device synchronisation on WebGPU. Use it at API entry
- * points, not inside a training step (there the training loop's NaN guard catches non-finite
- * losses).
+ * Throws when `values` holds NaN, +Infinity or −Infinity, naming the argument, the first bad row and
+ * column. Rows are `rowLength` consecutive values of a flat array (row-major `[n, rowLength]`), or the
+ * inner arrays of a nested array.
  *
  * @param fn the function name used in the message
  * @param name the argument name used in the message
- * @throws Error `<fn>: <name> holds NaN or infinite values`
+ * @param values a flat array (with `rowLength`) or an array of rows
+ * @param rowLength values per row of a flat array; default 1 (each value its own row)
+ * @throws Error `<fn>: <name> row <i> holds Infinity (column <j>); embeddings and scores must be finite`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkFiniteValues } from "./validate.ts";
+ * checkFiniteValues("knn", "queries", [[0, 1], [2, 3]]); // fine
+ * assert.throws(
+ *   () => checkFiniteValues("knn", "queries", [[0, 1], [Infinity, 3]]),
+ *   /knn: queries row 1 holds Infinity \(column 0\)/,
+ * );
+ * ```
+ */
+export function checkFiniteValues(
+  fn: string,
+  name: string,
+  values: ArrayLike<number> | ArrayLike<ArrayLike<number>>,
+  rowLength = 1,
+): void {
+  const fail = (row: number, col: number, v: number): never => {
+    throw new Error(
+      `${fn}: ${name} row ${row} holds ${
+        describeNonFinite(v)
+      } (column ${col}); embeddings and scores must be finite`,
+    );
+  };
+  for (let i = 0; i < values.length; i++) {
+    const item = values[i] as number | ArrayLike<number>;
+    if (typeof item === "number") {
+      if (!Number.isFinite(item)) fail(Math.floor(i / rowLength), i % rowLength, item);
+    } else {
+      for (let j = 0; j < item.length; j++) {
+        if (!Number.isFinite(item[j])) fail(i, j, item[j]);
+      }
+    }
+  }
+}
+
+/**
+ * Throws when `tensor` holds NaN or ±Infinity, naming the first bad row (the index along axis 0).
+ *
+ * Cost: one element-wise multiply by 0 and one sum (NaN and ±Infinity both turn the sum into
+ * NaN), then one 4-byte read back — a device synchronisation on WebGPU; the values are read only
+ * when the check fails, to find the row. Use it at API entry points, not inside a training step
+ * (there the training loop's NaN guard catches non-finite losses).
+ *
+ * @param fn the function name used in the message
+ * @param name the argument name used in the message
+ * @throws Error `<fn>: <name> row <i> holds NaN (column <j>); …`
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { checkFiniteTensor } from "./validate.ts";
  * checkFiniteTensor("f", "x", tf.tensor1d([1, 2])); // fine
- * // checkFiniteTensor("f", "x", tf.tensor1d([1, NaN])); // throws "f: x holds NaN or infinite values"
+ * assert.throws(() => checkFiniteTensor("f", "x", tf.tensor2d([[1, 2], [3, NaN]])), /f: x row 1 holds NaN/);
  * ```
  */
 export function checkFiniteTensor(fn: string, name: string, tensor: tf.Tensor): void {
@@ -67,7 +119,9 @@ export function checkFiniteTensor(fn: string, name: string, tensor: tf.Tensor): 
   const probe = tf.tidy(() => tf.sum(tf.mul(tensor, 0)));
   const value = probe.dataSync()[0];
   probe.dispose();
-  if (!Number.isFinite(value)) throw new Error(`${fn}: ${name} holds NaN or infinite values`);
+  if (Number.isFinite(value)) return;
+  const rowLength = tensor.rank === 0 ? 1 : tensor.size / tensor.shape[0];
+  checkFiniteValues(fn, name, tensor.dataSync() as Float32Array, rowLength);
 }
 
 /**
