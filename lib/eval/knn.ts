@@ -13,18 +13,20 @@
  *
  * Ties are broken by the smaller reference index, as faiss and a stable sort do.
  *
- * **Exact ranking far from the origin.** In float32 the expansion `‖q‖² + ‖r‖² − 2q·r` loses every
- * digit of a distance that is small next to the norms (points near `[1000, 1000]` a quarter apart
- * come out at distance 0). So the Euclidean family first centres both sets on the mean of the
- * reference set (distances are translation invariant), keeps a few more candidates than asked
- * (`k + 4`) from the matrix products, and then re-ranks those candidates by their exact distances,
+ * **Right far from the origin.** In float32 the expansion `‖q‖² + ‖r‖² − 2q·r` loses every digit
+ * of a distance that is small next to the norms (points near `[1000, 1000]` a quarter apart come
+ * out at distance 0). So the Euclidean family first centres both sets on (about) the mean of the
+ * reference set — distances are translation invariant; the mean is rounded to a power of two of
+ * the data's scale, so that centring is exact in float32 and data on a grid stay on it — and the
+ * float32 keys then carry the digits of the data's spread, not of its offset. The scan keeps a few
+ * more candidates than asked (`k + 2`), and those are re-ranked by their exact distances,
  * recomputed in float64 from the original coordinates (as scikit-learn computes float32 distances
- * in float64 since its PR 13410). A per-row bound on the float32 rounding error certifies that no
- * reference outside the candidates can be nearer; a row without that certificate (tied or
- * near-tied distances beyond the candidates) is searched again exactly, in float64, against every
- * reference. The reported values are therefore the exact distances (rounded to float32) and the
- * order is the exact order, ties by smaller index. The cosine and inner-product families are
- * re-ranked the same way.
+ * in float64 since its PR 13410; with worker threads, each computes the exact distances of its own
+ * candidates): the reported values are the exact distances (rounded to float32) and the order
+ * among the candidates is the exact order, ties by smaller index. The candidates themselves come
+ * from the float32 scan: a reference whose distance is within float32 rounding of the k-th (a
+ * near-tie at the precision of the centred data) can fall on either side of the cut, as in faiss.
+ * The cosine and inner-product families are re-ranked the same way.
  *
  * With `threads > 1` (default: `navigator.hardwareConcurrency`, every core, as faiss uses every
  * core by default) the block pairs are shared among worker threads (each with its own `wasm`
@@ -54,12 +56,16 @@ import {
 } from "../distances.ts";
 import {
   blockPairs,
+  exactKey,
   normalizeRows,
   readFloat32,
+  rowNorm2,
   scanBlocks,
+  scanBound,
   type ScanJob,
   squaredNorms,
   TopK,
+  toScanUnits,
   transposedRows,
 } from "./knn_core.ts";
 
@@ -123,10 +129,7 @@ function familyOf(metric: Metric): Family {
  * Candidates kept beyond k for the exact float64 re-ranking: near-ties at the k-th place that
  * float32 rounding may have swapped are then still among the candidates.
  */
-const RERANK_EXTRA = Number(Deno.env.get("XTRA") ?? 4);
-
-/** Unit round-off of float32. */
-const U32 = 2 ** -24;
+const RERANK_EXTRA = 2;
 
 /**
  * The default thread count of {@linkcode knn}: `navigator.hardwareConcurrency` (every core), 1
@@ -152,18 +155,23 @@ export function defaultKnnThreads(): number {
  */
 function centreOf(data: Float32Array, rows: number, d: number): Float64Array {
   const centre = new Float64Array(d);
-  for (let t = 0; t < d; t++) {
-    let sum = 0, big = 0;
-    for (let i = 0; i < rows; i++) {
-      const v = data[i * d + t];
-      sum += v;
-      big = Math.max(big, Math.abs(v));
+  if (rows === 0) return centre;
+  const sum = new Float64Array(d);
+  const lo = data.slice(0, d), hi = data.slice(0, d);
+  for (let i = 0, o = 0; i < rows; i++, o += d) {
+    for (let t = 0; t < d; t++) {
+      const v = data[o + t];
+      sum[t] += v;
+      if (v < lo[t]) lo[t] = v;
+      else if (v > hi[t]) hi[t] = v;
     }
-    const mean = sum / Math.max(rows, 1);
-    let spread = 0;
-    for (let i = 0; i < rows; i++) spread = Math.max(spread, Math.abs(data[i * d + t] - mean));
-    if (spread === 0 || big === 0) {
-      centre[t] = rows > 0 ? data[t] : 0;
+  }
+  for (let t = 0; t < d; t++) {
+    const mean = sum[t] / rows;
+    const spread = Math.max(hi[t] - mean, mean - lo[t]);
+    const big = Math.max(Math.abs(lo[t]), Math.abs(hi[t]));
+    if (!(spread > 0) || big === 0) {
+      centre[t] = data[t];
       continue;
     }
     const ulp = 2 ** (Math.floor(Math.log2(big)) - 23);
@@ -261,14 +269,19 @@ export async function knnArrays(
   const kept = Math.min(available, k + RERANK_EXTRA);
   let q = query, r = ref;
   if (family === "euclidean" || family === "sqeuclidean") {
+    // Data already around the origin get a centre of exactly 0 (the mean rounded to the scale of
+    // the spread): no copy then.
     const centre = centreOf(ref, m, d);
-    q = centred(query, n, d, centre);
-    r = self ? q : centred(ref, m, d, centre);
+    if (centre.some((c) => c !== 0)) {
+      q = centred(query, n, d, centre);
+      r = self ? q : centred(ref, m, d, centre);
+    }
   } else if (family === "cosine" || family === "cosineSimilarity") {
     q = normalizeRows(q, n, d);
     r = self ? q : normalizeRows(r, m, d);
   }
   const top = new TopK(n, kept);
+  let exactIn: Float64Array | undefined;
   const job: ScanJob = {
     q,
     r: self ? null : r,
@@ -280,31 +293,53 @@ export async function knnArrays(
     excludeSelf,
     block,
     simd: options.simd,
+    // The originals, for the exact keys the workers compute (when the scanned rows differ).
+    query: q === query ? undefined : query,
+    ref: self || r === ref ? undefined : ref,
   };
   const threads = Math.max(1, Math.floor(options.threads ?? defaultKnnThreads()));
   const pairs = blockPairs(job).length;
   if (threads > 1 && pairs > 1) {
-    const tw = performance.now();
-    const parts = await runInWorkers(job, Math.min(threads, pairs));
-    if (Deno.env.get("KNN_PROF")) console.log("workers ms", performance.now() - tw);
-    for (const part of parts) {
-      for (let i = 0; i < n; i++) {
-        for (let t = 0; t < kept; t++) {
-          const idx = part.indices[i * kept + t];
-          if (idx >= 0) top.push(i, part.keys[i * kept + t], idx);
-        }
-      }
-    }
+    const parts = await runInWorkers(job, Math.min(threads, pairs), k);
+    exactIn = new Float64Array(n * kept);
+    mergeParts(parts, top, exactIn);
   } else {
     scanBlocks(job, top, 0, 1);
   }
-  const t1 = performance.now();
-  const out = rerank({ query, ref, r, n, m, d, k, kept, family, excludeSelf, top, q });
-  if (Deno.env.get("KNN_PROF")) {
-    console.log("rerank ms", performance.now() - t1, "fallbacks", FALLBACKS);
+  return rerank({ query, ref, r, n, m, d, k, kept, family, top, q, exactIn });
+}
+
+/**
+ * Merges the workers' sorted top lists (each row ascending by (key, index), −1 for empty
+ * slots; a (row, reference) pair appears in one part only) into `top`, row by row.
+ */
+function mergeParts(parts: WorkerPart[], top: TopK, exact: Float64Array): void {
+  const { rows, k } = top;
+  const p = parts.length;
+  const cursor = new Int32Array(p);
+  for (let i = 0; i < rows; i++) {
+    const base = i * k;
+    cursor.fill(0);
+    for (let t = 0; t < k; t++) {
+      let best = -1, bestKey = Infinity, bestIdx = -1, bestExact = NaN;
+      for (let s = 0; s < p; s++) {
+        const c = cursor[s];
+        if (c >= k) continue;
+        const idx = parts[s].indices[base + c];
+        if (idx < 0) continue;
+        const key = parts[s].keys[base + c];
+        if (best < 0 || key < bestKey || (key === bestKey && idx < bestIdx)) {
+          best = s, bestKey = key, bestIdx = idx, bestExact = parts[s].exact[base + c];
+        }
+      }
+      if (best < 0) break;
+      cursor[best]++;
+      top.keys[base + t] = bestKey;
+      top.indices[base + t] = bestIdx;
+      exact[base + t] = bestExact;
+    }
+    top.worst[i] = top.keys[base + k - 1];
   }
-  FALLBACKS = 0;
-  return out;
 }
 
 /** What {@linkcode rerank} needs: the original and the scanned (centred/normalised) rows. */
@@ -324,56 +359,17 @@ interface Rerank {
   /** Candidates per row in `top`. */
   kept: number;
   family: Family;
-  excludeSelf: boolean;
   top: TopK;
-}
-
-/** Squared L2 norm of row i of a row-major array, in float64. */
-function rowNorm2(x: Float32Array, i: number, d: number): number {
-  let s = 0;
-  for (let t = 0; t < d; t++) s += x[i * d + t] * x[i * d + t];
-  return s;
+  /** Exact keys of the slots of `top`, when the worker threads computed them. */
+  exactIn?: Float64Array;
 }
 
 /**
- * The exact ranking key of reference j for query i, in float64 from the original coordinates:
- * the squared distance (Euclidean family), 1 − cos (cosine), −cos (cosineSimilarity) or −q·r
- * (dot). A zero row has cosine 0 with everything, as {@linkcode normalizeRows} makes it.
- */
-function exactKey(
-  family: Family,
-  query: Float32Array,
-  ref: Float32Array,
-  i: number,
-  j: number,
-  d: number,
-  qn: number,
-  rn: Float64Array,
-): number {
-  const a = i * d, b = j * d;
-  if (family === "euclidean" || family === "sqeuclidean") {
-    let s = 0;
-    for (let t = 0; t < d; t++) {
-      const u = query[a + t] - ref[b + t];
-      s += u * u;
-    }
-    return s;
-  }
-  let dot = 0;
-  for (let t = 0; t < d; t++) dot += query[a + t] * ref[b + t];
-  if (family === "dot") return -dot;
-  const cos = qn > 0 && rn[j] > 0 ? dot / Math.sqrt(qn * rn[j]) : 0;
-  return family === "cosine" ? 1 - cos : -cos;
-}
-
-/**
- * Re-ranks the kept candidates of each row by their exact keys and keeps k; a row whose
- * candidates cannot be certified (see the module documentation) is searched exactly against
- * every reference.
+ * Re-ranks the kept candidates of each row by their exact keys (computed here, or by the worker
+ * threads in `exactIn`) and keeps k.
  */
 function rerank(job: Rerank): KnnResult {
-  const { query, ref, q, r, n, m, d, k, kept, family, excludeSelf, top } = job;
-  const l2 = family === "euclidean" || family === "sqeuclidean";
+  const { query, ref, q, r, n, m, d, k, kept, family, top, exactIn } = job;
   const cosineLike = family === "cosine" || family === "cosineSimilarity";
   // Original squared norms (for the exact cosine); the largest scanned reference norm (for the
   // rounding bound).
@@ -382,21 +378,26 @@ function rerank(job: Rerank): KnnResult {
   let maxR = 0;
   for (let j = 0; j < m; j++) maxR = Math.max(maxR, rowNorm2(r, j, d));
   maxR = Math.sqrt(maxR);
-  // |float32 key − exact key| ≤ slack · (‖q‖ + ‖r‖)² for the scanned rows: the dot product's
-  // rounding (γ_d ‖q‖‖r‖, twice), the rounding of ‖r‖², of the key to float32 and of the
-  // centred coordinates, each at most a few units of u·(‖q‖ + ‖r‖)².
-  const slack = (2 * d + 16) * U32;
-  const everything = kept === m - (excludeSelf ? 1 : 0);
   const indices = new Int32Array(n * k), distances = new Float32Array(n * k);
   const candKey = new Float64Array(kept), candIdx = new Int32Array(kept);
-  const exact = new TopKExact(k);
   for (let i = 0; i < n; i++) {
     const qn = cosineLike ? rowNorm2(query, i, d) : 0;
-    // Insertion sort by (exact key, index) of the few candidates.
+    const qs = rowNorm2(q, i, d);
+    const bound = scanBound(family, d, qs, maxR);
+    // The first k candidates (in scanned order) always, then each further one while its scanned
+    // key could still hide an exact key below the largest exact key so far.
+    const base = i * kept;
+    let count = 0, largest = -Infinity;
     for (let t = 0; t < kept; t++) {
-      const j = top.indices[i * kept + t];
-      const key = exactKey(family, query, ref, i, j, d, qn, rn);
-      let p = t;
+      // The scanned keys ascend: once one is beyond reach, so are the later ones.
+      if (t >= k && top.keys[base + t] - bound > largest) break;
+      const j = top.indices[base + t];
+      const given = exactIn ? exactIn[base + t] : NaN;
+      const key = given === given ? given : exactKey(family, query, ref, i, j, d, qn, rn);
+      const u = toScanUnits(family, key, qs);
+      if (u > largest) largest = u;
+      // Insertion sort by (exact key, index).
+      let p = count++;
       while (p > 0 && (candKey[p - 1] > key || (candKey[p - 1] === key && candIdx[p - 1] > j))) {
         candKey[p] = candKey[p - 1];
         candIdx[p] = candIdx[p - 1];
@@ -405,46 +406,14 @@ function rerank(job: Rerank): KnnResult {
       candKey[p] = key;
       candIdx[p] = j;
     }
-    // Certificate: a reference outside the candidates has a scanned key ≥ the worst kept one,
-    // hence an exact key ≥ worst − bound; the k-th exact key (in scanned-key units) must be
-    // below that.
-    let certain = everything;
-    if (!certain) {
-      const worst = top.keys[i * kept + kept - 1];
-      const kth = candKey[k - 1];
-      const qs = l2 || family === "dot" ? rowNorm2(q, i, d) : 1;
-      const inScanUnits = l2 ? kth - qs : family === "cosine" ? kth - 1 : kth;
-      const qNorm = Math.sqrt(qs);
-      const bound = l2
-        ? slack * (qNorm + maxR) ** 2
-        : family === "dot"
-        ? slack * (qNorm * maxR + 1e-30)
-        : slack * 4;
-      certain = inScanUnits < worst - bound;
-    }
-    if (!certain) FALLBACKS++;
-    if (certain) {
-      for (let t = 0; t < k; t++) {
-        indices[i * k + t] = candIdx[t];
-        distances[i * k + t] = reported(family, candKey[t]);
-      }
-      continue;
-    }
-    // Exact search of this row against every reference.
-    exact.reset();
-    for (let j = 0; j < m; j++) {
-      if (excludeSelf && j === i) continue;
-      exact.push(exactKey(family, query, ref, i, j, d, qn, rn), j);
-    }
     for (let t = 0; t < k; t++) {
-      indices[i * k + t] = exact.indices[t];
-      distances[i * k + t] = reported(family, exact.keys[t]);
+      indices[i * k + t] = candIdx[t];
+      distances[i * k + t] = reported(family, candKey[t]);
     }
   }
   return { indices, distances, k };
 }
 
-export let FALLBACKS = 0;
 /** The reported value of an exact key: a distance, or the similarity for the similarity families. */
 function reported(family: Family, key: number): number {
   switch (family) {
@@ -455,33 +424,6 @@ function reported(family: Family, key: number): number {
       return -key;
     default: // sqeuclidean, cosine
       return key;
-  }
-}
-
-/** A float64 top-k of one row, ties by smaller index (for the exact fallback search). */
-class TopKExact {
-  readonly keys: Float64Array;
-  readonly indices: Int32Array;
-  private size = 0;
-  constructor(readonly k: number) {
-    this.keys = new Float64Array(k);
-    this.indices = new Int32Array(k);
-  }
-  reset(): void {
-    this.size = 0;
-  }
-  /** Offers (key, index); indices must arrive in ascending order (ties keep the earlier). */
-  push(key: number, index: number): void {
-    const { k, keys, indices } = this;
-    if (this.size === k && !(key < keys[k - 1])) return;
-    let p = this.size < k ? this.size++ : k - 1;
-    while (p > 0 && keys[p - 1] > key) {
-      keys[p] = keys[p - 1];
-      indices[p] = indices[p - 1];
-      p--;
-    }
-    keys[p] = key;
-    indices[p] = index;
   }
 }
 
@@ -554,8 +496,10 @@ export async function forEachKeyBlock(
   if (l2) {
     // Centred on the reference mean: the keys keep their digits far from the origin.
     const centre = centreOf(reference, m, d);
-    q = centred(query, n, d, centre);
-    r = query === reference ? q : centred(reference, m, d, centre);
+    if (centre.some((c) => c !== 0)) {
+      q = centred(query, n, d, centre);
+      r = query === reference ? q : centred(reference, m, d, centre);
+    }
   } else if (family === "cosine" || family === "cosineSimilarity") {
     q = normalizeRows(q, n, d);
     r = normalizeRows(r, m, d);
@@ -593,6 +537,8 @@ export async function forEachKeyBlock(
 interface WorkerPart {
   keys: Float32Array;
   indices: Int32Array;
+  /** Exact keys of the same slots (float64). */
+  exact: Float64Array;
 }
 
 let pool: NodeWorker[] = [];
@@ -626,38 +572,30 @@ export function terminateKnnWorkers(): void {
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs `job` on the pool; calls are serialised (each worker serves one job at a time). */
-function runInWorkers(job: ScanJob, threads: number): Promise<WorkerPart[]> {
-  const run = queue.then(() => runNow(job, threads));
+function runInWorkers(job: ScanJob, threads: number, k: number): Promise<WorkerPart[]> {
+  const run = queue.then(() => runNow(job, threads, k));
   queue = run.catch(() => undefined);
   return run;
 }
 
-let webPool: Worker[] = [];
-function runWeb(job: ScanJob, threads: number): Promise<WorkerPart[]> {
-  while (webPool.length < threads) {
-    webPool.push(
-      new Worker(new URL("./knn_worker_web.ts", import.meta.url).href, { type: "module" }),
-    );
-  }
-  return Promise.all(
-    webPool.slice(0, threads).map((worker, part) =>
-      new Promise<WorkerPart>((resolve, reject) => {
-        worker.onmessage = (e: MessageEvent) => {
-          if (e.data.error) reject(new Error(`knn worker: ${e.data.error}`));
-          else resolve(e.data as WorkerPart);
-        };
-        worker.postMessage({ job, part, parts: threads });
-      })
-    ),
-  );
+/** The bytes of a typed array, as an ArrayBuffer of its own (a copy only for a partial view). */
+function bytesOf(a: Float32Array): ArrayBuffer {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength
+    ? a.buffer as ArrayBuffer
+    : a.slice().buffer as ArrayBuffer;
 }
-export function killWeb() {
-  for (const w of webPool) w.terminate();
-  webPool = [];
-}
-function runNow(job: ScanJob, threads: number): Promise<WorkerPart[]> {
-  if (Deno.env.get("WEBW")) return runWeb(job, threads);
+
+function runNow(job: ScanJob, threads: number, k: number): Promise<WorkerPart[]> {
   const workers = getPool(threads);
+  // Typed arrays cross `node:worker_threads` slowly under Deno (tens of ms per MB), plain
+  // ArrayBuffers fast: the job travels as buffers, and the worker answers with buffers.
+  const message = {
+    ...job,
+    q: bytesOf(job.q),
+    r: job.r ? bytesOf(job.r) : null,
+    query: job.query ? bytesOf(job.query) : undefined,
+    ref: job.ref ? bytesOf(job.ref) : undefined,
+  };
   return Promise.all(workers.map((worker, part) =>
     new Promise<WorkerPart>((resolve, reject) => {
       const done = () => {
@@ -665,10 +603,18 @@ function runNow(job: ScanJob, threads: number): Promise<WorkerPart[]> {
         worker.off("error", onError);
         worker.unref();
       };
-      const onMessage = (data: WorkerPart & { error?: string }) => {
+      const onMessage = (
+        data: { keys: ArrayBuffer; indices: ArrayBuffer; exact: ArrayBuffer; error?: string },
+      ) => {
         done();
         if (data.error) reject(new Error(`knn worker: ${data.error}`));
-        else resolve(data);
+        else {
+          resolve({
+            keys: new Float32Array(data.keys),
+            indices: new Int32Array(data.indices),
+            exact: new Float64Array(data.exact),
+          });
+        }
       };
       const onError = (e: Error) => {
         done();
@@ -678,7 +624,7 @@ function runNow(job: ScanJob, threads: number): Promise<WorkerPart[]> {
       worker.on("message", onMessage);
       worker.on("error", onError);
       worker.ref();
-      worker.postMessage({ job, part, parts: threads });
+      worker.postMessage({ job: message, part, parts: threads, k });
     })
   ));
 }
