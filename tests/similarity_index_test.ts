@@ -24,7 +24,9 @@ const encoder = mlpEncoder({ inputShape: [F], hidden: [16], embeddingDim: DIM, s
 function images(seed: number, n: number): { x: tf.Tensor2D; labels: number[] } {
   const labels = Array.from({ length: n }, (_, i) => (i * 7 + seed) % 4);
   const noise = tf.randomNormal([n, F], 0, 1, "float32", seed);
-  const centres = tf.tensor2d(labels.map((l) => Array.from({ length: F }, (_, j) => (j % 4 === l ? 1.5 : 0))));
+  const centres = tf.tensor2d(
+    labels.map((l) => Array.from({ length: F }, (_, j) => (j % 4 === l ? 1.5 : 0))),
+  );
   return { x: tf.add(noise, centres) as tf.Tensor2D, labels };
 }
 const gallery = images(1, 80), queries = images(2, 30);
@@ -42,7 +44,9 @@ async function checkAgainstExact(store: EmbeddingStore) {
     gallery.labels,
     { k: 12, ks: [1, 3, 12] },
   );
-  for (const key of ["precisionAt1", "rPrecision", "mapAtR", "mrr", "meanAveragePrecision"] as const) {
+  for (
+    const key of ["precisionAt1", "rPrecision", "mapAtR", "mrr", "meanAveragePrecision"] as const
+  ) {
     assert.ok(Math.abs(got[key] - want[key]) < 1e-12, `${key}: ${got[key]} vs ${want[key]}`);
   }
   assert.deepEqual(got.recallAtK, want.recallAtK);
@@ -78,9 +82,14 @@ Deno.test("index numbers rows, lookup finds an indexed image first", async () =>
   const hits = await index.lookup(gallery.x.slice([6, 0], [1, F]), 2);
   assert.equal(hits[0][0].id, "6");
   assert.ok(hits[0][0].distance < 1e-3);
-  const onShelf = await index.lookup(gallery.x.slice([6, 0], [1, F]), 3, { filter: { shelf: "a" } });
+  const onShelf = await index.lookup(gallery.x.slice([6, 0], [1, F]), 3, {
+    filter: { shelf: "a" },
+  });
   assert.deepEqual(onShelf[0].map((h) => h.id).sort(), ["5", "7"]);
-  await assert.rejects(index.index(gallery.x.slice([0, 0], [1, F]), [0], { ids: ["0"] }), /already stored/);
+  await assert.rejects(
+    index.index(gallery.x.slice([0, 0], [1, F]), [0], { ids: ["0"] }),
+    /already stored/,
+  );
 });
 
 Deno.test("calibrate sets the threshold calibrateThreshold gives; match applies it", async () => {
@@ -102,7 +111,10 @@ Deno.test("calibrate sets the threshold calibrateThreshold gives; match applies 
     same.push(label === queries.labels[i]);
   });
   const want = calibrateThreshold(dist, same, { targetPrecision: 0.6 });
-  assert.ok(Math.abs(cal.threshold - want.threshold) < 1e-5, `${cal.threshold} vs ${want.threshold}`);
+  assert.ok(
+    Math.abs(cal.threshold - want.threshold) < 1e-5,
+    `${cal.threshold} vs ${want.threshold}`,
+  );
   assert.equal(index.threshold, cal.threshold);
   const matches = await index.match(queries.x);
   matches.forEach((m, i) => {
@@ -123,14 +135,26 @@ Deno.test("lookupGallery draws queries and their hits, red where the label diffe
     queryImages: new Float32Array(2 * size),
     queryLabels: [0, 1],
     hits: [
-      [{ id: "0", distance: 0.1, label: 0, metadata: {} }, { id: "2", distance: 0.4, label: 1, metadata: {} }],
-      [{ id: "1", distance: 0.2, label: 1, metadata: {} }, { id: "2", distance: 0.3, label: 1, metadata: {} }],
+      [{ id: "0", distance: 0.1, label: 0, metadata: {} }, {
+        id: "2",
+        distance: 0.4,
+        label: 1,
+        metadata: {},
+      }],
+      [{ id: "1", distance: 0.2, label: 1, metadata: {} }, {
+        id: "2",
+        distance: 0.3,
+        label: 1,
+        metadata: {},
+      }],
     ],
     images: stored,
   });
   const images = fig.layout.images as unknown[];
   assert.equal(images.length, 2 * 3);
-  const red = (fig.layout.shapes as { line: { color: string } }[]).filter((s) => s.line.color === "#d62728");
+  const red = (fig.layout.shapes as { line: { color: string } }[]).filter((s) =>
+    s.line.color === "#d62728"
+  );
   assert.equal(red.length, 1);
   assert.match(String((fig.layout.title as { text: string }).text), /1 of 4 wrong/);
   await assert.rejects(

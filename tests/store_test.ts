@@ -89,7 +89,10 @@ const IO = { sanitizeOps: false, sanitizeResources: false };
 
 function rows(seed: number, n: number, d: number): number[][] {
   const rng = createRng(seed);
-  return Array.from({ length: n }, () => Array.from({ length: d }, () => Math.fround(rng.normal())));
+  return Array.from(
+    { length: n },
+    () => Array.from({ length: d }, () => Math.fround(rng.normal())),
+  );
 }
 
 function distance(metric: StoreMetric, a: number[], b: number[]): number {
@@ -167,16 +170,28 @@ for (const backend of BACKENDS) {
         // A Float32Array and a tensor give the same answer as rows.
         const flat = await store.search(Float32Array.from(queries.flat()), 3);
         const tensor = await store.search(tf.tensor2d(queries), 3);
-        assert.deepEqual(flat.map((h) => h.map((x) => x.id)), tensor.map((h) => h.map((x) => x.id)));
+        assert.deepEqual(
+          flat.map((h) => h.map((x) => x.id)),
+          tensor.map((h) => h.map((x) => x.id)),
+        );
       });
 
       await t.step("filters select what a reference predicate selects", async () => {
         const cases: [Record<string, unknown>, (i: number) => boolean][] = [
           [{ colour: "red" }, (i) => meta[i].colour === "red"],
           [{ colour: ["red", "blue"] }, (i) => ["red", "blue"].includes(meta[i].colour as string)],
-          [{ colour: { ne: "red" } }, (i) => meta[i].colour !== undefined && meta[i].colour !== "red"],
-          [{ price: { gte: 10, lt: 30 } }, (i) => (meta[i].price as number) >= 10 && (meta[i].price as number) < 30],
-          [{ fresh: true, label: { in: [0, 2] } }, (i) => meta[i].fresh === true && [0, 2].includes(labels[i])],
+          [
+            { colour: { ne: "red" } },
+            (i) => meta[i].colour !== undefined && meta[i].colour !== "red",
+          ],
+          [
+            { price: { gte: 10, lt: 30 } },
+            (i) => (meta[i].price as number) >= 10 && (meta[i].price as number) < 30,
+          ],
+          [
+            { fresh: true, label: { in: [0, 2] } },
+            (i) => meta[i].fresh === true && [0, 2].includes(labels[i]),
+          ],
           [{ label: { gt: 2 } }, (i) => labels[i] > 2],
           [{ id: ["3", "4", "250"] }, (i) => [3, 4, 250].includes(i)],
           [{ price: 0.5 }, (i) => meta[i].price === 0.5],
@@ -185,15 +200,23 @@ for (const backend of BACKENDS) {
           const what = JSON.stringify(filter);
           const res = await store.search(queries, 5, { filter: filter as never, metric: "cosine" });
           queries.forEach((q, i) => checkHits(res[i], brute("cosine", q, x, 5, keep), what));
-          assert.equal(await store.count(filter as never), x.filter((_, i) => keep(i)).length, what);
+          assert.equal(
+            await store.count(filter as never),
+            x.filter((_, i) => keep(i)).length,
+            what,
+          );
         }
         await assert.rejects(
           store.search(queries, 3, { filter: { colour2: "red" } }),
-          (e: Error) => e instanceof UnknownFieldError && e.field === "colour2" && /colour/.test(e.message),
+          (e: Error) =>
+            e instanceof UnknownFieldError && e.field === "colour2" && /colour/.test(e.message),
         );
         await assert.rejects(store.count({ nope: 1 }), UnknownFieldError);
         await assert.rejects(store.search(queries, 3, { filter: { price: "cheap" } }), TypeError);
-        await assert.rejects(store.search(queries, 3, { filter: { colour: { lt: 3 } } }), TypeError);
+        await assert.rejects(
+          store.search(queries, 3, { filter: { colour: { lt: 3 } } }),
+          TypeError,
+        );
         await assert.rejects(store.search(queries, 3, { filter: { label: 1.5 } }), TypeError);
         await assert.rejects(
           store.search(queries, 3, { filter: { colour: { like: "r%" } } as never }),
@@ -218,7 +241,11 @@ for (const backend of BACKENDS) {
         assert.deepEqual(await store.get(["5"]), [null]);
         const res = await store.search([x[5]], 3);
         assert.ok(!res[0].some((h) => h.id === "5" || h.id === "6"));
-        checkHits(res[0], brute("euclidean", x[5], x, 3, (i) => i !== 5 && i !== 6), "after delete");
+        checkHits(
+          res[0],
+          brute("euclidean", x[5], x, 3, (i) => i !== 5 && i !== 6),
+          "after delete",
+        );
       });
 
       await t.step("duplicate ids: refused whole, or replaced with upsert", async () => {
@@ -230,7 +257,8 @@ for (const backend of BACKENDS) {
         await assert.rejects(
           store.add(["new1", "7"], [x[0], x[1]]),
           (e: Error) =>
-            e instanceof DuplicateIdError && e.ids.includes("7") && /nothing was stored/.test(e.message),
+            e instanceof DuplicateIdError && e.ids.includes("7") &&
+            /nothing was stored/.test(e.message),
         );
         assert.equal(await store.count(), before);
         assert.deepEqual(await store.get(["new1"]), [null]);
@@ -253,34 +281,73 @@ for (const backend of BACKENDS) {
         const before = await store.count();
         const row = x[0];
         const bad: [() => Promise<unknown>, (e: Error) => boolean][] = [
-          [() => store.add(["b1"], [[1, 2, 3]]), (e) => e instanceof DimensionMismatchError && e.actual === 3 && e.expected === D],
-          [() => store.add(["b1"], new Float32Array(D + 1)), (e) => e instanceof DimensionMismatchError],
-          [() => store.add(["b1"], tf.zeros([1, D + 2]) as tf.Tensor2D), (e) => e instanceof DimensionMismatchError],
+          [
+            () => store.add(["b1"], [[1, 2, 3]]),
+            (e) => e instanceof DimensionMismatchError && e.actual === 3 && e.expected === D,
+          ],
+          [
+            () => store.add(["b1"], new Float32Array(D + 1)),
+            (e) => e instanceof DimensionMismatchError,
+          ],
+          [
+            () => store.add(["b1"], tf.zeros([1, D + 2]) as tf.Tensor2D),
+            (e) => e instanceof DimensionMismatchError,
+          ],
           [() => store.search([[1, 2]], 1), (e) => e instanceof DimensionMismatchError],
           [
             () => store.add(["b1", "b2"], [row, row.map((v, j) => (j === 3 ? NaN : v))]),
-            (e) => e instanceof NonFiniteEmbeddingError && e.row === 1 && e.column === 3 && /NaN/.test(e.message),
+            (e) =>
+              e instanceof NonFiniteEmbeddingError && e.row === 1 && e.column === 3 &&
+              /NaN/.test(e.message),
           ],
           [
             () => store.add(["b1"], Float64Array.from(row.map((v, j) => (j === 2 ? 1e39 : v)))),
             (e) => e instanceof NonFiniteEmbeddingError && /float32/.test(e.message),
           ],
-          [() => store.search([row.map(() => Infinity)], 1), (e) => e instanceof NonFiniteEmbeddingError],
-          [() => store.add(["b1", "b2"], [row]), (e) => e instanceof RangeError && /2 ids for 1/.test(e.message)],
+          [
+            () => store.search([row.map(() => Infinity)], 1),
+            (e) => e instanceof NonFiniteEmbeddingError,
+          ],
+          [
+            () => store.add(["b1", "b2"], [row]),
+            (e) => e instanceof RangeError && /2 ids for 1/.test(e.message),
+          ],
           [() => store.add([""], [row]), (e) => e instanceof TypeError],
           [() => store.add([7 as never], [row]), (e) => e instanceof TypeError],
-          [() => store.add(["a\u0000b"], [row]), (e) => e instanceof TypeError && /NUL/.test(e.message)],
-          [() => store.add(["b1"], [row], { labels: [0.5] }), (e) => e instanceof TypeError && /labels\[0\]/.test(e.message)],
+          [
+            () => store.add(["a\u0000b"], [row]),
+            (e) => e instanceof TypeError && /NUL/.test(e.message),
+          ],
+          [
+            () => store.add(["b1"], [row], { labels: [0.5] }),
+            (e) => e instanceof TypeError && /labels\[0\]/.test(e.message),
+          ],
           [() => store.add(["b1"], [row], { labels: [1, 2] }), (e) => e instanceof RangeError],
           [
-            () => store.add(["b1", "b2"], [row, row], { metadata: [{ colour: "red" }, { colour: 3 }] }),
+            () =>
+              store.add(["b1", "b2"], [row, row], { metadata: [{ colour: "red" }, { colour: 3 }] }),
             (e) => e instanceof TypeError && /colour/.test(e.message),
           ],
-          [() => store.add(["b1"], [row], { metadata: [{ price: "high" }] }), (e) => e instanceof TypeError],
-          [() => store.add(["b1"], [row], { metadata: [{ label: 3 }] }), (e) => e instanceof TypeError && /reserved/.test(e.message)],
-          [() => store.add(["b1"], [row], { metadata: [{ w: NaN }] }), (e) => e instanceof TypeError],
-          [() => store.add(["b1"], [row], { metadata: [{ w: { deep: 1 } as never }] }), (e) => e instanceof TypeError],
-          [() => store.add(["b1"], [row], { bogus: 1 } as never), (e) => /unknown option "bogus"/.test(e.message)],
+          [
+            () => store.add(["b1"], [row], { metadata: [{ price: "high" }] }),
+            (e) => e instanceof TypeError,
+          ],
+          [
+            () => store.add(["b1"], [row], { metadata: [{ label: 3 }] }),
+            (e) => e instanceof TypeError && /reserved/.test(e.message),
+          ],
+          [
+            () => store.add(["b1"], [row], { metadata: [{ w: NaN }] }),
+            (e) => e instanceof TypeError,
+          ],
+          [
+            () => store.add(["b1"], [row], { metadata: [{ w: { deep: 1 } as never }] }),
+            (e) => e instanceof TypeError,
+          ],
+          [
+            () => store.add(["b1"], [row], { bogus: 1 } as never),
+            (e) => /unknown option "bogus"/.test(e.message),
+          ],
           [() => store.search([row], 0), (e) => e instanceof RangeError && /k/.test(e.message)],
           [() => store.search([row], 2.5), (e) => e instanceof RangeError],
         ];
@@ -297,7 +364,10 @@ for (const backend of BACKENDS) {
 
       await t.step("batched inserts with a progress bar", async () => {
         const more = rows(3, 2500, D);
-        const r = await store.add(more.map((_, i) => `m${i}`), more, { batchSize: 700, progress: true });
+        const r = await store.add(more.map((_, i) => `m${i}`), more, {
+          batchSize: 700,
+          progress: true,
+        });
         assert.deepEqual(r, { stored: 2500, replaced: 0 });
         const [got] = await store.get(["m2499"]);
         assert.deepEqual([...got!.embedding], more[2499]);
@@ -361,7 +431,9 @@ for (const backend of BACKENDS) {
           const recall = hit / (10 * queries.length);
           assert.ok(recall >= 0.85, `recall@10 ${recall}`);
           // Filtered searches still fill k, with matching rows only.
-          const filtered = await store.search(queries, 10, { filter: { part: 1, label: { lt: 5 } } });
+          const filtered = await store.search(queries, 10, {
+            filter: { part: 1, label: { lt: 5 } },
+          });
           for (const row of filtered) {
             assert.equal(row.length, 10);
             for (const h of row) {
@@ -394,7 +466,10 @@ Deno.test("memory store: HNSW serves euclidean and cosine, and no IVFFlat", () =
   assert.throws(() => new MemoryStore({ dim: 4, metric: "l1" as never }), UnknownMetricError);
   assert.throws(() => new MemoryStore({} as never), /dim is required/);
   assert.throws(() => new MemoryStore({ dim: 0 }), RangeError);
-  assert.throws(() => new MemoryStore({ dim: 4, hnsw: { m: 3 } as never }), /unknown option "hnsw.m"/);
+  assert.throws(
+    () => new MemoryStore({ dim: 4, hnsw: { m: 3 } as never }),
+    /unknown option "hnsw.m"/,
+  );
 });
 
 Deno.test("cosine stores refuse zero vectors", async () => {
@@ -488,15 +563,20 @@ Deno.test({
       const db = await PGlite.create({ dataDir: `${dir}/pgdata`, extensions: { vector } });
       await db.query("UPDATE simlearn_stores SET format = 7");
       await db.close();
-      await assert.rejects(openEmbeddedStore(dir), (e: Error) =>
-        e instanceof IncompatibleStoreError && /storage format 7/.test(e.message));
+      await assert.rejects(
+        openEmbeddedStore(dir),
+        (e: Error) => e instanceof IncompatibleStoreError && /storage format 7/.test(e.message),
+      );
       // A non-empty directory that is not a store, and a file.
       const other = `${root}/other`;
       await Deno.mkdir(other);
       await Deno.writeTextFile(`${other}/notes.txt`, "mine");
       await assert.rejects(openEmbeddedStore(other, { dim: 3 }), /not a simlearn store directory/);
       assert.deepEqual(await listing(other), ["notes.txt"]);
-      await assert.rejects(openEmbeddedStore(`${other}/notes.txt`, { dim: 3 }), IncompatibleStoreError);
+      await assert.rejects(
+        openEmbeddedStore(`${other}/notes.txt`, { dim: 3 }),
+        IncompatibleStoreError,
+      );
     } finally {
       await Deno.remove(root, { recursive: true });
     }
@@ -611,11 +691,14 @@ Deno.test({
     const D = 16, N = 5000, B = 1000;
     const x = rows(7, N, D);
     try {
-      const store = await openServerStore(`postgres://postgres:pw@127.0.0.1:${proxy.port}/postgres`, {
-        dim: D,
-        table: name,
-        progress: false,
-      });
+      const store = await openServerStore(
+        `postgres://postgres:pw@127.0.0.1:${proxy.port}/postgres`,
+        {
+          dim: D,
+          table: name,
+          progress: false,
+        },
+      );
       // One batch's vectors as text are about this many bytes; cut inside the third batch.
       const batchBytes = x.slice(0, B).reduce((s, r) => s + JSON.stringify(r).length + 8, 0);
       proxy.arm(Math.round(2.5 * batchBytes) + 40_000);

@@ -50,7 +50,13 @@ export interface Settings {
 }
 
 /** Throws unless `value` is an integer in [min, max]. */
-export function checkInteger(fn: string, name: string, value: unknown, min: number, max = 2 ** 31 - 1) {
+export function checkInteger(
+  fn: string,
+  name: string,
+  value: unknown,
+  min: number,
+  max = 2 ** 31 - 1,
+) {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
     throw new RangeError(
       `${fn}: ${name} must be an integer in [${min}, ${max}], got ${String(value)}`,
@@ -165,7 +171,9 @@ export async function toRows(
     );
   if (vectors instanceof tf.Tensor) {
     if (vectors.rank !== 2) {
-      throw new TypeError(`${fn}: ${name} must be a rank-2 tensor [n, ${dim}], got [${vectors.shape}]`);
+      throw new TypeError(
+        `${fn}: ${name} must be a rank-2 tensor [n, ${dim}], got [${vectors.shape}]`,
+      );
     }
     if (vectors.shape[1] !== dim) {
       throw mismatch(vectors.shape[1], `has shape [${vectors.shape}]`);
@@ -297,7 +305,9 @@ export function checkMetadata(
   const rows = metadata.map((m, i) => {
     if (m === undefined || m === null) return {};
     const proto = typeof m === "object" ? Object.getPrototypeOf(m) : undefined;
-    if (typeof m !== "object" || Array.isArray(m) || (proto !== Object.prototype && proto !== null)) {
+    if (
+      typeof m !== "object" || Array.isArray(m) || (proto !== Object.prototype && proto !== null)
+    ) {
       throw new TypeError(`${fn}: metadata[${i}] must be a plain object`);
     }
     const row: Metadata = {};
@@ -393,7 +403,9 @@ export function parseFilter(
         return;
       }
       if (op !== "eq" && op !== "ne" && type !== "number") {
-        throw new TypeError(`${fn}: filter ${field}.${op} compares order, but ${field} holds ${type}s`);
+        throw new TypeError(
+          `${fn}: filter ${field}.${op} compares order, but ${field} holds ${type}s`,
+        );
       }
       clauses.push({ field, scope, type, op, value: check(v, op) });
     };

@@ -18,7 +18,13 @@ import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { IncompatibleStoreError, StoreError } from "./errors.ts";
-import { type SqlConnection, type SqlRow, SqlStore, type SqlStoreOptions, STORE_FORMAT } from "./sql.ts";
+import {
+  type SqlConnection,
+  type SqlRow,
+  SqlStore,
+  type SqlStoreOptions,
+  STORE_FORMAT,
+} from "./sql.ts";
 
 /**
  * The PostgreSQL major version of the pinned PGlite (0.5.14); a store directory written by
@@ -162,9 +168,12 @@ export async function openEmbeddedStore(
     });
   } catch (e) {
     if (path !== undefined && !existed) await cleanUp(path, created);
-    throw new StoreError(`${fn}: PGlite could not start in ${path ?? "memory"}: ${(e as Error).message}`, {
-      cause: e,
-    });
+    throw new StoreError(
+      `${fn}: PGlite could not start in ${path ?? "memory"}: ${(e as Error).message}`,
+      {
+        cause: e,
+      },
+    );
   }
   const conn = new PgliteConnection(db, path ?? "an in-memory PGlite database");
   try {

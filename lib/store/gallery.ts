@@ -55,7 +55,9 @@ export async function lookupGallery(options: LookupGalleryOptions): Promise<Plot
   const n = queryImages.length / size;
   if (!Number.isInteger(n) || n !== hits.length || queryLabels.length !== n) {
     throw new RangeError(
-      `${fn}: ${queryImages.length / size} query images, ${queryLabels.length} labels and ${hits.length} hit lists must agree`,
+      `${fn}: ${
+        queryImages.length / size
+      } query images, ${queryLabels.length} labels and ${hits.length} hit lists must agree`,
     );
   }
   const k = options.k ?? Math.min(...hits.map((h) => h.length));
@@ -73,7 +75,9 @@ export async function lookupGallery(options: LookupGalleryOptions): Promise<Plot
       const h = row[t];
       const j = imageOf(h);
       if (!Number.isInteger(j) || j < 0 || j >= m) {
-        throw new RangeError(`${fn}: hit ${JSON.stringify(h.id)} maps to image ${j}, not in [0, ${m})`);
+        throw new RangeError(
+          `${fn}: hit ${JSON.stringify(h.id)} maps to image ${j}, not in [0, ${m})`,
+        );
       }
       if (h.label === null) throw new RangeError(`${fn}: hit ${JSON.stringify(h.id)} has no label`);
       const slot = n + i * k + t;

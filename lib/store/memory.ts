@@ -154,7 +154,9 @@ export class MemoryStore implements EmbeddingStore {
       throw new DuplicateIdError(
         `${fn}: ${existing.length} id(s) are already stored (${
           existing.slice(0, 5).map((e) => JSON.stringify(e)).join(", ")
-        }${existing.length > 5 ? ", …" : ""}); pass upsert: true to replace them; nothing was stored`,
+        }${
+          existing.length > 5 ? ", …" : ""
+        }); pass upsert: true to replace them; nothing was stored`,
         existing.slice(0, 20),
       );
     }
@@ -345,7 +347,10 @@ export class MemoryStore implements EmbeddingStore {
       return Array.from(
         { length: n },
         (_, i) =>
-          Array.from({ length: kk }, (_, t) => this.hit(r.indices[i * kk + t], r.distances[i * kk + t])),
+          Array.from(
+            { length: kk },
+            (_, t) => this.hit(r.indices[i * kk + t], r.distances[i * kk + t]),
+          ),
       );
     }
     // Filtered (or with deleted rows): over-fetch in proportion, fall back to exact when short.

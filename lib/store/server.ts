@@ -102,7 +102,10 @@ export async function openServerStore(
   }
   const { connectTimeoutMs = 10_000, ...rest } = options;
   const where = redactUrl(url);
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: connectTimeoutMs });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: connectTimeoutMs,
+  });
   const conn = new PgConnection(client, where);
   try {
     await client.connect();

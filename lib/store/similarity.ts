@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Calibration, calibrateThreshold } from "../eval/verification.ts";
+import { calibrateThreshold, type Calibration } from "../eval/verification.ts";
 import type { RetrievalMetrics } from "../eval/retrieval.ts";
 import { embed } from "../models/encoders.ts";
 import { checkOptionKeys } from "../validate.ts";

@@ -551,12 +551,12 @@ export class SqlStore implements EmbeddingStore {
       const op = OPERATOR[metric];
       const text = `SELECT q.ord::integer AS query, r.id, r.label, r.metadata::text AS metadata,
           r.distance
-        FROM unnest($1::text[]) WITH ORDINALITY AS q(v, ord)
+        FROM unnest($1::text[]::vector[]) WITH ORDINALITY AS q(v, ord)
         CROSS JOIN LATERAL (
-          SELECT t.id, t.label, t.metadata, t.embedding ${op} q.v::vector AS distance
+          SELECT t.id, t.label, t.metadata, t.embedding ${op} q.v AS distance
           FROM "${this.table}" AS t
           ${where}
-          ORDER BY t.embedding ${op} q.v::vector
+          ORDER BY t.embedding ${op} q.v
           LIMIT $2
         ) AS r
         ORDER BY q.ord, r.distance`;
