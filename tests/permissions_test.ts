@@ -45,10 +45,13 @@ Deno.test("every deno run/test in a task takes a named permission set or explici
   }
 });
 
-Deno.test("only the data set may reach the network, and only the dataset's host", () => {
+Deno.test("only the data set may reach the network (the dataset's host); tests only loopback", () => {
   for (const [name, set] of sets) {
     if (name === "data") {
       assert.deepEqual(set.net, ["raw.githubusercontent.com"]);
+    } else if (name === "test") {
+      // The store tests serve PostgreSQL (PGlite) on a loopback port and connect to it.
+      assert.deepEqual(set.net, ["127.0.0.1"]);
     } else {
       assert.ok(set.net === undefined || set.net === false, `set ${name} has network access`);
     }
