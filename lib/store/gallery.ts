@@ -87,7 +87,7 @@ export async function lookupGallery(options: LookupGalleryOptions): Promise<Plot
       distances.push(h.distance);
     }
   });
-  return retrievalGallery({
+  return await retrievalGallery({
     images: stack,
     labels,
     queries: Array.from({ length: n }, (_, i) => i),

@@ -137,6 +137,17 @@ interface StoreRow {
 /**
  * An {@linkcode EmbeddingStore} on a {@linkcode SqlConnection}. Open one with
  * {@linkcode openEmbeddedStore} or {@linkcode openServerStore} (or {@linkcode openStore}).
+ *
+ * @example
+ * ```ts
+ * import { openEmbeddedStore } from "./embedded.ts";
+ * const store = await openEmbeddedStore(undefined, { dim: 2, index: "ivfflat", progress: false });
+ * await store.add(["a", "b"], [[1, 0], [0, 1]], { metadata: [{ tag: "x" }, { tag: "y" }] });
+ * await store.buildIndex();
+ * console.log(store.table, (await store.info()).ivfflat); // embeddings { lists: 1, probes: 1 }
+ * console.log(await store.count({ tag: "y" })); // 1
+ * await store.close();
+ * ```
  */
 export class SqlStore implements EmbeddingStore {
   /** The back end. */
@@ -752,7 +763,7 @@ async function transaction(conn: SqlConnection, body: () => Promise<void>): Prom
 }
 
 /** Whether a client error means the connection is gone. */
-export function isConnectionError(e: unknown): boolean {
+function isConnectionError(e: unknown): boolean {
   const m = message(e);
   const code = (e as { code?: unknown })?.code;
   return /Connection terminated|ECONNRESET|ECONNREFUSED|EPIPE|socket|not queryable|closed|broken pipe|Connection ended/i
