@@ -272,11 +272,9 @@ export async function runStoreBench(args: string[]): Promise<Row[]> {
     await measure("memory (HNSW)", store, () => {
       const after = Deno.memoryUsage();
       const used = (after.heapUsed + after.external - before.heapUsed - before.external) / MB;
-      const formula = (o.n * (o.dim * 8 + (2 * o.M + 1) * 4 + 150)) / MB;
+      const formula = (o.n * (8 * o.dim + 8 * o.M + 450)) / MB;
       return Promise.resolve(
-        `JS heap +${used.toFixed(0)} MB (formula n·(8d + 4(2M+1) + ~150) B = ${
-          formula.toFixed(0)
-        } MB)`,
+        `JS heap +${used.toFixed(0)} MB (n·(8d + 8M + ~450) B = ${formula.toFixed(0)} MB)`,
       );
     });
     await store.close();

@@ -5,9 +5,10 @@
  * (`index: "hnsw"`, Euclidean or cosine). Nothing persists: use the embedded store for a store on
  * disk.
  *
- * Memory: about n·d·4 bytes of vectors, twice that with HNSW (the graph keeps its own copy), plus
- * n·(2M + 1)·4 bytes of HNSW links on layer 0 (a little more above), plus the ids, labels and
- * metadata as JavaScript values (roughly 100–200 bytes a row).
+ * Memory: exact, about n·(4d + ~150) bytes (the vectors, plus ids, labels and small metadata as
+ * JavaScript values); with HNSW about n·(8d + 8M + ~450) bytes (the graph keeps its own copy of
+ * the vectors, 2M links a node on layer 0, and JavaScript arrays per node) — 108 MB measured for
+ * 100,000 × 64 with M = 16 (`deno task bench store`).
  *
  * @module
  */
