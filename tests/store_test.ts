@@ -27,6 +27,7 @@ import {
   STORE_MARKER,
   StoreClosedError,
   StoreConnectionError,
+  StoreError,
   type StoreMetric,
   UnknownFieldError,
   UnknownMetricError,
@@ -621,6 +622,25 @@ Deno.test({
       },
     );
     await assert.rejects(openServerStore("mysql://x", { dim: 2 }), TypeError);
+  },
+});
+
+Deno.test({
+  name: "server store: a PostgreSQL without pgvector is a StoreError saying so",
+  ...IO,
+  fn: async () => {
+    const plain = await PGlite.create(); // no extensions, like Debian's PostgreSQL 15
+    const server = new PGLiteSocketServer({ db: plain, host: "127.0.0.1", port: 0 });
+    await server.start();
+    try {
+      await assert.rejects(
+        openServerStore(`postgres://postgres@${server.getServerConn()}/postgres`, { dim: 2 }),
+        (e: Error) => e instanceof StoreError && /cannot use pgvector/.test(e.message),
+      );
+    } finally {
+      await server.stop();
+      await plain.close();
+    }
   },
 });
 

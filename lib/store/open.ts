@@ -45,7 +45,12 @@ export function openStore(
   location?: string,
   options: SqlStoreOptions = {},
 ): Promise<EmbeddingStore> {
-  const where = location ?? Deno.env.get("SIMLEARN_DATABASE_URL") ?? "memory";
+  let where: string;
+  try {
+    where = location ?? Deno.env.get("SIMLEARN_DATABASE_URL") ?? "memory";
+  } catch (e) {
+    return Promise.reject(e);
+  }
   if (typeof where !== "string" || where.length === 0) {
     return Promise.reject(
       new TypeError(`openStore: location must be "memory", a postgres:// URL or a directory`),

@@ -224,7 +224,16 @@ export class SqlStore implements EmbeddingStore {
     if (mwm !== undefined && (typeof mwm !== "string" || !/^\d+\s*(kB|MB|GB)$/.test(mwm))) {
       throw new RangeError(`${fn}: maintenanceWorkMem must look like "512MB", got ${String(mwm)}`);
     }
-    await conn.query("CREATE EXTENSION IF NOT EXISTS vector");
+    try {
+      await conn.query("CREATE EXTENSION IF NOT EXISTS vector");
+    } catch (e) {
+      throw new StoreError(
+        `${fn}: ${conn.where} cannot use pgvector (CREATE EXTENSION vector failed: ${
+          message(e)
+        }); install pgvector on the server, or have a privileged role create the extension`,
+        { cause: e },
+      );
+    }
     await conn.query(
       `CREATE TABLE IF NOT EXISTS simlearn_stores (
         name text PRIMARY KEY,
