@@ -113,6 +113,15 @@ export function parseStoreArgs(args: string[]): StoreBenchOptions {
   return o;
 }
 
+/** The host:port of a connection URL (for the table). */
+function serverHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return redactUrl(url);
+  }
+}
+
 /** A seeded mixture of 100 Gaussian clusters: centres N(0, 1), spread 0.35 per coordinate. */
 function mixture(seed: number, n: number, d: number, centres: Float32Array): Float32Array {
   const rng = createRng(seed);
@@ -304,7 +313,7 @@ export async function runStoreBench(args: string[]): Promise<Row[]> {
       const table = `simlearn_bench_${crypto.randomUUID().slice(0, 8)}`;
       const store = await openServerStore(server, { ...settings, table });
       await measure(
-        `server (${redactUrl(server).replace(/^postgres(ql)?:\/\//, "")})`,
+        `server (${serverHost(server)})`,
         store,
         () => Promise.resolve("on the server"),
       );

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SERVER_ENV_VARS } from "../lib/store/server.ts";
 
 interface PermissionSet {
   [kind: string]: unknown;
@@ -93,5 +94,7 @@ Deno.test("the experiment set reads only the repository and the Debian dataset, 
   };
   await walk(new URL("../lib/", import.meta.url));
   await walk(new URL("../experiments/", import.meta.url));
+  // node-postgres reads libpq's variables when `--store postgres://…` opens a server store.
+  for (const name of SERVER_ENV_VARS) names.add(name);
   assert.deepEqual([...(set.env as string[])].sort(), [...names].sort());
 });

@@ -14,6 +14,38 @@ import { StoreConnectionError } from "./errors.ts";
 import { type SqlConnection, type SqlRow, SqlStore, type SqlStoreOptions } from "./sql.ts";
 
 /**
+ * The environment variables node-postgres (`pg`) reads when it connects — libpq's conventions
+ * (`PGHOST`, `PGPASSWORD`, `PGSSLMODE`, …, which fill in what the URL leaves out), the user name,
+ * and the password file's location. Deno refuses a read it was not allowed, so a permission set
+ * that opens a server store lists these (the `experiment` and `bench` sets in deno.json do).
+ *
+ * @example
+ * ```ts
+ * import { SERVER_ENV_VARS } from "./server.ts";
+ * console.log(SERVER_ENV_VARS.includes("PGPASSWORD")); // true
+ * ```
+ */
+export const SERVER_ENV_VARS: readonly string[] = Object.freeze([
+  "HOME",
+  "PGAPPNAME",
+  "PGBINARY",
+  "PGCLIENT_ENCODING",
+  "PGCONNECT_TIMEOUT",
+  "PGDATABASE",
+  "PGHOST",
+  "PGOPTIONS",
+  "PGPASSFILE",
+  "PGPASSWORD",
+  "PGPASS_NO_DEESCAPE",
+  "PGPORT",
+  "PGREPLICATION",
+  "PGSSLMODE",
+  "PGSSLNEGOTIATION",
+  "PGUSER",
+  "USER",
+]);
+
+/**
  * `url` with its password replaced by `***` (for messages).
  *
  * @example
