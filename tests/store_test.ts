@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import pg from "pg";
 import { createRng } from "../lib/data/random.ts";
 import {
   DimensionMismatchError,
@@ -75,10 +76,15 @@ const BACKENDS: Backend[] = [
     indexes: ["hnsw", "ivfflat"],
   },
 ];
+const envTables: string[] = [];
 if (ENV_URL) {
   BACKENDS.push({
     name: "server (SIMLEARN_DATABASE_URL)",
-    open: (o) => openServerStore(ENV_URL, { table: table(), ...o }),
+    open: (o) => {
+      const name = table();
+      envTables.push(name);
+      return openServerStore(ENV_URL, { table: name, ...o });
+    },
     indexes: ["hnsw", "ivfflat"],
   });
 }
@@ -779,5 +785,15 @@ Deno.test({
   fn: async () => {
     await socketServer.stop();
     await serverDb.close();
+    if (ENV_URL && envTables.length > 0) {
+      // Leave the user's server as it was: drop the stores these tests created there.
+      const client = new pg.Client({ connectionString: ENV_URL });
+      await client.connect();
+      for (const name of envTables) {
+        await client.query(`DROP TABLE IF EXISTS "${name}"`);
+        await client.query("DELETE FROM simlearn_stores WHERE name = $1", [name]);
+      }
+      await client.end();
+    }
   },
 });
