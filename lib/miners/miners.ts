@@ -92,7 +92,7 @@ export function tripletMarginMiner(
   const { margin = 0.2, type = "all" } = options;
   if (!["all", "hard", "semihard", "easy"].includes(type)) {
     throw new RangeError(
-      `${fn}: type must be "all", "hard", "semihard" or "easy", got ${JSON.stringify(type)}`,
+      `${fn}: unknown type ${JSON.stringify(type)}; use "all", "hard", "semihard" or "easy"`,
     );
   }
   checkMargins(fn, options, { margin });
