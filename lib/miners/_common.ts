@@ -15,7 +15,7 @@ import {
   resolveLossDistance,
   type TripletIndices,
 } from "../losses/mod.ts";
-import { checkOptionKeys } from "../validate.ts";
+import { checkFiniteValues, checkOptionKeys } from "../validate.ts";
 import type { MinerOptions } from "./types.ts";
 
 /** The option names every distance-based miner reads. */
@@ -108,11 +108,14 @@ export function minerBatch(
     t.dispose();
     for (let k = 0; k < mat.length; k++) {
       if (!Number.isFinite(mat[k])) {
+        // Name the first non-finite embedding row when there is one (read only on failure).
+        checkFiniteValues(fn, "embeddings", embeddings.dataSync(), d);
+        if (!self) checkFiniteValues(fn, "refEmbeddings", refEmbeddings!.dataSync(), d);
         const i = Math.floor(k / m), j = k % m;
         throw new Error(
           `${fn}: the ${resolved.metric.name} value between embeddings row ${i} and ${
             self ? "embeddings" : "refEmbeddings"
-          } row ${j} is ${mat[k]}; embeddings must be finite`,
+          } row ${j} is ${mat[k]}; the distance must be finite`,
         );
       }
     }
