@@ -8,7 +8,12 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { createRng } from "../lib/data/random.ts";
 import { pairwiseDistances, resolveMetric } from "../lib/distances.ts";
-import { contrastiveLoss, tripletMarginLoss, type TupleIndices } from "../lib/losses/mod.ts";
+import {
+  contrastiveLoss,
+  type PairIndices,
+  tripletMarginLoss,
+  type TupleIndices,
+} from "../lib/losses/mod.ts";
 import {
   angularMiner,
   batchEasyHardMiner,
@@ -161,6 +166,19 @@ Deno.test("reference sets: both or neither, matching shapes; non-finite embeddin
     bad.dispose();
   }
   ref.dispose();
+  // The batch itself as its reference set (the same objects) is no reference set, as in PML;
+  // a copy is a reference set, where (i, i) is a positive pair (the closest one).
+  for (const [name, miner] of Object.entries(MINERS)) {
+    if (["embeddingsAlreadyPackagedAsTriplets", "distanceWeightedMiner"].includes(name)) continue;
+    const plain = lists(miner(X, Y));
+    assert.deepEqual(lists(miner(X, Y, { refEmbeddings: X, refLabels: Y })), plain, name);
+  }
+  const copy = tf.clone(X);
+  const refCopy = { refEmbeddings: copy, refLabels: [...Y] };
+  const easy = batchEasyHardMiner(X, Y, refCopy);
+  assert.ok(easy.a1.length === 12 && easy.a1.every((a, t) => easy.p[t] === a));
+  assert.equal(hdcMiner(X, Y, refCopy).a1.length, Math.ceil(0.5 * (36 + 12)));
+  copy.dispose();
   // Finite embeddings, but a metric that is undefined for them (scipy's cosine of a zero row).
   const zero = tf.tensor2d([[0, 0], [1, 0], [0, 1]]);
   assert.throws(

@@ -85,7 +85,10 @@ export function minerBatch(
     );
   }
   let m = n, yRef = y;
-  const self = refEmbeddings === undefined;
+  // The batch itself given as its reference set (the same objects) is no reference set, as in
+  // PML, whose checks are `ref_emb is embeddings`, `ref_labels is labels`.
+  const self = refEmbeddings === undefined ||
+    (refEmbeddings === embeddings && refLabels === labels);
   if (!self) {
     const [mr, dr] = checkMatrix(fn, "refEmbeddings", refEmbeddings);
     if (dr !== d) {

@@ -7,7 +7,16 @@
 import type { PairIndices } from "../losses/mod.ts";
 import { allPairs, f32, type MinerBatch, pairsOf } from "./_common.ts";
 
-/** How a positive or a negative is chosen for each anchor. */
+/**
+ * How `batchEasyHardMiner` chooses each anchor's positive or negative: `"easy"`, `"semihard"`,
+ * `"hard"` or `"all"` (PML's `BatchEasyHardMiner.EASY`, `.SEMIHARD`, `.HARD`, `.ALL`).
+ *
+ * @example
+ * ```ts
+ * import type { MiningStrategy } from "./_easy_hard.ts";
+ * const s: MiningStrategy = "semihard";
+ * ```
+ */
 export type MiningStrategy = "easy" | "semihard" | "hard" | "all";
 
 /** The strategies, in PML's order. */

@@ -29,7 +29,8 @@ export interface MinerOptions {
    * A separate reference set `[m, d]` (PML's `ref_emb`): anchors come from `embeddings`,
    * positives and negatives from `refEmbeddings`, so returned `p`/`n` index `refEmbeddings`.
    * Then `(i, i)` is an ordinary pair (PML removes self-pairs only without a reference set).
-   * Needs `refLabels`.
+   * Needs `refLabels`. The batch itself given again (the same tensor and the same labels
+   * object) counts as no reference set, as in PML.
    */
   refEmbeddings?: tf.Tensor2D;
   /** Labels `[m]` of `refEmbeddings` (PML's `ref_labels`). Needs `refEmbeddings`. */
