@@ -8,12 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { createRng } from "../lib/data/random.ts";
 import { pairwiseDistances, resolveMetric } from "../lib/distances.ts";
-import {
-  contrastiveLoss,
-  type PairIndices,
-  tripletMarginLoss,
-  type TupleIndices,
-} from "../lib/losses/mod.ts";
+import { contrastiveLoss, tripletMarginLoss, type TupleIndices } from "../lib/losses/mod.ts";
 import {
   angularMiner,
   batchEasyHardMiner,
