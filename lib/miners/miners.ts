@@ -265,7 +265,8 @@ export interface PairMarginMinerOptions extends MinerOptions {
 }
 
 /**
- * PML's `PairMarginMiner`: keeps the positive pairs with `d > posMargin` and the negative pairs
+ * PML's `PairMarginMiner` (PML's own; the pair criterion of the contrastive loss of Hadsell,
+ * Chopra & LeCun, CVPR 2006): keeps the positive pairs with `d > posMargin` and the negative pairs
  * with `d < negMargin` (for a similarity: `s < posMargin`, `s > negMargin`), in all-pairs order
  * (row-major). An empty batch gives no pairs; a batch without negatives still gives its far
  * positive pairs, and the reverse.

@@ -53,7 +53,7 @@ function uniformlyDistributed(
 }
 
 /**
- * PML's `UniformHistogramMiner`: splits the values (distances or similarities) of the positive
+ * PML's `UniformHistogramMiner` (PML's own miner; no paper): splits the values (distances or similarities) of the positive
  * pairs into `numBins` equal-width bins from their smallest to their largest value, and draws
  * `posPerBin` pairs uniformly with replacement from every non-empty bin; the same for the
  * negative pairs with `negPerBin`. So each kind returns `perBin × (non-empty bins)` pairs,
