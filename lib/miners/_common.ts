@@ -44,8 +44,6 @@ export interface MinerBatch {
   inverted: boolean;
   /** True without a separate reference set: `(i, i)` is then never a pair, as in PML. */
   self: boolean;
-  /** The distance option, resolved. */
-  distanceName: string;
 }
 
 /**
@@ -132,7 +130,6 @@ export function minerBatch(
     mat,
     inverted: resolved.inverted,
     self,
-    distanceName: typeof distance === "string" ? distance : resolved.metric.name,
   };
 }
 
