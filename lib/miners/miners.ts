@@ -10,18 +10,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { checkOptionKeys as checkOptions } from "../validate.ts";
+import { type LossDistance, lossDistanceMatrix, resolveLossDistance } from "../losses/_distance.ts";
 import {
   allPairsIndices,
-  checkEmbeddings,
-  checkOptions,
   type Labels,
   labelsArray,
-  type LossDistance,
-  lossDistanceMatrix,
   type PairIndices,
-  resolveLossDistance,
   type TripletIndices,
-} from "../losses/mod.ts";
+} from "../losses/_tuples.ts";
 
 /** Options every miner accepts. */
 export interface MinerOptions {
@@ -43,7 +40,10 @@ function setup(
   distance: LossDistance,
   normalize: boolean,
 ): { n: number; y: Int32Array; mat: Float32Array; inverted: boolean } {
-  const n = checkEmbeddings(fn, embeddings);
+  if (!(embeddings instanceof tf.Tensor) || embeddings.rank !== 2 || embeddings.shape[0] === 0) {
+    throw new Error(`${fn}: embeddings must be a non-empty [n, d] tensor`);
+  }
+  const n = embeddings.shape[0];
   const y = labelsArray(labels, n, fn);
   const resolved = resolveLossDistance(fn, distance);
   const matT = tf.tidy(() => lossDistanceMatrix(embeddings, resolved, normalize));
