@@ -123,3 +123,5 @@ export * from "./ntxent.ts";
 export * from "./pair_weighting.ts";
 export * from "./n_pairs.ts";
 export * from "./soft_nn.ts";
+export * from "./regularizers.ts";
+export * from "./wrappers.ts";

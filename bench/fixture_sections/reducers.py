@@ -1,0 +1,174 @@
+"""PML 2.9.0's reducers on our losses: each case is a loss, our `reduction` option, a setting
+(all tuples of the batch, a separate reference set, mined pairs or triplets with repeats) and
+PML's value and gradient with respect to the embeddings (float32, see _loss_cases)."""
+import torch
+from pytorch_metric_learning import reducers
+from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
+
+import _loss_cases as lc
+
+N, M, D, CLASSES = 10, 7, 4, 3
+X = lc.embeddings(N, D, 101)
+Y = lc.labels(N, CLASSES, 102)
+REF_X = lc.embeddings(M, D, 103)
+REF_Y = lc.labels(M, CLASSES, 104)
+
+SUB = {"loss": "loss", "posLoss": "pos_loss", "negLoss": "neg_loss",
+       "embeddingRegLoss": "embedding_reg_loss"}
+
+
+def pml_reducer(spec):
+    """PML's reducer for our `reduction` option."""
+    name = spec if isinstance(spec, str) else spec["name"]
+    if name == "mean":
+        return reducers.MeanReducer()
+    if name == "sum":
+        return reducers.SumReducer()
+    if name == "avgNonZero":
+        return reducers.AvgNonZeroReducer()
+    if name == "none":
+        return reducers.DoNothingReducer()
+    if name == "threshold":
+        return reducers.ThresholdReducer(low=spec.get("low"), high=spec.get("high"))
+    if name == "classWeighted":
+        return reducers.ClassWeightedReducer(torch.tensor(spec["weights"], dtype=torch.float64))
+    if name == "divisor":
+        return reducers.DivisorReducer()
+    if name == "perAnchor":
+        return reducers.PerAnchorReducer(reducer=pml_reducer(spec.get("reducer", "mean")))
+    if name == "multiple":
+        return reducers.MultipleReducers(
+            {SUB[k]: pml_reducer(v) for k, v in spec["reducers"].items()},
+            default_reducer=pml_reducer(spec.get("default", "mean")))
+    raise ValueError(name)
+
+
+def dense_none(loss_dict, n, m):
+    """DoNothingReducer's loss_dict in our "none" form: per-element losses, pair losses summed
+    into an [n, m] matrix (a pair listed twice counts twice)."""
+    dense, flat = None, None
+    for info in loss_dict.values():
+        losses = info["losses"]
+        if not torch.is_tensor(losses):
+            continue
+        if info["reduction_type"] in ("pos_pair", "neg_pair"):
+            dense = torch.zeros(n, m, dtype=losses.dtype) if dense is None else dense
+            a, o = info["indices"]
+            for k in range(len(a)):
+                dense[a[k], o[k]] += losses[k]
+        else:
+            flat = losses if flat is None else flat + losses
+    return (dense if dense is not None else flat).tolist()
+
+
+def pair_indices(y, ref_y, seed):
+    """A subset of the pairs, with one positive and one negative pair listed twice."""
+    a1, p, a2, n = (t.tolist() for t in lmu.get_all_pairs_indices(lc.long(y), lc.long(ref_y)))
+    g = torch.Generator().manual_seed(seed)
+    keep_p = sorted(torch.randperm(len(a1), generator=g)[: max(2, len(a1) // 2)].tolist())
+    keep_n = sorted(torch.randperm(len(a2), generator=g)[: max(2, len(a2) // 3)].tolist())
+    keep_p.append(keep_p[0])
+    keep_n.append(keep_n[-1])
+    return {"a1": [a1[i] for i in keep_p], "p": [p[i] for i in keep_p],
+            "a2": [a2[i] for i in keep_n], "n": [n[i] for i in keep_n]}
+
+
+def triplet_indices(y, ref_y, seed):
+    """A subset of the triplets, with one listed twice."""
+    a, p, n = (t.tolist() for t in lmu.get_all_triplets_indices(lc.long(y), lc.long(ref_y)))
+    g = torch.Generator().manual_seed(seed)
+    keep = sorted(torch.randperm(len(a), generator=g)[: max(3, len(a) // 6)].tolist())
+    keep.append(keep[1])
+    return {"a": [a[i] for i in keep], "p": [p[i] for i in keep], "n": [n[i] for i in keep]}
+
+
+SETTINGS = {
+    "all": {},
+    "ref": {"ref": True},
+    "pairIndices": {"indices": pair_indices(Y, None, 105)},
+    "tripletIndices": {"indices": triplet_indices(Y, None, 106)},
+    "refPairIndices": {"ref": True, "indices": pair_indices(Y, REF_Y, 107)},
+    "refTripletIndices": {"ref": True, "indices": triplet_indices(Y, REF_Y, 108)},
+}
+
+LOSS_OPTIONS = {
+    "contrastiveLoss": {"posMargin": 0.25, "negMargin": 1.3},
+    "tripletMarginLoss": {"margin": 0.6},
+    "ntXentLoss": {"temperature": 0.5},
+    "supConLoss": {"temperature": 0.5},
+    "multiSimilarityLoss": {},
+    "circleLoss": {"gamma": 4},
+    "liftedStructureLoss": {"negMargin": 1.2},
+    "generalizedLiftedStructureLoss": {},
+    "nPairsLoss": {},
+}
+
+# Losses whose terms are pairs: PerAnchorReducer writes them with new_array[anchors, others] =
+# losses, whose autograd counts a pair listed twice twice (the value once).
+PAIR_TERMS = ("contrastiveLoss", "ntXentLoss", "liftedStructureLoss")
+
+CLASS_WEIGHTS = {"name": "classWeighted", "weights": [0.5, 2.0, 1.25]}
+THRESHOLD = {"name": "threshold", "low": 0.1, "high": 1.5}
+EVERY = ["mean", "sum", "avgNonZero", THRESHOLD, {"name": "threshold", "high": 0.8},
+         CLASS_WEIGHTS, {"name": "perAnchor"}, "none"]
+WITH_TUPLES = [THRESHOLD, CLASS_WEIGHTS, {"name": "perAnchor", "reducer": "avgNonZero"}, "sum"]
+
+
+def case(loss, reduction, setting):
+    s = SETTINGS[setting]
+    options = LOSS_OPTIONS[loss]
+    ref_x = REF_X if s.get("ref") else None
+    ref_y = REF_Y if s.get("ref") else None
+    indices = s.get("indices")
+    out = {"loss": loss, "options": options, "reduction": reduction, "setting": setting}
+    try:
+        fn = lc.make_loss(loss, options, reducer=pml_reducer(reduction))
+        it = lc.indices_tensors(indices)
+        r64 = lc.f64(ref_x)
+
+        def call(x):
+            ref = None if r64 is None else r64.to(x.dtype)
+            return fn(x, lc.long(Y), it, ref, lc.long(ref_y))
+
+        if reduction == "none":
+            loss_dict = call(lc.f64(X))  # float32
+            out["value"] = lc.rounded(dense_none(loss_dict, N, M if ref_x is not None else N))
+        else:
+            lc.checked_grad(call, X, out, check="perAnchor" in str(reduction) and loss in PAIR_TERMS)
+    except (NotImplementedError, KeyError, ValueError) as e:
+        out["error"] = f"{type(e).__name__}: {e}"
+    if reduction != "none" and "error" not in out:
+        # PML as it is (per-pair losses [k, 1]): record what it gives, for the record.
+        try:
+            fn = lc.make_loss(loss, options, squeeze=False, reducer=pml_reducer(reduction))
+            v = fn(lc.f64(X), lc.long(Y), lc.indices_tensors(indices), lc.f64(ref_x),
+                   lc.long(ref_y)).item()
+            if abs(v - out.get("value", v)) > 1e-9 * max(1, abs(v)):
+                out["pmlAsIs"] = v
+        except Exception as e:  # noqa: BLE001 - recorded, not raised
+            out["pmlAsIs"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+def generate():
+    cases = []
+    for loss in LOSS_OPTIONS:
+        for reduction in EVERY:
+            cases.append(case(loss, reduction, "all"))
+        for setting in SETTINGS:
+            if setting == "all" or (loss == "nPairsLoss" and "ref" in SETTINGS[setting]):
+                continue
+            for reduction in WITH_TUPLES:
+                cases.append(case(loss, reduction, setting))
+    multiple = {"name": "multiple", "reducers": {"posLoss": "sum"}, "default": "avgNonZero"}
+    for setting in ("all", "ref", "pairIndices"):
+        cases.append(case("contrastiveLoss", multiple, setting))
+        cases.append(case("contrastiveLoss", {"name": "perAnchor", "reducer": THRESHOLD}, setting))
+    cases.append(case("tripletMarginLoss", {"name": "multiple", "reducers": {"loss": THRESHOLD}},
+                      "all"))
+    # PML refuses these: PerAnchor on triplets (NotImplementedError), Divisor without a divisor.
+    cases.append(case("tripletMarginLoss", {"name": "perAnchor"}, "all"))
+    cases.append(case("contrastiveLoss", {"name": "divisor"}, "all"))
+    return {"inputs": {"x": X, "y": Y, "refX": REF_X, "refY": REF_Y,
+                       "settings": {k: v for k, v in SETTINGS.items()}},
+            "cases": cases}
