@@ -6,7 +6,7 @@ PML runs in float32, as our losses do and as PML is normally used: reducers that
 (AvgNonZero, Threshold) then keep the same elements on both sides (in float64 a term such as
 log(1 + e^-25) is a positive 1e-11 that AvgNonZero counts; in float32 it is 0)."""
 import torch
-from pytorch_metric_learning import distances, losses
+from pytorch_metric_learning import distances, losses, reducers
 
 # Our name -> (PML class, our option name -> PML keyword).
 LOSSES = {
@@ -149,3 +149,33 @@ def f64(x):
 
 def long(y):
     return None if y is None else torch.tensor(y, dtype=torch.long)
+
+
+SUB = {"loss": "loss", "posLoss": "pos_loss", "negLoss": "neg_loss",
+       "embeddingRegLoss": "embedding_reg_loss"}
+
+
+def pml_reducer(spec):
+    """PML's reducer for our `reduction` option."""
+    name = spec if isinstance(spec, str) else spec["name"]
+    if name == "mean":
+        return reducers.MeanReducer()
+    if name == "sum":
+        return reducers.SumReducer()
+    if name == "avgNonZero":
+        return reducers.AvgNonZeroReducer()
+    if name == "none":
+        return reducers.DoNothingReducer()
+    if name == "threshold":
+        return reducers.ThresholdReducer(low=spec.get("low"), high=spec.get("high"))
+    if name == "classWeighted":
+        return reducers.ClassWeightedReducer(torch.tensor(spec["weights"], dtype=DTYPE))
+    if name == "divisor":
+        return reducers.DivisorReducer()
+    if name == "perAnchor":
+        return reducers.PerAnchorReducer(reducer=pml_reducer(spec.get("reducer", "mean")))
+    if name == "multiple":
+        return reducers.MultipleReducers(
+            {SUB[k]: pml_reducer(v) for k, v in spec["reducers"].items()},
+            default_reducer=pml_reducer(spec.get("default", "mean")))
+    raise ValueError(name)

@@ -2,7 +2,6 @@
 (all tuples of the batch, a separate reference set, mined pairs or triplets with repeats) and
 PML's value and gradient with respect to the embeddings (float32, see _loss_cases)."""
 import torch
-from pytorch_metric_learning import reducers
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 
 import _loss_cases as lc
@@ -12,36 +11,6 @@ X = lc.embeddings(N, D, 101)
 Y = lc.labels(N, CLASSES, 102)
 REF_X = lc.embeddings(M, D, 103)
 REF_Y = lc.labels(M, CLASSES, 104)
-
-SUB = {"loss": "loss", "posLoss": "pos_loss", "negLoss": "neg_loss",
-       "embeddingRegLoss": "embedding_reg_loss"}
-
-
-def pml_reducer(spec):
-    """PML's reducer for our `reduction` option."""
-    name = spec if isinstance(spec, str) else spec["name"]
-    if name == "mean":
-        return reducers.MeanReducer()
-    if name == "sum":
-        return reducers.SumReducer()
-    if name == "avgNonZero":
-        return reducers.AvgNonZeroReducer()
-    if name == "none":
-        return reducers.DoNothingReducer()
-    if name == "threshold":
-        return reducers.ThresholdReducer(low=spec.get("low"), high=spec.get("high"))
-    if name == "classWeighted":
-        return reducers.ClassWeightedReducer(torch.tensor(spec["weights"], dtype=torch.float64))
-    if name == "divisor":
-        return reducers.DivisorReducer()
-    if name == "perAnchor":
-        return reducers.PerAnchorReducer(reducer=pml_reducer(spec.get("reducer", "mean")))
-    if name == "multiple":
-        return reducers.MultipleReducers(
-            {SUB[k]: pml_reducer(v) for k, v in spec["reducers"].items()},
-            default_reducer=pml_reducer(spec.get("default", "mean")))
-    raise ValueError(name)
-
 
 def dense_none(loss_dict, n, m):
     """DoNothingReducer's loss_dict in our "none" form: per-element losses, pair losses summed
@@ -122,7 +91,7 @@ def case(loss, reduction, setting):
     indices = s.get("indices")
     out = {"loss": loss, "options": options, "reduction": reduction, "setting": setting}
     try:
-        fn = lc.make_loss(loss, options, reducer=pml_reducer(reduction))
+        fn = lc.make_loss(loss, options, reducer=lc.pml_reducer(reduction))
         it = lc.indices_tensors(indices)
         r64 = lc.f64(ref_x)
 
@@ -140,7 +109,7 @@ def case(loss, reduction, setting):
     if reduction != "none" and "error" not in out:
         # PML as it is (per-pair losses [k, 1]): record what it gives, for the record.
         try:
-            fn = lc.make_loss(loss, options, squeeze=False, reducer=pml_reducer(reduction))
+            fn = lc.make_loss(loss, options, squeeze=False, reducer=lc.pml_reducer(reduction))
             v = fn(lc.f64(X), lc.long(Y), lc.indices_tensors(indices), lc.f64(ref_x),
                    lc.long(ref_y)).item()
             if abs(v - out.get("value", v)) > 1e-9 * max(1, abs(v)):
