@@ -75,9 +75,10 @@ def make_loss(name, options, squeeze=True, **pml_kwargs):
     kwargs = dict(pml_kwargs)
     for k, v in (options or {}).items():
         if k == "distance":
-            kwargs["distance"] = DISTANCES[v]()
+            if "distance" not in kwargs:
+                kwargs["distance"] = DISTANCES[v]()
         elif k == "normalizeEmbeddings":
-            continue  # handled with the distance (our tests pass only PML's defaults)
+            continue  # part of the PML distance object (pass `distance=` for other settings)
         else:
             kwargs[names[k]] = v
     return cls(**kwargs)

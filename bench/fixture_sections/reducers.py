@@ -2,6 +2,7 @@
 (all tuples of the batch, a separate reference set, mined pairs or triplets with repeats) and
 PML's value and gradient with respect to the embeddings (float32, see _loss_cases)."""
 import torch
+from pytorch_metric_learning import distances
 from pytorch_metric_learning.utils import loss_and_miner_utils as lmu
 
 import _loss_cases as lc
@@ -119,6 +120,37 @@ def case(loss, reduction, setting):
     return out
 
 
+# The template's distance handling: PML's LpDistance normalises with its own p.
+DISTANCE_CASES = [
+    ({"distance": "euclidean", "normalizeEmbeddings": False}, lambda: distances.LpDistance(
+        normalize_embeddings=False)),
+    ({"distance": "sqeuclidean"}, lambda: distances.LpDistance(power=2)),
+    ({"distance": "cityblock"}, lambda: distances.LpDistance(p=1)),
+    ({"distance": {"name": "minkowski", "p": 3}}, lambda: distances.LpDistance(p=3)),
+    ({"distance": "dot", "normalizeEmbeddings": False},
+     lambda: distances.DotProductSimilarity(normalize_embeddings=False)),
+    ({"distance": "cosine"}, lambda: distances.CosineSimilarity()),
+]
+
+
+def distance_cases():
+    out = []
+    for loss, options in (("contrastiveLoss", {"negMargin": 0.8}),
+                          ("tripletMarginLoss", {"margin": 0.3}),
+                          ("multiSimilarityLoss", {})):
+        for ours, pml in DISTANCE_CASES:
+            for setting in ("all", "ref"):
+                if loss != "multiSimilarityLoss" and ours["distance"] in ("dot", "cosine"):
+                    continue  # margins of these examples are for distances
+                fn = lc.make_loss(loss, options, distance=pml())
+                r = lc.f64(REF_X) if setting == "ref" else None
+                ry = lc.long(REF_Y) if setting == "ref" else None
+                case = {"loss": loss, "options": {**options, **ours}, "setting": setting}
+                lc.checked_grad(lambda x: fn(x, lc.long(Y), None, r, ry), X, case, check=False)
+                out.append(case)
+    return out
+
+
 def generate():
     cases = []
     for loss in LOSS_OPTIONS:
@@ -140,4 +172,4 @@ def generate():
     cases.append(case("contrastiveLoss", {"name": "divisor"}, "all"))
     return {"inputs": {"x": X, "y": Y, "refX": REF_X, "refY": REF_Y,
                        "settings": {k: v for k, v in SETTINGS.items()}},
-            "cases": cases}
+            "cases": cases, "distances": distance_cases()}

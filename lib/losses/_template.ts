@@ -812,7 +812,7 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
       const init = tf.tidy(() =>
         s.parameter!.init(shape, seed === undefined ? undefined : seed + i)
       );
-      variables[name] = tf.variable(init, true, `${fn}/${name}`);
+      variables[name] = tf.variable(init, true);
       init.dispose();
     });
     this.loss = loss;
