@@ -307,6 +307,12 @@ export interface LossDefinition<O extends LossOptions> {
    * zero without calling `compute` (unless the reduction is `"none"`).
    */
   pairLoss?: boolean;
+  /**
+   * True when the formula ranks every pair against every query (PML's SmoothAP, PNP): an
+   * `[n, n, n]` tensor is then inherent, and `deno task bench losses` allows it (and 3× the
+   * contrastive step instead of 1.5×). Every other loss must stay within `[n, n]`-sized blocks.
+   */
+  cubic?: boolean;
   /** Whether `indices` is accepted (default true). */
   indices?: boolean;
   /** Whether `refEmbeddings`/`refLabels` are accepted (default true); PML's `ref_not_supported`. */
