@@ -34,7 +34,9 @@ export interface SoftNearestNeighborLossOptions
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`, one loss per sample)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per sample
+ * @throws Error for a temperature that is not a finite number > 0, `indices` or `refEmbeddings`,
+ *   or an unknown option.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
