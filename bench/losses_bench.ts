@@ -4,10 +4,10 @@
  * found automatically, losses with learnable parameters through their `TrainableLoss` with 10
  * classes — measured in one process, interleaved in rounds (the best round counts: other load
  * on a shared machine only ever slows a step down), and printed as ms per step and the ratio to
- * the contrastive loss's step, by wall time and by the process's CPU time. The same table profiles
- * one forward and backward pass of each
- * loss alone on `[128, 64]` embeddings: the largest tensor any kernel produced (against n³) and
- * the peak memory, so that a loss materialising an `[n, n, n]` tensor shows.
+ * the contrastive loss's step, by wall time and by the process's CPU time. The same table
+ * profiles one forward and backward pass of each loss alone on `[128, 64]` embeddings: the
+ * largest tensor any kernel produced (against n³) and the peak memory, so that a loss
+ * materialising an `[n, n, n]` tensor shows.
  *
  * Options: `--batch 128`, `--steps 8` (timed steps per round), `--rounds 3`, `--warmup 2`,
  * `--only a,b` (loss names; the contrastive loss is always measured), `--no-simd`.
