@@ -156,6 +156,22 @@ Deno.test("crossBatchMemory equals PML's CrossBatchMemory over batches that wrap
   }
 });
 
+Deno.test("crossBatchMemory state() and setState() restore the queue exactly", async () => {
+  const { batches, labels } = fx.memory;
+  const a = crossBatchMemory(contrastiveLoss, { embeddingSize: 4, memorySize: 10 });
+  const b = crossBatchMemory(contrastiveLoss, { embeddingSize: 4, memorySize: 10 });
+  for (let k = 0; k < 2; k++) tf.dispose(a(tf.tensor2d(batches[k]), labels[k]));
+  b.setState(await a.state());
+  assert.equal(b.queueIdx, a.queueIdx);
+  const va = tf.tidy(() => a(tf.tensor2d(batches[2]), labels[2]).dataSync()[0]);
+  const vb = tf.tidy(() => b(tf.tensor2d(batches[2]), labels[2]).dataSync()[0]);
+  assert.equal(va, vb);
+  assert.deepEqual(await a.state(), await b.state());
+  const saved = await a.state();
+  assert.throws(() => b.setState({ ...saved, queueIdx: 10 }), /does not fit a 10 × 4 queue/);
+  a.dispose(), b.dispose();
+});
+
 Deno.test("wrapper gradients match finite differences", () => {
   const e = fx.inputs.e.slice(0, 5), v = fx.inputs.views.slice(0, 5);
   const ss = selfSupervisedLoss(contrastiveLoss.with({ negMargin: 1.5 }), { symmetric: false });

@@ -240,6 +240,18 @@ export interface CrossBatchMemoryCallOptions {
   enqueueMask?: readonly boolean[] | Uint8Array;
 }
 
+/** A {@linkcode CrossBatchMemory}'s queue as plain arrays. */
+export interface CrossBatchMemoryState {
+  /** `[memorySize, embeddingSize]` row-major. */
+  embeddings: Float32Array;
+  /** `[memorySize]`. */
+  labels: Int32Array;
+  /** Where the next batch is written. */
+  queueIdx: number;
+  /** True once the queue has wrapped around. */
+  hasBeenFilled: boolean;
+}
+
 /** The stateful loss {@linkcode crossBatchMemory} returns. */
 export interface CrossBatchMemory {
   /** The loss of the batch against the memory (after the batch is queued). */
@@ -256,6 +268,10 @@ export interface CrossBatchMemory {
   readonly hasBeenFilled: boolean;
   /** The filled part of the memory: embeddings `[k, d]` (a new tensor) and labels `[k]`. */
   memory(): { embeddings: tf.Tensor2D; labels: Int32Array };
+  /** The whole queue as plain arrays (for a checkpoint; an asynchronous read, as WebGPU needs). */
+  state(): Promise<CrossBatchMemoryState>;
+  /** Restores a queue saved by `state()` (same sizes). */
+  setState(state: CrossBatchMemoryState): void;
   /** Empties the queue. */
   reset(): void;
   /** Frees the memory's tensors. */
@@ -288,7 +304,8 @@ function removeSelfComparisons(
  *
  * @param loss a supported loss (bind options with `loss.with({ … })`)
  * @param options `embeddingSize` (required), `memorySize` (default 1024), `miner`
- * @returns the stateful loss, with `reset()`, `memory()` and `dispose()`
+ * @returns the stateful loss, with `memory()`, `state()`/`setState()` (checkpoints), `reset()`
+ *   and `dispose()`
  * @throws Error for an unsupported loss, bad sizes; on a call, a batch larger than the memory,
  *   embeddings of another dimension, or both `indices` and `enqueueMask`.
  * @example
@@ -422,6 +439,34 @@ export function crossBatchMemory(
           embeddings: tf.slice(memory, [0, 0], [size, embeddingSize]) as tf.Tensor2D,
           labels: labelMemory.slice(0, size),
         };
+      },
+    },
+    state: {
+      value: async (): Promise<CrossBatchMemoryState> => {
+        const labels = labelMemory.slice(), at = queueIdx, wrapped = filled;
+        return {
+          embeddings: Float32Array.from(await memory.data()),
+          labels,
+          queueIdx: at,
+          hasBeenFilled: wrapped,
+        };
+      },
+    },
+    setState: {
+      value: (st: CrossBatchMemoryState) => {
+        if (
+          st?.embeddings?.length !== memorySize * embeddingSize ||
+          st.labels?.length !== memorySize || !Number.isInteger(st.queueIdx) ||
+          st.queueIdx < 0 || st.queueIdx >= memorySize
+        ) {
+          throw new Error(`${fn}: the state does not fit a ${memorySize} × ${embeddingSize} queue`);
+        }
+        previous?.dispose();
+        previous = undefined;
+        memory.dispose();
+        memory = tf.keep(tf.tensor2d(st.embeddings, [memorySize, embeddingSize]));
+        labelMemory = Int32Array.from(st.labels);
+        queueIdx = st.queueIdx, filled = st.hasBeenFilled === true;
       },
     },
     reset: {
