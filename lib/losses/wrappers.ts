@@ -110,7 +110,8 @@ export function selfSupervisedLoss(
     const n = embeddings.shape[0];
     const labels = Array.from({ length: n }, (_, i) => i);
     if (!symmetric) {
-      return wrapped(embeddings, labels, { refEmbeddings, refLabels: labels });
+      // A copy: the very labels object would keep (i, i) out (PML's `ref_labels is labels`).
+      return wrapped(embeddings, labels, { refEmbeddings, refLabels: labels.slice() });
     }
     return tf.tidy(() =>
       wrapped(tf.concat([embeddings, refEmbeddings], 0) as tf.Tensor2D, [...labels, ...labels])
