@@ -224,8 +224,9 @@ export interface CrossBatchMemoryOptions {
   /** Rows the queue holds. Default 1024. */
   memorySize?: number;
   /**
-   * Tuples between the batch and the memory; default all pairs (with the comparisons of each
-   * batch row to its own copy in the memory removed).
+   * Tuples between the batch and the memory, e.g. `(e, y, re, ry) => multiSimilarityMiner(e, y,
+   * { refEmbeddings: re, refLabels: ry })`; default all pairs. Either way, the comparisons of each
+   * batch row to its own copy in the memory are removed.
    */
   miner?: ReferenceMiner;
 }
