@@ -666,6 +666,64 @@ function minkowskiKernel(p: number): ElementwiseKernel {
   return (x, y) => f(x, y);
 }
 
+/** Largest |xᵢ| of each row, `[n, 1]`, the gradient shared evenly among tied maxima. */
+const maxNorm: (x: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  (x: any, save: any) => {
+    const value = tf.max(tf.abs(x as tf.Tensor2D), 1, true);
+    save([x as tf.Tensor, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [t, v] = saved;
+        const at = tf.cast(tf.equal(tf.abs(t), v), "float32");
+        const share = tf.div(at, tf.sum(at, 1, true)); // ≥ 1 tie per row
+        return tf.mul(tf.mul(tf.sign(t), share), dy);
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * Lp norm of each row, `[n, 1]` (`p = Infinity`: the largest |xᵢ|), with PyTorch's subgradient
+ * of `torch.norm`/`F.normalize` everywhere: ∂‖x‖/∂xᵢ = sign(xᵢ)·(|xᵢ|/‖x‖)^(p−1), taken as 0 where
+ * xᵢ = 0 (for p < 1 too, where |xᵢ|^(p−1) is infinite) or ‖x‖ = 0; `p = 1`: sign(xᵢ) with
+ * sign(0) = 0; `p = Infinity`: sign(xᵢ) shared evenly among the coordinates where |xᵢ| = ‖x‖
+ * (as `torch.linalg.vector_norm`; `cdist`'s convention, without the sharing, is the one of the
+ * `chebyshev` distance). (A plain
+ * `tf.pow(tf.abs(x), p)` has an infinite gradient at zero coordinates for p < 1.) Divide by
+ * `tf.maximum(lpNorm(x, p), 1e-12)` for PyTorch's `F.normalize(x, p)`, as PML's distances
+ * normalise with their own p.
+ *
+ * @param x `[n, d]`
+ * @param p the norm's order, > 0 (default 2)
+ * @returns `[n, 1]`
+ * @throws Error when p is not a number > 0.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { lpNorm } from "./distances.ts";
+ * assert.deepEqual(Array.from(lpNorm(tf.tensor2d([[3, -4], [0, 0]]), 1).dataSync()), [7, 0]);
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(lpNorm(x as tf.Tensor2D, 0.5)))(tf.tensor2d([[1, 0]]));
+ * assert.deepEqual(Array.from(g.dataSync()), [1, 0]); // finite at the zero coordinate
+ * ```
+ */
+export function lpNorm(x: tf.Tensor2D, p = 2): tf.Tensor2D {
+  if (typeof p !== "number" || !(p > 0)) {
+    throw new Error(`lpNorm: p must be a number > 0 (or Infinity), got ${String(p)}`);
+  }
+  if (p === Infinity) return maxNorm(x);
+  return tf.tidy(() => {
+    const [n, d] = x.shape;
+    const kernel = minkowskiKernel(p);
+    return kernel(
+      tf.reshape(x, [n, 1, d]) as tf.Tensor3D,
+      tf.zeros([1, 1, d]) as tf.Tensor3D,
+    ) as tf.Tensor2D;
+  });
+}
+
 /**
  * Canberra distance Σ|Δᵢ| / (|xᵢ| + |yᵢ|) of `[r, 1, d]` against `[1, m, d]`, terms with 0/0
  * counted 0 (scipy), with a finite gradient everywhere: sign(0) = 0 for |·|, and 0 for the

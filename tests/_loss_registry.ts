@@ -17,11 +17,13 @@ import {
   type LossDistance,
   marginRankingLoss,
   meanSquaredErrorLoss,
+  multipleLosses,
   multiSimilarityLoss,
   nPairsLoss,
   ntXentLoss,
   positivePairLoss,
   ringLoss,
+  selfSupervisedLoss,
   softNearestNeighborLoss,
   supConLoss,
   tripletMarginLoss,
@@ -152,6 +154,20 @@ export const LOSSES: LossEntry[] = [
     loss: call(softNearestNeighborLoss),
     distances: "any",
     variants: [{ temperature: 0.1 }, { normalizeEmbeddings: true }],
+  },
+  {
+    // The second view is the batch itself: every (i, i) pair is coincident.
+    name: "selfSupervisedLoss",
+    loss: (e) => selfSupervisedLoss(ntXentLoss)(e, tf.add(e, 0) as tf.Tensor2D),
+    distances: "none",
+    variants: [],
+  },
+  {
+    name: "multipleLosses",
+    loss: (e, y) =>
+      multipleLosses([contrastiveLoss, tripletMarginLoss], { weights: [1, 0.5] })(e, y),
+    distances: "none",
+    variants: [],
   },
   {
     name: "meanSquaredErrorLoss",

@@ -285,3 +285,30 @@ Deno.test("other metrics rank by their own distance (cosine, cityblock)", async 
     );
   }
 });
+
+Deno.test("retrievalFromRankings (rankings made elsewhere, e.g. a store) applies the same rules", async () => {
+  const { retrievalFromRankings } = await import("../lib/eval/retrieval.ts");
+  // Fault 1 through this path: R = 2, one hit at rank 1, k = 1 → MAP 0.5 (PML).
+  const one = retrievalFromRankings([[0]], [0], [2], { k: 1, ks: [1] });
+  assert.equal(one.meanAveragePrecision, 0.5);
+  assert.equal(one.mapAtR, 0.5);
+  assert.equal(one.rPrecision, 1);
+  // Fault 2: no query defined → NaN, with the lone count.
+  const none = retrievalFromRankings([[1, 2], [2, 1]], [7, 8], [0, 0], { k: 2 });
+  assert.ok(Number.isNaN(none.precisionAt1) && Number.isNaN(none.recallAtK[1]));
+  assert.equal(none.loneQueries, 2);
+  // Equal to retrievalMetrics on the same data (separate reference set, k = 3).
+  const rng = createRng(31);
+  const q = Array.from({ length: 12 }, () => [rng.normal(), rng.normal()]);
+  const r = Array.from({ length: 20 }, () => [rng.normal(), rng.normal()]);
+  const ql = q.map(() => rng.nextInt(3)), rl = r.map(() => rng.nextInt(3));
+  const ranked = q.map((a) =>
+    r.map((b, j) => [Math.hypot(a[0] - b[0], a[1] - b[1]), j] as const)
+      .sort((x, y) => x[0] - y[0] || x[1] - y[1]).slice(0, 3).map(([, j]) => rl[j])
+  );
+  const counts = ql.map((l) => rl.filter((x) => x === l).length);
+  const got = retrievalFromRankings(ranked, ql, counts, { k: 3, ks: [1, 3] });
+  const want = await retrievalMetrics(tf.tensor2d(q), ql, tf.tensor2d(r), rl, { k: 3, ks: [1, 3] });
+  close(got as unknown as Record<string, unknown>, want as unknown as Record<string, unknown>);
+  assert.throws(() => retrievalFromRankings([[0]], [0, 1], [1]), /1 rankings and 1 counts for 2/);
+});

@@ -53,7 +53,36 @@ def _case(name, x, y=None, w=None):
     return {"name": name, "x": x, "y": y, "self": self_mode, "w": w, "results": results}
 
 
+def _norm_case(name, x):
+    """Row norms (`torch.linalg.vector_norm`) and `F.normalize` for each p: values and gradients
+    of sum(w * norm) and sum(w2 * normalize(x))."""
+    x0 = torch.tensor(x, dtype=torch.float64)
+    n, d = x0.shape
+    w = torch.tensor([1.0 + 0.5 * i for i in range(n)], dtype=torch.float64)
+    w2 = torch.tensor([[1.0 + 0.25 * ((i + 2 * j) % 5) for j in range(d)] for i in range(n)],
+                      dtype=torch.float64)
+    results = {}
+    for p in (0.5, 1.0, 1.5, 2.0, 3.0, math.inf):
+        key = "inf" if p == math.inf else repr(p)
+        xa = x0.clone().requires_grad_(True)
+        norm = torch.linalg.vector_norm(xa, ord=p, dim=1)
+        (norm * w).sum().backward()
+        xb = x0.clone().requires_grad_(True)
+        normalized = torch.nn.functional.normalize(xb, p=p, dim=1)
+        (normalized * w2).sum().backward()
+        results[f"p{key}"] = {"norm": norm.detach(), "grad_norm": xa.grad,
+                              "normalized": normalized.detach(), "grad_normalized": xb.grad}
+    return {"name": name, "x": x, "w": w, "w2": w2, "results": results}
+
+
 def generate():
+    return {"pairwise": _pairwise(), "norms": [
+        _norm_case("zero_coordinates", [[1.0, 0.0, 0.5], [0.0, 0.0, 0.0], [0.0, -2.0, 0.0],
+                                        [3.0, -3.0, 1.0]]),
+    ]}
+
+
+def _pairwise():
     return [
         # Issue 13, fault 4: the smallest failing input and its neighbour.
         _case("coincident_origin", [[0.0, 0.0]], [[0.0, 0.0]], [[1.0]]),

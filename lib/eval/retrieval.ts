@@ -239,27 +239,137 @@ function scoreBlock(
     }
     const keys = blockKeys.subarray((q - start) * m, (q - start + 1) * m);
     const pos = relevantPositions(keys, refCodes, code, self ? q : -1, count, scratch);
-    const r = Math.min(count, k);
-    let inR = 0, apR = 0, ap = 0;
-    for (let t = 0; t < pos.length; t++) {
-      const p = pos[t];
-      if (p > k) break;
-      ap += (t + 1) / p;
-      if (p <= r) {
-        inR++;
-        apR += (t + 1) / p;
-      }
-    }
-    sums.p1 += pos[0] === 1 ? 1 : 0;
-    sums.rp += inR / r;
-    // PML divides both average precisions by R itself (`count_per_query`), not by min(R, k)
-    // nor by the hits found.
-    sums.mapR += apR / count;
-    sums.map += ap / count;
-    sums.rr += pos[0] <= k ? 1 / pos[0] : 0;
-    for (let s = 0; s < ks.length; s++) if (pos[0] <= ks[s]) sums.hitsAt[s]++;
-    sums.scored++;
+    addQuery(sums, pos, count, k, ks);
   }
+}
+
+/**
+ * Adds one query's scores to `sums`: `pos` are the 1-based ranks of its relevant references,
+ * ascending (at least those within k), `count` is R, the number of relevant references.
+ */
+function addQuery(sums: Sums, pos: ArrayLike<number>, count: number, k: number, ks: number[]) {
+  const r = Math.min(count, k);
+  let inR = 0, apR = 0, ap = 0;
+  for (let t = 0; t < pos.length; t++) {
+    const p = pos[t];
+    if (p > k) break;
+    ap += (t + 1) / p;
+    if (p <= r) {
+      inR++;
+      apR += (t + 1) / p;
+    }
+  }
+  const first = pos.length > 0 ? pos[0] : Infinity;
+  sums.p1 += first === 1 ? 1 : 0;
+  sums.rp += inR / r;
+  // PML divides both average precisions by R itself (`count_per_query`), not by min(R, k)
+  // nor by the hits found.
+  sums.mapR += apR / count;
+  sums.map += ap / count;
+  sums.rr += first <= k ? 1 / first : 0;
+  for (let s = 0; s < ks.length; s++) if (first <= ks[s]) sums.hitsAt[s]++;
+  sums.scored++;
+}
+
+function emptySums(ks: number[]): Sums {
+  return {
+    p1: 0,
+    rp: 0,
+    mapR: 0,
+    map: 0,
+    rr: 0,
+    scored: 0,
+    lone: 0,
+    hitsAt: new Float64Array(ks.length),
+  };
+}
+
+/** The metrics from the sums: means over the scored queries, NaN when none is. */
+function finish(sums: Sums, ks: number[], k: number): RetrievalMetrics {
+  const { p1, rp, mapR, map, rr, scored, lone, hitsAt } = sums;
+  // No query defined: NaN, as PML ≥ 2.0 (0 would read as "all wrong").
+  const denom = scored > 0 ? scored : NaN;
+  const recallAtK: Record<number, number> = {};
+  ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
+  return {
+    precisionAt1: p1 / denom,
+    rPrecision: rp / denom,
+    mapAtR: mapR / denom,
+    recallAtK,
+    mrr: rr / denom,
+    meanAveragePrecision: map / denom,
+    queries: scored,
+    loneQueries: lone,
+    k,
+  };
+}
+
+/**
+ * The retrieval metrics of {@linkcode retrievalMetrics}, with the same rules, from rankings made
+ * elsewhere (an index, a database): for each query, the labels of its k nearest references,
+ * nearest first, and R, the number of references that share its label. A query with R = 0 is
+ * lone (left out, counted); with no scored query every metric is NaN.
+ *
+ * @param ranked per query, the labels of the retrieved references, nearest first (the first k
+ *   are read; a shorter list counts the missing places as not relevant; `null`, an unlabelled
+ *   reference, is never relevant)
+ * @param queryLabels `[n]`
+ * @param relevant `[n]`, R of each query: the references with its label (all of them, not only
+ *   the retrieved ones)
+ * @param options `k` (default: the longest list) and `ks` (default `[1, 2, 4, 8]` up to k)
+ * @throws Error when the lengths differ, R is not a non-negative integer, or k / ks are out of
+ *   range.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrievalFromRankings } from "./retrieval.ts";
+ * // One query of label 0, R = 2, retrieved labels [0, 1] with k = 2: MAP = (1/1) / 2.
+ * const m = retrievalFromRankings([[0, 1]], [0], [2], { k: 2 });
+ * assert.equal(m.meanAveragePrecision, 0.5);
+ * assert.ok(Number.isNaN(retrievalFromRankings([[1]], [0], [0], { k: 1 }).mapAtR));
+ * ```
+ */
+export function retrievalFromRankings(
+  ranked: readonly ArrayLike<number | null>[],
+  queryLabels: ArrayLike<number>,
+  relevant: ArrayLike<number>,
+  options: { k?: number; ks?: number[] } = {},
+): RetrievalMetrics {
+  const fn = "retrievalFromRankings";
+  checkOptionKeys(fn, options, ["k", "ks"]);
+  const n = queryLabels.length;
+  if (ranked.length !== n || relevant.length !== n) {
+    throw new Error(
+      `${fn}: ${ranked.length} rankings and ${relevant.length} counts for ${n} query labels`,
+    );
+  }
+  const longest = ranked.reduce((a, r) => Math.max(a, r.length), 0);
+  const k = options.k ?? longest;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}: k must be an integer ≥ 1, got ${k}`);
+  const ks = options.ks ?? [1, 2, 4, 8].filter((x) => x <= k);
+  for (const K of ks) {
+    if (!Number.isInteger(K) || K < 1 || K > k) {
+      throw new Error(`${fn}: each of ks must be an integer in [1, ${k}], got ${K}`);
+    }
+  }
+  const sums = emptySums(ks);
+  for (let i = 0; i < n; i++) {
+    const count = relevant[i];
+    if (!Number.isInteger(count) || count < 0) {
+      throw new Error(`${fn}: relevant[${i}] must be an integer ≥ 0, got ${count}`);
+    }
+    if (count < 1) {
+      sums.lone++;
+      continue;
+    }
+    const pos: number[] = [];
+    const row = ranked[i];
+    for (let t = 0; t < Math.min(k, row.length); t++) {
+      if (row[t] === queryLabels[i]) pos.push(t + 1);
+    }
+    addQuery(sums, pos, count, k, ks);
+  }
+  return finish(sums, ks, k);
 }
 
 function checkLabels(labels: ArrayLike<number>, rows: number, name: string): void {
@@ -370,16 +480,7 @@ export async function retrievalMetrics(
   const queryCodes = new Int32Array(n);
   for (let i = 0; i < n; i++) queryCodes[i] = codeOf.get(queryLabels[i]) ?? -1;
   const scratch = makeScratch(m);
-  const sums: Sums = {
-    p1: 0,
-    rp: 0,
-    mapR: 0,
-    map: 0,
-    rr: 0,
-    scored: 0,
-    lone: 0,
-    hitsAt: new Float64Array(ks.length),
-  };
+  const sums = emptySums(ks);
   const qData = await query.data() as Float32Array;
   const rData = self ? qData : await ref.data() as Float32Array;
   checkFiniteValues("retrievalMetrics", "query", qData, query.shape[1]);
@@ -408,21 +509,5 @@ export async function retrievalMetrics(
         sums,
       ),
   );
-  const { p1: sumP1, rp: sumRP, mapR: sumMapR, map: sumMap, rr: sumRR, scored, lone } = sums;
-  const hitsAt = sums.hitsAt;
-  // No query defined: NaN, as PML ≥ 2.0 (0 would read as "all wrong").
-  const denom = scored > 0 ? scored : NaN;
-  const recallAtK: Record<number, number> = {};
-  ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
-  return {
-    precisionAt1: sumP1 / denom,
-    rPrecision: sumRP / denom,
-    mapAtR: sumMapR / denom,
-    recallAtK,
-    mrr: sumRR / denom,
-    meanAveragePrecision: sumMap / denom,
-    queries: scored,
-    loneQueries: lone,
-    k,
-  };
+  return finish(sums, ks, k);
 }
