@@ -569,6 +569,21 @@ export function terminateKnnWorkers(): void {
   pool = [];
 }
 
+/**
+ * The number of worker threads {@linkcode knn} holds now (started by earlier calls with more
+ * than one thread; 0 after {@linkcode terminateKnnWorkers}).
+ *
+ * @example
+ * ```ts
+ * import { knnWorkerCount, terminateKnnWorkers } from "./knn.ts";
+ * terminateKnnWorkers();
+ * console.log(knnWorkerCount()); // 0
+ * ```
+ */
+export function knnWorkerCount(): number {
+  return pool.length;
+}
+
 let queue: Promise<unknown> = Promise.resolve();
 
 /** Runs `job` on the pool; calls are serialised (each worker serves one job at a time). */
