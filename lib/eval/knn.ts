@@ -63,6 +63,7 @@ import {
   scanBlocks,
   scanBound,
   type ScanJob,
+  type ScanNorms,
   squaredNorms,
   TopK,
   toScanUnits,
@@ -282,6 +283,7 @@ export async function knnArrays(
   }
   const top = new TopK(n, kept);
   let exactIn: Float64Array | undefined;
+  let norms: ScanNorms | undefined;
   const job: ScanJob = {
     q,
     r: self ? null : r,
@@ -304,9 +306,9 @@ export async function knnArrays(
     exactIn = new Float64Array(n * kept);
     mergeParts(parts, top, exactIn);
   } else {
-    scanBlocks(job, top, 0, 1);
+    norms = scanBlocks(job, top, 0, 1);
   }
-  return rerank({ query, ref, r, n, m, d, k, kept, family, top, q, exactIn });
+  return rerank({ query, ref, r, n, m, d, k, kept, family, top, q, exactIn, norms });
 }
 
 /**
@@ -362,6 +364,8 @@ interface Rerank {
   top: TopK;
   /** Exact keys of the slots of `top`, when the worker threads computed them. */
   exactIn?: Float64Array;
+  /** Squared norms of the scanned rows, when this thread scanned them. */
+  norms?: ScanNorms;
 }
 
 /**
@@ -369,20 +373,22 @@ interface Rerank {
  * threads in `exactIn`) and keeps k.
  */
 function rerank(job: Rerank): KnnResult {
-  const { query, ref, q, r, n, m, d, k, kept, family, top, exactIn } = job;
+  const { query, ref, q, r, n, m, d, k, kept, family, top, exactIn, norms } = job;
   const cosineLike = family === "cosine" || family === "cosineSimilarity";
   // Original squared norms (for the exact cosine); the largest scanned reference norm (for the
   // rounding bound).
   const rn = new Float64Array(cosineLike ? m : 0);
   for (let j = 0; j < rn.length; j++) rn[j] = rowNorm2(ref, j, d);
+  const rSq = norms?.rSq ?? squaredNorms(r, m, d);
+  const qSq = norms?.qSq ?? squaredNorms(q, n, d);
   let maxR = 0;
-  for (let j = 0; j < m; j++) maxR = Math.max(maxR, rowNorm2(r, j, d));
+  for (let j = 0; j < m; j++) maxR = Math.max(maxR, rSq[j]);
   maxR = Math.sqrt(maxR);
   const indices = new Int32Array(n * k), distances = new Float32Array(n * k);
   const candKey = new Float64Array(kept), candIdx = new Int32Array(kept);
   for (let i = 0; i < n; i++) {
     const qn = cosineLike ? rowNorm2(query, i, d) : 0;
-    const qs = rowNorm2(q, i, d);
+    const qs = qSq[i];
     const bound = scanBound(family, d, qs, maxR);
     // The first k candidates (in scanned order) always, then each further one while its scanned
     // key could still hide an exact key below the largest exact key so far.

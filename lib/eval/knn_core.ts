@@ -292,7 +292,12 @@ export function toScanUnits(family: string, key: number, qs: number): number {
  * console.log([...exactKeys(job, top, 1)]); // [1, 1, 4]
  * ```
  */
-export function exactKeys(job: ScanJob, top: TopK, k: number): Float64Array {
+export function exactKeys(
+  job: ScanJob,
+  top: TopK,
+  k: number,
+  norms?: ScanNorms,
+): Float64Array {
   const { d, family } = job;
   const query = job.query ?? job.q;
   const ref = job.ref ?? job.r ?? query;
@@ -300,14 +305,15 @@ export function exactKeys(job: ScanJob, top: TopK, k: number): Float64Array {
   const cosine = family === "cosine" || family === "cosineSimilarity";
   const rn = new Float64Array(cosine ? ref.length / d : 0);
   for (let j = 0; j < rn.length; j++) rn[j] = rowNorm2(ref, j, d);
+  const { qSq, rSq } = norms ?? scanNorms(scannedQ, job.r, job.n, job.m, d);
   let maxR = 0;
-  for (let j = 0; j < scannedR.length / d; j++) maxR = Math.max(maxR, rowNorm2(scannedR, j, d));
+  for (let j = 0; j < rSq.length; j++) maxR = Math.max(maxR, rSq[j]);
   maxR = Math.sqrt(maxR);
   const out = new Float64Array(top.keys.length).fill(NaN);
   const kk = top.k;
   for (let i = 0; i < top.rows; i++) {
     const qn = cosine ? rowNorm2(query, i, d) : 0;
-    const qs = rowNorm2(scannedQ, i, d);
+    const qs = qSq[i];
     const bound = scanBound(family, d, qs, maxR);
     let largest = -Infinity;
     for (let t = 0; t < kk; t++) {
@@ -342,8 +348,28 @@ export function blockPairs(job: ScanJob): [number, number][] {
   return pairs;
 }
 
+/** Squared norms of the scanned rows (`rSq` is `qSq` when the queries are the references). */
+export interface ScanNorms {
+  /** `[n]` */
+  qSq: Float32Array;
+  /** `[m]` */
+  rSq: Float32Array;
+}
+
+function scanNorms(
+  q: Float32Array,
+  r: Float32Array | null,
+  n: number,
+  m: number,
+  d: number,
+): ScanNorms {
+  const qSq = squaredNorms(q, n, d);
+  return { qSq, rSq: r === null ? qSq : squaredNorms(r, m, d) };
+}
+
 /**
- * Scans the block pairs `part, part + parts, …` of `job` into `top` (the work of one thread).
+ * Scans the block pairs `part, part + parts, …` of `job` into `top` (the work of one thread);
+ * returns the squared norms of the scanned rows (for {@linkcode exactKeys}).
  *
  * @example
  * ```ts
@@ -356,13 +382,12 @@ export function blockPairs(job: ScanJob): [number, number][] {
  * console.log([...top.indices]); // [1, 0, 1]
  * ```
  */
-export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number): void {
+export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number): ScanNorms {
   const { q, n, m, d, block, excludeSelf } = job;
   const self = job.r === null;
   const r = job.r ?? q;
   const l2 = job.family === "euclidean" || job.family === "sqeuclidean";
-  const qSq = squaredNorms(q, n, d);
-  const rSq = self ? qSq : squaredNorms(r, m, d);
+  const { qSq, rSq } = scanNorms(q, job.r, n, m, d);
   const qNorm = l2 ? qSq : new Float32Array(n);
   const rNorm = l2 ? rSq : new Float32Array(m);
   const worst = top.worst;
@@ -429,6 +454,7 @@ export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number)
     for (const t of refBlocks.values()) t.dispose();
     for (const t of queryBlocks.values()) t.dispose();
   }
+  return { qSq, rSq };
 }
 
 /**

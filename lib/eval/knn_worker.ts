@@ -38,9 +38,9 @@ parentPort!.on("message", async (
       ref: data.job.ref ? new Float32Array(data.job.ref) : undefined,
     };
     const top = new TopK(job.n, job.k);
-    scanBlocks(job, top, part, parts);
+    const norms = scanBlocks(job, top, part, parts);
     // The exact keys of this worker's candidates, in parallel with the other workers.
-    const exact = exactKeys(job, top, data.k).buffer as ArrayBuffer;
+    const exact = exactKeys(job, top, data.k, norms).buffer as ArrayBuffer;
     const keys = top.keys.buffer as ArrayBuffer, indices = top.indices.buffer as ArrayBuffer;
     parentPort!.postMessage({ keys, indices, exact }, [keys, indices, exact]);
   } catch (err) {
