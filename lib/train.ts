@@ -144,6 +144,13 @@ export interface TrainOptions<B = Batch> {
   resume?: boolean;
   /** Stops after the current step (and writes a checkpoint) once aborted. */
   signal?: AbortSignal;
+  /**
+   * Caller state saved in every checkpoint (as `state.extra`, JSON) and handed back on resume
+   * before the first step, for values that callbacks accumulate (counters, tracked metrics).
+   */
+  extraState?: { save(): unknown; restore(saved: unknown): void };
+  /** Variables outside the model saved in every checkpoint and restored by name on resume. */
+  extraVariables?: Record<string, tf.Variable>;
   /** Progress display; `false` for none. */
   progress?: false | ProgressOptions;
 }
@@ -254,6 +261,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     "keepCheckpoints",
     "resume",
     "signal",
+    "extraState",
+    "extraVariables",
     "progress",
   ]);
   const { model, sampler, steps, signal } = options;
@@ -297,7 +306,11 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
   let start = 0;
   let checkpoint: string | undefined;
   if (options.resume && checkpointDir) {
-    const restored = await restoreCheckpoint(checkpointDir, { model, optimizer });
+    const restored = await restoreCheckpoint(checkpointDir, {
+      model,
+      optimizer,
+      variables: options.extraVariables,
+    });
     if (restored) {
       start = restored.step;
       checkpoint = restored.checkpointDir;
@@ -305,8 +318,10 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
         sampler: ReturnType<Sampler<B>["state"]>;
         history: StepRecord[];
         evaluations: EvaluationRecord[];
+        extra?: unknown;
       };
       sampler.setState(saved.sampler);
+      if (options.extraState) options.extraState.restore(saved.extra);
       history = saved.history ?? [];
       evaluations = saved.evaluations ?? [];
       if (start > steps) {
@@ -335,7 +350,14 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     checkpoint = await saveCheckpoint(checkpointDir, {
       model,
       optimizer,
-      state: { step, sampler: sampler.state(), history, evaluations },
+      variables: options.extraVariables,
+      state: {
+        step,
+        sampler: sampler.state(),
+        history,
+        evaluations,
+        ...(options.extraState ? { extra: options.extraState.save() } : {}),
+      },
     }, { keep: options.keepCheckpoints ?? 2 });
     lastSaved = step;
   };
