@@ -50,7 +50,9 @@ export async function loadExperiments(): Promise<Experiment[]> {
 function listing(experiments: readonly Experiment[]): string[] {
   const width = Math.max(...experiments.map((e) => e.name.length));
   return experiments.map((e) =>
-    `  ${e.name.padEnd(width)}  ${e.description}${e.name === DEFAULT_EXPERIMENT ? " (default)" : ""}`
+    `  ${e.name.padEnd(width)}  ${e.description}${
+      e.name === DEFAULT_EXPERIMENT ? " (default)" : ""
+    }`
   );
 }
 

@@ -107,9 +107,7 @@ export const experiment = defineExperiment({
       );
     }
     ctx.log(
-      `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${
-        "P@1".padStart(8)
-      }`,
+      `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`,
     );
     ctx.log(row("before", before));
     ctx.log(row("after", after));

@@ -117,6 +117,11 @@ export interface ExperimentSpec<O extends OptionSpecs, D extends ExperimentDataS
   /** Whether the body trains with `ctx.train` (adds `--checkpointEvery`). Default true. */
   trains?: boolean;
   /**
+   * Derives option values from others on a fresh run (for example a `--quick` preset for the
+   * options not given); the result is what `config.json` records and a resume reuses.
+   */
+  resolve?(options: OptionValues<O>, given: readonly string[]): OptionValues<O>;
+  /**
    * Checks across options (run before the backend starts or data loads); throw a
    * {@linkcode UsageError} naming the options.
    */
@@ -214,7 +219,11 @@ export interface RunContext<O, D> {
   /** Writes a text file in the run directory, atomically. */
   writeText(name: string, text: string): Promise<void>;
   /** Writes a self-contained Plotly HTML page in the run directory. */
-  writeFigure(name: string, figure: Parameters<typeof writeFigureHtml>[1], title: string): Promise<void>;
+  writeFigure(
+    name: string,
+    figure: Parameters<typeof writeFigureHtml>[1],
+    title: string,
+  ): Promise<void>;
 }
 
 /**
@@ -348,7 +357,11 @@ function groupsOf(spec: Experiment): OptionGroup[] {
   }
   return [
     { heading: "Options:", options: spec.options },
-    { heading: "Run options (every experiment):", options: run, env: { backend: "SIMLEARN_BACKEND" } },
+    {
+      heading: "Run options (every experiment):",
+      options: run,
+      env: { backend: "SIMLEARN_BACKEND" },
+    },
   ];
 }
 
@@ -420,7 +433,9 @@ async function readRunConfig(name: string, dir: string): Promise<RunConfig> {
 
 function describePart(p: DataProvenance | undefined): string {
   if (!p) return "nothing";
-  return `${p.sourceKind ? p.sourceKind + " " : ""}(${p.source}), ${p.count} examples, ${p.fingerprint}`;
+  return `${
+    p.sourceKind ? p.sourceKind + " " : ""
+  }(${p.source}), ${p.count} examples, ${p.fingerprint}`;
 }
 
 /** Whether a threads count is known for the active backend. */
@@ -439,16 +454,22 @@ function threadsOf(info: BackendInfo): number | null {
 
 // Non-finite numbers survive a stage's JSON as {"$number": "NaN"}.
 function encodeStage(value: unknown): string {
-  return JSON.stringify(value, (_k, v) =>
-    typeof v === "number" && !Number.isFinite(v) ? { $number: String(v) } : v, 2) + "\n";
+  return JSON.stringify(
+    value,
+    (_k, v) => typeof v === "number" && !Number.isFinite(v) ? { $number: String(v) } : v,
+    2,
+  ) + "\n";
 }
 
 function decodeStage(text: string): unknown {
-  return JSON.parse(text, (_k, v) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 &&
-      typeof v.$number === "string"
-      ? Number(v.$number)
-      : v);
+  return JSON.parse(
+    text,
+    (_k, v) =>
+      v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 &&
+        typeof v.$number === "string"
+        ? Number(v.$number)
+        : v,
+  );
 }
 
 const UNIT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -514,7 +535,12 @@ async function execute(
     throw new Error(`experiment name "${spec.name}" has characters other than A-Za-z0-9_-`);
   }
   const groups = groupsOf(spec);
-  const parsed = parseOptionArgs(`deno task experiment ${spec.name}`, spec.description, groups, args);
+  const parsed = parseOptionArgs(
+    `deno task experiment ${spec.name}`,
+    spec.description,
+    groups,
+    args,
+  );
   if (parsed.help !== undefined) {
     log(parsed.help.trimEnd());
     return;
@@ -569,6 +595,7 @@ async function execute(
     options = Object.fromEntries(
       Object.keys(spec.options).map((k) => [k, cli[k]]),
     ) as OptionValues<OptionSpecs>;
+    if (spec.resolve) options = spec.resolve(options, parsed.given);
   }
   spec.validate?.(options);
 
@@ -598,15 +625,15 @@ async function execute(
         throw new UsageError(
           `--resume: refusing to continue on other data than the run's (that would mix two data ` +
             `sets in one result):\n` +
-          differences.map((d) => {
-            const part = d.recorded ?? d.current!;
-            return `  ${part.dataset} ${part.split}: the run used ${describePart(d.recorded)}\n` +
-              `  ${" ".repeat(part.dataset.length + part.split.length + 2)}now found ${
-                describePart(d.current)
-              }`;
-          }).join("\n") +
-          `\nmake the run's data available again (its source is in ${resumeDir}/config.json), ` +
-          `or start a new run`,
+            differences.map((d) => {
+              const part = d.recorded ?? d.current!;
+              return `  ${part.dataset} ${part.split}: the run used ${describePart(d.recorded)}\n` +
+                `  ${" ".repeat(part.dataset.length + part.split.length + 2)}now found ${
+                  describePart(d.current)
+                }`;
+            }).join("\n") +
+            `\nmake the run's data available again (its source is in ${resumeDir}/config.json), ` +
+            `or start a new run`,
         );
       }
       dir = resumeDir;
@@ -654,7 +681,9 @@ async function execute(
       writeTextAtomic(
         `${dir}/history.jsonl`,
         histories.flatMap(({ unit, history }) =>
-          history.map((r) => JSON.stringify({ unit, step: r.step, loss: r.loss, seconds: r.seconds }))
+          history.map((r) =>
+            JSON.stringify({ unit, step: r.step, loss: r.loss, seconds: r.seconds })
+          )
         ).join("\n") + (histories.some((h) => h.history.length) ? "\n" : ""),
       );
 
@@ -773,7 +802,8 @@ export const FASHION_MNIST_OPTIONS = {
     type: "string",
     default: "",
     placeholder: "dir",
-    defaultLabel: "FASHION_MNIST_DIR, Debian's package, data/fashion-mnist-full, the embedded subset",
+    defaultLabel:
+      "FASHION_MNIST_DIR, Debian's package, data/fashion-mnist-full, the embedded subset",
     description: "a Fashion-MNIST directory (IDX files, .gz or plain)",
   },
 } as const satisfies OptionSpecs;
@@ -846,7 +876,10 @@ export async function loadExperimentData(
     testSet,
     train,
     test,
-    provenance: [fashionMnistProvenance(trainSet, "train"), fashionMnistProvenance(testSet, "test")],
+    provenance: [
+      fashionMnistProvenance(trainSet, "train"),
+      fashionMnistProvenance(testSet, "test"),
+    ],
     dispose() {
       train.x.dispose();
       train.y.dispose();
