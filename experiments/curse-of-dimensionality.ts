@@ -40,7 +40,7 @@ const OPTIONS = {
   ),
   metrics: option.strings(
     ["euclidean", "cityblock", "chebyshev", "cosine"],
-    "metrics (any cdist name)",
+    "distance metrics",
     { choices: metricNames() },
   ),
   fashionSamples: option.integer(2000, "Fashion-MNIST sample (train split)", { min: 6 }),

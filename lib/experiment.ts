@@ -805,6 +805,16 @@ export const FASHION_MNIST_OPTIONS = {
     defaultLabel:
       "FASHION_MNIST_DIR, Debian's package, data/fashion-mnist-full, the embedded subset",
     description: "a Fashion-MNIST directory (IDX files, .gz or plain)",
+    check: (dir: string) => {
+      if (dir === "") return undefined;
+      try {
+        return Deno.statSync(dir).isDirectory ? undefined : "not a directory";
+      } catch (e) {
+        return e instanceof Deno.errors.NotFound
+          ? "no such directory"
+          : `cannot read it (${(e as Error).message})`;
+      }
+    },
   },
 } as const satisfies OptionSpecs;
 
