@@ -652,19 +652,24 @@ async function execute(
       );
       log(`resuming ${dir}`);
     } else {
-      dir = await createRunDir(spec.name, { root: String(cli.resultsRoot) });
-      await writeJsonAtomic(`${dir}/config.json`, {
-        experiment: spec.name,
-        options,
-        run: spec.trains === false ? {} : { checkpointEvery },
-        data: data.provenance,
-        encoder: spec.encoder?.(options) ?? null,
-        backend: info.backend,
-        adapter: info.adapter ?? null,
-        threads,
-        projectKernels: info.kernels,
-        command: ["deno", "task", "experiment", spec.name, ...args].join(" "),
-        ...(await provenance()),
+      dir = await createRunDir(spec.name, {
+        root: String(cli.resultsRoot),
+        // config.json is in place before the directory appears under its name.
+        files: {
+          "config.json": {
+            experiment: spec.name,
+            options,
+            run: spec.trains === false ? {} : { checkpointEvery },
+            data: data.provenance,
+            encoder: spec.encoder?.(options) ?? null,
+            backend: info.backend,
+            adapter: info.adapter ?? null,
+            threads,
+            projectKernels: info.kernels,
+            command: ["deno", "task", "experiment", spec.name, ...args].join(" "),
+            ...(await provenance()),
+          },
+        },
       });
     }
 
@@ -720,7 +725,10 @@ async function execute(
             checkpointEvery,
             resume: true,
             signal,
-            progress: finished ? false : unitOptions.progress ?? { label: name },
+            progress: finished ? false : {
+              label: latest ? `${name} (resumed at ${latest.step})` : name,
+              ...unitOptions.progress,
+            },
           } as TrainOptions<B>);
           histories.push({ unit: name, history: result.history });
           if (result.stopped === "aborted") {

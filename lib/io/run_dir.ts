@@ -159,26 +159,44 @@ export function newRunId(now: Date = new Date()): string {
 }
 
 /**
- * Creates `<root>/<experiment>/<runId>/` and returns its path.
+ * Creates `<root>/<experiment>/<runId>/` and returns its path. With `files`, the directory is
+ * built under a hidden temporary name with those JSON files in it and then renamed into place,
+ * so that it never exists without them (a crash leaves at most a hidden `.tmp-…` folder).
  *
  * @param experiment experiment name (letters, digits, `-`, `_`)
  * @example
  * ```ts
  * import { createRunDir } from "./run_dir.ts";
- * const dir = await createRunDir("siamese", { root: "/tmp/results" });
+ * const dir = await createRunDir("siamese", { root: "/tmp/results", files: { "config.json": {} } });
  * ```
  */
 export async function createRunDir(
   experiment: string,
-  options: { root?: string; runId?: string } = {},
+  options: { root?: string; runId?: string; files?: Record<string, unknown> } = {},
 ): Promise<string> {
   if (!/^[A-Za-z0-9_-]+$/.test(experiment)) {
     throw new Error(
       `createRunDir: experiment name "${experiment}" has characters other than A-Za-z0-9_-`,
     );
   }
-  const dir = `${options.root ?? "results"}/${experiment}/${options.runId ?? newRunId()}`;
-  await Deno.mkdir(dir, { recursive: true });
+  const parent = `${options.root ?? "results"}/${experiment}`;
+  const id = options.runId ?? newRunId();
+  const dir = `${parent}/${id}`;
+  if (!options.files) {
+    await Deno.mkdir(dir, { recursive: true });
+    return dir;
+  }
+  const tmp = `${parent}/.tmp-${id}`;
+  await Deno.mkdir(tmp, { recursive: true });
+  try {
+    for (const [name, value] of Object.entries(options.files)) {
+      await writeJsonAtomic(`${tmp}/${name}`, value);
+    }
+    await Deno.rename(tmp, dir);
+  } catch (error) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw error;
+  }
   return dir;
 }
 
@@ -296,7 +314,9 @@ export async function listRuns(
   const dirs = async (d: string) => {
     const out: string[] = [];
     try {
-      for await (const e of Deno.readDir(d)) if (e.isDirectory) out.push(e.name);
+      for await (const e of Deno.readDir(d)) {
+        if (e.isDirectory && !e.name.startsWith(".")) out.push(e.name);
+      }
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) return out;
       throw e;
