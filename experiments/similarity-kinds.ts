@@ -40,8 +40,10 @@ import { evaluate, type Evaluation, rocAuc } from "../lib/eval/mod.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../lib/models/mod.ts";
+ * await tf.setBackend("cpu");
  * const encoder = mlpEncoder({ inputShape: [4], hidden: [8] });
  * const s = await cosinePairScores(encoder, tf.randomNormal([3, 4]), Int32Array.of(0), Int32Array.of(1));
+ * console.log(s.length); // 1
  * ```
  */
 export async function cosinePairScores(

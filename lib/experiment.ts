@@ -857,7 +857,9 @@ export function fashionMnistProvenance(ds: FashionMnist, split: string): DataPro
  * @throws UsageError when a limit is not a non-negative integer.
  * @example
  * ```ts
+ * import { initBackend } from "./backend.ts";
  * import { loadExperimentData } from "./experiment.ts";
+ * await initBackend("cpu");
  * const data = await loadExperimentData({ trainLimit: 1000, testLimit: 200 });
  * console.log(data.train.x.shape, data.provenance.length); // [1000, 28, 28, 1] 2
  * data.dispose();
