@@ -9,7 +9,8 @@
  *   `evaluateEvery` steps and at the end; `onStep` / `onEvaluate` callbacks for live plots.
  * - **Checkpoints** (`checkpointDir`) every `checkpointEvery` steps and at the end: model
  *   (`tf.loadLayersModel` format), optimizer state, sampler position (with its RNG state), step
- *   and history; see `io/checkpoint.ts` for the atomic layout.
+ *   and history, plus the caller's `extraState` (JSON) and `extraVariables`; see
+ *   `io/checkpoint.ts` for the atomic layout.
  * - **Resume** (`resume: true`) continues from the latest checkpoint and ends with the same
  *   weights, losses and metrics as an uninterrupted run on the same backend (bit-equal on `cpu`).
  * - **NaN guard**: a NaN or infinite loss stops training with an error naming the step, before
