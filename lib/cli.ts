@@ -496,7 +496,7 @@ export function buildCommand(
       getErrHasColors: () => false,
     })
     .helpOption("-h, --help", "show this help and exit")
-    .configureHelp({ sortOptions: false, showGlobalOptions: false });
+    .configureHelp({ sortOptions: false, showGlobalOptions: false, helpWidth: 100 });
   for (const group of groups) {
     for (const [key, spec] of Object.entries(group.options)) {
       const env = group.env?.[key];

@@ -326,7 +326,7 @@ const TRIPLET_ARGS = [
   "--hidden",
   "256",
   "--trainLimit",
-  "2000",
+  "1200",
   "--testLimit",
   "600",
   "--verificationPairs",
