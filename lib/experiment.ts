@@ -507,7 +507,9 @@ export async function runExperiment(
   } catch (error) {
     if (error instanceof UsageError) {
       logError(`${spec.name}: ${error.message}`);
-      logError(`(deno task experiment ${spec.name} --help lists every option)`);
+      if (!error.message.startsWith("--resume:")) {
+        logError(`(deno task experiment ${spec.name} --help lists every option)`);
+      }
       return error.exitCode;
     }
     if (error instanceof Interrupted) {
