@@ -67,7 +67,6 @@ export {
   describeOption,
   nearestName,
   option,
-  type OptionSpec,
   type OptionSpecs,
   type OptionValues,
   UsageError,

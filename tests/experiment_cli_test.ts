@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { DEFAULT_EXPERIMENT, loadExperiments, main } from "../experiments/main.ts";
-import { describeOption, type Experiment, type OptionSpec } from "../lib/experiment.ts";
+import { describeOption, type Experiment } from "../lib/experiment.ts";
+import type { OptionSpec } from "../lib/cli.ts";
 import { EMBEDDED_FASHION_MNIST_DIR } from "../lib/data/fashion_mnist.ts";
 
 const experiments = await loadExperiments();
