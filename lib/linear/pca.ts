@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { symmetricEigen } from "./_internal.ts";
+import { symmetricEigen } from "./_linalg.ts";
 
 /**
  * A fitted PCA.
@@ -85,7 +85,7 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
     next.dispose();
     orthonormalize(v, d, k);
   }
-  // Rayleigh–Ritz: eigen-decompose the small k × k matrix Vᵀ C V (Jacobi) and rotate V.
+  // Rayleigh–Ritz: eigen-decompose the small k × k matrix Vᵀ C V (ml-matrix) and rotate V.
   const cv = tf.tidy(() => {
     const vt = tf.tensor2d(Float32Array.from(v), [d, k]);
     return tf.matMul(vt, tf.matMul(cov, vt), true, false);
