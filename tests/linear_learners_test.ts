@@ -272,10 +272,11 @@ Deno.test("SCML: w ≥ 0 and sparse, the best objective beats M = 0, beats Eucli
   // The default γ = 5e-3 takes large steps on these unscaled features (the evaluated objective
   // stays above that of w = 0 for "triplet_diffs"); γ = 0.05 shows the descent.
   for (const [basis, gamma] of [["LDA", 5e-3], ["triplet_diffs", 0.05]] as const) {
-    const scml = await new SCML_Supervised({ basis, gamma, nBasis: 40, seed: 1, maxIter: 3000 }).fit(
-      train.x,
-      train.y,
-    );
+    const scml = await new SCML_Supervised({ basis, gamma, nBasis: 40, seed: 1, maxIter: 3000 })
+      .fit(
+        train.x,
+        train.y,
+      );
     assert.equal(scml.weights.length, 40);
     assert.ok(scml.weights.every((w) => w >= 0), "weights are non-negative");
     assert.ok(scml.weights.some((w) => w === 0), "the ℓ1 prox sets some weights to exactly 0");

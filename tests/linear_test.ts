@@ -330,7 +330,9 @@ Deno.test("learners: seeded, metric() is a metric, transform and M = LᵀL agree
     u.reduce((s, ui, i) => s + ui * M[i].reduce((t, mij, j) => t + mij * u[j], 0), 0),
   );
   const got =
-    (await pairwiseDistances(tf.tensor2d([x[0]]), tf.tensor2d([x[1]]), a.nca.getMetric()).array())[0][
+    (await pairwiseDistances(tf.tensor2d([x[0]]), tf.tensor2d([x[1]]), a.nca.getMetric()).array())[
+      0
+    ][
       0
     ];
   assert.ok(Math.abs(got - want) < 1e-4 * Math.max(1, want), `${got} vs ${want}`);

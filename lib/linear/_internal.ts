@@ -144,7 +144,12 @@ export async function readPoints(
  * await readLabels("demo", [0, 1, 1], 3); // [0, 1, 1]
  * ```
  */
-export async function readLabels(fn: string, y: LabelInput, n: number, name = "y"): Promise<number[]> {
+export async function readLabels(
+  fn: string,
+  y: LabelInput,
+  n: number,
+  name = "y",
+): Promise<number[]> {
   const arr = y instanceof tf.Tensor ? Array.from(await y.data()) : Array.from(y ?? []);
   if (arr.length !== n) {
     throw new Error(`${fn}: ${arr.length} ${name === "y" ? "labels" : name} for ${n} rows`);
@@ -238,7 +243,8 @@ export function checkPositive(fn: string, name: string, v: unknown, allowZero = 
 }
 
 function isArrayLike(v: unknown): v is ArrayLike<unknown> {
-  return v !== null && typeof v === "object" && typeof (v as { length?: unknown }).length === "number";
+  return v !== null && typeof v === "object" &&
+    typeof (v as { length?: unknown }).length === "number";
 }
 
 /**

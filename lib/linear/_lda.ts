@@ -59,7 +59,9 @@ export function ldaScalings(
   while (rank < first.k && first.s[rank] > tol) rank++;
   const scal = new Float64Array(d * rank);
   for (let i = 0; i < d; i++) {
-    for (let c = 0; c < rank; c++) scal[i * rank + c] = first.v[i * first.k + c] / std[i] / first.s[c];
+    for (let c = 0; c < rank; c++) {
+      scal[i * rank + c] = first.v[i * first.k + c] / std[i] / first.s[c];
+    }
   }
   const f = C === 1 ? 1 : 1 / (C - 1);
   const B = new Float64Array(C * rank);

@@ -6,13 +6,13 @@
  */
 import { createRng } from "../data/random.ts";
 import {
+  covariance as covarianceMatrix,
   eigenTolerance,
   fromEigen,
   matmul,
   pinvh,
   svd,
   symmetricEigen,
-  covariance as covarianceMatrix,
 } from "./_linalg.ts";
 import type { Points } from "./_internal.ts";
 
@@ -32,11 +32,16 @@ export type PriorSpec = "identity" | "covariance" | "random" | ArrayLike<ArrayLi
 /** Checks a prior option at construction time. */
 export function checkPrior(fn: string, name: string, prior: unknown): void {
   if (prior === "identity" || prior === "covariance" || prior === "random") return;
-  if (prior !== null && typeof prior === "object" && typeof (prior as ArrayLike<unknown>).length === "number") {
+  if (
+    prior !== null && typeof prior === "object" &&
+    typeof (prior as ArrayLike<unknown>).length === "number"
+  ) {
     return;
   }
   throw new Error(
-    `${fn}: ${name} must be "identity", "covariance", "random" or a [d, d] matrix, got ${String(prior)}`,
+    `${fn}: ${name} must be "identity", "covariance", "random" or a [d, d] matrix, got ${
+      String(prior)
+    }`,
   );
 }
 

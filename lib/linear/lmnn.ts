@@ -162,11 +162,14 @@ export class LMNN extends LinearLearnerBase implements SupervisedLearner {
         const cand = this.sample(n, this.impostors);
         const ai = tf.tensor1d(anchors, "int32");
         const za = tf.matMul(tf.gather(xAll, ai), L, false, true); // [b, k']
-        const zt = tf.reshape(tf.matMul(tf.gather(xAll, tf.tensor1d(tIdx, "int32")), L, false, true), [
-          b,
-          k,
-          -1,
-        ]);
+        const zt = tf.reshape(
+          tf.matMul(tf.gather(xAll, tf.tensor1d(tIdx, "int32")), L, false, true),
+          [
+            b,
+            k,
+            -1,
+          ],
+        );
         const zc = tf.matMul(tf.gather(xAll, tf.tensor1d(cand, "int32")), L, false, true); // [c, k']
         const dTarget = tf.sum(tf.square(tf.sub(tf.expandDims(za, 1), zt)), 2); // [b, k]
         const dCand = tf.relu(tf.sub(

@@ -335,7 +335,9 @@ export class MMC extends MahalanobisBase {
     let wNorm = 0;
     for (const v of W) wNorm += v * v;
     wNorm = Math.sqrt(wNorm);
-    if (!(wNorm > 0)) throw new Error(`${this.name}.fit: every similar pair joins identical points`);
+    if (!(wNorm > 0)) {
+      throw new Error(`${this.name}.fit: every similar pair joins identical points`);
+    }
     const w1 = Float64Array.from(W, (v) => v / wNorm), t1 = t / wNorm;
     const sumD = (A: Float64Array) => mahalanobis(diffD, nD, d, A).reduce((s, v) => s + v, 0);
     const fD = (A: Float64Array) => Math.log(sumD(A) + 1e-6);

@@ -47,3 +47,4 @@ export * from "./knn_classifier.ts";
 export * from "./tabular.ts";
 export * from "./pca.ts";
 export type { PriorSpec } from "./_prior.ts";
+export * from "./registry.ts";

@@ -136,7 +136,9 @@ abstract class ScmlBase extends MahalanobisBase {
     const allowed = this.allowedBases();
     if (typeof this.basis === "string" && !allowed.includes(this.basis)) {
       throw new Error(
-        `${cls}: basis must be ${allowed.map((b) => `"${b}"`).join(" or ")} or a [K, d] matrix, got "${this.basis}"`,
+        `${cls}: basis must be ${
+          allowed.map((b) => `"${b}"`).join(" or ")
+        } or a [K, d] matrix, got "${this.basis}"`,
       );
     }
     if (typeof this.basis !== "string" && !(this.basis && typeof this.basis.length === "number")) {
@@ -151,7 +153,10 @@ abstract class ScmlBase extends MahalanobisBase {
   }
 
   /** The basis for weakly supervised triplets: explicit or "triplet_diffs". */
-  protected basisFromTriplets(fn: string, tri: IndexedTriplets): { basis: Float64Array; K: number } {
+  protected basisFromTriplets(
+    fn: string,
+    tri: IndexedTriplets,
+  ): { basis: Float64Array; K: number } {
     const d = tri.points.d;
     if (typeof this.basis !== "string") return explicitBasis(fn, this.basis, d);
     const K = this.nBasis ?? 80 * d;
@@ -204,7 +209,7 @@ abstract class ScmlBase extends MahalanobisBase {
         diffRow(rng.nextInt(m), row);
         let slack = 1;
         for (let k = 0; k < K; k++) slack += row[k] * w[k];
-        if (slack > 0) for (let k = 0; k < K; k++) grad[k] += row[k];
+        if (slack > 0) { for (let k = 0; k < K; k++) grad[k] += row[k]; }
       }
       const next = new Float64Array(K);
       for (let k = 0; k < K; k++) {
@@ -338,7 +343,9 @@ function explicitBasis(
   for (let k = 0; k < K; k++) {
     if (rows[k]?.length !== d) {
       throw new Error(
-        `${fn}: the dimensionality (${rows[k]?.length}) of the given bases must match that of the data (${d})`,
+        `${fn}: the dimensionality (${
+          rows[k]?.length
+        }) of the given bases must match that of the data (${d})`,
       );
     }
     for (let c = 0; c < d; c++) {
@@ -490,7 +497,11 @@ export class SCML_Supervised extends ScmlBase implements SupervisedLearner {
     return this;
   }
 
-  private ldaBasis(fn: string, points: Points, labels: number[]): { basis: Float64Array; K: number } {
+  private ldaBasis(
+    fn: string,
+    points: Points,
+    labels: number[],
+  ): { basis: Float64Array; K: number } {
     const { data: X, n, d } = points;
     const counts = new Map<number, number>();
     for (const v of labels) counts.set(v, (counts.get(v) ?? 0) + 1);

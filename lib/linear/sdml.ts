@@ -137,7 +137,7 @@ export class SDML extends MahalanobisBase {
     if (values[0] < 0) {
       this.warnings.push(
         "the input matrix of the graphical lasso is not positive semi-definite; the fit may " +
-          "diverge or degenerate: decrease balanceParam and/or use prior \"identity\"",
+          'diverge or degenerate: decrease balanceParam and/or use prior "identity"',
       );
       for (let i = 0; i < d; i++) shifted[i] -= values[0];
     }
