@@ -14,6 +14,7 @@ import { contrastiveLoss } from "../lib/losses/mod.ts";
 import {
   chunks,
   Covariance,
+  fitPca,
   ITML,
   ITML_Supervised,
   knnClassificationAccuracy,
@@ -34,6 +35,7 @@ import {
   SCML_Supervised,
   SDML,
   SDML_Supervised,
+  standardizer,
   type SupervisedLearner,
 } from "../lib/linear/mod.ts";
 import { ldaScalings } from "../lib/linear/_lda.ts";
@@ -600,6 +602,24 @@ Deno.test("preconditions: NaN, +Infinity and −Infinity are refused in fit and 
       () => new LFDA().fit(x.slice(0, 3).concat([[1, 1]]), [0, 0, 1, bad]),
       /LFDA\.fit: y\[3\] is/,
     );
+    // The helpers around the learners: PCA, kNN accuracy, the standardiser.
+    const good = tf.tensor2d([[0, 0], [1, 2], [3, 1]]), broken = tf.tensor2d(x);
+    await assert.rejects(() => fitPca(broken, 1), new RegExp(`fitPca: x row 3 holds ${word}`));
+    const pca = await fitPca(good, 1);
+    assert.throws(
+      () => pca.transform(broken),
+      new RegExp(`PcaModel\\.transform: x row 3 holds ${word}`),
+    );
+    await assert.rejects(
+      () => knnClassificationAccuracy(good, [0, 0, 1], broken, y, 1),
+      new RegExp(`knnClassificationAccuracy: test row 3 holds ${word}`),
+    );
+    assert.throws(
+      () => standardizer(x.flat(), 2),
+      new RegExp(`standardizer: train row 3 holds ${word}`),
+    );
+    pca.dispose();
+    tf.dispose([good, broken]);
   }
 });
 
