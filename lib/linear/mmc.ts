@@ -33,7 +33,8 @@ import {
   type TupleInput,
   type Tuples,
 } from "./_internal.ts";
-import { symmetricEigen } from "./_linalg.ts";
+import { LuDecomposition, Matrix } from "ml-matrix";
+import { symmetricEigen, toMatrix } from "./_linalg.ts";
 import { supervisedPairs } from "./constraints.ts";
 
 /**
@@ -138,31 +139,11 @@ function weightedScatter(
   return out;
 }
 
-/** Solves H x = g (H `[d, d]`, symmetric positive definite) by Gaussian elimination. */
-function solve(H: Float64Array, g: Float64Array, d: number): Float64Array {
-  const a = Float64Array.from(H), x = Float64Array.from(g);
-  for (let k = 0; k < d; k++) {
-    let piv = k;
-    for (let i = k + 1; i < d; i++) if (Math.abs(a[i * d + k]) > Math.abs(a[piv * d + k])) piv = i;
-    if (piv !== k) {
-      for (let c = 0; c < d; c++) [a[k * d + c], a[piv * d + c]] = [a[piv * d + c], a[k * d + c]];
-      [x[k], x[piv]] = [x[piv], x[k]];
-    }
-    const akk = a[k * d + k];
-    if (akk === 0) throw new Error("MMC.fit: singular Hessian in the diagonal Newton step");
-    for (let i = k + 1; i < d; i++) {
-      const f = a[i * d + k] / akk;
-      if (f === 0) continue;
-      for (let c = k; c < d; c++) a[i * d + c] -= f * a[k * d + c];
-      x[i] -= f * x[k];
-    }
-  }
-  for (let k = d - 1; k >= 0; k--) {
-    let s = x[k];
-    for (let c = k + 1; c < d; c++) s -= a[k * d + c] * x[c];
-    x[k] = s / a[k * d + k];
-  }
-  return x;
+/** Solves H x = g (H `[d, d]`) by ml-matrix's LU solver. */
+function solveLinear(H: Float64Array, g: Float64Array, d: number): Float64Array {
+  const lu = new LuDecomposition(toMatrix(H, d, d));
+  if (lu.isSingular()) throw new Error("MMC.fit: singular Hessian in the diagonal Newton step");
+  return Float64Array.from(lu.solve(Matrix.columnVector(Array.from(g))).getColumn(0));
 }
 
 /**
@@ -478,7 +459,7 @@ export class MMC extends MahalanobisBase {
           hessian[r * d + s] = -c * h2 + (r === s ? 1e-6 : 0);
         }
       }
-      const newton = solve(hessian, gradient, d);
+      const newton = solveLinear(hessian, gradient, d);
       const at = (lambda: number) =>
         Float64Array.from(w, (v, r) => Math.max(0, v - lambda * newton[r]));
       let lambda = 1;
