@@ -7,14 +7,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { l2Normalize, pairwiseDistances } from "../distances.ts";
 import { createRng, type Rng } from "../data/random.ts";
-import {
-  type Labels,
-  labelsArray,
-  type LossDistance,
-  type PairIndices,
-  resolveLossDistance,
-  type TripletIndices,
-} from "../losses/mod.ts";
+import type { LossDistance, PairIndices, TripletIndices } from "../losses/mod.ts";
+import { type Labels, labelsArray } from "../losses/_tuples.ts";
+import { resolveLossDistance } from "../losses/_distance.ts";
 import { checkFiniteValues, checkOptionKeys } from "../validate.ts";
 import type { MinerOptions } from "./types.ts";
 

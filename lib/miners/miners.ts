@@ -5,12 +5,8 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import {
-  type Labels,
-  type PairIndices,
-  resolveLossDistance,
-  type TripletIndices,
-} from "../losses/mod.ts";
+import type { Labels, PairIndices, TripletIndices } from "../losses/mod.ts";
+import { resolveLossDistance } from "../losses/_distance.ts";
 import { checkOptionKeys } from "../validate.ts";
 import {
   allPairs,

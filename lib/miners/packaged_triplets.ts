@@ -4,7 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Labels, labelsArray, type TripletIndices } from "../losses/mod.ts";
+import type { Labels, TripletIndices } from "../losses/mod.ts";
+import { labelsArray } from "../losses/_tuples.ts";
 import { checkOptionKeys } from "../validate.ts";
 
 /**
