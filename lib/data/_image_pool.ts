@@ -68,7 +68,11 @@ export class ImagePool {
   }
 
   /** Decodes `paths`; resolves with one result per path, in order. */
-  run(paths: string[], transform: ImageTransformOptions, maxMegapixels: number): Promise<PoolResult[]> {
+  run(
+    paths: string[],
+    transform: ImageTransformOptions,
+    maxMegapixels: number,
+  ): Promise<PoolResult[]> {
     if (this.#closed) return Promise.reject(new Error("ImagePool: run after close"));
     const job: PoolJob = { id: this.#nextId++, paths, transform, maxMegapixels };
     if (this.workers === 0) return decodeJob(job);

@@ -80,6 +80,21 @@ export interface Sampler<B> {
 }
 
 /**
+ * A {@linkcode Sampler} whose batches are produced asynchronously (for example decoded from
+ * image files by worker threads while the training step runs); `train` awaits `next()`.
+ *
+ * @example
+ * ```ts
+ * declare const s: AsyncSampler<Batch>;
+ * const batch = await s.next();
+ * ```
+ */
+export interface AsyncSampler<B> extends Omit<Sampler<B>, "next"> {
+  /** The next batch. */
+  next(): Promise<B>;
+}
+
+/**
  * A resumable source of labelled mini-batches ({@linkcode Batch}).
  *
  * @example

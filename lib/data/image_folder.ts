@@ -28,7 +28,7 @@ import { checkOptionKeys } from "../validate.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { DatasetLayoutError, type OnError, type SkippedFile } from "./errors.ts";
 import { createRng } from "./random.ts";
-import { encodeImage, type ImageFormat } from "./images.ts";
+import { encodeImage, type ImageFileFormat } from "./images.ts";
 import {
   type ImageDataset,
   type ImageList,
@@ -179,13 +179,17 @@ async function walk(dir: string, seen: Set<string>): Promise<string[]> {
 function checkSplit(fn: string, options: ImageSplitOptions) {
   const { subset = "all", split = "classes", testFraction = 0.2, seed = 0 } = options;
   if (subset !== "all" && subset !== "train" && subset !== "test") {
-    throw new TypeError(`${fn}: subset must be "all", "train" or "test", got ${JSON.stringify(subset)}`);
+    throw new TypeError(
+      `${fn}: subset must be "all", "train" or "test", got ${JSON.stringify(subset)}`,
+    );
   }
   if (split !== "classes" && split !== "images") {
     throw new TypeError(`${fn}: split must be "classes" or "images", got ${JSON.stringify(split)}`);
   }
   if (typeof testFraction !== "number" || !(testFraction > 0 && testFraction < 1)) {
-    throw new TypeError(`${fn}: testFraction must be in (0, 1), got ${JSON.stringify(testFraction)}`);
+    throw new TypeError(
+      `${fn}: testFraction must be in (0, 1), got ${JSON.stringify(testFraction)}`,
+    );
   }
   if (!Number.isInteger(seed)) {
     throw new TypeError(`${fn}: seed must be an integer, got ${JSON.stringify(seed)}`);
@@ -345,7 +349,9 @@ export async function scanImageFolder(
     const described = [...small].map((c) => `${join(root, classDirs[c])} (${counts.get(c)})`);
     if (onError === "throw") {
       throw new DatasetLayoutError(
-        `${fn}: ${described.join(", ")} ${small.size === 1 ? "has" : "have"} fewer than minPerClass = ${minPerClass} images (${split.subset}); retrieval needs at least 2 images per class`,
+        `${fn}: ${described.join(", ")} ${
+          small.size === 1 ? "has" : "have"
+        } fewer than minPerClass = ${minPerClass} images (${split.subset}); retrieval needs at least 2 images per class`,
         join(root, classDirs[[...small][0]]),
       );
     }
@@ -424,7 +430,7 @@ export interface WriteImageFolderOptions {
   /** Each image's `[h, w, c]`, c = 1 or 3. */
   shape: readonly [number, number, number];
   /** `"png"` (default) or `"jpeg"`. */
-  format?: ImageFormat;
+  format?: ImageFileFormat;
   /** JPEG quality. Default 90. */
   quality?: number;
 }
@@ -457,7 +463,9 @@ export async function writeImageFolder(
   const fn = "writeImageFolder";
   checkOptionKeys(fn, options, ["shape", "format", "quality"]);
   const [h, w, c] = options.shape ?? [];
-  if (c !== 1 && c !== 3) throw new TypeError(`${fn}: shape[2] (channels) must be 1 or 3, got ${c}`);
+  if (c !== 1 && c !== 3) {
+    throw new TypeError(`${fn}: shape[2] (channels) must be 1 or 3, got ${c}`);
+  }
   const per = h * w * c;
   const n = labels.length;
   if (!(per > 0) || images.length !== n * per) {

@@ -22,7 +22,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { checkOptionKeys } from "../validate.ts";
 import { createProgress, type ProgressOptions } from "../io/progress.ts";
-import type { Batch, SamplerState } from "./batches.ts";
+import type { AsyncSampler, Batch, SamplerState } from "./batches.ts";
 import { checkSamplerState } from "./batches.ts";
 import { createRng } from "./random.ts";
 import {
@@ -163,7 +163,9 @@ export function checkImageList(fn: string, list: ImageList): void {
   const c = list.classNames.length;
   for (let i = 0; i < list.labels.length; i++) {
     if (list.labels[i] < 0 || list.labels[i] >= c) {
-      throw new TypeError(`${fn}: list.labels[${i}] = ${list.labels[i]} is not a class index (0..${c - 1})`);
+      throw new TypeError(
+        `${fn}: list.labels[${i}] = ${list.labels[i]} is not a class index (0..${c - 1})`,
+      );
     }
   }
 }
@@ -221,7 +223,10 @@ export async function loadImages(
   const log = options.log ?? ((line: string) => console.warn(line));
   const n = list.paths.length;
   if (n === 0) {
-    throw new DatasetLayoutError(`${fn}: the list of ${list.root} (${list.subset}) is empty`, list.root);
+    throw new DatasetLayoutError(
+      `${fn}: the list of ${list.root} (${list.subset}) is empty`,
+      list.root,
+    );
   }
   const pool = new ImagePool(workers);
   const progress = options.progress === false
@@ -315,7 +320,10 @@ export async function loadImages(
       if (drop.has(list.labels[keep[k]])) {
         skip(
           list.paths[keep[k]],
-          new DatasetLayoutError(`its class has fewer than minPerClass = ${minPerClass} images`, list.paths[keep[k]]),
+          new DatasetLayoutError(
+            `its class has fewer than minPerClass = ${minPerClass} images`,
+            list.paths[keep[k]],
+          ),
         );
         continue;
       }
@@ -363,8 +371,9 @@ export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D
 }
 
 /**
- * A sampler whose batches are produced asynchronously (decoded from files while the training step
- * runs); `train` awaits `next()`.
+ * The asynchronous sampler of {@linkcode imageBatches}: batches decoded from files while the
+ * training step runs (`train` awaits `next()`), with the files skipped and a way to end the
+ * workers.
  *
  * @example
  * ```ts
@@ -373,15 +382,7 @@ export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D
  * const batch: Batch = await s.next();
  * ```
  */
-export interface AsyncBatchSampler {
-  /** The next batch (the receiver disposes it). */
-  next(): Promise<Batch>;
-  /** Batches per epoch. */
-  readonly batchesPerEpoch: number;
-  /** Position (epoch, batch, RNG state at the epoch's start), as {@linkcode shuffledBatches}'. */
-  state(): SamplerState;
-  /** Restores a position; batches decoded ahead are discarded. */
-  setState(state: SamplerState): void;
+export interface AsyncBatchSampler extends AsyncSampler<Batch> {
   /** Files skipped so far (with `onError: "skip"`). */
   readonly skipped: SkippedFile[];
   /** Ends the decoding workers (idle workers never keep the process alive, so this is optional). */
@@ -513,7 +514,11 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
       data.set(r.data, labels.length * per);
       labels.push(list.labels[indices[j]]);
     });
-    return { data: data.subarray(0, labels.length * per), labels: Int32Array.from(labels), failures };
+    return {
+      data: data.subarray(0, labels.length * per),
+      labels: Int32Array.from(labels),
+      failures,
+    };
   };
 
   const plan = () => {

@@ -28,7 +28,7 @@ import { Pica } from "pica";
 import { ImageDecodeError } from "./errors.ts";
 
 /** The image formats the decoders read. */
-export type ImageFormat = "png" | "jpeg";
+export type ImageFileFormat = "png" | "jpeg";
 
 /**
  * The format of an image file from its first bytes: `"png"`, `"jpeg"`, the name of another
@@ -75,7 +75,7 @@ export interface DecodedImage {
   /** `height·width·channels` samples. */
   data: Uint8Array;
   /** The file's format. */
-  format: ImageFormat;
+  format: ImageFileFormat;
   /** Channels stored in the file (2 = grey + alpha, 4 = RGBA; a palette counts as 3). */
   sourceChannels: number;
 }
@@ -124,7 +124,9 @@ function fromPng(bytes: Uint8Array, path: string): DecodedImage {
   if (png.palette) {
     const rgb = convertIndexedToRgb(png);
     const stride = rgb.length / pixels;
-    if (stride === 3) return { width, height, channels: 3, data: rgb, format: "png", sourceChannels: 3 };
+    if (stride === 3) {
+      return { width, height, channels: 3, data: rgb, format: "png", sourceChannels: 3 };
+    }
     const data = new Uint8Array(pixels * 3);
     for (let i = 0; i < pixels; i++) {
       data[3 * i] = rgb[stride * i];
@@ -227,9 +229,7 @@ export function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {})
   } catch (e) {
     if (e instanceof ImageDecodeError) throw e;
     throw new ImageDecodeError(
-      `decodeImage: ${path}: corrupt or truncated ${format.toUpperCase()}: ${
-        (e as Error).message
-      }`,
+      `decodeImage: ${path}: corrupt or truncated ${format.toUpperCase()}: ${(e as Error).message}`,
       path,
       { cause: e },
     );
@@ -328,7 +328,9 @@ export function resolveImageTransform(
     throw new TypeError(`${fn}: channels must be 1 or 3, got ${JSON.stringify(channels)}`);
   }
   if (fit !== "center-crop" && fit !== "stretch") {
-    throw new TypeError(`${fn}: fit must be "center-crop" or "stretch", got ${JSON.stringify(fit)}`);
+    throw new TypeError(
+      `${fn}: fit must be "center-crop" or "stretch", got ${JSON.stringify(fit)}`,
+    );
   }
   if (!FILTERS.includes(filter)) {
     throw new TypeError(
@@ -537,7 +539,7 @@ export interface EncodeImageOptions {
   /** 1 (grey) or 3 (RGB) interleaved samples. */
   channels: 1 | 3;
   /** `"png"` (default, lossless, `fast-png`) or `"jpeg"` (`jpeg-js`). */
-  format?: ImageFormat;
+  format?: ImageFileFormat;
   /** JPEG quality 1..100. Default 90. */
   quality?: number;
 }
@@ -561,7 +563,9 @@ export function encodeImage(
 ): Uint8Array {
   const { width, height, channels, format = "png", quality = 90 } = options;
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new TypeError(`encodeImage: width and height must be positive integers, got ${width}×${height}`);
+    throw new TypeError(
+      `encodeImage: width and height must be positive integers, got ${width}×${height}`,
+    );
   }
   if (channels !== 1 && channels !== 3) {
     throw new TypeError(`encodeImage: channels must be 1 or 3, got ${channels}`);
@@ -588,7 +592,9 @@ export function encodeImage(
     return encodePngBytes({ width, height, data: bytes, channels, depth: 8 });
   }
   if (format !== "jpeg") {
-    throw new TypeError(`encodeImage: format must be "png" or "jpeg", got ${JSON.stringify(format)}`);
+    throw new TypeError(
+      `encodeImage: format must be "png" or "jpeg", got ${JSON.stringify(format)}`,
+    );
   }
   if (!Number.isInteger(quality) || quality < 1 || quality > 100) {
     throw new TypeError(`encodeImage: quality must be an integer in 1..100, got ${quality}`);
