@@ -427,13 +427,17 @@ export async function loadEmbeddings(
     [n, d] = a.shape;
     checkFinite(fn, file, a.data, d, 0);
     values = Float32Array.from(a.data);
-    if (options.labelColumn !== undefined) {
-      throw new TypeError(`${fn}: labelColumn applies to CSV/TSV files; give labels for ${file}`);
+    if (options.labelColumn !== undefined && metadataPath === undefined) {
+      throw new TypeError(
+        `${fn}: labelColumn names a column of a CSV/TSV or metadata file; give labels or metadata for ${file}`,
+      );
     }
   } else {
     const text = new TextDecoder().decode(await readBytes(fn, file));
     const delimiter = format === "projector" ? "\t" : delimiterOf(file, options.delimiter);
     const table = parseRows(fn, file, text, delimiter);
+    // With a metadata file, labelColumn names a column of the metadata, not of the vectors.
+    const vectorLabelColumn = metadataPath === undefined ? options.labelColumn : undefined;
     const width = table[0].length;
     const headerOption = options.header ?? "auto";
     if (headerOption !== "auto" && typeof headerOption !== "boolean") {
@@ -446,14 +450,12 @@ export async function loadEmbeddings(
     if (headerOption === "auto") {
       // A header row: a column that is text in the first row and a number in the second.
       const [first, second] = table;
-      hasHeader = typeof options.labelColumn === "string" ||
+      hasHeader = typeof vectorLabelColumn === "string" ||
         (second !== undefined && first.some((f, k) => !isNumber(f) && isNumber(second[k])));
     } else hasHeader = headerOption;
     const header = hasHeader ? table.shift() : undefined;
     if (table.length === 0) throw new FileFormatError(`${fn}: ${file} has no data rows`, file);
-    const labelCol = format === "projector"
-      ? undefined
-      : resolveColumn(fn, file, header, width, options.labelColumn);
+    const labelCol = resolveColumn(fn, file, header, width, vectorLabelColumn);
     const vectorCols = Array.from({ length: width }, (_, k) => k).filter((k) => k !== labelCol);
     n = table.length;
     d = vectorCols.length;
