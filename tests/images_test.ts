@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
+import { encode as encodePng } from "fast-png";
 import { loadFixture } from "./_fixtures.ts";
 import {
   compareCodePoints,
@@ -153,7 +154,8 @@ Deno.test("fitGeometry: torchvision's sizes and crop offsets (Python's round hal
 });
 
 Deno.test("transformImage: grey is Pillow's luma, RGB from grey replicates, values are v/255", async () => {
-  const img = decodeImage(encodeImage(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]), {
+  // (0, 190, 105): Pillow's integer formula gives 124, rounding 0.299R + 0.587G + 0.114B gives 123.
+  const img = decodeImage(encodeImage(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 190, 105, 10, 20, 30]), {
     width: 4,
     height: 1,
     channels: 3,
@@ -163,7 +165,7 @@ Deno.test("transformImage: grey is Pillow's luma, RGB from grey replicates, valu
   const luma = (r: number, g: number, b: number) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
   assert.deepEqual(
     Array.from(grey.data, (v) => Math.round(v * 255)),
-    [luma(255, 0, 0), luma(0, 255, 0), luma(0, 0, 255), luma(10, 20, 30)],
+    [luma(255, 0, 0), luma(0, 255, 0), 124, luma(10, 20, 30)],
   );
   const rgb = await transformImage(
     decodeImage(encodeImage(new Uint8Array([7, 200]), { width: 2, height: 1, channels: 1 })),
@@ -210,6 +212,15 @@ Deno.test("decodeImage: corrupt, truncated, empty and non-image bytes are ImageD
     });
   }
   assert.throws(() => decodeImage(picture(40, 30, 1), { path: "big.png", maxMegapixels: 0.001 }), /over maxMegapixels/);
+  // A PNG with stored (uncompressed) deflate blocks: a flipped pixel byte still inflates, and only
+  // the chunk's CRC tells that the file is corrupt.
+  const stored = encodePng({ width: 8, height: 8, data: new Uint8Array(64).fill(100), channels: 1, depth: 8 }, {
+    zlib: { level: 0 },
+  });
+  const idat = stored.findIndex((_, i) => String.fromCharCode(...stored.subarray(i, i + 4)) === "IDAT");
+  const flipped = stored.slice();
+  flipped[idat + 4 + 20] ^= 0x01;
+  assert.throws(() => decodeImage(flipped, { path: "crc.png" }), /crc\.png: corrupt or truncated PNG: .*CRC/i);
 });
 
 Deno.test("scanImageFolder: bad layouts are DatasetLayoutErrors, or reported skips", async () => {
