@@ -362,6 +362,10 @@ export async function main(argv: string[]): Promise<void> {
     await (await import("./kernel_gain.ts")).runKernelGain(rest);
     return;
   }
+  if (cmd === "data") {
+    await (await import("./data_bench.ts")).runDataBench(rest);
+    return;
+  }
   if (cmd === "knn") {
     const { runKnnBench, runMetricsCrossCheck } = await import("./knn.ts");
     if (rest.includes("--metrics")) await runMetricsCrossCheck();
@@ -378,6 +382,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log("       [--profile] [--top 25]");
     console.log("       deno task bench knn [--threads 2] [--metrics]");
     console.log("       deno task bench kernel-gain [--steps 100]");
+    console.log("       deno task bench data [--parts decode,train,memory] [--n 20000]");
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;
   }

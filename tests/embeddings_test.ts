@@ -32,7 +32,10 @@ async function file(name: string, content: string | Uint8Array): Promise<string>
 }
 
 function rowsOf(e: { embeddings: Float32Array; n: number; d: number }): number[][] {
-  return Array.from({ length: e.n }, (_, i) => Array.from(e.embeddings.subarray(i * e.d, (i + 1) * e.d)));
+  return Array.from(
+    { length: e.n },
+    (_, i) => Array.from(e.embeddings.subarray(i * e.d, (i + 1) * e.d)),
+  );
 }
 
 Deno.test("loadEmbeddings .npy: float32/float64, both byte orders, versions 1 and 2, as NumPy wrote them", async () => {
@@ -57,8 +60,14 @@ Deno.test("loadEmbeddings .npy: labels from an integer .npy ([n] or [n, 1]) or a
   const e = await loadEmbeddings(x, { labels: text });
   assert.deepEqual([...e.labels!], [0, 1, 0, 2, 1]);
   assert.deepEqual(e.labelNames, ["cat", "dog", "emu"]);
-  await assert.rejects(loadEmbeddings(x, { labels: await file("short.txt", "1\n2\n") }), /has 2 labels for 5 embeddings/);
-  await assert.rejects(loadEmbeddings(x, { labels: await file("gap.txt", "1\n\n2\n3\n4\n") }), /line 2 is empty/);
+  await assert.rejects(
+    loadEmbeddings(x, { labels: await file("short.txt", "1\n2\n") }),
+    /has 2 labels for 5 embeddings/,
+  );
+  await assert.rejects(
+    loadEmbeddings(x, { labels: await file("gap.txt", "1\n\n2\n3\n4\n") }),
+    /line 2 is empty/,
+  );
   await assert.rejects(
     loadEmbeddings(x, { labels: await file("float_labels.npy", bytesOf(npy.ok.f4)) }),
     /shape \[5,3\]; labels need \[n\] or \[n, 1\]/,
@@ -85,9 +94,18 @@ Deno.test("loadEmbeddings .npy: Fortran order, other dtypes, wrong rank, NaN and
     });
   }
   const short = bytesOf(npy.ok.f4);
-  await assert.rejects(loadEmbeddings(await file("short.npy", short.subarray(0, short.length - 4))), /needs 60/);
-  assert.throws(() => parseNpy(new TextEncoder().encode("a,b\n1,2\n"), "t.npy"), /t\.npy: not a \.npy file/);
-  await assert.rejects(loadEmbeddings(`${dir}/missing.npy`), (e: unknown) => e instanceof DataError && /cannot read/.test(e.message));
+  await assert.rejects(
+    loadEmbeddings(await file("short.npy", short.subarray(0, short.length - 4))),
+    /needs 60/,
+  );
+  assert.throws(
+    () => parseNpy(new TextEncoder().encode("a,b\n1,2\n"), "t.npy"),
+    /t\.npy: not a \.npy file/,
+  );
+  await assert.rejects(
+    loadEmbeddings(`${dir}/missing.npy`),
+    (e: unknown) => e instanceof DataError && /cannot read/.test(e.message),
+  );
 });
 
 Deno.test("loadEmbeddings CSV/TSV: header detection, label column by name or index, names become sorted labels", async () => {
@@ -108,9 +126,14 @@ Deno.test("loadEmbeddings CSV/TSV: header detection, label column by name or ind
   const plain = await loadEmbeddings(await file("p.csv", '"1.5",2\n3,4\n'));
   assert.deepEqual(rowsOf(plain), [[1.5, 2], [3, 4]]);
   assert.equal(plain.labels, undefined);
-  const named = await loadEmbeddings(await file("n.csv", "a,b,species\n1,2,x\n3,4,y\n"), { labelColumn: "species" });
+  const named = await loadEmbeddings(await file("n.csv", "a,b,species\n1,2,x\n3,4,y\n"), {
+    labelColumn: "species",
+  });
   assert.deepEqual([...named.labels!], [0, 1]);
-  await assert.rejects(loadEmbeddings(csv, { labelColumn: "kind" }), /labelColumn "kind" is not in the header .*\(x, y, label\)/);
+  await assert.rejects(
+    loadEmbeddings(csv, { labelColumn: "kind" }),
+    /labelColumn "kind" is not in the header .*\(x, y, label\)/,
+  );
 });
 
 Deno.test("loadEmbeddings CSV/TSV: ragged rows, non-numbers and non-finite values are FileFormatErrors with the line", async () => {
@@ -131,8 +154,14 @@ Deno.test("loadEmbeddings CSV/TSV: ragged rows, non-numbers and non-finite value
     });
   }
   await assert.rejects(loadEmbeddings(await file("blank.csv", "\n\n")), /is empty/);
-  await assert.rejects(loadEmbeddings(await file("ok.csv", "1,2\n"), { header: "maybe" as never }), TypeError);
-  await assert.rejects(loadEmbeddings(await file("ok2.csv", "1,2\n"), { colour: 1 } as never), /unknown option "colour"/);
+  await assert.rejects(
+    loadEmbeddings(await file("ok.csv", "1,2\n"), { header: "maybe" as never }),
+    TypeError,
+  );
+  await assert.rejects(
+    loadEmbeddings(await file("ok2.csv", "1,2\n"), { colour: 1 } as never),
+    /unknown option "colour"/,
+  );
 });
 
 Deno.test("loadEmbeddings: the projector's vectors.tsv + metadata.tsv and the library's exports round-trip", async () => {
@@ -148,7 +177,9 @@ Deno.test("loadEmbeddings: the projector's vectors.tsv + metadata.tsv and the li
   assert.deepEqual(two.labelNames, ["Bag", "Coat"]);
   assert.deepEqual(Object.keys(two.metadata!), ["index", "class"]);
   // Vectors file plus an explicit metadata file.
-  const viaFile = await loadEmbeddings(`${dir}/two/vectors.tsv`, { metadata: `${dir}/one/metadata.tsv` });
+  const viaFile = await loadEmbeddings(`${dir}/two/vectors.tsv`, {
+    metadata: `${dir}/one/metadata.tsv`,
+  });
   assert.deepEqual([...viaFile.labels!], [2, 0, 2]);
   await Deno.writeTextFile(`${dir}/one/metadata.tsv`, "1\n2\n");
   await assert.rejects(loadEmbeddings(`${dir}/one`), /metadata\.tsv has 2 rows for 3 embeddings/);

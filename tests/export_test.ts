@@ -2,7 +2,6 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import {
   encodeNpy,
-
   metadataTsv,
   saveEncoder,
   vectorsTsv,

@@ -31,7 +31,13 @@ interface CarsFixture {
   cars_train_annos: string;
   cars_test_annos_withlabels: string;
   assorted: string;
-  assorted_loadmat: { matrix: number[][]; ints: number[][]; text: string[]; cell0: number[][]; cell1: string };
+  assorted_loadmat: {
+    matrix: number[][];
+    ints: number[][];
+    text: string[];
+    cell0: number[][];
+    cell1: string;
+  };
 }
 const cars = loadFixture<CarsFixture>("cars196_mat").cases;
 const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
@@ -55,7 +61,12 @@ async function write(root: string, files: Record<string, Uint8Array | string>): 
 /** CUB-200-2011's layout with 4 classes of 3 images. */
 async function cubReplica(): Promise<string> {
   const root = await Deno.makeTempDir({ prefix: "CUB_200_2011_" });
-  const names = ["001.Black_footed_Albatross", "002.Laysan_Albatross", "003.Sooty_Albatross", "004.Groove_billed_Ani"];
+  const names = [
+    "001.Black_footed_Albatross",
+    "002.Laysan_Albatross",
+    "003.Sooty_Albatross",
+    "004.Groove_billed_Ani",
+  ];
   const files: Record<string, Uint8Array | string> = {};
   const images: string[] = [], labels: string[] = [], split: string[] = [];
   for (let i = 1; i <= 12; i++) {
@@ -78,7 +89,10 @@ Deno.test("scanCub200: classes 1..C/2 train, the rest test; labels are class ids
   const root = await cubReplica();
   const all = await scanCub200(root);
   assert.equal(all.paths.length, 12);
-  assert.deepEqual(all.classNames.slice(0, 2), ["001.Black_footed_Albatross", "002.Laysan_Albatross"]);
+  assert.deepEqual(all.classNames.slice(0, 2), [
+    "001.Black_footed_Albatross",
+    "002.Laysan_Albatross",
+  ]);
   assert.deepEqual([...all.labels].slice(0, 5), [0, 1, 2, 3, 0]);
   const train = await scanCub200(root, { subset: "train" });
   const test = await scanCub200(root, { subset: "test" });
@@ -110,21 +124,35 @@ Deno.test("scanCub200: a listed image that is missing, malformed or inconsistent
 
   const cases: [string, string, RegExp][] = [
     ["images.txt", "1 a.jpg\n2\n", /images\.txt line 2: expected "<image id> <path>"/],
-    ["images.txt", "1 a.jpg\nx b.jpg\n", /images\.txt line 2: image id "x" is not a positive integer/],
-    ["image_class_labels.txt", "1 1\n2 9\n", /image_class_labels\.txt line 2: class id 9 is not in classes\.txt/],
+    [
+      "images.txt",
+      "1 a.jpg\nx b.jpg\n",
+      /images\.txt line 2: image id "x" is not a positive integer/,
+    ],
+    [
+      "image_class_labels.txt",
+      "1 1\n2 9\n",
+      /image_class_labels\.txt line 2: class id 9 is not in classes\.txt/,
+    ],
     ["classes.txt", "1 a\n3 c\n", /classes\.txt line 2: class id 3, expected 2/],
   ];
   for (const [file, content, message] of cases) {
     const r = await cubReplica();
     await Deno.writeTextFile(`${r}/${file}`, content);
-    await assert.rejects(scanCub200(r), (e: unknown) => e instanceof DatasetLayoutError && message.test(e.message));
+    await assert.rejects(
+      scanCub200(r),
+      (e: unknown) => e instanceof DatasetLayoutError && message.test(e.message),
+    );
   }
   const r = await cubReplica();
   await Deno.writeTextFile(`${r}/image_class_labels.txt`, "1 1\n");
   await assert.rejects(scanCub200(r), /image id 2 has no line in image_class_labels\.txt/);
   await Deno.remove(`${r}/classes.txt`);
   await assert.rejects(scanCub200(r), /cannot read .*classes\.txt/);
-  await assert.rejects(scanCub200(r, { subset: "val" }), /subset must be one of "all", "train", "test"/);
+  await assert.rejects(
+    scanCub200(r, { subset: "val" }),
+    /subset must be one of "all", "train", "test"/,
+  );
 });
 
 Deno.test("readMat5: SciPy's savemat files read back as scipy.io.loadmat reads them", async () => {
@@ -141,8 +169,13 @@ Deno.test("readMat5: SciPy's savemat files read back as scipy.io.loadmat reads t
   assert.deepEqual(m.text.kind === "char" && m.text.text, cars.assorted_loadmat.text);
   assert.equal(m.cell.kind, "cell");
   if (m.cell.kind === "cell") {
-    assert.deepEqual(m.cell.cells[0].kind === "numeric" && m.cell.cells[0].data, cars.assorted_loadmat.cell0[0]);
-    assert.deepEqual(m.cell.cells[1].kind === "char" && m.cell.cells[1].text, [cars.assorted_loadmat.cell1]);
+    assert.deepEqual(
+      m.cell.cells[0].kind === "numeric" && m.cell.cells[0].data,
+      cars.assorted_loadmat.cell0[0],
+    );
+    assert.deepEqual(m.cell.cells[1].kind === "char" && m.cell.cells[1].text, [
+      cars.assorted_loadmat.cell1,
+    ]);
   }
   await assert.rejects(readMat5(new Uint8Array(200), "zeros.mat"), /not a MATLAB Level 5 MAT-file/);
   const truncated = bytesOf(cars.cars_meta).subarray(0, 200);
@@ -177,9 +210,15 @@ Deno.test("scanCars196: cars_annos.mat + car_ims/, and the devkit layout; classe
   assert.equal(d.paths[6], `${devkit}/cars_test/${cars.test[0].file}`);
 
   await Deno.remove(`${devkit}/cars_test/${cars.test[2].file}`);
-  await assert.rejects(scanCars196(devkit), /the devkit's annotations names 1 image that do not exist/);
+  await assert.rejects(
+    scanCars196(devkit),
+    /the devkit's annotations names 1 image that do not exist/,
+  );
   await Deno.writeFile(`${root}/cars_annos.mat`, bytesOf(cars.cars_annos).subarray(0, 300));
-  await assert.rejects(scanCars196(root), (e: unknown) => e instanceof DatasetLayoutError && /cars_annos\.mat/.test(e.message));
+  await assert.rejects(
+    scanCars196(root),
+    (e: unknown) => e instanceof DatasetLayoutError && /cars_annos\.mat/.test(e.message),
+  );
   const none = await Deno.makeTempDir();
   await assert.rejects(scanCars196(none), /has neither cars_annos\.mat nor devkit\/cars_meta\.mat/);
   await write(none, { "cars_annos.mat": bytesOf(cars.cars_meta) });
@@ -202,7 +241,8 @@ async function sopReplica(): Promise<string> {
     }
   }
   for (const part of ["train", "test"]) {
-    files[`Ebay_${part}.txt`] = ["image_id class_id super_class_id path", ...lines[part]].join("\n") + "\n";
+    files[`Ebay_${part}.txt`] =
+      ["image_id class_id super_class_id path", ...lines[part]].join("\n") + "\n";
   }
   await write(root, files);
   return root;
@@ -216,7 +256,10 @@ Deno.test("scanSop: Ebay_train.txt / Ebay_test.txt; labels are class ids − 1",
   assert.deepEqual([...test.labels], [3, 3, 4, 4]);
   assert.equal(train.classNames.length, 5);
   assert.equal((await scanSop(root)).paths.length, 10);
-  await Deno.writeTextFile(`${root}/Ebay_test.txt`, "image_id class_id super_class_id path\n7 4 1\n");
+  await Deno.writeTextFile(
+    `${root}/Ebay_test.txt`,
+    "image_id class_id super_class_id path\n7 4 1\n",
+  );
   await assert.rejects(scanSop(root), /Ebay_test\.txt line 2: 3 fields, expected 4/);
   await Deno.writeTextFile(`${root}/Ebay_test.txt`, "7 4 1 a.JPG\n");
   await assert.rejects(scanSop(root), /line 1: expected the header/);
@@ -236,7 +279,8 @@ async function inShopReplica(): Promise<string> {
       rows.push(`${rel}${" ".repeat(20)}${item}      ${status}`);
     });
   });
-  files["Eval/list_eval_partition.txt"] = [String(rows.length), "image_name item_id evaluation_status", ...rows].join("\n") + "\n";
+  files["Eval/list_eval_partition.txt"] =
+    [String(rows.length), "image_name item_id evaluation_status", ...rows].join("\n") + "\n";
   await write(root, files);
   return root;
 }
@@ -262,11 +306,17 @@ Deno.test("scanInShop: train, query, gallery; labels index the sorted item ids",
 Deno.test("scanImageData: <kind>:<path> specifications; folder-only options are refused for layouts", async () => {
   assert.deepEqual(parseImageDataSpec("sop:/x/y"), { kind: "sop", root: "/x/y" });
   assert.deepEqual(parseImageDataSpec("folder:C:/pics"), { kind: "folder", root: "C:/pics" });
-  assert.throws(() => parseImageDataSpec("imagenet:/x"), /kind one of folder, cub200, cars196, sop, inshop/);
+  assert.throws(
+    () => parseImageDataSpec("imagenet:/x"),
+    /kind one of folder, cub200, cars196, sop, inshop/,
+  );
   assert.throws(() => parseImageDataSpec("cub200:"), TypeError);
   const root = await cubReplica();
   assert.equal((await scanImageData(`cub200:${root}`, { subset: "test" })).paths.length, 6);
-  await assert.rejects(scanImageData(`cub200:${root}`, { split: "images" }), /unknown option "split"/);
+  await assert.rejects(
+    scanImageData(`cub200:${root}`, { split: "images" }),
+    /unknown option "split"/,
+  );
   const folder = await scanImageData(`folder:${root}/images`, { subset: "train" });
   assert.deepEqual(folder.classNames.length, 4);
 });
@@ -274,7 +324,11 @@ Deno.test("scanImageData: <kind>:<path> specifications; folder-only options are 
 Deno.test("deno task data <name>: counts per split beside the published ones", async () => {
   const root = await cubReplica();
   const { splits, matches } = await checkDataset("cub200", root);
-  assert.deepEqual(splits.map((s) => [s.split, s.images, s.classes]), [["train", 6, 2], ["test", 6, 2]]);
+  assert.deepEqual(splits.map((s) => [s.split, s.images, s.classes]), [["train", 6, 2], [
+    "test",
+    6,
+    2,
+  ]]);
   assert.deepEqual(splits[0].published, PUBLISHED_COUNTS.cub200.train);
   assert.equal(matches, false);
   await assert.rejects(checkDataset("imagenet", root), /unknown data set "imagenet"/);
@@ -294,5 +348,8 @@ Deno.test("deno task data <name>: counts per split beside the published ones", a
     stderr: "piped",
   }).output();
   assert.equal(denied.code, 1);
-  assert.match(new TextDecoder().decode(denied.stderr), /no permission to read .*--allow-read=data,/);
+  assert.match(
+    new TextDecoder().decode(denied.stderr),
+    /no permission to read .*--allow-read=data,/,
+  );
 });

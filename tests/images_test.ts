@@ -15,8 +15,8 @@ import {
   decodeImage,
   encodeImage,
   fitGeometry,
-  ImageDecodeError,
   imageBatches,
+  ImageDecodeError,
   ImageSizeError,
   loadImageFolder,
   loadImages,
@@ -100,7 +100,10 @@ Deno.test("decodeImage: every PNG mode exactly as Pillow's convert('RGB'); JPEG 
       // jpeg-js and libjpeg-turbo differ in the IDCT and in chroma upsampling (4:2:0).
       const subsampled = fixture.files.find((f) => f.path === s)!.path.endsWith("e3.jpg");
       assert.ok(max <= (subsampled ? 14 : 3), `${s}: max difference ${max}`);
-      assert.ok(sum / ref.length < (subsampled ? 2.5 : 0.8), `${s}: mean difference ${sum / ref.length}`);
+      assert.ok(
+        sum / ref.length < (subsampled ? 2.5 : 0.8),
+        `${s}: mean difference ${sum / ref.length}`,
+      );
     }
   });
 });
@@ -136,7 +139,10 @@ Deno.test("loadImages: pixels as torchvision's Resize + CenterCrop (or Resize to
         // and the grey+alpha test images (up to 21 levels, mean under 2).
         const maxAllowed = jpeg ? 8 : c.filter === "hamming" ? 1 : 22;
         assert.ok(max <= maxAllowed, `${c.name} ${fixture.samples[i]}: max difference ${max}`);
-        assert.ok(sum / per < (jpeg ? 2.5 : 2), `${c.name} ${fixture.samples[i]}: mean ${sum / per}`);
+        assert.ok(
+          sum / per < (jpeg ? 2.5 : 2),
+          `${c.name} ${fixture.samples[i]}: mean ${sum / per}`,
+        );
       });
     }
   }
@@ -144,25 +150,44 @@ Deno.test("loadImages: pixels as torchvision's Resize + CenterCrop (or Resize to
 
 Deno.test("fitGeometry: torchvision's sizes and crop offsets (Python's round half to even)", () => {
   // Resize(16) of 50×40 (w×h): shorter side 40 → 16, longer int(16·50/40) = 20; crop left round(2) = 2.
-  assert.deepEqual(fitGeometry(40, 50, [16, 16], "center-crop"), { resized: [16, 20], top: 0, left: 2 });
+  assert.deepEqual(fitGeometry(40, 50, [16, 16], "center-crop"), {
+    resized: [16, 20],
+    top: 0,
+    left: 2,
+  });
   // Resize(16) of 21×16: longer int(16·21/16) = 21; round((21 − 16)/2) = round(2.5) = 2 (not 3).
-  assert.deepEqual(fitGeometry(16, 21, [16, 16], "center-crop"), { resized: [16, 21], top: 0, left: 2 });
+  assert.deepEqual(fitGeometry(16, 21, [16, 16], "center-crop"), {
+    resized: [16, 21],
+    top: 0,
+    left: 2,
+  });
   // round(3.5) = 4.
-  assert.deepEqual(fitGeometry(16, 23, [16, 16], "center-crop"), { resized: [16, 23], top: 0, left: 4 });
-  assert.deepEqual(fitGeometry(30, 10, [8, 8], "center-crop"), { resized: [24, 8], top: 8, left: 0 });
+  assert.deepEqual(fitGeometry(16, 23, [16, 16], "center-crop"), {
+    resized: [16, 23],
+    top: 0,
+    left: 4,
+  });
+  assert.deepEqual(fitGeometry(30, 10, [8, 8], "center-crop"), {
+    resized: [24, 8],
+    top: 8,
+    left: 0,
+  });
   assert.deepEqual(fitGeometry(30, 10, [8, 12], "stretch"), { resized: [8, 12], top: 0, left: 0 });
 });
 
 Deno.test("transformImage: grey is Pillow's luma, RGB from grey replicates, values are v/255", async () => {
   // (0, 190, 105): Pillow's integer formula gives 124, rounding 0.299R + 0.587G + 0.114B gives 123.
-  const img = decodeImage(encodeImage(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 190, 105, 10, 20, 30]), {
-    width: 4,
-    height: 1,
-    channels: 3,
-  }));
+  const img = decodeImage(
+    encodeImage(new Uint8Array([255, 0, 0, 0, 255, 0, 0, 190, 105, 10, 20, 30]), {
+      width: 4,
+      height: 1,
+      channels: 3,
+    }),
+  );
   const grey = await transformImage(img, { channels: 1 });
   // (19595·R + 38470·G + 7471·B + 32768) >> 16
-  const luma = (r: number, g: number, b: number) => (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+  const luma = (r: number, g: number, b: number) =>
+    (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
   assert.deepEqual(
     Array.from(grey.data, (v) => Math.round(v * 255)),
     [luma(255, 0, 0), luma(0, 255, 0), 124, luma(10, 20, 30)],
@@ -176,13 +201,20 @@ Deno.test("transformImage: grey is Pillow's luma, RGB from grey replicates, valu
 });
 
 Deno.test("sniffImageFormat and encodeImage round trips", () => {
-  const png = encodeImage(new Float32Array([0, 0.5, 1, 0.25]), { width: 2, height: 2, channels: 1 });
+  const png = encodeImage(new Float32Array([0, 0.5, 1, 0.25]), {
+    width: 2,
+    height: 2,
+    channels: 1,
+  });
   assert.equal(sniffImageFormat(png), "png");
   assert.deepEqual([...decodeImage(png).data], [0, 128, 255, 64]);
   assert.equal(sniffImageFormat(picture(8, 8, 1, "jpeg")), "jpeg");
   assert.equal(sniffImageFormat(new TextEncoder().encode("GIF89a......")), "gif");
   assert.equal(sniffImageFormat(new TextEncoder().encode("BM..........")), "bmp");
-  assert.throws(() => encodeImage(new Uint8Array(5), { width: 2, height: 2, channels: 1 }), TypeError);
+  assert.throws(
+    () => encodeImage(new Uint8Array(5), { width: 2, height: 2, channels: 1 }),
+    TypeError,
+  );
   assert.throws(
     () => encodeImage(new Float32Array([NaN, 0, 0, 0]), { width: 2, height: 2, channels: 1 }),
     /value 0 is NaN/,
@@ -200,7 +232,10 @@ Deno.test("decodeImage: corrupt, truncated, empty and non-image bytes are ImageD
     [png.subarray(0, 40), /x\.img: corrupt or truncated PNG/],
     [jpg.subarray(0, Math.floor(jpg.length / 2)), /x\.img: corrupt or truncated JPEG/],
     [new TextEncoder().encode("just some text"), /x\.img is not an image/],
-    [new TextEncoder().encode("BM\0\0\0\0\0\0\0\0\0\0\0\0"), /x\.img is a BMP file; the decoders read PNG and JPEG/],
+    [
+      new TextEncoder().encode("BM\0\0\0\0\0\0\0\0\0\0\0\0"),
+      /x\.img is a BMP file; the decoders read PNG and JPEG/,
+    ],
     [new TextEncoder().encode("RIFF\0\0\0\0WEBPVP8 "), /a WEBP file/],
   ];
   for (const [bytes, message] of cases) {
@@ -211,16 +246,30 @@ Deno.test("decodeImage: corrupt, truncated, empty and non-image bytes are ImageD
       return true;
     });
   }
-  assert.throws(() => decodeImage(picture(40, 30, 1), { path: "big.png", maxMegapixels: 0.001 }), /over maxMegapixels/);
+  assert.throws(
+    () => decodeImage(picture(40, 30, 1), { path: "big.png", maxMegapixels: 0.001 }),
+    /over maxMegapixels/,
+  );
   // A PNG with stored (uncompressed) deflate blocks: a flipped pixel byte still inflates, and only
   // the chunk's CRC tells that the file is corrupt.
-  const stored = encodePng({ width: 8, height: 8, data: new Uint8Array(64).fill(100), channels: 1, depth: 8 }, {
+  const stored = encodePng({
+    width: 8,
+    height: 8,
+    data: new Uint8Array(64).fill(100),
+    channels: 1,
+    depth: 8,
+  }, {
     zlib: { level: 0 },
   });
-  const idat = stored.findIndex((_, i) => String.fromCharCode(...stored.subarray(i, i + 4)) === "IDAT");
+  const idat = stored.findIndex((_, i) =>
+    String.fromCharCode(...stored.subarray(i, i + 4)) === "IDAT"
+  );
   const flipped = stored.slice();
   flipped[idat + 4 + 20] ^= 0x01;
-  assert.throws(() => decodeImage(flipped, { path: "crc.png" }), /crc\.png: corrupt or truncated PNG: .*CRC/i);
+  assert.throws(
+    () => decodeImage(flipped, { path: "crc.png" }),
+    /crc\.png: corrupt or truncated PNG: .*CRC/i,
+  );
 });
 
 Deno.test("scanImageFolder: bad layouts are DatasetLayoutErrors, or reported skips", async () => {
@@ -232,7 +281,10 @@ Deno.test("scanImageFolder: bad layouts are DatasetLayoutErrors, or reported ski
   });
   await assert.rejects(scanImageFolder(`${empty}/missing`), DatasetLayoutError);
   const loose = await writeTree([{ path: "a.png", bytes: picture(4, 4, 1) }]);
-  await assert.rejects(scanImageFolder(loose), /holds 1 images directly; put each class's images in a sub-folder/);
+  await assert.rejects(
+    scanImageFolder(loose),
+    /holds 1 images directly; put each class's images in a sub-folder/,
+  );
 
   const single = await writeTree([
     { path: "cat/1.png", bytes: picture(4, 4, 1) },
@@ -270,14 +322,26 @@ Deno.test("scanImageFolder: bad layouts are DatasetLayoutErrors, or reported ski
     { path: "cat/2.png", bytes: picture(4, 4, 1) },
     { path: "empty/readme.md", bytes: "x" },
   ]);
-  await assert.rejects(scanImageFolder(noImages, { extensions: [".png", ".md"] }), /empty \(1\) has fewer/);
+  await assert.rejects(
+    scanImageFolder(noImages, { extensions: [".png", ".md"] }),
+    /empty \(1\) has fewer/,
+  );
   await Deno.mkdir(`${noImages}/void`);
   await Deno.remove(`${noImages}/empty`, { recursive: true });
   await assert.rejects(scanImageFolder(noImages), /class folder .*void holds no image/);
   await Deno.writeTextFile(`${noImages}/void/readme.md`, "x");
-  await assert.rejects(scanImageFolder(noImages, { onError: "throw", extensions: [".png"] }), /readme\.md is not an image/);
-  await assert.rejects(scanImageFolder(noImages, { subset: "everything" as "all" }), /subset must be/);
-  await assert.rejects(scanImageFolder(noImages, { colour: 1 } as never), /unknown option "colour"/);
+  await assert.rejects(
+    scanImageFolder(noImages, { onError: "throw", extensions: [".png"] }),
+    /readme\.md is not an image/,
+  );
+  await assert.rejects(
+    scanImageFolder(noImages, { subset: "everything" as "all" }),
+    /subset must be/,
+  );
+  await assert.rejects(
+    scanImageFolder(noImages, { colour: 1 } as never),
+    /unknown option "colour"/,
+  );
 });
 
 Deno.test("loadImages: corrupt, unreadable and non-image files stop the load, or are skipped and reported", async () => {
@@ -312,8 +376,17 @@ Deno.test("loadImages: corrupt, unreadable and non-image files stop the load, or
       log: (l) => lines.push(l),
     });
     assert.equal(ds.n, 4);
-    assert.deepEqual(ds.paths.map((p) => p.slice(root.length)), ["/a/1.png", "/a/2.png", "/b/1.png", "/b/3.png"]);
-    assert.deepEqual(ds.skipped.map((s) => s.path.slice(root.length)), ["/a/3.jpg", "/b/2.png", "/b/4.png"]);
+    assert.deepEqual(ds.paths.map((p) => p.slice(root.length)), [
+      "/a/1.png",
+      "/a/2.png",
+      "/b/1.png",
+      "/b/3.png",
+    ]);
+    assert.deepEqual(ds.skipped.map((s) => s.path.slice(root.length)), [
+      "/a/3.jpg",
+      "/b/2.png",
+      "/b/4.png",
+    ]);
     assert.match(ds.skipped[1].reason, /ImageDecodeError: .*not an image/);
     assert.match(ds.skipped[2].reason, /cannot read/);
     assert.equal(lines.length, 4); // one line per file, then the count
@@ -324,7 +397,11 @@ Deno.test("loadImages: corrupt, unreadable and non-image files stop the load, or
 });
 
 Deno.test("loadImages: mixed sizes need size (ImageSizeError), mixed channels are converted", async () => {
-  const grey = encodeImage(new Uint8Array(12 * 12).fill(100), { width: 12, height: 12, channels: 1 });
+  const grey = encodeImage(new Uint8Array(12 * 12).fill(100), {
+    width: 12,
+    height: 12,
+    channels: 1,
+  });
   const root = await writeTree([
     { path: "a/1.png", bytes: picture(12, 12, 1) },
     { path: "a/2.png", bytes: grey },
@@ -336,7 +413,13 @@ Deno.test("loadImages: mixed sizes need size (ImageSizeError), mixed channels ar
     assert.match(e.message, /b\/1\.png is 16×12×3 but .*a\/1\.png is 12×12×3; pass size/);
     return true;
   });
-  const skip = await loadImageFolder(root, { workers: 0, progress: false, onError: "skip", minPerClass: 1, log: () => {} });
+  const skip = await loadImageFolder(root, {
+    workers: 0,
+    progress: false,
+    onError: "skip",
+    minPerClass: 1,
+    log: () => {},
+  });
   assert.deepEqual(skip.shape, [3, 12, 12, 3]);
   const ds = await loadImageFolder(root, { size: 12, workers: 0, progress: false });
   assert.deepEqual(ds.shape, [4, 12, 12, 3]);
@@ -345,7 +428,12 @@ Deno.test("loadImages: mixed sizes need size (ImageSizeError), mixed channels ar
   assert.ok(ds.images.subarray(per, 2 * per).every((v) => Math.abs(v - 100 / 255) < 1e-7));
   // A class left with one image after skipping is reported too.
   const lines: string[] = [];
-  const left = await loadImageFolder(root, { workers: 0, progress: false, onError: "skip", log: (l) => lines.push(l) });
+  const left = await loadImageFolder(root, {
+    workers: 0,
+    progress: false,
+    onError: "skip",
+    log: (l) => lines.push(l),
+  });
   assert.deepEqual(left.paths.map((p) => p.slice(root.length)), ["/a/1.png", "/a/2.png"]);
   assert.ok(lines.some((l) => /b\/2\.jpg .*fewer than minPerClass/.test(l)));
   await assert.rejects(
@@ -364,23 +452,51 @@ Deno.test("splits: class-disjoint halves and a seeded per-class split, complemen
   const test = await scanImageFolder(root, { subset: "test" });
   assert.deepEqual([...new Set(train.labels)], [0, 1]); // ⌊5/2⌋ = 2 classes
   assert.deepEqual([...new Set(test.labels)], [2, 3, 4]);
-  const a = await scanImageFolder(root, { subset: "train", split: "images", testFraction: 0.3, seed: 4 });
-  const b = await scanImageFolder(root, { subset: "test", split: "images", testFraction: 0.3, seed: 4 });
-  const again = await scanImageFolder(root, { subset: "test", split: "images", testFraction: 0.3, seed: 4 });
-  const other = await scanImageFolder(root, { subset: "test", split: "images", testFraction: 0.3, seed: 5 });
+  const a = await scanImageFolder(root, {
+    subset: "train",
+    split: "images",
+    testFraction: 0.3,
+    seed: 4,
+  });
+  const b = await scanImageFolder(root, {
+    subset: "test",
+    split: "images",
+    testFraction: 0.3,
+    seed: 4,
+  });
+  const again = await scanImageFolder(root, {
+    subset: "test",
+    split: "images",
+    testFraction: 0.3,
+    seed: 4,
+  });
+  const other = await scanImageFolder(root, {
+    subset: "test",
+    split: "images",
+    testFraction: 0.3,
+    seed: 5,
+  });
   assert.deepEqual(b.paths, again.paths);
   assert.notDeepEqual(b.paths, other.paths);
   assert.equal(b.paths.length, 15); // round(0.3 · 10) = 3 per class
-  assert.deepEqual([...a.paths, ...b.paths].sort(), (await scanImageFolder(root)).paths.slice().sort());
+  assert.deepEqual(
+    [...a.paths, ...b.paths].sort(),
+    (await scanImageFolder(root)).paths.slice().sort(),
+  );
   assert.equal(new Set([...a.paths, ...b.paths]).size, 50);
   for (let c = 0; c < 5; c++) assert.equal([...b.labels].filter((l) => l === c).length, 3);
-  await assert.rejects(scanImageFolder(root, { split: "images", testFraction: 1.5 }), /testFraction must be in \(0, 1\)/);
+  await assert.rejects(
+    scanImageFolder(root, { split: "images", testFraction: 1.5 }),
+    /testFraction must be in \(0, 1\)/,
+  );
 });
 
 Deno.test("writeImageFolder + loadImageFolder: PNG round trip is exact; class names are checked", async () => {
   const images = Float32Array.from({ length: 6 * 5 * 4 }, (_, i) => ((i * 31) % 256) / 255);
   const root = await Deno.makeTempDir();
-  const paths = await writeImageFolder(root, images, [2, 0, 1, 2, 0, 1], ["x", "y", "z"], { shape: [5, 4, 1] });
+  const paths = await writeImageFolder(root, images, [2, 0, 1, 2, 0, 1], ["x", "y", "z"], {
+    shape: [5, 4, 1],
+  });
   assert.equal(paths.length, 6);
   const ds = await loadImageFolder(root, { channels: 1, workers: 0, progress: false });
   assert.deepEqual(ds.classNames, ["x", "y", "z"]);
@@ -391,8 +507,14 @@ Deno.test("writeImageFolder + loadImageFolder: PNG round trip is exact; class na
     const want = images.subarray(src * 20, (src + 1) * 20);
     assert.ok(got.every((v, i) => Math.abs(v - want[i]) < 1e-7));
   });
-  await assert.rejects(writeImageFolder(root, images, [0, 0, 0, 0, 0, 0], ["a/b"], { shape: [5, 4, 1] }), /cannot be a folder name/);
-  await assert.rejects(writeImageFolder(root, images, [0, 0, 0, 0, 0, 9], ["a"], { shape: [5, 4, 1] }), /labels\[5\] = 9/);
+  await assert.rejects(
+    writeImageFolder(root, images, [0, 0, 0, 0, 0, 0], ["a/b"], { shape: [5, 4, 1] }),
+    /cannot be a folder name/,
+  );
+  await assert.rejects(
+    writeImageFolder(root, images, [0, 0, 0, 0, 0, 9], ["a"], { shape: [5, 4, 1] }),
+    /labels\[5\] = 9/,
+  );
 });
 
 Deno.test("readImage: unreadable path is an ImageDecodeError", async () => {
@@ -401,7 +523,9 @@ Deno.test("readImage: unreadable path is an ImageDecodeError", async () => {
 
 Deno.test("imageBatches: the batches of shuffledBatches over the same images, with prefetch, across epochs and resume", async () => {
   const files = [];
-  for (let i = 0; i < 30; i++) files.push({ path: `c${i % 3}/${i}.jpg`, bytes: picture(12 + (i % 5), 10, i, "jpeg") });
+  for (let i = 0; i < 30; i++) {
+    files.push({ path: `c${i % 3}/${i}.jpg`, bytes: picture(12 + (i % 5), 10, i, "jpeg") });
+  }
   const root = await writeTree(files);
   const list = await scanImageFolder(root);
   const ds = await loadImages(list, { size: 8, workers: 0, progress: false });
@@ -431,7 +555,10 @@ Deno.test("imageBatches: the batches of shuffledBatches over the same images, wi
   }
   x.dispose();
   assert.throws(() => imageBatches(list, { batchSize: 4 }), /size is required/);
-  assert.throws(() => imageBatches(list, { size: 8, batchSize: 31 }), /batchSize must be an integer in \[1, 30\]/);
+  assert.throws(
+    () => imageBatches(list, { size: 8, batchSize: 31 }),
+    /batchSize must be an integer in \[1, 30\]/,
+  );
 });
 
 Deno.test("imageBatches: a bad file rejects next() with its named error, or makes a smaller batch and is reported", async () => {
@@ -443,10 +570,19 @@ Deno.test("imageBatches: a bad file rejects next() with its named error, or make
   ]);
   const list = await scanImageFolder(root);
   const strict = imageBatches(list, { size: 4, batchSize: 4, workers: 1 });
-  await assert.rejects(strict.next(), (e: unknown) => e instanceof ImageDecodeError && /a\/2\.png/.test(e.path));
+  await assert.rejects(
+    strict.next(),
+    (e: unknown) => e instanceof ImageDecodeError && /a\/2\.png/.test(e.path),
+  );
   await strict.close();
   const lines: string[] = [];
-  const lenient = imageBatches(list, { size: 4, batchSize: 4, workers: 0, onError: "skip", log: (l) => lines.push(l) });
+  const lenient = imageBatches(list, {
+    size: 4,
+    batchSize: 4,
+    workers: 0,
+    onError: "skip",
+    log: (l) => lines.push(l),
+  });
   const b = await lenient.next();
   assert.equal(b.x.shape[0], 3);
   assert.equal(lenient.skipped.length, 1);
@@ -456,7 +592,14 @@ Deno.test("imageBatches: a bad file rejects next() with its named error, or make
 
 Deno.test("compareCodePoints orders as Python's sorted (code points, not UTF-16 units)", () => {
   const names = ["b", "\u{1F600}", "B", "\uFF21", "a", "é"];
-  assert.deepEqual(names.slice().sort(compareCodePoints), ["B", "a", "b", "é", "\uFF21", "\u{1F600}"]);
+  assert.deepEqual(names.slice().sort(compareCodePoints), [
+    "B",
+    "a",
+    "b",
+    "é",
+    "\uFF21",
+    "\u{1F600}",
+  ]);
   // UTF-16 order would put the emoji (surrogates D83D…) before U+FF21.
   assert.deepEqual(names.slice().sort(), ["B", "a", "b", "é", "\u{1F600}", "\uFF21"]);
 });

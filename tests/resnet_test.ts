@@ -13,18 +13,41 @@ import { train } from "../lib/train.ts";
 await tf.setBackend("cpu");
 
 Deno.test("resnetEncoder: parameters counted by hand, unit-norm output, seeded weights", async () => {
-  const m = resnetEncoder({ inputShape: [32, 32, 3], width: 4, depth: [1, 1], embeddingDim: 8, seed: 3 });
+  const m = resnetEncoder({
+    inputShape: [32, 32, 3],
+    width: 4,
+    depth: [1, 1],
+    embeddingDim: 8,
+    seed: 3,
+  });
   // stem conv 3·3·3·4 = 108 + BN 4·4; stage 1: 2 × (3·3·4·4 + 16) = 320; stage 2 (stride 2):
   // 3·3·4·8 + 32 + 3·3·8·8 + 32 + projection 1·1·4·8 + 32 = 992; dense 8·8 + 8 = 72.
   assert.equal(m.countParams(), 108 + 16 + 320 + 992 + 72);
   // Moving means and variances are not trainable: 2·(4 + 4 + 4 + 8 + 8 + 8) = 72 values.
-  const trainable = m.trainableWeights.reduce((s, w) => s + w.shape.reduce((a, b) => a! * b!, 1)!, 0);
+  const trainable = m.trainableWeights.reduce(
+    (s, w) => s + w.shape.reduce((a, b) => a! * b!, 1)!,
+    0,
+  );
   assert.equal(trainable, 1508 - 72);
   assert.deepEqual(m.outputs[0].shape, [null, 8]);
   const e = embed(m, tf.randomUniform([5, 32, 32, 3], 0, 1, "float32", 1));
-  (await tf.norm(e, "euclidean", 1).array() as number[]).forEach((v) => assert.ok(Math.abs(v - 1) < 1e-5));
-  const again = resnetEncoder({ inputShape: [32, 32, 3], width: 4, depth: [1, 1], embeddingDim: 8, seed: 3 });
-  const other = resnetEncoder({ inputShape: [32, 32, 3], width: 4, depth: [1, 1], embeddingDim: 8, seed: 4 });
+  (await tf.norm(e, "euclidean", 1).array() as number[]).forEach((v) =>
+    assert.ok(Math.abs(v - 1) < 1e-5)
+  );
+  const again = resnetEncoder({
+    inputShape: [32, 32, 3],
+    width: 4,
+    depth: [1, 1],
+    embeddingDim: 8,
+    seed: 3,
+  });
+  const other = resnetEncoder({
+    inputShape: [32, 32, 3],
+    width: 4,
+    depth: [1, 1],
+    embeddingDim: 8,
+    seed: 4,
+  });
   assert.deepEqual(await m.getWeights()[0].data(), await again.getWeights()[0].data());
   assert.notDeepEqual(await m.getWeights()[0].data(), await other.getWeights()[0].data());
 });
@@ -32,12 +55,25 @@ Deno.test("resnetEncoder: parameters counted by hand, unit-norm output, seeded w
 Deno.test("resnetEncoder: the stem adapts to 32, 64 and 128 px; width and depth are configurable", () => {
   for (const [side, after] of [[32, 32], [64, 32], [128, 32], [96, 24]]) {
     const m = resnetEncoder({ inputShape: [side, side, 3], width: 4, depth: 1 });
-    assert.deepEqual((m.getLayer("s1b1_conv1").input as tf.SymbolicTensor).shape, [null, after, after, 4], `${side} px`);
-    assert.deepEqual((m.getLayer("pool").input as tf.SymbolicTensor).shape, [null, after / 4, after / 4, 16]);
+    assert.deepEqual((m.getLayer("s1b1_conv1").input as tf.SymbolicTensor).shape, [
+      null,
+      after,
+      after,
+      4,
+    ], `${side} px`);
+    assert.deepEqual((m.getLayer("pool").input as tf.SymbolicTensor).shape, [
+      null,
+      after / 4,
+      after / 4,
+      16,
+    ]);
   }
   const deep = resnetEncoder({ inputShape: [32, 32, 3], width: 8, depth: [2, 2, 2, 2] });
   assert.ok(deep.layers.some((l) => l.name === "s4b2_add"));
-  assert.ok(deep.countParams() > resnetEncoder({ inputShape: [32, 32, 3], width: 8, depth: [1, 1, 1, 1] }).countParams());
+  assert.ok(
+    deep.countParams() >
+      resnetEncoder({ inputShape: [32, 32, 3], width: 8, depth: [1, 1, 1, 1] }).countParams(),
+  );
   assert.throws(() => resnetEncoder({ width: 0 }), /width must be a positive integer/);
   assert.throws(() => resnetEncoder({ depth: [1, 1.5] }), /depth\[1\] must be a positive integer/);
   assert.throws(() => resnetEncoder({ inputShape: [4, 4, 3] }), /too small/);
@@ -46,7 +82,13 @@ Deno.test("resnetEncoder: the stem adapts to 32, 64 and 128 px; width and depth 
 });
 
 Deno.test("resnetEncoder: batch norm uses batch statistics in training, moving averages in inference; it trains", async () => {
-  const m = resnetEncoder({ inputShape: [8, 8, 3], width: 4, depth: [1], embeddingDim: 4, seed: 1 });
+  const m = resnetEncoder({
+    inputShape: [8, 8, 3],
+    width: 4,
+    depth: [1],
+    embeddingDim: 4,
+    seed: 1,
+  });
   // Two well-separated classes of images.
   const n = 32;
   const labels = Int32Array.from({ length: n }, (_, i) => i % 2);

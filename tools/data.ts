@@ -319,7 +319,9 @@ export async function checkDataset(
 ): Promise<{ splits: SplitCount[]; matches: boolean }> {
   const scans = { cub200: scanCub200, cars196: scanCars196, sop: scanSop, inshop: scanInShop };
   if (!(name in scans)) {
-    throw new TypeError(`checkDataset: unknown data set "${name}"; known: ${Object.keys(scans).join(", ")}`);
+    throw new TypeError(
+      `checkDataset: unknown data set "${name}"; known: ${Object.keys(scans).join(", ")}`,
+    );
   }
   const dataset = name as BenchmarkDataset;
   const splits: SplitCount[] = [];
@@ -333,7 +335,9 @@ export async function checkDataset(
       published: published[split],
     });
   }
-  const matches = splits.every((s) => s.images === s.published.images && s.classes === s.published.classes);
+  const matches = splits.every((s) =>
+    s.images === s.published.images && s.classes === s.published.classes
+  );
   return { splits, matches };
 }
 
