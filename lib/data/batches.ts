@@ -85,7 +85,10 @@ export interface Sampler<B> {
  *
  * @example
  * ```ts
- * declare const s: AsyncSampler<Batch>;
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type AsyncSampler, type Batch, shuffledBatches } from "./batches.ts";
+ * const base = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * const s: AsyncSampler<Batch> = { ...base, next: () => Promise.resolve(base.next()) };
  * const batch = await s.next();
  * ```
  */

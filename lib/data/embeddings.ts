@@ -163,8 +163,10 @@ export interface LoadEmbeddingsOptions {
  *
  * @example
  * ```ts
- * declare const e: LoadedEmbeddings;
- * console.log(e.shape, e.labels?.length, e.labelNames);
+ * const e: LoadedEmbeddings = {
+ *   embeddings: new Float32Array([0, 1, 1, 0]), n: 2, d: 2, shape: [2, 2],
+ *   labels: Int32Array.from([0, 1]), labelNames: ["cat", "dog"], format: "csv", path: "e.csv",
+ * };
  * ```
  */
 export interface LoadedEmbeddings {

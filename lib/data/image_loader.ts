@@ -72,8 +72,11 @@ export interface ImageList {
  *
  * @example
  * ```ts
- * declare const ds: ImageDataset;
- * console.log(ds.shape, ds.classNames[ds.labels[0]], ds.skipped.length);
+ * const ds: ImageDataset = {
+ *   dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png", "/d/a/2.png"],
+ *   labels: Int32Array.from([0, 0]), classNames: ["a"], images: new Float32Array(2 * 4 * 4 * 3),
+ *   n: 2, shape: [2, 4, 4, 3], skipped: [],
+ * };
  * ```
  */
 export interface ImageDataset extends ImageList {
@@ -359,8 +362,11 @@ export async function loadImages(
  * @example
  * ```ts
  * import { imageTensors } from "./image_loader.ts";
- * declare const ds: import("./image_loader.ts").ImageDataset;
- * const { x, y } = imageTensors(ds);
+ * const { x, y } = imageTensors({
+ *   dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png"], labels: Int32Array.from([0]),
+ *   classNames: ["a"], images: new Float32Array(4 * 4 * 3), n: 1, shape: [1, 4, 4, 3], skipped: [],
+ * });
+ * console.log(x.shape, y.shape); // [1, 4, 4, 3] [1]
  * ```
  */
 export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D } {
@@ -378,8 +384,11 @@ export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D
  * @example
  * ```ts
  * import type { Batch } from "./batches.ts";
- * declare const s: AsyncBatchSampler;
- * const batch: Batch = await s.next();
+ * async function firstBatch(s: AsyncBatchSampler): Promise<Batch> {
+ *   const batch = await s.next();
+ *   await s.close();
+ *   return batch;
+ * }
  * ```
  */
 export interface AsyncBatchSampler extends AsyncSampler<Batch> {

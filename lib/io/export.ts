@@ -30,7 +30,10 @@ function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
  *
  * @example
  * ```ts
- * const handler: FileSystemHandler = fileSystemHandler("/tmp/model");
+ * import * as tf from "@tensorflow/tfjs";
+ * import { fileSystemHandler } from "./export.ts";
+ * const handler: FileSystemHandler = fileSystemHandler(await Deno.makeTempDir());
+ * await tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] }).save(handler);
  * const artifacts = await handler.load();
  * ```
  */
