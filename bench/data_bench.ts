@@ -3,10 +3,11 @@
  * each side by side in one run.
  *
  * - **decode**: 256×256 JPEG files (generated, quality 90) → 64×64 RGB float32: images/s of each
- *   stage on one thread (`jpeg-js` decoding; `@jsquash/jpeg`, mozjpeg in WebAssembly, the faster
- *   decoder we did not choose; `pica` resizing), of the whole pipeline on this thread and with
- *   1 and 2 decoding workers, and of Pillow (`Image.open(...).convert("RGB").resize((64, 64),
- *   HAMMING)`, torchvision's loader, one thread, `bench/data_pil.py`) on the same files.
+ *   stage on one thread (decoding with `@jsquash/jpeg`, mozjpeg in WebAssembly, the decoder used,
+ *   and with `jpeg-js`, the pure-JavaScript one used only for CMYK files; `pica` resizing), of the
+ *   whole pipeline on this thread and with 1 and 2 decoding workers, and of Pillow
+ *   (`Image.open(...).convert("RGB").resize((64, 64), HAMMING)`, torchvision's loader, one thread,
+ *   `bench/data_pil.py`) on the same files.
  * - **train**: the ResNet-style encoder (width 16, depth [1, 1, 1], 64×64 RGB, contrastive loss,
  *   batch 32, Adam) trained on wasm on the same 256×256 JPEG folder twice: from tensors loaded
  *   beforehand, and streamed from the folder by `imageBatches` (decoded by a worker, `prefetch`
@@ -29,6 +30,7 @@ import jpeg from "jpeg-js";
 import { Pica } from "pica";
 import { initBackend } from "../lib/backend.ts";
 import { encodeImage } from "../lib/data/images.ts";
+import { decodeJpeg } from "../lib/data/_jpeg.ts";
 import { scanImageFolder } from "../lib/data/image_folder.ts";
 import { imageBatches, type ImageList, loadImages } from "../lib/data/image_loader.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
@@ -153,21 +155,6 @@ async function timeIt(fn: () => Promise<void> | void): Promise<number> {
   return performance.now() - t;
 }
 
-async function jsquashDecoder(): Promise<((b: Uint8Array) => Promise<unknown>) | undefined> {
-  try {
-    const g = globalThis as unknown as { ImageData?: unknown };
-    // @jsquash/jpeg returns browser ImageData objects; Deno has no ImageData class.
-    g.ImageData ??= class {
-      constructor(public data: Uint8ClampedArray, public width: number, public height: number) {}
-    };
-    const { decode } = await import("@jsquash/jpeg"); // loads its wasm with fetch(file:)
-    return (b: Uint8Array) => decode(b.slice().buffer);
-  } catch (e) {
-    console.log(`  @jsquash/jpeg unavailable: ${(e as Error).message}`);
-    return undefined;
-  }
-}
-
 async function pillow(dir: string, side: number): Promise<number | undefined> {
   try {
     const out = await new Deno.Command("/usr/bin/python3", {
@@ -198,7 +185,7 @@ async function decodePart(args: DataBenchArgs): Promise<void> {
   const rows: [string, number][] = [];
   const decoded: { data: Uint8Array }[] = [];
   rows.push([
-    "jpeg-js decode (1 thread)",
+    "jpeg-js decode (pure JS, 1 thread; CMYK files only)",
     rate(
       n,
       await timeIt(() => {
@@ -209,19 +196,11 @@ async function decodePart(args: DataBenchArgs): Promise<void> {
       }),
     ),
   ]);
-  const squash = await jsquashDecoder();
-  if (squash) {
-    await squash(files[0]);
-    rows.push([
-      "@jsquash/jpeg decode (mozjpeg wasm, 1 thread; not used)",
-      rate(
-        n,
-        await timeIt(async () => {
-          for (const b of files) await squash(b);
-        }),
-      ),
-    ]);
-  }
+  await decodeJpeg(files[0], 100);
+  const mozjpeg = await timeIt(async () => {
+    for (const b of files) await decodeJpeg(b, 100);
+  });
+  rows.push(["@jsquash/jpeg decode (mozjpeg wasm, 1 thread; used)", rate(n, mozjpeg)]);
   const pica = new Pica({ features: ["js", "wasm"] });
   await pica.resizeBuffer({
     src: decoded[0].data,

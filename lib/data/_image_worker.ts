@@ -27,7 +27,7 @@ export async function decodeJob(job: Omit<PoolJob, "id">): Promise<PoolResult[]>
         });
         continue;
       }
-      const img = decodeImage(bytes, { path, maxMegapixels: job.maxMegapixels });
+      const img = await decodeImage(bytes, { path, maxMegapixels: job.maxMegapixels });
       const sourceShape: [number, number] = [img.height, img.width];
       const { data, shape } = await transformImage(img, job.transform as ImageTransformOptions);
       results.push({ ok: true, path, data, shape, sourceShape });
