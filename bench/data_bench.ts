@@ -108,12 +108,17 @@ function picture(side: number, seed: number, cls: number): Uint8Array {
   return out;
 }
 
-/** Writes (or reuses) `classes × perClass` JPEGs of `side` px under `root`; returns the root. */
+/**
+ * Writes (or reuses) `classes × perClass` JPEGs of `side` px under `root`; returns the root. With
+ * `distinct`, only that many different pictures per class are encoded and their bytes repeated
+ * (enough for the memory check, where the content does not matter).
+ */
 async function makeFolder(
   root: string,
   classes: number,
   perClass: number,
   side: number,
+  distinct = perClass,
 ): Promise<string> {
   const marker = `${root}/.complete`;
   try {
@@ -125,8 +130,9 @@ async function makeFolder(
   for (let c = 0; c < classes; c++) {
     const dir = `${root}/class${String(c).padStart(3, "0")}`;
     await Deno.mkdir(dir, { recursive: true });
+    const pictures: Uint8Array[] = [];
     for (let k = 0; k < perClass; k++) {
-      const bytes = encodeImage(picture(side, c * 100003 + k, c), {
+      const bytes = pictures[k % distinct] ??= encodeImage(picture(side, c * 100003 + k, c), {
         width: side,
         height: side,
         channels: 3,
@@ -341,6 +347,7 @@ async function memoryPart(args: DataBenchArgs): Promise<void> {
     classes,
     perClass,
     side,
+    4,
   );
   const list = await scanImageFolder(root);
   const n = list.paths.length;
