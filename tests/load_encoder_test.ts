@@ -165,3 +165,27 @@ Deno.test("loadEncoder: a trunk + head encoder saves and loads back to the same 
   const back = await loadEncoder(`${dir}/with_head`);
   assert.deepEqual(await embed(back, x).data(), await embed(m, x).data());
 });
+
+Deno.test("loadEncoder: an http(s) URL is fetched (model.json, then the weights beside it)", async () => {
+  // No network in tests: a fetch that serves the saved files for one made-up host.
+  const realFetch = globalThis.fetch;
+  const requested: string[] = [];
+  globalThis.fetch = (async (input: RequestInfo | URL) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    requested.push(url.pathname);
+    assert.equal(url.host, "models.example");
+    return new Response(
+      await Deno.readFile(`${dir}/backbone${url.pathname.slice("/backbone".length)}`),
+    );
+  }) as typeof fetch;
+  try {
+    const m = await loadEncoder("https://models.example/backbone/model.json", {
+      embeddingDim: 3,
+      trunkLayer: "features",
+    });
+    assert.deepEqual(m.outputs[0].shape, [null, 3]);
+    assert.deepEqual(requested, ["/backbone/model.json", "/backbone/weights.bin"]);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
