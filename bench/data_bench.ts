@@ -32,7 +32,7 @@ import { initBackend } from "../lib/backend.ts";
 import { encodeImage } from "../lib/data/images.ts";
 import { decodeJpeg } from "../lib/data/_jpeg.ts";
 import { scanImageFolder } from "../lib/data/image_folder.ts";
-import { imageBatches, type ImageList, loadImages } from "../lib/data/image_loader.ts";
+import { imageBatches, loadImages } from "../lib/data/image_loader.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { createRng } from "../lib/data/random.ts";
 import { resnetEncoder } from "../lib/models/resnet.ts";
@@ -324,7 +324,6 @@ async function trainPart(args: DataBenchArgs): Promise<void> {
 
 /** Peak resident-set growth (bytes) while `fn` runs, sampled every 10 ms. */
 async function peakGrowth(fn: () => Promise<void>): Promise<{ growth: number; ms: number }> {
-  (globalThis as { gc?: () => void }).gc?.();
   const base = Deno.memoryUsage().rss;
   let peak = base;
   const timer = setInterval(() => {
@@ -332,16 +331,77 @@ async function peakGrowth(fn: () => Promise<void>): Promise<{ growth: number; ms
   }, 10);
   const ms = await timeIt(fn);
   clearInterval(timer);
-  peak = Math.max(peak, Deno.memoryUsage().rss);
+  peak = Math.max(peak, Deno.memoryUsage().rss, await highWaterMark());
   return { growth: peak - base, ms };
 }
 
+/** The process's peak resident set (Linux `VmHWM`), bytes; 0 where unavailable. */
+async function highWaterMark(): Promise<number> {
+  try {
+    const status = await Deno.readTextFile("/proc/self/status");
+    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? 0 : Number(kb) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
 const MIB = 1024 * 1024;
+const MEMORY = { classes: 100, side: 32, batch: 128, prefetch: 2, workers: 1, channels: 3 };
+
+/**
+ * One memory measurement in a fresh process (so that memory freed by an earlier measurement and
+ * kept by the allocator does not hide the next one's growth): `worker` (a pool decoding 64 images,
+ * left open), `stream <count> <epochs>`, `load <count>`. Prints JSON `{ growth, ms }`.
+ */
+async function probe(kind: string, root: string, count: number, epochs: number): Promise<void> {
+  const all = await scanImageFolder(root);
+  const list = { ...all, paths: all.paths.slice(0, count), labels: all.labels.slice(0, count) };
+  const { side, batch, prefetch, workers } = MEMORY;
+  let result;
+  if (kind === "worker") {
+    const few = { ...all, paths: all.paths.slice(0, 64), labels: all.labels.slice(0, 64) };
+    result = await peakGrowth(async () => {
+      await loadImages(few, { size: side, workers, progress: false, minPerClass: 1 });
+    });
+  } else if (kind === "stream") {
+    result = await peakGrowth(async () => {
+      const b = imageBatches(list, { size: side, batchSize: batch, prefetch, workers, seed: 0 });
+      for (let e = 0; e < epochs; e++) {
+        for (let i = 0; i < b.batchesPerEpoch; i++) {
+          const { x, y } = await b.next();
+          tf.dispose([x, y]);
+        }
+      }
+      await b.close();
+    });
+  } else {
+    result = await peakGrowth(async () => {
+      const ds = await loadImages(list, { size: side, workers, progress: false });
+      if (ds.n !== count) throw new Error("bench data: images lost");
+    });
+  }
+  console.log(JSON.stringify(result));
+}
+
+async function runProbe(args: string[]): Promise<{ growth: number; ms: number }> {
+  const out = await new Deno.Command("deno", {
+    args: ["run", "-P=bench", new URL(import.meta.url).pathname, "--probe", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  if (!out.success) {
+    throw new Error(
+      `bench data: probe ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+  return JSON.parse(text);
+}
 
 async function memoryPart(args: DataBenchArgs): Promise<void> {
-  const classes = 100;
+  const { classes, side, batch: b, prefetch: p, workers: k, channels: c } = MEMORY;
   const perClass = Math.ceil(args.n / classes);
-  const side = 32;
   const root = await makeFolder(
     `${args.dir}/jpeg32-${classes * perClass}`,
     classes,
@@ -351,49 +411,53 @@ async function memoryPart(args: DataBenchArgs): Promise<void> {
   );
   const list = await scanImageFolder(root);
   const n = list.paths.length;
-  const pathBytes = list.paths.reduce((s, p) => s + 2 * p.length, 0) + 8 * n;
-  const [b, p, k, c] = [128, 2, 1, 3];
-  // Per worker: one V8 isolate with the decoders (measured below), and its decoding buffers.
-  const isolate = await peakGrowth(async () => {
-    await loadImages({ ...list, paths: list.paths.slice(0, 2), labels: list.labels.slice(0, 2) }, {
-      size: side,
-      workers: 1,
-      progress: false,
-      minPerClass: 1,
-    });
-  });
-  const workerBytes = Math.max(isolate.growth, 48 * MIB) + side * side * 11;
-  const allowance = 96 * MIB; // V8 and tfjs heap growth, garbage awaiting collection
+  const pathBytes = list.paths.reduce((s, q) => s + 2 * q.length, 0) + 8 * n;
+  // Each measurement runs in a fresh process (see `probe`).
+  const worker = await runProbe(["worker", root, "64", "1"]);
+  const workerBytes = worker.growth;
+  const allowance = 128 * MIB; // V8 and wasm heap growth, buffers awaiting garbage collection
   console.log(
-    `\nmemory: ${n} JPEGs ${side}×${side} in ${classes} classes; one decoding worker ≈ ${
-      (isolate.growth / MIB).toFixed(0)
-    } MiB ` +
-      `(a V8 isolate with the decoders); allowance ${allowance / MIB} MiB`,
+    `\nmemory: ${n} JPEGs ${side}×${side} in ${classes} classes, output ${side}×${side}×${c}; ` +
+      `each row measured in a fresh process (peak resident set − resident set before)`,
   );
-  const streamEpoch = async (l: ImageList) => {
-    const batches = imageBatches(l, { size: side, batchSize: b, prefetch: p, workers: k, seed: 0 });
-    for (let i = 0; i < batches.batchesPerEpoch; i++) {
-      const { x, y } = await batches.next();
-      tf.dispose([x, y]);
-    }
-    await batches.close();
-  };
+  console.log(
+    `  a decoding worker with its decoders (measured, decoding 64 images): ${
+      (workerBytes / MIB).toFixed(1)
+    } MiB; ` +
+      `allowance ${allowance / MIB} MiB; the list of ${n} paths: ${
+        (pathBytes / MIB).toFixed(1)
+      } MiB`,
+  );
   const streamBound = (count: number) =>
     (p + 2) * b * side * side * c * 4 + count * 12 + k * workerBytes + allowance;
+  const memoryBound = (count: number) =>
+    count * side * side * c * 4 + 2 * k * 16 * side * side * c * 4 + k * workerBytes + allowance;
   const tenth = Math.floor(n / 10);
-  const small = { ...list, paths: list.paths.slice(0, tenth), labels: list.labels.slice(0, tenth) };
-  const s1 = await peakGrowth(() => streamEpoch(small));
-  const s2 = await peakGrowth(() => streamEpoch(list));
-  const inMemoryBytes = n * side * side * c * 4;
-  const m = await peakGrowth(async () => {
-    const ds = await loadImages(list, { size: side, workers: k, progress: false });
-    if (ds.n !== n) throw new Error("bench data: images lost");
-  });
-  const memoryBound = inMemoryBytes + 2 * k * 16 * side * side * c * 4 + k * workerBytes +
-    allowance;
-  const line = (name: string, r: { growth: number; ms: number }, bound: number, count: number) =>
+  const rows: [string, number, { growth: number; ms: number }, number][] = [
+    [
+      "imageBatches, 1 epoch",
+      tenth,
+      await runProbe(["stream", root, String(tenth), "1"]),
+      streamBound(tenth),
+    ],
+    ["imageBatches, 1 epoch", n, await runProbe(["stream", root, String(n), "1"]), streamBound(n)],
+    ["imageBatches, 4 epochs", n, await runProbe(["stream", root, String(n), "4"]), streamBound(n)],
+    [
+      "loadImages (all in memory)",
+      tenth,
+      await runProbe(["load", root, String(tenth), "1"]),
+      memoryBound(tenth),
+    ],
+    [
+      "loadImages (all in memory)",
+      n,
+      await runProbe(["load", root, String(n), "1"]),
+      memoryBound(n),
+    ],
+  ];
+  for (const [name, count, r, bound] of rows) {
     console.log(
-      `  ${name.padEnd(34)} ${String(count).padStart(6)} images ${
+      `  ${name.padEnd(28)} ${String(count).padStart(6)} images ${
         (r.ms / 1000).toFixed(1).padStart(6)
       } s  ` +
         `peak growth ${(r.growth / MIB).toFixed(1).padStart(7)} MiB  bound ${
@@ -401,14 +465,10 @@ async function memoryPart(args: DataBenchArgs): Promise<void> {
         } MiB  ` +
         (r.growth <= bound ? "within" : "EXCEEDED"),
     );
+  }
   console.log(
-    `  list of ${n} paths and labels (kept by the caller): ${(pathBytes / MIB).toFixed(1)} MiB`,
-  );
-  line("imageBatches, one epoch", s1, streamBound(tenth), tenth);
-  line("imageBatches, one epoch", s2, streamBound(n), n);
-  line("loadImages (all in memory)", m, memoryBound, n);
-  console.log(
-    `  bounds: stream (p + 2)·b·h·w·c·4 + 12·n + k·worker + allowance; in memory n·h·w·c·4 + 2k·16·h·w·c·4 + k·worker + allowance`,
+    `  bounds (b = ${b}, p = ${p}, k = ${k}): stream (p + 2)·b·h·w·c·4 + 12·n + k·worker + allowance; ` +
+      `in memory n·h·w·c·4 + 2k·16·h·w·c·4 + k·worker + allowance`,
   );
 }
 
@@ -430,4 +490,13 @@ export async function runDataBench(argv: string[]): Promise<void> {
   if (args.parts.includes("decode")) await decodePart(args);
   if (args.parts.includes("train")) await trainPart(args);
   if (args.parts.includes("memory")) await memoryPart(args);
+}
+
+if (import.meta.main) {
+  const [flag, kind, root, count, epochs] = Deno.args;
+  if (flag !== "--probe") {
+    throw new Error("bench/data_bench.ts: run it through `deno task bench data`");
+  }
+  await initBackend("wasm");
+  await probe(kind, root, Number(count), Number(epochs));
 }

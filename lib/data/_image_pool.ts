@@ -28,7 +28,8 @@ export type PoolResult =
   | {
     ok: true;
     path: string;
-    data: Float32Array;
+    /** 8-bit samples `[h, w, c]`; the receiver scales them by 1/255. */
+    samples: Uint8Array;
     shape: [number, number, number];
     sourceShape: [number, number];
   }
@@ -126,4 +127,9 @@ export class ImagePool {
     for (const s of slots) s.busy?.reject(new Error("ImagePool: closed"));
     await Promise.all(slots.map((s) => s.worker.terminate()));
   }
+}
+
+/** Writes `samples / 255` into `out` from `offset` (the loaders' one conversion to [0, 1]). */
+export function scaleInto(out: Float32Array, offset: number, samples: Uint8Array): void {
+  for (let i = 0; i < samples.length; i++) out[offset + i] = samples[i] / 255;
 }
