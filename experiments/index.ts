@@ -21,7 +21,7 @@ import {
   UsageError,
 } from "../lib/experiment.ts";
 import { latestCheckpoint, restoreCheckpoint } from "../lib/io/checkpoint.ts";
-import { loadEncoder } from "../lib/io/export.ts";
+import { loadEncoder } from "../lib/models/load.ts";
 import { knnArrays } from "../lib/eval/knn.ts";
 import { referenceCnn } from "../lib/models/mod.ts";
 import { type IndexKind, openStore, SimilarityIndex, type StoreMetric } from "../lib/store/mod.ts";
