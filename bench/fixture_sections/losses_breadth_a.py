@@ -89,9 +89,13 @@ def pml_reducer(spec):
     return None if spec is None else lc.pml_reducer(spec)
 
 
-def make(name, options, reduction=None):
-    """A fresh PML loss for our `name`, `options` and `reduction` (None: PML's default)."""
+def make(name, options, reduction=None, squeeze=True):
+    """A fresh PML loss for our `name`, `options` and `reduction` (None: PML's default).
+    `squeeze`: per-element losses of shape [k, 1] (AngularLoss, TupletMarginLoss) as [k], the
+    shape PML's reducers are defined for (see _loss_cases.squeezed)."""
     cls, names = LOSSES[name]
+    if squeeze:
+        cls = lc.squeezed(cls)
     kwargs = {}
     dist = options.get("distance")
     norm = options.get("normalizeEmbeddings")
@@ -120,7 +124,7 @@ def make(name, options, reduction=None):
     return loss
 
 
-def caller(name, options, setting, reduction=None, x_labels=None):
+def caller(name, options, setting, reduction=None, x_labels=None, squeeze=True):
     """`call(x)`: a fresh PML loss (stateful losses start from scratch) on `x`."""
     s = SETTINGS[setting]
     y = lc.long(Y if x_labels is None else x_labels)
@@ -130,7 +134,7 @@ def caller(name, options, setting, reduction=None, x_labels=None):
 
     def call(x):
         ref = None if ref_x is None else ref_x.to(x.dtype)
-        return make(name, options, reduction)(x, y, it, ref, ref_y)
+        return make(name, options, reduction, squeeze)(x, y, it, ref, ref_y)
 
     return call
 
@@ -166,6 +170,10 @@ def case(name, options, setting="all", reduction=None, check=True):
             out["value"] = lc.rounded(dense_none(loss_dict, N, M if s.get("ref") else N))
         else:
             lc.checked_grad(caller(name, options, setting, reduction), X, out, check=check)
+            # PML as it is ([k, 1] losses): recorded where it differs.
+            v = caller(name, options, setting, reduction, squeeze=False)(lc.f64(X)).item()
+            if abs(v - out["value"]) > 1e-6 * max(1, abs(v)):
+                out["pmlAsIs"] = v
     except Exception as e:  # noqa: BLE001 - PML's refusal is part of the fixture
         out["error"] = f"{type(e).__name__}: {e}"
     return out
@@ -215,8 +223,8 @@ PLAN = [
     ("ncaLoss", {}, ["all", "pairIndices"], ["sum", CLASS_WEIGHTS]),
     ("ncaLoss", {"softmaxScale": 4}, ["all", "ref", "tripletIndices"], [None]),
     ("ncaLoss", {"distance": "cosine", "softmaxScale": 3}, ["all", "ref"], [None]),
-    ("instanceLoss", {}, ["all"], [None, "sum"]),
-    ("instanceLoss", {"gamma": 8}, ["all"], [None, "none"]),
+    ("instanceLoss", {}, ["all"], [None, "sum", "avgNonZero", CLASS_WEIGHTS]),
+    ("instanceLoss", {"gamma": 8}, ["all"], [None, "none", THRESHOLD]),
     ("tripletMarginLoss", {"swap": True}, ["all", "pairIndices", "tripletIndices"], [None]),
     ("tripletMarginLoss", {"smoothLoss": True}, EVERY_SETTING, [None]),
     ("tripletMarginLoss", {"swap": True, "smoothLoss": True, "margin": 0.3},
