@@ -6,8 +6,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type CheckEnv, defineLoss, type Loss, type LossOptions, opt } from "./_template.ts";
-import { tripletBlocks } from "./_triplet_blocks.ts";
+import {
+  type CheckEnv,
+  defineLoss,
+  type Loss,
+  type LossContext,
+  type LossOptions,
+  opt,
+} from "./_template.ts";
 
 /**
  * The histogram a {@linkcode dynamicSoftMarginLoss} keeps between calls (PML's `hist_`): the
@@ -87,12 +93,6 @@ export interface DynamicSoftMarginLossOptions extends LossOptions {
   histogram?: DynamicSoftMarginHistogram;
 }
 
-/** One chunk of triplet values `x = d(a,p) − d(a,n)` with 0/1 weights (`undefined`: all 1). */
-interface Chunk {
-  x: tf.Tensor;
-  w?: tf.Tensor;
-}
-
 /**
  * Dynamic soft margin loss (Zhang & Rusinkiewicz 2019), PML's `DynamicSoftMarginLoss`: for the
  * triplets' `x = d(a,p) − d(a,n)`, a histogram `h` over `numBins` bins of width
@@ -105,7 +105,9 @@ interface Chunk {
  * the cumulative histogram weighting each triplet: the soft margin grows with the share of
  * triplets it is harder than. Already reduced, as in PML. As in PML the gradient includes the
  * batch's own effect on the histogram (through the interpolation weights); the kept histogram is a
- * constant. All triplets (in blocks of one class's anchors: never `[n, n, n]`), or `indices`.
+ * constant. All triplets, or `indices`; the triplets are visited in plain loops over the `[n, m]`
+ * distances read back from the backend (a few microseconds per thousand triplets), so no tensor
+ * beyond `[n, m]` is built.
  *
  * PML's differences kept out: PML's histogram holds the autograd graph of the previous batch, so a
  * second backward pass fails ("Trying to backward through the graph a second time"); and PML
@@ -172,127 +174,58 @@ export const dynamicSoftMarginLoss: Loss<DynamicSoftMarginLossOptions> = defineL
     }
   },
   compute(ctx, o) {
+    const triplets = tripletsOf(ctx);
+    if (triplets.count === 0) return ctx.zero();
     const B = o.numBins, delta = (2 * Math.abs(o.minVal)) / B;
     const old = o.histogram?.bins ?? new Float32Array(B);
-    const oldSum = old.reduce((a, b) => a + b, 0);
-    const mu = oldSum !== 0 ? o.momentum : 1;
+    const mu = old.some((b) => b !== 0) ? o.momentum : 1;
     const { n, m } = ctx;
-    const listed = ctx.indices !== undefined;
-    const t = listed ? ctx.triplets() : undefined;
-    const layout = listed
-      ? undefined
-      : tripletBlocks(ctx.labels, ctx.hasRef ? ctx.refLabels : undefined);
-    const total = t ? t.a.length : layout!.total;
-    if (total === 0) return ctx.zero();
-    const flatIndex = (rows: Int32Array, cols: Int32Array) =>
-      tf.tensor1d(rows.map((r, i) => r * m + cols[i]), "int32");
-    // The chunks of triplet values of a distance matrix (listed triplets: one chunk).
-    const chunksOf = (mat: tf.Tensor2D): Chunk[] => {
-      if (t) {
-        const flat = tf.reshape(mat, [-1]);
-        return [{
-          x: tf.sub(tf.gather(flat, flatIndex(t.a, t.p)), tf.gather(flat, flatIndex(t.a, t.n))),
-        }];
-      }
-      const dp = layout!.permute(mat);
-      return layout!.blocks.map((b) => {
-        const { ap, an, mask } = layout!.block(dp, b);
-        const x = tf.sub(ap, an);
-        return { x, w: tf.broadcastTo(mask, x.shape) };
-      });
-    };
-    // Bin position of each value, clamped to the bins: index, interpolation weight, interior.
-    const position = (x: tf.Tensor) => {
-      const raw = tf.div(tf.sub(x, o.minVal), delta);
-      const u = tf.clipByValue(raw, 0, B - 1);
-      const idx = tf.cast(tf.floor(u), "int32");
-      const alpha = tf.sub(u, tf.floor(u));
-      const interior = tf.mul(tf.step(raw), tf.step(tf.sub(B - 1, raw)));
-      return {
-        idx: tf.reshape(idx, [-1]) as tf.Tensor1D,
-        alpha: tf.reshape(alpha, [-1]),
-        interior,
-      };
+    const min32 = Math.fround(o.minVal), delta32 = Math.fround(delta);
+    /** PML's bin of x (computed in float32, as PML does), clamped to the bins, and its weight. */
+    const binOf = (x: number): { idx: number; alpha: number; interior: boolean } => {
+      const raw = Math.fround(Math.fround(x - min32) / delta32);
+      const u = Math.min(Math.max(raw, 0), B - 1);
+      const idx = Math.floor(u);
+      return { idx, alpha: u - idx, interior: raw > 0 && raw < B - 1 };
     };
     const loss = tf.customGrad(
       // deno-lint-ignore no-explicit-any
-      (mat: any, save: any) => {
-        // Pass 1: the batch's counts c and, per bin, Σ x (for the gradient through c).
-        let counts: tf.Tensor = tf.zeros([B]), sums: tf.Tensor = tf.zeros([B]);
-        for (const ch of chunksOf(mat as tf.Tensor2D)) {
-          const [c2, s2] = tf.tidy(() => {
-            const { idx, alpha } = position(ch.x);
-            const w = ch.w ? tf.reshape(ch.w, [-1]) : tf.onesLike(alpha);
-            const x = tf.reshape(ch.x, [-1]);
-            const low = tf.unsortedSegmentSum(tf.mul(tf.sub(1, alpha), w), idx, B);
-            const high = tf.slice(
-              tf.unsortedSegmentSum(
-                tf.mul(alpha, w),
-                tf.add(idx, tf.scalar(1, "int32")) as tf.Tensor1D,
-                B + 1,
-              ),
-              0,
-              B,
-            );
-            return [
-              tf.add(counts, tf.add(low, high)),
-              tf.add(sums, tf.unsortedSegmentSum(tf.mul(x, w), idx, B)),
-            ];
-          });
-          tf.dispose([counts, sums, ch.x, ch.w]);
-          counts = c2, sums = s2;
+      (mat: any) => {
+        const d = (mat as tf.Tensor2D).dataSync();
+        // The batch's counts c (interpolated) and, per bin, Σ x (the gradient through c needs it).
+        const counts = new Float64Array(B), sums = new Float64Array(B);
+        triplets.forEach((ap, an) => {
+          const x = Math.fround(d[ap] - d[an]);
+          const { idx, alpha } = binOf(x);
+          counts[idx] += 1 - alpha;
+          if (idx + 1 < B) counts[idx + 1] += alpha;
+          sums[idx] += x;
+        });
+        let z = 0;
+        const hist = new Float64Array(B);
+        for (let b = 0; b < B; b++) z += hist[b] = (1 - mu) * old[b] + mu * counts[b];
+        const cdf = new Float64Array(B);
+        let value = 0;
+        for (let b = 0, acc = 0; b < B; b++) {
+          hist[b] /= z;
+          cdf[b] = acc += hist[b];
+          value += cdf[b] * sums[b]; // Σ_t CDF[bin(x_t)]·x_t
         }
-        const blended = tf.add(tf.mul(tf.tensor1d(old), 1 - mu), tf.mul(counts, mu));
-        const z = tf.sum(blended);
-        const hist = tf.div(blended, z);
-        const cdf = tf.cumsum(hist);
-        // Pass 2: Σ CDF[bin(x)]·x / T.
-        let value: tf.Tensor = tf.scalar(0);
-        for (const ch of chunksOf(mat as tf.Tensor2D)) {
-          const next = tf.tidy(() => {
-            const { idx } = position(ch.x);
-            const w = ch.w ? tf.reshape(ch.w, [-1]) : undefined;
-            const term = tf.mul(tf.gather(cdf, idx), tf.reshape(ch.x, [-1]));
-            return tf.add(value, tf.sum(w ? tf.mul(term, w) : term));
-          });
-          tf.dispose([value, ch.x, ch.w]);
-          value = next;
-        }
-        const kappa = tf.div(mu / delta, z);
-        if (o.histogram) o.histogram.set(hist.dataSync());
-        save([mat, cdf, sums, kappa]);
-        tf.dispose([counts, blended, z, hist]);
-        const out = tf.div(value, total);
-        value.dispose();
+        o.histogram?.set(hist);
+        const total = triplets.count, kappa = mu / (delta * z);
         return {
-          value: out,
-          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-            const [mt, cdfS, sumsS, kap] = saved;
-            return tf.tidy(() => {
-              const scale = tf.div(dy, total);
-              // dL/dx_t = (CDF[b_t] − κ·interior_t·S[b_t]) / T.
-              const slope = (x: tf.Tensor, w?: tf.Tensor) => {
-                const { idx, interior } = position(x);
-                const g = tf.sub(
-                  tf.gather(cdfS, idx),
-                  tf.mul(tf.mul(kap, tf.reshape(interior, [-1])), tf.gather(sumsS, idx)),
-                );
-                const gw = w ? tf.mul(g, tf.reshape(w, [-1])) : g;
-                return tf.reshape(tf.mul(gw, scale), x.shape);
-              };
-              const chunks = chunksOf(mt as tf.Tensor2D);
-              if (t) {
-                const g = slope(chunks[0].x);
-                const pos = tf.unsortedSegmentSum(g, flatIndex(t.a, t.p), n * m);
-                const negs = tf.unsortedSegmentSum(g, flatIndex(t.a, t.n), n * m);
-                return tf.reshape(tf.sub(pos, negs), [n, m]);
-              }
-              const parts = chunks.map((ch) => {
-                const g = slope(ch.x, ch.w); // [rows, k, m − k]
-                return { gAp: tf.sum(g, 2), gAn: tf.neg(tf.sum(g, 1)) };
-              });
-              return layout!.assemble(parts);
+          value: tf.scalar(value / total),
+          gradFunc: (dy: tf.Tensor) => {
+            // dL/dx_t = (CDF[b_t] − κ·[x_t inside the bins]·S[b_t]) / T; x_t = d_ap − d_an.
+            const g = new Float32Array(n * m);
+            triplets.forEach((ap, an) => {
+              const x = Math.fround(d[ap] - d[an]);
+              const { idx, interior } = binOf(x);
+              const slope = (cdf[idx] - (interior ? kappa * sums[idx] : 0)) / total;
+              g[ap] += slope;
+              g[an] -= slope;
             });
+            return tf.mul(tf.tensor2d(g, [n, m]), dy);
           },
         };
       },
@@ -300,3 +233,45 @@ export const dynamicSoftMarginLoss: Loss<DynamicSoftMarginLossOptions> = defineL
     return { loss: { kind: "reduced", value: loss(ctx.mat()) as tf.Scalar } };
   },
 });
+
+/**
+ * The triplets of a loss call as flat positions `a·m + p` and `a·m + n` in the `[n, m]` distance
+ * matrix: the listed ones (`indices`), or all of them in PML's order, visited without building a
+ * list (`n·k·(m − k)` for classes of `k`).
+ */
+function tripletsOf(ctx: LossContext): {
+  count: number;
+  forEach(visit: (ap: number, an: number) => void): void;
+} {
+  const m = ctx.m;
+  if (ctx.indices !== undefined) {
+    const t = ctx.triplets();
+    return {
+      count: t.a.length,
+      forEach(visit) {
+        for (let i = 0; i < t.a.length; i++) visit(t.a[i] * m + t.p[i], t.a[i] * m + t.n[i]);
+      },
+    };
+  }
+  const y = ctx.labels, ry = ctx.hasRef ? ctx.refLabels : y;
+  const pos: Int32Array[] = [], neg: Int32Array[] = [];
+  let count = 0;
+  for (let i = 0; i < ctx.n; i++) {
+    const p: number[] = [], q: number[] = [];
+    for (let j = 0; j < m; j++) {
+      if (y[i] !== ry[j]) q.push(j);
+      else if (ctx.hasRef || i !== j) p.push(j);
+    }
+    pos.push(Int32Array.from(p)), neg.push(Int32Array.from(q));
+    count += p.length * q.length;
+  }
+  return {
+    count,
+    forEach(visit) {
+      for (let i = 0; i < ctx.n; i++) {
+        const row = i * m, p = pos[i], q = neg[i];
+        for (const j of p) for (const k of q) visit(row + j, row + k);
+      }
+    },
+  };
+}
