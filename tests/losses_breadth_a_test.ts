@@ -438,3 +438,11 @@ Deno.test('reduction "none" shapes of the new losses', () => {
     /already a scalar/,
   );
 });
+
+Deno.test("thresholdConsistentMarginLoss: a pair exactly at the margin counts (s ≥ m⁻, as PML)", () => {
+  // Negatives s = 0 (twice, exactly at m⁻ = 0) and 0.7071 (twice): mean (0 + 0.7071)/2 = 0.3536
+  // (0.7071 if the pairs at the margin were left out); positives (1, 2): 0.9 − 0.7071.
+  const e = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
+  const v = thresholdConsistentMarginLoss(e, [0, 1, 1], { marginMinus: 0 }).dataSync()[0];
+  assert.ok(Math.abs(v - 0.5464466) < 1e-6, `${v}`); // PML 2.9.0: 0.5464466
+});
