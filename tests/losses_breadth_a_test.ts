@@ -84,6 +84,15 @@ const fixture = loadFixture<{
   };
   snr: { normalizeEmbeddings: boolean; self: number[][]; ref: number[][] }[];
   refusals: Case[];
+  angularLargeNorms: {
+    options: Record<string, unknown>;
+    ref: boolean;
+    x: number[][];
+    refX: number[][];
+    value: number;
+    grad: number[][];
+  }[];
+  emptyBatch: Record<string, number>;
 }>("losses_breadth_a").cases;
 const { inputs } = fixture;
 
@@ -445,4 +454,29 @@ Deno.test("thresholdConsistentMarginLoss: a pair exactly at the margin counts (s
   const e = tf.tensor2d([[1, 0], [0, 1], [1, 1]]);
   const v = thresholdConsistentMarginLoss(e, [0, 1, 1], { marginMinus: 0 }).dataSync()[0];
   assert.ok(Math.abs(v - 0.5464466) < 1e-6, `${v}`); // PML 2.9.0: 0.5464466
+});
+
+Deno.test("angularLoss on embeddings of large norm (PML's raw negatives): the exact path", () => {
+  // Exponents spread far beyond float32's range: the factorised sum would underflow.
+  for (const c of fixture.angularLargeNorms) {
+    const f = (x: tf.Tensor2D) =>
+      angularLoss(x, inputs.y, {
+        ...c.options,
+        ...(c.ref ? { refEmbeddings: tf.tensor2d(c.refX), refLabels: inputs.refY } : {}),
+      });
+    const where = `angularLoss ${JSON.stringify(c.options)} ×25 (ref ${c.ref})`;
+    const { value, grad } = valueAndGrad(f, c.x);
+    assertCloseTo(value, c.value, { rtol: 1e-4, atol: 1e-4 }, where);
+    assertCloseTo(grad, c.grad, { rtol: 2e-3, atol: 1e-4 }, `${where} gradient`);
+  }
+});
+
+Deno.test("an empty batch is refused by name (PML returns 0, InstanceLoss NaN)", () => {
+  for (const [name, pml] of Object.entries(fixture.emptyBatch)) {
+    assert.ok(pml === 0 || (name === "instanceLoss" && Number.isNaN(pml)), `${name}: ${pml}`);
+    assert.throws(
+      () => LOSSES[name](tf.zeros([0, 4]) as tf.Tensor2D, []),
+      new RegExp(`^Error: ${name}: embeddings is an empty batch \\(0 rows\\)`),
+    );
+  }
 });

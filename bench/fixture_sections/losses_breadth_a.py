@@ -340,6 +340,37 @@ def snr_distances():
     return out
 
 
+def angular_large_norms():
+    """AngularLoss on embeddings of large norm: PML multiplies by the raw (not normalised)
+    negatives, so the exponents spread widely (our exact blocked path)."""
+    out = []
+    x = [[25 * v for v in row] for row in X]
+    ref = [[25 * v for v in row] for row in REF_X]
+    for options, with_ref in (({}, False), ({"alpha": 55}, False), ({}, True)):
+        loss = make("angularLoss", options)
+
+        def call(t, loss=loss, with_ref=with_ref):
+            if with_ref:
+                return loss(t, lc.long(Y), None, lc.f64(ref).to(t.dtype), lc.long(REF_Y))
+            return loss(t, lc.long(Y))
+
+        item = {"options": options, "ref": with_ref, "x": x, "refX": ref}
+        lc.checked_grad(call, x, item)
+        out.append(item)
+    return out
+
+
+def empty_batches():
+    """PML on a batch of 0 rows: 0 for every loss here but InstanceLoss (NaN, a mean of nothing).
+    The template refuses an empty batch with a named error."""
+    out = {}
+    e = torch.zeros(0, D)
+    for name in LOSSES:
+        options = {"numClasses": 3} if name == "marginLoss" else {}
+        out[name] = make(name, options)(e, torch.zeros(0, dtype=torch.long)).item()
+    return out
+
+
 def generate():
     cases = []
     for name, options, settings, reductions in PLAN:
@@ -367,4 +398,5 @@ def generate():
         refusals.append(item)
     return {"inputs": {"x": X, "y": Y, "refX": REF_X, "refY": REF_Y, "settings": SETTINGS},
             "cases": cases, "degenerate": degenerate_cases(), "marginBeta": margin_beta_grads(),
-            "dsm": dsm_sequences(), "snr": snr_distances(), "refusals": refusals}
+            "dsm": dsm_sequences(), "snr": snr_distances(), "refusals": refusals,
+            "angularLargeNorms": angular_large_norms(), "emptyBatch": empty_batches()}
