@@ -25,6 +25,7 @@ import {
   TrainableLoss,
   tupletMarginLoss,
 } from "../lib/losses/mod.ts";
+import { crossBatchMemory, selfSupervisedLoss } from "../lib/losses/mod.ts";
 import { l2Normalize, pairwiseDistances } from "../lib/distances.ts";
 
 await tf.setBackend("cpu");
@@ -93,6 +94,18 @@ const fixture = loadFixture<{
     grad: number[][];
   }[];
   emptyBatch: Record<string, number>;
+  wrapped: {
+    views: number[][];
+    selfSupervised: {
+      loss: string;
+      symmetric: boolean;
+      value: number;
+      grad: number[][];
+      refGrad: number[][];
+    }[];
+    batches: { x: number[][]; y: number[] }[];
+    memory: { loss: string; steps: { value: number; grad: number[][] }[] }[];
+  };
 }>("losses_breadth_a").cases;
 const { inputs } = fixture;
 
@@ -478,5 +491,33 @@ Deno.test("an empty batch is refused by name (PML returns 0, InstanceLoss NaN)",
       () => LOSSES[name](tf.zeros([0, 4]) as tf.Tensor2D, []),
       new RegExp(`^Error: ${name}: embeddings is an empty batch \\(0 rows\\)`),
     );
+  }
+});
+
+Deno.test("selfSupervisedLoss and crossBatchMemory around the new losses equal PML's wrappers", () => {
+  const { views, selfSupervised, batches, memory } = fixture.wrapped;
+  const tol = { rtol: 1e-4, atol: 1e-5 }, gtol = { rtol: 2e-3, atol: 2e-5 };
+  for (const c of selfSupervised) {
+    const where = `selfSupervisedLoss(${c.loss}, symmetric ${c.symmetric})`;
+    const wrapper = selfSupervisedLoss(LOSSES[c.loss], { symmetric: c.symmetric });
+    const [value, [ge, gr]] = tf.tidy(() => {
+      const { value, grads } = tf.valueAndGrads((e: tf.Tensor, r: tf.Tensor) =>
+        wrapper(e as tf.Tensor2D, r as tf.Tensor2D)
+      )([tf.tensor2d(inputs.x.slice(0, 6)), tf.tensor2d(views)]);
+      return [value.dataSync()[0], grads.map((g) => g.arraySync() as number[][])] as const;
+    });
+    assertCloseTo(value, c.value, tol, where);
+    assertCloseTo(ge, c.grad, gtol, `${where} gradient`);
+    assertCloseTo(gr, c.refGrad, gtol, `${where} gradient of the views`);
+  }
+  for (const run of memory) {
+    const xbm = crossBatchMemory(LOSSES[run.loss], { embeddingSize: 4, memorySize: 12 });
+    run.steps.forEach((step, k) => {
+      const where = `crossBatchMemory(${run.loss}) step ${k}`;
+      const { value, grad } = valueAndGrad((e) => xbm(e, batches[k].y), batches[k].x);
+      assertCloseTo(value, step.value, tol, where);
+      assertCloseTo(grad, step.grad, gtol, `${where} gradient`);
+    });
+    xbm.dispose();
   }
 });

@@ -371,6 +371,41 @@ def empty_batches():
     return out
 
 
+SELF_SUPERVISED = ["angularLoss", "intraPairVarianceLoss", "tupletMarginLoss",
+                   "signalToNoiseRatioContrastiveLoss", "ncaLoss"]
+CROSS_BATCH = SELF_SUPERVISED + ["marginLoss"]
+
+
+def wrapped():
+    """PML's SelfSupervisedLoss (symmetric and not) and CrossBatchMemory (memory 12, three
+    batches of 6: the queue wraps) around the losses PML lists for them."""
+    views = [[v + 0.3 * w for v, w in zip(r, q)] for r, q in zip(X[:6], lc.embeddings(6, D, 330))]
+    self_sup = []
+    for name in SELF_SUPERVISED:
+        for symmetric in (True, False):
+            wrapper = losses.SelfSupervisedLoss(make(name, {}), symmetric=symmetric)
+            e = torch.tensor(X[:6], dtype=lc.DTYPE, requires_grad=True)
+            r = torch.tensor(views, dtype=lc.DTYPE, requires_grad=True)
+            value = wrapper(e, r)
+            value.backward()
+            self_sup.append({"loss": name, "symmetric": symmetric, "value": value.item(),
+                             "grad": lc.rounded(e.grad.tolist()),
+                             "refGrad": lc.rounded(r.grad.tolist())})
+    batches = [(lc.embeddings(6, D, 340 + k), lc.labels(6, CLASSES, 350 + k)) for k in range(3)]
+    memory = []
+    for name in CROSS_BATCH:
+        xbm = losses.CrossBatchMemory(make(name, {}), embedding_size=D, memory_size=12)
+        steps = []
+        for x, y in batches:
+            e = torch.tensor(x, dtype=lc.DTYPE, requires_grad=True)
+            value = xbm(e, lc.long(y))
+            value.backward()
+            steps.append({"value": value.item(), "grad": lc.rounded(e.grad.tolist())})
+        memory.append({"loss": name, "steps": steps})
+    return {"views": views, "selfSupervised": self_sup,
+            "batches": [{"x": x, "y": y} for x, y in batches], "memory": memory}
+
+
 def generate():
     cases = []
     for name, options, settings, reductions in PLAN:
@@ -399,4 +434,5 @@ def generate():
     return {"inputs": {"x": X, "y": Y, "refX": REF_X, "refY": REF_Y, "settings": SETTINGS},
             "cases": cases, "degenerate": degenerate_cases(), "marginBeta": margin_beta_grads(),
             "dsm": dsm_sequences(), "snr": snr_distances(), "refusals": refusals,
-            "angularLargeNorms": angular_large_norms(), "emptyBatch": empty_batches()}
+            "angularLargeNorms": angular_large_norms(), "emptyBatch": empty_batches(),
+            "wrapped": wrapped()}
