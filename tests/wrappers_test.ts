@@ -11,6 +11,7 @@ import { finiteDifferences, LOSSES, toIndices, valueAndGrad } from "./_loss_fixt
 import {
   contrastiveLoss,
   crossBatchMemory,
+  type Labels,
   multipleLosses,
   nPairsLoss,
   ntXentLoss,
@@ -130,12 +131,17 @@ function parityMiner(
 
 Deno.test("crossBatchMemory equals PML's CrossBatchMemory over batches that wrap the queue", () => {
   const { batches, labels, masks, memorySize, runs } = fx.memory;
-  assert.equal(runs.length, 8);
+  assert.equal(runs.length, 9);
+  const miners = {
+    parity: parityMiner,
+    multiSimilarity: (e: tf.Tensor2D, y: Labels, re: tf.Tensor2D, ry: Labels) =>
+      multiSimilarityMiner(e, y, { epsilon: 0.2, refEmbeddings: re, refLabels: ry }),
+  };
   for (const run of runs) {
     const xbm = crossBatchMemory(LOSSES[run.loss].with(run.options), {
       embeddingSize: 4,
       memorySize,
-      miner: run.miner ? parityMiner : undefined,
+      miner: run.miner ? miners[run.miner as keyof typeof miners] : undefined,
     });
     run.steps.forEach((s, k) => {
       const indices = s.indices ? toIndices(run.indices!) : undefined;

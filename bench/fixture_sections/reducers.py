@@ -59,6 +59,9 @@ SETTINGS = {
     "tripletIndices": {"indices": triplet_indices(Y, None, 106)},
     "refPairIndices": {"ref": True, "indices": pair_indices(Y, REF_Y, 107)},
     "refTripletIndices": {"ref": True, "indices": triplet_indices(Y, REF_Y, 108)},
+    # The batch again as the reference set, with the very labels object: PML's `ref_labels is
+    # labels` keeps the self-pairs out, as without a reference set.
+    "refSameLabels": {"ref": "self"},
 }
 
 LOSS_OPTIONS = {
@@ -87,33 +90,36 @@ WITH_TUPLES = [THRESHOLD, CLASS_WEIGHTS, {"name": "perAnchor", "reducer": "avgNo
 def case(loss, reduction, setting):
     s = SETTINGS[setting]
     options = LOSS_OPTIONS[loss]
-    ref_x = REF_X if s.get("ref") else None
-    ref_y = REF_Y if s.get("ref") else None
+    ref_x = X if s.get("ref") == "self" else REF_X if s.get("ref") else None
+    ref_y = REF_Y if s.get("ref") is True else None
     indices = s.get("indices")
     out = {"loss": loss, "options": options, "reduction": reduction, "setting": setting}
-    try:
-        fn = lc.make_loss(loss, options, reducer=lc.pml_reducer(reduction))
-        it = lc.indices_tensors(indices)
-        r64 = lc.f64(ref_x)
+    it = lc.indices_tensors(indices)
+    r32 = lc.f64(ref_x)
+    y = lc.long(Y)
+    ry = y if s.get("ref") == "self" else lc.long(ref_y)
 
+    def caller(fn):
         def call(x):
-            ref = None if r64 is None else r64.to(x.dtype)
-            return fn(x, lc.long(Y), it, ref, lc.long(ref_y))
+            return fn(x, y, it, None if r32 is None else r32.to(x.dtype), ry)
+        return call
 
+    try:
+        call = caller(lc.make_loss(loss, options, reducer=lc.pml_reducer(reduction)))
         if reduction == "none":
-            loss_dict = call(lc.f64(X))  # float32
-            out["value"] = lc.rounded(dense_none(loss_dict, N, M if ref_x is not None else N))
+            loss_dict = call(lc.f64(X))
+            out["value"] = lc.rounded(dense_none(loss_dict, N, len(ref_x) if ref_x else N))
         else:
             lc.checked_grad(call, X, out, check="perAnchor" in str(reduction) and loss in PAIR_TERMS)
     except (NotImplementedError, KeyError, ValueError) as e:
         out["error"] = f"{type(e).__name__}: {e}"
     if reduction != "none" and "error" not in out:
-        # PML as it is (per-pair losses [k, 1]): record what it gives, for the record.
+        # PML as it is (per-element losses [k, 1] for some losses): recorded where it differs.
         try:
-            fn = lc.make_loss(loss, options, squeeze=False, reducer=lc.pml_reducer(reduction))
-            v = fn(lc.f64(X), lc.long(Y), lc.indices_tensors(indices), lc.f64(ref_x),
-                   lc.long(ref_y)).item()
-            if abs(v - out.get("value", v)) > 1e-9 * max(1, abs(v)):
+            as_is = caller(lc.make_loss(loss, options, squeeze=False,
+                                        reducer=lc.pml_reducer(reduction)))
+            v = as_is(lc.f64(X)).item()
+            if abs(v - out["value"]) > 1e-9 * max(1, abs(v)):
                 out["pmlAsIs"] = v
         except Exception as e:  # noqa: BLE001 - recorded, not raised
             out["pmlAsIs"] = f"{type(e).__name__}: {e}"

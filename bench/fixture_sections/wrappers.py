@@ -92,7 +92,8 @@ def memory_run(name, loss, options, miner=None, masks=False, indices=None):
         value, (g,) = grads_of(lambda e: xbm(e, lc.long(y), it, **kwargs), x)
         steps.append({"value": value, "grad": g, "indices": it is not None})
     return {"case": name, "loss": loss, "options": options, "masks": masks, "indices": indices,
-            "miner": "parity" if miner else None, "steps": steps,
+            "miner": None if miner is None else "parity" if miner is parity_miner else
+            "multiSimilarity", "steps": steps,
             "queueIdx": int(xbm.queue_idx), "filled": bool(xbm.has_been_filled),
             "memoryLabels": xbm.label_memory.tolist()}
 
@@ -107,6 +108,8 @@ def memory():
             memory_run("ntXent", "ntXentLoss", {"temperature": 0.5}),
             memory_run("multiSimilarity", "multiSimilarityLoss", {}),
             memory_run("miner", "contrastiveLoss", {"negMargin": 1.5}, miner=parity_miner),
+            memory_run("multiSimilarityMiner", "multiSimilarityLoss", {},
+                       miner=miners.MultiSimilarityMiner(epsilon=0.2)),
             memory_run("masks", "contrastiveLoss", {}, masks=True),
             memory_run("indices", "contrastiveLoss", {"negMargin": 1.5}, indices=extra),
             memory_run("tripletIndices", "tripletMarginLoss", {"margin": 0.4}, indices=extra),

@@ -78,7 +78,11 @@ export interface LossOptions {
   indices?: TupleIndices;
   /** A separate reference set `[m, d]` (PML's `ref_emb`): tuples pair batch rows with its rows. */
   refEmbeddings?: tf.Tensor2D;
-  /** Labels `[m]` of `refEmbeddings` (PML's `ref_labels`). */
+  /**
+   * Labels `[m]` of `refEmbeddings` (PML's `ref_labels`). The batch's own labels object (the very
+   * array or tensor passed as `labels`) keeps the self-pairs `(i, i)` out, as PML's
+   * `ref_labels is labels` does; pass a copy to keep them.
+   */
   refLabels?: Labels;
   /** The reducer (see `reducers.ts`); default: the loss's (PML's). */
   reduction?: ReducerSpec;
@@ -357,6 +361,11 @@ export interface LossContext {
   readonly ref: tf.Tensor2D;
   /** True when a separate reference set was given. */
   readonly hasRef: boolean;
+  /**
+   * True when the pairs `(i, i)` are not tuples: without a separate reference set, or when
+   * `refLabels` is the very `labels` object (PML's `ref_labels is labels`); then `n = m`.
+   */
+  readonly excludeSelf: boolean;
   /** Batch size. */
   readonly n: number;
   /** Reference-set size (`n` without a separate one). */
@@ -516,6 +525,7 @@ class Context implements LossContext {
     readonly embeddings: tf.Tensor2D,
     readonly ref: tf.Tensor2D,
     readonly hasRef: boolean,
+    readonly excludeSelf: boolean,
     labels: Int32Array | undefined,
     refLabels: Int32Array | undefined,
     readonly indices: TupleIndices | undefined,
@@ -568,6 +578,7 @@ class Context implements LossContext {
       this.labels,
       this.indices,
       this.hasRef ? this.refLabels : undefined,
+      this.excludeSelf,
     );
   }
   pairMatrices(): PairMatrices {
@@ -588,6 +599,7 @@ class Context implements LossContext {
       this.labels,
       this.indices,
       this.hasRef ? this.refLabels : undefined,
+      this.excludeSelf,
     );
   }
   zero(): LossTerms {
@@ -644,6 +656,7 @@ function runLoss<O extends LossOptions>(
       embeddings,
       ref,
       hasRef,
+      !hasRef || (labels !== undefined && o.refLabels === labels),
       y,
       refY,
       o.indices,

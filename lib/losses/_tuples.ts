@@ -104,11 +104,12 @@ export function labelsArray(labels: Labels, n: number, fn = "labels", name = "la
 }
 
 /**
- * All positive pairs `(i, j)` (same label; `i ≠ j` when there is no separate reference set) and
- * all negative pairs (different labels), row-major as PML's `get_all_pairs_indices`.
+ * All positive pairs `(i, j)` (same label; `i ≠ j` when self-pairs are excluded) and all negative
+ * pairs (different labels), row-major as PML's `get_all_pairs_indices`.
  *
  * @param labels `[n]` labels of the batch
  * @param refLabels `[m]` labels of a separate reference set
+ * @param excludeSelf drop `(i, i)` (PML: when `ref_labels is labels`); default: without `refLabels`
  * @example
  * ```ts
  * import { allPairsIndices } from "./_tuples.ts";
@@ -119,9 +120,10 @@ export function labelsArray(labels: Labels, n: number, fn = "labels", name = "la
 export function allPairsIndices(
   labels: ArrayLike<number>,
   refLabels?: ArrayLike<number>,
+  excludeSelf: boolean = refLabels === undefined,
 ): PairIndices {
   const ref = refLabels ?? labels;
-  const self = refLabels === undefined;
+  const self = excludeSelf;
   const a1: number[] = [], p: number[] = [], a2: number[] = [], ng: number[] = [];
   for (let i = 0; i < labels.length; i++) {
     for (let j = 0; j < ref.length; j++) {
@@ -141,11 +143,12 @@ export function allPairsIndices(
 }
 
 /**
- * All triplets `(a, p, n)` with `label[a] = ref[p]` (`a ≠ p` without a separate reference set)
- * and `ref[n] ≠ label[a]`, in PML's order (`get_all_triplets_indices`).
+ * All triplets `(a, p, n)` with `label[a] = ref[p]` (`a ≠ p` when self-pairs are excluded) and
+ * `ref[n] ≠ label[a]`, in PML's order (`get_all_triplets_indices`).
  *
  * @param labels `[n]`
  * @param refLabels `[m]` labels of a separate reference set
+ * @param excludeSelf drop `p = a` (PML: when `ref_labels is labels`); default: without `refLabels`
  * @example
  * ```ts
  * import { allTripletsIndices } from "./_tuples.ts";
@@ -155,9 +158,10 @@ export function allPairsIndices(
 export function allTripletsIndices(
   labels: ArrayLike<number>,
   refLabels?: ArrayLike<number>,
+  excludeSelf: boolean = refLabels === undefined,
 ): TripletIndices {
   const ref = refLabels ?? labels;
-  const self = refLabels === undefined;
+  const self = excludeSelf;
   const a: number[] = [], p: number[] = [], ng: number[] = [];
   for (let i = 0; i < labels.length; i++) {
     for (let j = 0; j < ref.length; j++) {
@@ -235,8 +239,9 @@ export function toPairs(
   labels: ArrayLike<number>,
   indices?: TupleIndices,
   refLabels?: ArrayLike<number>,
+  excludeSelf: boolean = refLabels === undefined,
 ): PairIndices {
-  if (!indices) return allPairsIndices(labels, refLabels);
+  if (!indices) return allPairsIndices(labels, refLabels, excludeSelf);
   if (isPairIndices(indices)) return indices;
   return { a1: indices.a, p: indices.p, a2: indices.a, n: indices.n };
 }
@@ -256,8 +261,9 @@ export function toTriplets(
   labels: ArrayLike<number>,
   indices?: TupleIndices,
   refLabels?: ArrayLike<number>,
+  excludeSelf: boolean = refLabels === undefined,
 ): TripletIndices {
-  if (!indices) return allTripletsIndices(labels, refLabels);
+  if (!indices) return allTripletsIndices(labels, refLabels, excludeSelf);
   if (!isPairIndices(indices)) return indices;
   const a: number[] = [], p: number[] = [], ng: number[] = [];
   for (let i = 0; i < indices.a1.length; i++) {

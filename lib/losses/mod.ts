@@ -4,6 +4,9 @@
  * Every loss is `(embeddings [n, d], labels [n], options?) => tf.Scalar`, differentiable; with
  * `reduction: "none"` it returns its per-element losses (the shape is documented per loss).
  *
+ * A list of different losses has no common overload: type it `Loss[]` (the common options), and
+ * bind each loss's own options with `loss.with({ … })`.
+ *
  * Options every loss shares ({@linkcode LossOptions}): `distance`, `normalizeEmbeddings`,
  * `indices` (tuples from a miner), `refEmbeddings`/`refLabels` (PML's `ref_emb`/`ref_labels`),
  * `reduction` (see `reducers.ts`), `embeddingRegularizer`/`embeddingRegWeight` (see

@@ -178,7 +178,7 @@ function allTriplets(
   }
   const classes: { rowStart: number; rows: number; colStart: number; size: number }[] = [];
   let total = 0;
-  const self = hasRef ? 0 : 1;
+  const self = ctx.excludeSelf ? 1 : 0;
   const blocks: Block[] = [];
   for (const [label, members] of rowGroups) {
     const rowStart = rowPerm.length;
@@ -233,7 +233,7 @@ function allTriplets(
     }
     const v = tf.add(tf.mul(tf.sub(ap, an), sign), o.margin);
     const notSelf = new Float32Array(b.rows * b.size).fill(1);
-    if (!hasRef) { for (let r = 0; r < b.rows; r++) notSelf[r * b.size + b.r0 + r] = 0; }
+    if (self) { for (let r = 0; r < b.rows; r++) notSelf[r * b.size + b.r0 + r] = 0; }
     let mask: tf.Tensor = tf.tensor3d(notSelf, [b.rows, b.size, 1]);
     const l = tf.mul(act(v), mask);
     if (fused.low !== undefined) mask = tf.mul(mask, tf.step(tf.sub(l, fused.low)));

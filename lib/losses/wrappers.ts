@@ -110,7 +110,8 @@ export function selfSupervisedLoss(
     const n = embeddings.shape[0];
     const labels = Array.from({ length: n }, (_, i) => i);
     if (!symmetric) {
-      return wrapped(embeddings, labels, { refEmbeddings, refLabels: labels });
+      // A copy: the very labels object would keep (i, i) out (PML's `ref_labels is labels`).
+      return wrapped(embeddings, labels, { refEmbeddings, refLabels: labels.slice() });
     }
     return tf.tidy(() =>
       wrapped(tf.concat([embeddings, refEmbeddings], 0) as tf.Tensor2D, [...labels, ...labels])
@@ -223,8 +224,9 @@ export interface CrossBatchMemoryOptions {
   /** Rows the queue holds. Default 1024. */
   memorySize?: number;
   /**
-   * Tuples between the batch and the memory; default all pairs (with the comparisons of each
-   * batch row to its own copy in the memory removed).
+   * Tuples between the batch and the memory, e.g. `(e, y, re, ry) => multiSimilarityMiner(e, y,
+   * { refEmbeddings: re, refLabels: ry })`; default all pairs. Either way, the comparisons of each
+   * batch row to its own copy in the memory are removed.
    */
   miner?: ReferenceMiner;
 }
