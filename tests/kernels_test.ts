@@ -1,7 +1,8 @@
 /**
  * Tests of lib/kernels: every kernel we register on `wasm` against the `cpu` backend (or, for
  * attributes the cpu backend ignores, against a plain loop written here), on random inputs, on
- * both our SIMD route and the fallback route; and a full gradient of a small CNN.
+ * our SIMD route at 1 and 2 threads (every kernel split, however small) and on the fallback
+ * route; bit-equal results at 1 and 2 threads; and a full gradient of a small CNN.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -15,16 +16,19 @@ import {
   conv2DWasm,
   fusedMatMulWasm,
   identityWasm,
+  kernelThreads,
   maxPoolGradWasm,
   maxPoolWasm,
   registerWasmTrainingKernels,
   segmentSum,
+  setKernelThreads,
   setSimdDisabled,
+  shareWasmHeap,
   sumWasm,
   unsortedSegmentSumWasm,
   wasmTrainingKernelNames,
 } from "../lib/kernels/mod.ts";
-import { simdFor } from "../lib/kernels/simd_ops.ts";
+import { setParallelThreshold, simdFor } from "../lib/kernels/simd_ops.ts";
 import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -51,12 +55,24 @@ let ready = false;
 async function setup(): Promise<void> {
   if (ready) return;
   tf.env().set("PROD", true); // no "already registered" noise, no debug checks
+  shareWasmHeap(); // before the wasm backend starts: a heap the worker threads can share
   await tf.setBackend("wasm");
   await tf.ready();
   registerWasmTrainingKernels();
+  setParallelThreshold(0); // split every kernel between the threads, however small
   await tf.setBackend("cpu");
   await tf.ready();
   ready = true;
+}
+
+/** The thread counts every SIMD-route comparison runs at. */
+const THREADS = [1, 2];
+
+/** Runs `body` with the kernels on `threads` threads (asserting the pool really started). */
+async function withThreads<T>(threads: number, body: () => Promise<T>): Promise<T> {
+  assert.equal(await setKernelThreads(threads), threads, `${threads} kernel threads`);
+  assert.equal(kernelThreads(), threads);
+  return await body();
 }
 
 /** Runs kernel `name` on `backend` with fresh tensors made from `inputs`; returns its values. */
@@ -91,7 +107,10 @@ function assertClose(got: Float32Array, want: Float32Array | Float64Array, what:
   }
 }
 
-/** Same kernel on wasm (both routes) and cpu; compares. */
+/**
+ * Same kernel on wasm (SIMD route at 1 and 2 threads, fallback route) and cpu; compares, and
+ * checks that the thread counts give the same bits.
+ */
 async function againstCpu(
   name: string,
   inputs: Inputs,
@@ -99,14 +118,32 @@ async function againstCpu(
   what: string,
 ): Promise<void> {
   const want = await run("cpu", name, inputs, attrs);
-  for (const off of [false, true]) {
-    setSimdDisabled(off);
-    try {
-      const got = await run("wasm", name, inputs, attrs);
-      assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-      assertClose(got.values, want.values, `${what} (simd ${off ? "off" : "on"})`);
-    } finally {
-      setSimdDisabled(false);
+  let first: Float32Array | undefined;
+  for (const threads of THREADS) {
+    const got = await withThreads(threads, () => run("wasm", name, inputs, attrs));
+    assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+    assertClose(got.values, want.values, `${what} (simd, ${threads} threads)`);
+    if (first === undefined) first = got.values;
+    else assertSameBits(got.values, first, `${what}: ${threads} threads vs ${THREADS[0]}`);
+  }
+  setSimdDisabled(true);
+  try {
+    const got = await run("wasm", name, inputs, attrs);
+    assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+    assertClose(got.values, want.values, `${what} (simd off)`);
+  } finally {
+    setSimdDisabled(false);
+  }
+}
+
+/** Asserts bit-equal arrays (NaNs equal). */
+function assertSameBits(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+      assert.fail(`${what}: element ${i} differs: ${got[i]} vs ${want[i]}`);
     }
   }
 }
@@ -361,8 +398,9 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
     const w = randoms(g.fh * g.fw * g.ci * g.co, seed++);
     const dy = randoms(size(c.outShape), seed++);
     const ref = refConvGrads(g, x, w, dy);
-    for (const off of [false, true]) {
+    for (const [off, threads] of [[false, 1], [false, 2], [true, 1]] as [boolean, number][]) {
       setSimdDisabled(off);
+      await setKernelThreads(threads);
       try {
         const dw = await run(
           "wasm",
@@ -370,7 +408,7 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
           { x: { shape: [g.n, g.h, g.w, g.ci], values: x }, dy: { shape: c.outShape, values: dy } },
           { strides: g.s, pad: g.pad, dilations: g.d, filterShape: [g.fh, g.fw, g.ci, g.co] },
         );
-        assertClose(dw.values, ref.dw, `dW ${label(g)} simd ${!off}`);
+        assertClose(dw.values, ref.dw, `dW ${label(g)} simd ${!off} threads ${threads}`);
         const dx = await run(
           "wasm",
           "Conv2DBackpropInput",
@@ -380,7 +418,7 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
           },
           { strides: g.s, pad: g.pad, dilations: g.d, inputShape: [g.n, g.h, g.w, g.ci] },
         );
-        assertClose(dx.values, ref.dx, `dx ${label(g)} simd ${!off}`);
+        assertClose(dx.values, ref.dx, `dx ${label(g)} simd ${!off} threads ${threads}`);
       } finally {
         setSimdDisabled(false);
       }
@@ -545,15 +583,16 @@ Deno.test("BatchMatMul broadcasts batch dimensions like NumPy (plain loop)", asy
       }
     }
   }
-  for (const off of [false, true]) {
+  for (const [off, threads] of [[false, 1], [false, 2], [true, 1]] as [boolean, number][]) {
     setSimdDisabled(off);
+    await setKernelThreads(threads);
     try {
       const got = await run("wasm", "BatchMatMul", {
         a: { shape: [2, 1, 5, 7], values: a },
         b: { shape: [1, 3, 7, 6], values: b },
       }, { transposeA: false, transposeB: false });
       assert.deepEqual(got.shape, [2, 3, 5, 6]);
-      assertClose(got.values, want, `broadcast product (simd ${off ? "off" : "on"})`);
+      assertClose(got.values, want, `broadcast product (simd ${!off}, ${threads} threads)`);
     } finally {
       setSimdDisabled(false);
     }
@@ -710,14 +749,55 @@ Deno.test("gradients of a small CNN are equal on wasm and cpu", async () => {
     return out;
   };
   const want = await grads("cpu");
-  const got = await grads("wasm");
   const names = ["dx", "dW1", "db1", "dW2", "dWd"];
-  want.forEach((w, i) => {
-    let nonzero = 0;
-    for (const v of w) if (v !== 0) nonzero++;
-    assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
-    assertClose(got[i], w, names[i]);
-  });
+  let first: Float32Array[] | undefined;
+  for (const threads of THREADS) {
+    const got = await withThreads(threads, () => grads("wasm"));
+    want.forEach((w, i) => {
+      let nonzero = 0;
+      for (const v of w) if (v !== 0) nonzero++;
+      assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
+      assertClose(got[i], w, `${names[i]} (${threads} threads)`);
+      if (first !== undefined) assertSameBits(got[i], first[i], `${names[i]}: threads 2 vs 1`);
+    });
+    first ??= got;
+  }
+});
+
+Deno.test("the reference CNN's kernels give the same bits at 1 and 2 threads, default split", async () => {
+  await setup();
+  const old = setParallelThreshold(262144); // the library's default: only big kernels split
+  try {
+    const g = { n: 32, h: 13, w: 13, ci: 32, co: 64 };
+    const x = randoms(g.n * g.h * g.w * g.ci, 950);
+    const w = randoms(9 * g.ci * g.co, 951);
+    const dy = randoms(g.n * 11 * 11 * g.co, 952);
+    const cases: [string, Inputs, Record<string, unknown>][] = [
+      ["Conv2D", {
+        x: { shape: [g.n, g.h, g.w, g.ci], values: x },
+        filter: { shape: [3, 3, g.ci, g.co], values: w },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 }],
+      ["Conv2DBackpropFilter", {
+        x: { shape: [g.n, g.h, g.w, g.ci], values: x },
+        dy: { shape: [g.n, 11, 11, g.co], values: dy },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, g.ci, g.co] }],
+      ["Conv2DBackpropInput", {
+        dy: { shape: [g.n, 11, 11, g.co], values: dy },
+        filter: { shape: [3, 3, g.ci, g.co], values: w },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] }],
+      ["BatchMatMul", {
+        a: { shape: [128, 1600], values: randoms(128 * 1600, 953) },
+        b: { shape: [128, 1600], values: randoms(128 * 1600, 954) },
+      }, { transposeA: false, transposeB: true }],
+    ];
+    for (const [name, inputs, attrs] of cases) {
+      const one = await withThreads(1, () => run("wasm", name, inputs, attrs));
+      const two = await withThreads(2, () => run("wasm", name, inputs, attrs));
+      assertSameBits(two.values, one.values, `${name}: 2 threads vs 1`);
+    }
+  } finally {
+    setParallelThreshold(old);
+  }
 });
 
 Deno.test({

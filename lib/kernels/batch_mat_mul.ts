@@ -3,7 +3,8 @@
  * only when neither operand is transposed and there is one matrix per operand; otherwise it
  * falls back to a loop ten times slower. Back-propagation through a dense layer asks for exactly
  * those products (`dy·Wᵀ`, `xᵀ·dy`). `BatchMatMul` runs on our SIMD matrix kernel where the
- * engine has relaxed SIMD (`Aᵀ` read through strides, `Bᵀ` copied); otherwise, and always for
+ * engine has relaxed SIMD (`Aᵀ` read through strides, `Bᵀ` copied; rows split between the
+ * kernel threads); otherwise, and always for
  * `_FusedMatMul`, we transpose the operands explicitly (a memory-bound copy), fold a broadcast
  * batch into rows, and run the backend's fast path once per matrix.
  *
@@ -18,8 +19,9 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
-import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
+import { gemmParallel, heapOffset, simdFor } from "./simd_ops.ts";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
+import { parallelFor } from "./parallel.ts";
 
 /**
  * Writes the transpose of each of `batch` row-major `[rows, cols]` matrices of `src` into `dst`
@@ -216,7 +218,7 @@ function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number 
  */
 function simdProduct(
   be: WasmBackendLike,
-  k: SimdKernels,
+  _k: SimdKernels,
   a: TensorInfo,
   b: TensorInfo,
   transposeA: boolean,
@@ -232,6 +234,8 @@ function simdProduct(
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
   const batch = outer.reduce((p, d) => p * d, 1);
   const n4 = (n + 3) & ~3;
+  const par = parallelFor(be);
+  if (par === undefined) throw new Error("BatchMatMul: the SIMD kernels are not available");
   const out = be.makeOutput([...outer, m, n], "float32");
   const copyB = transposeB || n4 !== n;
   const bs = copyB ? be.makeOutput([Math.max(1, kk * n4)], "float32") : undefined;
@@ -282,7 +286,7 @@ function simdProduct(
         bStep = n4 * F;
       }
       const cPtr = cs === undefined ? outBase + o * m * n * F : heapOffset(be, cs);
-      gemmBlocked(k, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
+      gemmParallel(par, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
       if (cs !== undefined) {
         const src = new Float32Array(be.wasm.HEAPU8.buffer, cPtr, m * n4);
         const dst = new Float32Array(be.wasm.HEAPU8.buffer, outBase + o * m * n * F, m * n);

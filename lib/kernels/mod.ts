@@ -41,6 +41,13 @@ export { castWasm, identityWasm } from "./identity.ts";
 export { addWasm, maxPoolWasm } from "./pool_add.ts";
 export { segmentSum, unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
+export {
+  availableThreads,
+  kernelThreads,
+  requestedKernelThreads,
+  setKernelThreads,
+} from "./parallel.ts";
+export { sharedWasmHeap, shareWasmHeap } from "./shared_heap.ts";
 
 /** Our kernels, in registration order. */
 const configs: KernelConfig[] = [

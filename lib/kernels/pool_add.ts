@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, threadsFor } from "./simd_ops.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /**
  * Kernel function of `MaxPool` for the wasm backend: 2×2/stride-2/unpadded pooling of a float32
@@ -51,15 +52,31 @@ export const maxPoolWasm: KernelFunc = ({ inputs, backend, attrs }) => {
       info.inChannels % 4 === 0
     ) {
       const y = be.makeOutput([...info.outShape], "float32");
-      simd.maxPool2x2(
-        heapOffset(be, x),
-        heapOffset(be, y),
-        info.batchSize,
-        info.inHeight,
-        info.inWidth,
-        info.inChannels,
-        info.outHeight,
-        info.outWidth,
+      const par = parallelFor(be);
+      if (par === undefined) throw new Error("MaxPool: the SIMD kernels are not available");
+      const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch } = info;
+      const { outHeight: oh, outWidth: ow } = info;
+      const T = Math.min(n, threadsFor(par, n * h * w * ch));
+      const fn = par.fn("maxPool2x2");
+      const [xp, yp] = [heapOffset(be, x), heapOffset(be, y)];
+      par.run(
+        splitRange(n, T).map(([b0, b1]) => {
+          const p = new Program();
+          if (b1 > b0) {
+            p.call(
+              fn,
+              xp + b0 * h * w * ch * 4,
+              yp + b0 * oh * ow * ch * 4,
+              b1 - b0,
+              h,
+              w,
+              ch,
+              oh,
+              ow,
+            );
+          }
+          return p;
+        }),
       );
       return y;
     }

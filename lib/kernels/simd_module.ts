@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { assemble, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
+import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -125,6 +125,26 @@ export interface SimdKernels {
     oh: number,
     ow: number,
   ): void;
+  /**
+   * Copies `rows` rows of `rowBytes` bytes from `src` (row stride `srcStride` bytes) to `dst`
+   * (row stride `dstStride`), zero-filling `padBytes` bytes after each copied row.
+   */
+  copy2d(
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    rows: number,
+    rowBytes: number,
+    padBytes: number,
+  ): void;
+  /** Sets `bytes` bytes at `dst` to zero. */
+  zero(dst: number, bytes: number): void;
+  /**
+   * `dst[i] = Σ_{p < parts} src[p·partStride/4 + i]` for `i < count` floats, the parts added in
+   * order `p = 0, 1, …` (a fixed reduction order); `partStride` in bytes.
+   */
+  sumParts(dst: number, src: number, partStride: number, parts: number, count: number): void;
   /**
    * Max-pooling gradient for NHWC `x` (`[n, h, w, ch]`, `ch` a multiple of 4) and `dy`
    * (`[n, oh, ow, ch]`) into `dx` (zeroed first); the first maximum of each window wins.
@@ -783,6 +803,85 @@ function maxPoolGradFunction(): WasmFunction {
   return f;
 }
 
+/** Strided row copy with zero padding (see {@link SimdKernels.copy2d}). */
+function copy2dFunction(): WasmFunction {
+  const f = new WasmFunction("copy2d", [I32, I32, I32, I32, I32, I32, I32]);
+  const [SRC, SS, DST, DS, ROWS, RB, PAD] = [0, 1, 2, 3, 4, 5, 6];
+  f.get(ROWS).i32Eqz().if().ret().end();
+  f.loop();
+  f.get(DST).get(SRC).get(RB).memoryCopy();
+  f.get(PAD).if();
+  f.get(DST).get(RB).i32Add().i32(0).get(PAD).memoryFill();
+  f.end();
+  f.get(SRC).get(SS).i32Add().set(SRC);
+  f.get(DST).get(DS).i32Add().set(DST);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/** Zero fill (see {@link SimdKernels.zero}). */
+function zeroFunction(): WasmFunction {
+  const f = new WasmFunction("zero", [I32, I32]);
+  f.get(0).i32(0).get(1).memoryFill();
+  return f;
+}
+
+/** Ordered sum of partial results (see {@link SimdKernels.sumParts}). */
+function sumPartsFunction(): WasmFunction {
+  const f = new WasmFunction("sumParts", [I32, I32, I32, I32, I32]);
+  const [DST, SRC, STRIDE, PARTS, COUNT] = [0, 1, 2, 3, 4];
+  const i = f.local(I32); // byte offset
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const p = f.local(I32);
+  const q = f.local(I32);
+  const acc = f.local(V128);
+  const sacc = f.local(F32);
+  f.get(COUNT).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COUNT).i32(4).i32Mul().set(end);
+  f.i32(0).set(i);
+  f.block();
+  f.loop();
+  f.get(i).get(end4).i32GeU().brIf(1);
+  f.get(SRC).get(i).i32Add().tee(q).v128Load().set(acc);
+  f.i32(1).set(p);
+  f.block();
+  f.loop();
+  f.get(p).get(PARTS).i32GeS().brIf(1);
+  f.get(q).get(STRIDE).i32Add().set(q);
+  f.get(acc).get(q).v128Load().f32x4Add().set(acc);
+  f.get(p).i32(1).i32Add().set(p);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DST).get(i).i32Add().get(acc).v128Store();
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop();
+  f.get(i).get(end).i32GeU().brIf(1);
+  f.get(SRC).get(i).i32Add().tee(q).f32Load().set(sacc);
+  f.i32(1).set(p);
+  f.block();
+  f.loop();
+  f.get(p).get(PARTS).i32GeS().brIf(1);
+  f.get(q).get(STRIDE).i32Add().set(q);
+  f.get(sacc).get(q).f32Load().f32Add().set(sacc);
+  f.get(p).i32(1).i32Add().set(p);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DST).get(i).i32Add().get(sacc).f32Store();
+  f.get(i).i32(4).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /**
  * Builds the module's bytes (functions in the order: tile kernels, `gemm`, `im2col`, `col2im`,
  * `maxPoolGrad`, `maxPoolGrad2x2`, `colSum`, `addRow`, `maxPool2x2`).
@@ -793,7 +892,7 @@ function maxPoolGradFunction(): WasmFunction {
  * WebAssembly.validate(simdModuleBytes()); // true where relaxed SIMD is supported
  * ```
  */
-export function simdModuleBytes(mr = GEMM_MR): Uint8Array<ArrayBuffer> {
+export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Array<ArrayBuffer> {
   const fns: WasmFunction[] = [];
   const idx = new Map<string, number>();
   for (const mode of ["row", "col", "any"] as AMode[]) {
@@ -812,14 +911,79 @@ export function simdModuleBytes(mr = GEMM_MR): Uint8Array<ArrayBuffer> {
   fns.push(colSumFunction());
   fns.push(addRowFunction());
   fns.push(maxPool2x2Function());
-  return assemble(fns);
+  fns.push(copy2dFunction());
+  fns.push(zeroFunction());
+  fns.push(sumPartsFunction());
+  return assemble(fns, sharedMaximum);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+/** A module instance on one memory, with the module (for worker threads) and the names. */
+export interface SimdInstance {
+  /** The exported kernels. */
+  kernels: SimdKernels;
+  /** The instance. */
+  instance: WebAssembly.Instance;
+  /** The compiled module (shared memories: the variant that imports a shared memory). */
+  module: WebAssembly.Module;
+  /** Names of the exported functions, in export order (the indices programs use). */
+  names: string[];
+}
+
+const instances = new WeakMap<WebAssembly.Memory, SimdInstance>();
+const modules = new Map<string, WebAssembly.Module | null>();
+
+function compiled(sharedMaximum: number | undefined): WebAssembly.Module | undefined {
+  const key = String(sharedMaximum);
+  let m = modules.get(key);
+  if (m === undefined) {
+    const bytes = simdModuleBytes(GEMM_MR, sharedMaximum);
+    m = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    modules.set(key, m);
+  }
+  return m ?? undefined;
+}
 
 /**
- * The kernels instantiated on `memory` (cached per memory), or `undefined` when this engine
- * lacks WebAssembly relaxed SIMD.
+ * The kernels instantiated on `memory` (cached per memory) with their module and export names,
+ * or `undefined` when this engine lacks WebAssembly relaxed SIMD. A shared memory gets the
+ * variant that imports a shared memory of `maxPages` pages at most (the memory's own maximum).
+ *
+ * @example
+ * ```ts
+ * import { simdInstance } from "./simd_module.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+ * const k = simdInstance(memory, 16);
+ * console.log(k?.names.includes("gemm")); // true
+ * ```
+ */
+export function simdInstance(
+  memory: WebAssembly.Memory,
+  maxPages?: number,
+): SimdInstance | undefined {
+  const cached = instances.get(memory);
+  if (cached !== undefined) return cached;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  if (shared && maxPages === undefined) {
+    throw new Error("simdInstance: a shared memory needs its maximum size in pages");
+  }
+  const module = compiled(shared ? maxPages : undefined);
+  if (module === undefined) return undefined;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const names = WebAssembly.Module.exports(module).filter((e) => e.kind === "function")
+    .map((e) => e.name);
+  const bound: SimdInstance = {
+    kernels: instance.exports as unknown as SimdKernels,
+    instance,
+    module,
+    names,
+  };
+  instances.set(memory, bound);
+  return bound;
+}
+
+/**
+ * The kernels instantiated on an unshared `memory` (cached per memory), or `undefined` when this
+ * engine lacks WebAssembly relaxed SIMD.
  *
  * @example
  * ```ts
@@ -829,13 +993,9 @@ const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
  * // k?.gemm(...)
  * ```
  */
-export function simdKernels(memory: WebAssembly.Memory): SimdKernels | undefined {
-  const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
-  const bytes = simdModuleBytes();
-  if (!WebAssembly.validate(bytes)) return undefined;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const k = inst.exports as unknown as SimdKernels;
-  instances.set(memory, k);
-  return k;
+export function simdKernels(
+  memory: WebAssembly.Memory,
+  maxPages?: number,
+): SimdKernels | undefined {
+  return simdInstance(memory, maxPages)?.kernels;
 }

@@ -2,19 +2,24 @@
  * Convolution passes on the wasm backend's heap with our SIMD kernels (`simd_module.ts`), in
  * row chunks that stay in cache:
  *
- * - forward: `y = im2col(x) · W` (`[n·oh·ow, fh·fw·ci] · [fh·fw·ci, co]`);
- * - filter gradient: `dW = im2col(x)ᵀ · dy`, accumulated chunk by chunk;
- * - input gradient: `dx = col2im(dy · Wᵀ)` (no multiplications by inserted zeros, any stride).
+ * - forward: `y = im2col(x) · W` (`[n·oh·ow, fh·fw·ci] · [fh·fw·ci, co]`), rows split between
+ *   the threads;
+ * - filter gradient: `dW = im2col(x)ᵀ · dy`, the rows `n·oh·ow` cut into a number of parts that
+ *   depends on the shape only, each part's product accumulated chunk by chunk, the parts then
+ *   added in a fixed order (the same numbers whatever the thread count);
+ * - input gradient: `dx = col2im(dy · Wᵀ)` (no multiplications by inserted zeros, any stride),
+ *   images split between the threads.
  *
  * Pointers are byte offsets into the heap; channel counts that are not multiples of 4 go through
- * zero-padded copies (exact, only slower).
+ * zero-padded copies (exact, only slower). Work runs on the threads of `parallel.ts`.
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { TensorInfo } from "@tensorflow/tfjs";
-import { GEMM_MR, type SimdKernels, simdKernels } from "./simd_module.ts";
+import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
+import { instanceFor, type Parallel, parallelFor, Program, splitRange } from "./parallel.ts";
 
 /** Geometry of a 2-D convolution over an NHWC batch (all NHWC, filter `[fh, fw, ci, co]`). */
 export interface ConvGeometry {
@@ -100,7 +105,7 @@ export function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
   if (disabled) return undefined;
   const memory = backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  return simdKernels(memory);
+  return instanceFor(memory)?.kernels;
 }
 
 let disabled = false;
@@ -140,42 +145,20 @@ const F = 4; // bytes per float
 const ceil4 = (v: number) => (v + 3) & ~3;
 
 /** Temporary heap buffers of one kernel call, released together. */
-class Scratch {
+export class Scratch {
   private readonly infos: TensorInfo[] = [];
+  /** @param be the backend whose heap the buffers live on */
   constructor(private readonly be: WasmBackendLike) {}
-  /** Allocates `floats` floats; returns the tensor info (offset via {@link heapOffset}). */
-  alloc(floats: number): TensorInfo {
+  /** Allocates `floats` floats; returns the byte offset (valid until {@link Scratch.free}). */
+  alloc(floats: number): number {
     const t = this.be.makeOutput([Math.max(1, floats)], "float32");
     this.infos.push(t);
-    return t;
+    return heapOffset(this.be, t);
   }
   /** Releases everything. */
   free(): void {
     for (const t of this.infos) this.be.disposeData(t.dataId);
     this.infos.length = 0;
-  }
-}
-
-function heapF32(be: WasmBackendLike, byteOffset: number, floats: number): Float32Array {
-  return new Float32Array(be.wasm.HEAPU8.buffer, byteOffset, floats);
-}
-
-/** Copies `rows` rows of `cols` floats between row strides (in floats). */
-function copyRows(
-  be: WasmBackendLike,
-  src: number,
-  srcStride: number,
-  dst: number,
-  dstStride: number,
-  rows: number,
-  cols: number,
-  zeroPad = false,
-): void {
-  const s = heapF32(be, src, (rows - 1) * srcStride + cols);
-  const d = heapF32(be, dst, (rows - 1) * dstStride + (zeroPad ? dstStride : cols));
-  for (let r = 0; r < rows; r++) {
-    d.set(s.subarray(r * srcStride, r * srcStride + cols), r * dstStride);
-    if (zeroPad) d.fill(0, r * dstStride + cols, (r + 1) * dstStride);
   }
 }
 
@@ -185,10 +168,162 @@ function chunkRows(floatsPerRow: number, budget: number, total: number): number 
   return Math.min(r, Math.max(GEMM_MR, Math.ceil(total / GEMM_MR) * GEMM_MR));
 }
 
+/** Default of {@link setParallelThreshold}: 2¹⁸ multiply-adds (or elements), about 10 µs. */
+export const PARALLEL_MIN_WORK = 1 << 18;
+
+let minWork = PARALLEL_MIN_WORK;
+
 /**
- * `gemm` in cache blocks: the inner dimension in chunks of {@link KC} (so that a register tile's
- * strip of `B` stays in L1 across neighbouring tiles), accumulating into `C`; same arguments as
- * {@link SimdKernels.gemm} (`n` a multiple of 4).
+ * Sets the work (multiply-adds, or elements for memory-bound kernels) below which a kernel stays
+ * on one thread (waking a thread costs some microseconds); 0 splits every kernel, which the
+ * tests use to exercise the splits on small shapes. Returns the previous value.
+ *
+ * @example
+ * ```ts
+ * import { setParallelThreshold } from "./simd_ops.ts";
+ * const old = setParallelThreshold(0);
+ * setParallelThreshold(old);
+ * ```
+ */
+export function setParallelThreshold(work: number): number {
+  if (!Number.isFinite(work) || work < 0) {
+    throw new RangeError(`setParallelThreshold: expected a non-negative number, got ${work}`);
+  }
+  const old = minWork;
+  minWork = work;
+  return old;
+}
+
+/**
+ * Threads worth using for `work` multiply-adds (or elements).
+ *
+ * @example
+ * ```ts
+ * import { threadsFor } from "./simd_ops.ts";
+ * threadsFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9); // 2
+ * ```
+ */
+export function threadsFor(par: Parallel, work: number): number {
+  return work < minWork ? 1 : par.threads;
+}
+
+/**
+ * Appends to `p` the calls of `gemm` in cache blocks: the inner dimension in chunks of {@link KC}
+ * (so that a register tile's strip of `B` stays in L1 across neighbouring tiles), accumulating
+ * into `C`; same arguments as {@link SimdKernels.gemm} (`n` a multiple of 4).
+ *
+ * @example
+ * ```ts
+ * import { gemmCalls } from "./simd_ops.ts";
+ * import { Program } from "./parallel.ts";
+ * const p = new Program();
+ * gemmCalls(p, 0, 1024, 12, 4, 72, 2048, 16, 4096, 16, 2, 4, 3, 0);
+ * console.log(p.length); // 1
+ * ```
+ */
+export function gemmCalls(
+  p: Program,
+  gemm: number,
+  a: number,
+  aRow: number,
+  aStep: number,
+  aBlock: number,
+  b: number,
+  bStep: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  kk: number,
+  acc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (kk <= KC + KC / 2) {
+    p.call(gemm, a, aRow, aStep, aBlock, b, bStep, c, ldc, m, n, kk, acc);
+    return;
+  }
+  for (let k0 = 0; k0 < kk; k0 += KC) {
+    const depth = Math.min(KC, kk - k0);
+    p.call(
+      gemm,
+      a + k0 * aStep,
+      aRow,
+      aStep,
+      aBlock,
+      b + k0 * bStep,
+      bStep,
+      c,
+      ldc,
+      m,
+      n,
+      depth,
+      k0 > 0 ? 1 : acc,
+    );
+  }
+}
+
+/**
+ * `C (+)= A·B` as {@link gemmCalls}, its rows split between the threads of `par` (in multiples of
+ * the register tile's rows; each row's sums are the same whatever the split).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { gemmParallel, heapOffset } from "./simd_ops.ts";
+ * import { parallelFor } from "./parallel.ts";
+ * import type { WasmBackendLike } from "./wasm_util.ts";
+ * const be = tf.backend() as unknown as WasmBackendLike;
+ * const a = tf.ones([2, 3]);
+ * const b = tf.ones([3, 4]);
+ * const c = be.makeOutput([2, 4], "float32");
+ * gemmParallel(parallelFor(be)!, heapOffset(be, a), 12, 4, 6 * 12, heapOffset(be, b), 16,
+ *   heapOffset(be, c), 16, 2, 4, 3, 0); // c = 3 everywhere
+ * ```
+ */
+export function gemmParallel(
+  par: Parallel,
+  a: number,
+  aRow: number,
+  aStep: number,
+  aBlock: number,
+  b: number,
+  bStep: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  kk: number,
+  acc: number,
+): void {
+  const T = threadsFor(par, m * n * kk);
+  const gemm = par.fn("gemm");
+  const programs: Program[] = [];
+  for (const [r0, r1] of splitRange(m, T, GEMM_MR)) {
+    const p = new Program();
+    const blocks = r0 / GEMM_MR;
+    gemmCalls(
+      p,
+      gemm,
+      a + blocks * aBlock,
+      aRow,
+      aStep,
+      aBlock,
+      b,
+      bStep,
+      c + r0 * ldc,
+      ldc,
+      r1 - r0,
+      n,
+      kk,
+      acc,
+    );
+    programs.push(p);
+  }
+  par.run(programs);
+}
+
+/**
+ * `gemm` in cache blocks on the calling thread (see {@link gemmCalls}).
  *
  * @example
  * ```ts
@@ -244,6 +379,44 @@ export function gemmBlocked(
 /** Inner-dimension chunk of {@link gemmBlocked}. */
 export const KC = 256;
 
+function parOf(be: WasmBackendLike): Parallel {
+  const par = parallelFor(be);
+  if (par === undefined) throw new Error("simd_ops: the SIMD kernels are not available");
+  return par;
+}
+
+/** The im2col call of rows `r0 .. r0+nr−1` of geometry `g` into `dst`. */
+function im2colCall(
+  p: Program,
+  fn: number,
+  x: number,
+  g: ConvGeometry,
+  r0: number,
+  nr: number,
+  dst: number,
+): void {
+  p.call(
+    fn,
+    x,
+    g.h,
+    g.w,
+    g.ci,
+    g.oh,
+    g.ow,
+    g.fh,
+    g.fw,
+    g.sh,
+    g.sw,
+    g.dh,
+    g.dw,
+    g.pt,
+    g.pl,
+    r0,
+    nr,
+    dst,
+  );
+}
+
 /**
  * Forward convolution `y[n·oh·ow, co] = im2col(x) · W` at heap offsets `x`, `w` (`[fh, fw, ci,
  * co]`) and `y` (`[n, oh, ow, co]`).
@@ -271,55 +444,91 @@ export function conv2dForwardSimd(
   y: number,
   g: ConvGeometry,
 ): void {
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
   const co4 = ceil4(g.co);
-  const rows = chunkRows(kk + co4, 96 * 1024, m);
+  const padded = co4 !== g.co;
+  const T = threadsFor(par, m * kk * g.co);
+  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / T));
   const scratch = new Scratch(be);
   try {
-    const colsT = scratch.alloc(rows * kk);
+    const cols: number[] = [];
+    const outs: number[] = [];
+    for (let t = 0; t < T; t++) {
+      cols.push(scratch.alloc(rows * kk));
+      if (padded) outs.push(scratch.alloc(rows * co4));
+    }
     let wp = w;
-    let outT: TensorInfo | undefined;
-    if (co4 !== g.co) {
-      const wT = scratch.alloc(kk * co4);
-      outT = scratch.alloc(rows * co4);
-      wp = heapOffset(be, wT);
-      copyRows(be, w, g.co, wp, co4, kk, g.co, true);
+    if (padded) {
+      wp = scratch.alloc(kk * co4);
+      k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
-    const cols = heapOffset(be, colsT);
-    const out = outT === undefined ? 0 : heapOffset(be, outT);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      k.im2col(
-        x,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-      );
-      if (outT === undefined) {
-        const c = y + r0 * g.co * F;
-        k.gemm(cols, kk * F, F, GEMM_MR * kk * F, wp, g.co * F, c, g.co * F, nr, g.co, kk, 0);
-      } else {
-        k.gemm(cols, kk * F, F, GEMM_MR * kk * F, wp, co4 * F, out, co4 * F, nr, co4, kk, 0);
-        copyRows(be, out, co4, y + r0 * g.co * F, g.co, nr, g.co);
+    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const programs = splitRange(m, T).map(([a, b], t) => {
+      const p = new Program();
+      for (let r0 = a; r0 < b; r0 += rows) {
+        const nr = Math.min(rows, b - r0);
+        im2colCall(p, im2col, x, g, r0, nr, cols[t]);
+        if (!padded) {
+          const c = y + r0 * g.co * F;
+          p.call(
+            gemm,
+            cols[t],
+            kk * F,
+            F,
+            GEMM_MR * kk * F,
+            wp,
+            g.co * F,
+            c,
+            g.co * F,
+            nr,
+            g.co,
+            kk,
+            0,
+          );
+        } else {
+          p.call(
+            gemm,
+            cols[t],
+            kk * F,
+            F,
+            GEMM_MR * kk * F,
+            wp,
+            co4 * F,
+            outs[t],
+            co4 * F,
+            nr,
+            co4,
+            kk,
+            0,
+          );
+          p.call(copy2d, outs[t], co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+        }
       }
-    }
+      return p;
+    });
+    par.run(programs);
   } finally {
     scratch.free();
   }
+}
+
+/**
+ * Parts the rows `n·oh·ow` of a filter gradient are cut into: a function of the row count only
+ * (never of the thread count), so that the order of the additions is fixed.
+ *
+ * @example
+ * ```ts
+ * import { reductionParts } from "./simd_ops.ts";
+ * reductionParts(15488); // 8
+ * reductionParts(100); // 1
+ * ```
+ */
+export function reductionParts(rows: number): number {
+  let parts = 1;
+  while (parts < 16 && rows / (parts * 2) >= 1024) parts *= 2;
+  return parts;
 }
 
 /**
@@ -348,49 +557,79 @@ export function conv2dBackpropFilterSimd(
   dw: number,
   g: ConvGeometry,
 ): void {
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
   const co4 = ceil4(g.co);
-  const rows = chunkRows(kk + co4, 96 * 1024, m);
+  const padded = co4 !== g.co;
+  if (m === 0) {
+    k.zero(dw, kk * g.co * F);
+    return;
+  }
+  const P = reductionParts(m);
+  const T = Math.min(P, threadsFor(par, m * kk * g.co));
+  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / P));
   const scratch = new Scratch(be);
   try {
-    const colsT = scratch.alloc(rows * kk);
-    const padded = co4 !== g.co;
-    const dyT = padded ? scratch.alloc(rows * co4) : undefined;
-    const dwT = padded ? scratch.alloc(kk * co4) : undefined;
-    const cols = heapOffset(be, colsT);
-    const dyp = dyT === undefined ? 0 : heapOffset(be, dyT);
-    const out = dwT === undefined ? dw : heapOffset(be, dwT);
-    if (m === 0) heapF32(be, dw, kk * g.co).fill(0);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      k.im2col(
-        x,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-      );
-      let b = dy + r0 * g.co * F;
-      if (padded) {
-        copyRows(be, b, g.co, dyp, co4, nr, g.co, true);
-        b = dyp;
-      }
-      k.gemm(cols, F, kk * F, GEMM_MR * F, b, co4 * F, out, co4 * F, kk, co4, nr, r0 > 0 ? 1 : 0);
+    const cols: number[] = [];
+    const dys: number[] = [];
+    for (let t = 0; t < T; t++) {
+      cols.push(scratch.alloc(rows * kk));
+      if (padded) dys.push(scratch.alloc(rows * co4));
     }
-    if (padded) copyRows(be, out, co4, dw, g.co, kk, g.co);
+    const size = kk * co4; // floats of one (padded) gradient
+    // One part writes straight to the result (unless padded); several go through partials.
+    const direct = P === 1 && !padded;
+    const parts = direct ? dw : scratch.alloc(P * size);
+    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const partRanges = splitRange(m, P);
+    const programs = splitRange(P, T).map(([p0, p1], t) => {
+      const p = new Program();
+      for (let part = p0; part < p1; part++) {
+        const [a, b] = partRanges[part];
+        const out = parts + part * size * F;
+        if (a === b) p.call(par.fn("zero"), out, size * F);
+        for (let r0 = a; r0 < b; r0 += rows) {
+          const nr = Math.min(rows, b - r0);
+          im2colCall(p, im2col, x, g, r0, nr, cols[t]);
+          let bp = dy + r0 * g.co * F;
+          if (padded) {
+            p.call(copy2d, bp, g.co * F, dys[t], co4 * F, nr, g.co * F, (co4 - g.co) * F);
+            bp = dys[t];
+          }
+          p.call(
+            gemm,
+            cols[t],
+            F,
+            kk * F,
+            GEMM_MR * F,
+            bp,
+            co4 * F,
+            out,
+            co4 * F,
+            kk,
+            co4,
+            nr,
+            r0 > a ? 1 : 0,
+          );
+        }
+      }
+      return p;
+    });
+    par.run(programs);
+    if (direct) return;
+    // Add the parts in order; the result goes to dw (or to a padded buffer first).
+    const sum = padded ? scratch.alloc(size) : dw;
+    const sumParts = par.fn("sumParts");
+    const T2 = threadsFor(par, P * size * 8);
+    par.run(
+      splitRange(size, T2, 4).map(([a, b]) => {
+        const p = new Program();
+        if (b > a) p.call(sumParts, sum + a * F, parts + a * F, size * F, P, b - a);
+        return p;
+      }),
+    );
+    if (padded) k.copy2d(sum, co4 * F, dw, g.co * F, kk, g.co * F, 0);
   } finally {
     scratch.free();
   }
@@ -416,55 +655,81 @@ export function conv2dBackpropFilterSimd(
  */
 export function conv2dBackpropInputSimd(
   be: WasmBackendLike,
-  k: SimdKernels,
+  _k: SimdKernels,
   dy: number,
   w: number,
   dx: number,
   g: ConvGeometry,
 ): void {
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const kk4 = ceil4(kk);
   const m = g.n * g.oh * g.ow;
-  const rows = chunkRows(kk4 + g.co, 96 * 1024, m);
+  const img = g.oh * g.ow; // rows per image
+  const T = Math.min(g.n, threadsFor(par, m * kk * g.co));
+  const rows = chunkRows(kk4 + g.co, 96 * 1024, Math.ceil(m / Math.max(1, T)));
   const scratch = new Scratch(be);
   try {
-    const wtT = scratch.alloc(g.co * kk4); // Wᵀ: [co, kk4]
-    const colsT = scratch.alloc(rows * kk4);
-    const wt = heapOffset(be, wtT);
-    const cols = heapOffset(be, colsT);
+    const wt = scratch.alloc(g.co * kk4); // Wᵀ: [co, kk4]
+    const cols: number[] = [];
+    for (let t = 0; t < Math.max(1, T); t++) cols.push(scratch.alloc(rows * kk4));
     // Views after the last allocation.
-    const src = heapF32(be, w, kk * g.co);
-    const dst = heapF32(be, wt, g.co * kk4);
+    const src = new Float32Array(be.wasm.HEAPU8.buffer, w, kk * g.co);
+    const dst = new Float32Array(be.wasm.HEAPU8.buffer, wt, g.co * kk4);
     dst.fill(0);
     for (let p = 0; p < kk; p++) {
       for (let o = 0; o < g.co; o++) dst[o * kk4 + p] = src[p * g.co + o];
     }
-    heapF32(be, dx, g.n * g.h * g.w * g.ci).fill(0);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      const a = dy + r0 * g.co * F;
-      k.gemm(a, g.co * F, F, GEMM_MR * g.co * F, wt, kk4 * F, cols, kk4 * F, nr, kk4, g.co, 0);
-      k.col2im(
-        dx,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-        kk4 * F,
-      );
-    }
+    const [gemm, col2im, zero] = [par.fn("gemm"), par.fn("col2im"), par.fn("zero")];
+    const imageBytes = g.h * g.w * g.ci * F;
+    const programs = splitRange(g.n, Math.max(1, T)).map(([b0, b1], t) => {
+      const p = new Program();
+      if (b1 === b0) return p;
+      p.call(zero, dx + b0 * imageBytes, (b1 - b0) * imageBytes);
+      const end = b1 * img;
+      for (let r0 = b0 * img; r0 < end; r0 += rows) {
+        const nr = Math.min(rows, end - r0);
+        const a = dy + r0 * g.co * F;
+        p.call(
+          gemm,
+          a,
+          g.co * F,
+          F,
+          GEMM_MR * g.co * F,
+          wt,
+          kk4 * F,
+          cols[t],
+          kk4 * F,
+          nr,
+          kk4,
+          g.co,
+          0,
+        );
+        p.call(
+          col2im,
+          dx,
+          g.h,
+          g.w,
+          g.ci,
+          g.oh,
+          g.ow,
+          g.fh,
+          g.fw,
+          g.sh,
+          g.sw,
+          g.dh,
+          g.dw,
+          g.pt,
+          g.pl,
+          r0,
+          nr,
+          cols[t],
+          kk4 * F,
+        );
+      }
+      return p;
+    });
+    par.run(programs);
   } finally {
     scratch.free();
   }
