@@ -8,7 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import process from "node:process";
-import { registerWasmTrainingKernels, setSimdDisabled } from "../lib/kernels/mod.ts";
+import { setSimdDisabled } from "../lib/kernels/mod.ts";
+import { initBackend } from "../lib/backend.ts";
 
 /** The two encoders of the benchmark. */
 export type ModelKind = "cnn" | "mlp";
@@ -250,6 +251,7 @@ export async function loadBenchData(
 export async function useBackend(
   backend: Exclude<BenchBackend, "torch">,
   simd = true,
+  threads?: number,
 ): Promise<string> {
   if (backend === "webgpu") {
     // deno-lint-ignore no-explicit-any
@@ -267,13 +269,14 @@ export async function useBackend(
       adapter.isFallbackAdapter ? ", fallback adapter" : ""
     })`;
   }
+  if (backend === "wasm") {
+    const info = await initBackend("wasm", { threads });
+    setSimdDisabled(!simd);
+    return `wasm + lib/kernels (${simd ? "SIMD route" : "XNNPACK route"}, ${info.threads} ` +
+      `thread${info.threads === 1 ? "" : "s"})`;
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
   await tf.ready();
-  if (backend === "wasm") {
-    registerWasmTrainingKernels();
-    setSimdDisabled(!simd);
-    return `wasm + lib/kernels (${simd ? "SIMD route" : "XNNPACK route"})`;
-  }
   return backend;
 }
 

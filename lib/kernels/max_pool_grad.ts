@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { checkFloat, f32View, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor, threadsFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
@@ -142,7 +142,7 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     // Images split between the threads (windows never cross images).
     const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch } = info;
     const { outHeight: oh, outWidth: ow } = info;
-    const T = Math.min(n, threadsFor(par, n * h * w * ch));
+    const T = tasksFor(par, n * h * w * ch, n);
     const fn = par.fn(twoByTwo ? "maxPoolGrad2x2" : "maxPoolGrad");
     const [xp, dyp, dxp] = [heapOffset(be, x), heapOffset(be, dy), heapOffset(be, dx)];
     const xImage = h * w * ch * 4;

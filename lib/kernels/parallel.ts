@@ -3,13 +3,13 @@
  *
  * {@link setKernelThreads} starts (or stops) the worker threads on the backend's shared heap;
  * {@link parallelFor} gives a kernel the number of threads, the indices of the module's
- * functions and a `run` that executes one {@link Program} per thread. Without a shared heap (the
- * wasm backend was initialised before `shareWasmHeap()`), or with one thread, `run` executes the
- * programs one after another on the calling thread — same programs, same results.
+ * functions and a `run` that executes a list of tasks ({@link Program}s) on the threads. Without
+ * a shared heap (the wasm backend was initialised before `shareWasmHeap()`), or with one thread,
+ * `run` executes the tasks one after another on the calling thread — same tasks, same results.
  *
  * @module
  */
-import { Program, ThreadPool } from "./threads.ts";
+import { MAX_THREADS, Program, runTasksHere, ThreadPool } from "./threads.ts";
 import { type SimdInstance, simdInstance } from "./simd_module.ts";
 import { MAX_HEAP_PAGES, sharedWasmHeap } from "./shared_heap.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
@@ -48,8 +48,8 @@ export function instanceFor(memory: WebAssembly.Memory): SimdInstance | undefine
  * stops worker threads accordingly; returns the number now in use, which is 1 when the backend's
  * heap is not shared (see `shareWasmHeap`) or the engine lacks relaxed SIMD.
  *
- * @param threads A positive integer (default: all cores, {@link availableThreads}).
- * @throws RangeError when `threads` is not a positive integer.
+ * @param threads An integer from 1 to 64 (default: all cores, {@link availableThreads}).
+ * @throws RangeError when `threads` is not such an integer.
  * @example
  * ```ts
  * import { setKernelThreads } from "./parallel.ts";
@@ -58,8 +58,10 @@ export function instanceFor(memory: WebAssembly.Memory): SimdInstance | undefine
  * ```
  */
 export async function setKernelThreads(threads: number = availableThreads()): Promise<number> {
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new RangeError(`setKernelThreads: threads must be a positive integer, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(
+      `setKernelThreads: threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`,
+    );
   }
   requested = threads;
   const memory = sharedWasmHeap();
@@ -105,12 +107,15 @@ export function requestedKernelThreads(): number {
 
 /** How a kernel runs work on the threads. */
 export interface Parallel {
-  /** Threads the kernel may split its work into (1: everything on the calling thread). */
+  /** Threads that may take the kernel's tasks (1: everything on the calling thread). */
   threads: number;
   /** Index of the module function `name`, for {@link Program.call}. */
   fn(name: string): number;
-  /** Runs `programs[t]` on thread `t` (all on the calling thread when there is no pool). */
-  run(programs: Program[]): void;
+  /**
+   * Runs every task once, on whichever thread takes it; thread `t`'s scratch area (for the
+   * arguments marked by {@link Program.callScratch}) starts at byte `scratch + t·scratchBytes`.
+   */
+  run(tasks: Program[], scratch?: number, scratchBytes?: number): void;
 }
 
 const indexCache = new WeakMap<SimdInstance, Map<string, number>>();
@@ -146,23 +151,10 @@ export function parallelFor(be: WasmBackendLike): Parallel | undefined {
   };
   const p = pool;
   if (p !== undefined && poolMemory === memory) {
-    return { threads: p.size, fn, run: (programs) => p.run(programs) };
+    return { threads: p.size, fn, run: (tasks, scratch, bytes) => p.run(tasks, scratch, bytes) };
   }
   const fns = inst.names.map((n) => inst.instance.exports[n] as (...a: number[]) => void);
-  return {
-    threads: 1,
-    fn,
-    run: (programs) => {
-      for (const prog of programs) {
-        const c = prog.code;
-        let q = 0;
-        for (let k = 0; k < prog.length; k++) {
-          fns[c[q]].apply(null, c.slice(q + 2, q + 2 + c[q + 1]));
-          q += 2 + c[q + 1];
-        }
-      }
-    },
-  };
+  return { threads: 1, fn, run: (tasks, scratch = 0) => runTasksHere(tasks, fns, scratch) };
 }
 
 /**

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor, threadsFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /**
@@ -56,7 +56,7 @@ export const maxPoolWasm: KernelFunc = ({ inputs, backend, attrs }) => {
       if (par === undefined) throw new Error("MaxPool: the SIMD kernels are not available");
       const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch } = info;
       const { outHeight: oh, outWidth: ow } = info;
-      const T = Math.min(n, threadsFor(par, n * h * w * ch));
+      const T = tasksFor(par, n * h * w * ch, n);
       const fn = par.fn("maxPool2x2");
       const [xp, yp] = [heapOffset(be, x), heapOffset(be, y)];
       par.run(

@@ -207,6 +207,24 @@ export function threadsFor(par: Parallel, work: number): number {
   return work < minWork ? 1 : par.threads;
 }
 
+/** Tasks a thread gets on average when a kernel splits its work (for balance under load). */
+export const TASKS_PER_THREAD = 4;
+
+/**
+ * How many tasks to cut `work` into: 1 when it stays on one thread (see {@link threadsFor}),
+ * else {@link TASKS_PER_THREAD} per thread, at most `units` (the indivisible pieces).
+ *
+ * @example
+ * ```ts
+ * import { tasksFor } from "./simd_ops.ts";
+ * tasksFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9, 100); // 8
+ * ```
+ */
+export function tasksFor(par: Parallel, work: number, units: number): number {
+  const t = threadsFor(par, work);
+  return Math.max(1, Math.min(units, t === 1 ? 1 : t * TASKS_PER_THREAD));
+}
+
 /**
  * Appends to `p` the calls of `gemm` in cache blocks: the inner dimension in chunks of {@link KC}
  * (so that a register tile's strip of `B` stays in L1 across neighbouring tiles), accumulating
@@ -295,31 +313,31 @@ export function gemmParallel(
   kk: number,
   acc: number,
 ): void {
-  const T = threadsFor(par, m * n * kk);
+  const tasks = tasksFor(par, m * n * kk, Math.ceil(m / GEMM_MR));
   const gemm = par.fn("gemm");
-  const programs: Program[] = [];
-  for (const [r0, r1] of splitRange(m, T, GEMM_MR)) {
-    const p = new Program();
-    const blocks = r0 / GEMM_MR;
-    gemmCalls(
-      p,
-      gemm,
-      a + blocks * aBlock,
-      aRow,
-      aStep,
-      aBlock,
-      b,
-      bStep,
-      c + r0 * ldc,
-      ldc,
-      r1 - r0,
-      n,
-      kk,
-      acc,
-    );
-    programs.push(p);
-  }
-  par.run(programs);
+  par.run(
+    splitRange(m, tasks, GEMM_MR).filter(([r0, r1]) => r1 > r0).map(([r0, r1]) => {
+      const p = new Program();
+      const blocks = r0 / GEMM_MR;
+      gemmCalls(
+        p,
+        gemm,
+        a + blocks * aBlock,
+        aRow,
+        aStep,
+        aBlock,
+        b,
+        bStep,
+        c + r0 * ldc,
+        ldc,
+        r1 - r0,
+        n,
+        kk,
+        acc,
+      );
+      return p;
+    }),
+  );
 }
 
 /**
@@ -385,7 +403,7 @@ function parOf(be: WasmBackendLike): Parallel {
   return par;
 }
 
-/** The im2col call of rows `r0 .. r0+nr−1` of geometry `g` into `dst`. */
+/** The im2col call of rows `r0 .. r0+nr−1` of geometry `g` into the thread's scratch at `dst`. */
 function im2colCall(
   p: Program,
   fn: number,
@@ -395,26 +413,8 @@ function im2colCall(
   nr: number,
   dst: number,
 ): void {
-  p.call(
-    fn,
-    x,
-    g.h,
-    g.w,
-    g.ci,
-    g.oh,
-    g.ow,
-    g.fh,
-    g.fw,
-    g.sh,
-    g.sw,
-    g.dh,
-    g.dw,
-    g.pt,
-    g.pl,
-    r0,
-    nr,
-    dst,
-  );
+  const { h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl } = g;
+  p.callScratch(fn, 1 << 16, x, h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl, r0, nr, dst);
 }
 
 /**
@@ -449,66 +449,70 @@ export function conv2dForwardSimd(
   const m = g.n * g.oh * g.ow;
   const co4 = ceil4(g.co);
   const padded = co4 !== g.co;
-  const T = threadsFor(par, m * kk * g.co);
-  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / T));
+  const tasks = tasksFor(par, m * kk * g.co, Math.ceil(m / GEMM_MR));
+  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / tasks));
+  // Per thread: the im2col chunk, then (padded) the product chunk.
+  const colsAt = 0;
+  const outAt = rows * kk * F;
+  const perThread = outAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
-    const cols: number[] = [];
-    const outs: number[] = [];
-    for (let t = 0; t < T; t++) {
-      cols.push(scratch.alloc(rows * kk));
-      if (padded) outs.push(scratch.alloc(rows * co4));
-    }
+    const area = scratch.alloc(par.threads * perThread / F);
     let wp = w;
     if (padded) {
       wp = scratch.alloc(kk * co4);
       k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
     const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
-    const programs = splitRange(m, T).map(([a, b], t) => {
-      const p = new Program();
-      for (let r0 = a; r0 < b; r0 += rows) {
-        const nr = Math.min(rows, b - r0);
-        im2colCall(p, im2col, x, g, r0, nr, cols[t]);
-        if (!padded) {
-          const c = y + r0 * g.co * F;
-          p.call(
-            gemm,
-            cols[t],
-            kk * F,
-            F,
-            GEMM_MR * kk * F,
-            wp,
-            g.co * F,
-            c,
-            g.co * F,
-            nr,
-            g.co,
-            kk,
-            0,
-          );
-        } else {
-          p.call(
-            gemm,
-            cols[t],
-            kk * F,
-            F,
-            GEMM_MR * kk * F,
-            wp,
-            co4 * F,
-            outs[t],
-            co4 * F,
-            nr,
-            co4,
-            kk,
-            0,
-          );
-          p.call(copy2d, outs[t], co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+    par.run(
+      splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
+        const p = new Program();
+        for (let r0 = a; r0 < b; r0 += rows) {
+          const nr = Math.min(rows, b - r0);
+          im2colCall(p, im2col, x, g, r0, nr, colsAt);
+          if (!padded) {
+            const c = y + r0 * g.co * F;
+            p.callScratch(
+              gemm,
+              1,
+              colsAt,
+              kk * F,
+              F,
+              GEMM_MR * kk * F,
+              wp,
+              g.co * F,
+              c,
+              g.co * F,
+              nr,
+              g.co,
+              kk,
+              0,
+            );
+          } else {
+            p.callScratch(
+              gemm,
+              0b1000001,
+              colsAt,
+              kk * F,
+              F,
+              GEMM_MR * kk * F,
+              wp,
+              co4 * F,
+              outAt,
+              co4 * F,
+              nr,
+              co4,
+              kk,
+              0,
+            );
+            p.callScratch(copy2d, 1, outAt, co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+          }
         }
-      }
-      return p;
-    });
-    par.run(programs);
+        return p;
+      }),
+      area,
+      perThread,
+    );
   } finally {
     scratch.free();
   }
@@ -567,43 +571,63 @@ export function conv2dBackpropFilterSimd(
     return;
   }
   const P = reductionParts(m);
-  const T = Math.min(P, threadsFor(par, m * kk * g.co));
   const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / P));
+  const colsAt = 0;
+  const dysAt = rows * kk * F;
+  const perThread = dysAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
-    const cols: number[] = [];
-    const dys: number[] = [];
-    for (let t = 0; t < T; t++) {
-      cols.push(scratch.alloc(rows * kk));
-      if (padded) dys.push(scratch.alloc(rows * co4));
-    }
+    const area = scratch.alloc(par.threads * perThread / F);
     const size = kk * co4; // floats of one (padded) gradient
     // One part writes straight to the result (unless padded); several go through partials.
     const direct = P === 1 && !padded;
     const parts = direct ? dw : scratch.alloc(P * size);
     const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
-    const partRanges = splitRange(m, P);
-    const programs = splitRange(P, T).map(([p0, p1], t) => {
+    // One task per part whatever the thread count: the parts fix the order of the additions.
+    const tasks = splitRange(m, P).map(([a, b], part) => {
       const p = new Program();
-      for (let part = p0; part < p1; part++) {
-        const [a, b] = partRanges[part];
-        const out = parts + part * size * F;
-        if (a === b) p.call(par.fn("zero"), out, size * F);
-        for (let r0 = a; r0 < b; r0 += rows) {
-          const nr = Math.min(rows, b - r0);
-          im2colCall(p, im2col, x, g, r0, nr, cols[t]);
-          let bp = dy + r0 * g.co * F;
-          if (padded) {
-            p.call(copy2d, bp, g.co * F, dys[t], co4 * F, nr, g.co * F, (co4 - g.co) * F);
-            bp = dys[t];
-          }
-          p.call(
+      const out = parts + part * size * F;
+      if (a === b) p.call(par.fn("zero"), out, size * F);
+      for (let r0 = a; r0 < b; r0 += rows) {
+        const nr = Math.min(rows, b - r0);
+        im2colCall(p, im2col, x, g, r0, nr, colsAt);
+        if (padded) {
+          p.callScratch(
+            copy2d,
+            0b100,
+            dy + r0 * g.co * F,
+            g.co * F,
+            dysAt,
+            co4 * F,
+            nr,
+            g.co * F,
+            (co4 - g.co) * F,
+          );
+          p.callScratch(
             gemm,
-            cols[t],
+            0b10001,
+            colsAt,
             F,
             kk * F,
             GEMM_MR * F,
-            bp,
+            dysAt,
+            co4 * F,
+            out,
+            co4 * F,
+            kk,
+            co4,
+            nr,
+            r0 > a ? 1 : 0,
+          );
+        } else {
+          p.callScratch(
+            gemm,
+            1,
+            colsAt,
+            F,
+            kk * F,
+            GEMM_MR * F,
+            dy + r0 * g.co * F,
             co4 * F,
             out,
             co4 * F,
@@ -616,23 +640,35 @@ export function conv2dBackpropFilterSimd(
       }
       return p;
     });
-    par.run(programs);
+    par.run(
+      P === 1 || threadsFor(par, m * kk * g.co) === 1 ? [joinTasks(tasks)] : tasks,
+      area,
+      perThread,
+    );
     if (direct) return;
     // Add the parts in order; the result goes to dw (or to a padded buffer first).
     const sum = padded ? scratch.alloc(size) : dw;
     const sumParts = par.fn("sumParts");
-    const T2 = threadsFor(par, P * size * 8);
     par.run(
-      splitRange(size, T2, 4).map(([a, b]) => {
-        const p = new Program();
-        if (b > a) p.call(sumParts, sum + a * F, parts + a * F, size * F, P, b - a);
-        return p;
-      }),
+      splitRange(size, tasksFor(par, P * size * 8, Math.ceil(size / 64)), 4)
+        .filter(([a, b]) => b > a).map(([a, b]) =>
+          new Program().call(sumParts, sum + a * F, parts + a * F, size * F, P, b - a)
+        ),
     );
     if (padded) k.copy2d(sum, co4 * F, dw, g.co * F, kk, g.co * F, 0);
   } finally {
     scratch.free();
   }
+}
+
+/** One program doing `tasks` in order. */
+function joinTasks(tasks: Program[]): Program {
+  const p = new Program();
+  for (const t of tasks) {
+    p.code.push(...t.code);
+    p.length += t.length;
+  }
+  return p;
 }
 
 /**
@@ -666,13 +702,13 @@ export function conv2dBackpropInputSimd(
   const kk4 = ceil4(kk);
   const m = g.n * g.oh * g.ow;
   const img = g.oh * g.ow; // rows per image
-  const T = Math.min(g.n, threadsFor(par, m * kk * g.co));
-  const rows = chunkRows(kk4 + g.co, 96 * 1024, Math.ceil(m / Math.max(1, T)));
+  const tasks = tasksFor(par, m * kk * g.co, g.n);
+  const rows = chunkRows(kk4 + g.co, 96 * 1024, Math.ceil(m / tasks));
+  const perThread = rows * kk4 * F;
   const scratch = new Scratch(be);
   try {
     const wt = scratch.alloc(g.co * kk4); // Wᵀ: [co, kk4]
-    const cols: number[] = [];
-    for (let t = 0; t < Math.max(1, T); t++) cols.push(scratch.alloc(rows * kk4));
+    const area = scratch.alloc(par.threads * perThread / F);
     // Views after the last allocation.
     const src = new Float32Array(be.wasm.HEAPU8.buffer, w, kk * g.co);
     const dst = new Float32Array(be.wasm.HEAPU8.buffer, wt, g.co * kk4);
@@ -682,54 +718,59 @@ export function conv2dBackpropInputSimd(
     }
     const [gemm, col2im, zero] = [par.fn("gemm"), par.fn("col2im"), par.fn("zero")];
     const imageBytes = g.h * g.w * g.ci * F;
-    const programs = splitRange(g.n, Math.max(1, T)).map(([b0, b1], t) => {
-      const p = new Program();
-      if (b1 === b0) return p;
-      p.call(zero, dx + b0 * imageBytes, (b1 - b0) * imageBytes);
-      const end = b1 * img;
-      for (let r0 = b0 * img; r0 < end; r0 += rows) {
-        const nr = Math.min(rows, end - r0);
-        const a = dy + r0 * g.co * F;
-        p.call(
-          gemm,
-          a,
-          g.co * F,
-          F,
-          GEMM_MR * g.co * F,
-          wt,
-          kk4 * F,
-          cols[t],
-          kk4 * F,
-          nr,
-          kk4,
-          g.co,
-          0,
-        );
-        p.call(
-          col2im,
-          dx,
-          g.h,
-          g.w,
-          g.ci,
-          g.oh,
-          g.ow,
-          g.fh,
-          g.fw,
-          g.sh,
-          g.sw,
-          g.dh,
-          g.dw,
-          g.pt,
-          g.pl,
-          r0,
-          nr,
-          cols[t],
-          kk4 * F,
-        );
-      }
-      return p;
-    });
-    par.run(programs);
+    // Images split between tasks: col2im adds only within an image, in row order.
+    par.run(
+      splitRange(g.n, tasks).filter(([b0, b1]) => b1 > b0).map(([b0, b1]) => {
+        const p = new Program();
+        p.call(zero, dx + b0 * imageBytes, (b1 - b0) * imageBytes);
+        const end = b1 * img;
+        for (let r0 = b0 * img; r0 < end; r0 += rows) {
+          const nr = Math.min(rows, end - r0);
+          const a = dy + r0 * g.co * F;
+          p.callScratch(
+            gemm,
+            1 << 6,
+            a,
+            g.co * F,
+            F,
+            GEMM_MR * g.co * F,
+            wt,
+            kk4 * F,
+            0,
+            kk4 * F,
+            nr,
+            kk4,
+            g.co,
+            0,
+          );
+          p.callScratch(
+            col2im,
+            1 << 16,
+            dx,
+            g.h,
+            g.w,
+            g.ci,
+            g.oh,
+            g.ow,
+            g.fh,
+            g.fw,
+            g.sh,
+            g.sw,
+            g.dh,
+            g.dw,
+            g.pt,
+            g.pl,
+            r0,
+            nr,
+            0,
+            kk4 * F,
+          );
+        }
+        return p;
+      }),
+      area,
+      perThread,
+    );
   } finally {
     scratch.free();
   }
