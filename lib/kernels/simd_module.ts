@@ -138,6 +138,24 @@ export interface SimdKernels {
     rowBytes: number,
     padBytes: number,
   ): void;
+  /**
+   * One Adam step over `n` floats, out of place, with tfjs's `AdamOptimizer` arithmetic in
+   * float32, operation by operation (no fused multiply-add), so that it gives the same bits:
+   * `m' = m·b1 + g·c1`, `v' = v·b2 + (g·g)·c2`,
+   * `p' = ((m'/omb1) / (√(v'/omb2) + eps))·nlr + p`, where the eight floats at `params` are
+   * `b1, c1, b2, c2, omb1, omb2, eps, nlr`.
+   */
+  adam(
+    p: number,
+    m: number,
+    v: number,
+    g: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    params: number,
+  ): void;
   /** Sets `bytes` bytes at `dst` to zero. */
   zero(dst: number, bytes: number): void;
   /**
@@ -820,6 +838,76 @@ function copy2dFunction(): WasmFunction {
   return f;
 }
 
+/** Fused Adam update (see {@link SimdKernels.adam}). */
+function adamFunction(): WasmFunction {
+  const f = new WasmFunction("adam", [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [P, M, V, G, PO, MO, VO, N, PAR] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const i = f.local(I32);
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const k = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local(V128)); // b1 c1 b2 c2 omb1 omb2 eps nlr
+  const [B1, C1, B2, C2, O1, O2, EPS, NLR] = k;
+  const g = f.local(V128);
+  const m1 = f.local(V128);
+  const v1 = f.local(V128);
+  const sk = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local(F32));
+  const sg = f.local(F32);
+  const sm = f.local(F32);
+  const sv = f.local(F32);
+  for (let j = 0; j < 8; j++) {
+    f.get(PAR).v128Load32Splat(4 * j).set(k[j]);
+    f.get(PAR).f32Load(4 * j).set(sk[j]);
+  }
+  f.get(N).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(N).i32(4).i32Mul().set(end);
+  f.i32(0).set(i);
+  f.block();
+  f.loop();
+  f.get(i).get(end4).i32GeU().brIf(1);
+  f.get(G).get(i).i32Add().v128Load().set(g);
+  // m' = m·b1 + g·c1
+  f.get(M).get(i).i32Add().v128Load().get(B1).f32x4Mul();
+  f.get(g).get(C1).f32x4Mul().f32x4Add().set(m1);
+  // v' = v·b2 + (g·g)·c2
+  f.get(V).get(i).i32Add().v128Load().get(B2).f32x4Mul();
+  f.get(g).get(g).f32x4Mul().get(C2).f32x4Mul().f32x4Add().set(v1);
+  f.get(MO).get(i).i32Add().get(m1).v128Store();
+  f.get(VO).get(i).i32Add().get(v1).v128Store();
+  // p' = ((m'/omb1) / (sqrt(v'/omb2) + eps))·nlr + p
+  f.get(PO).get(i).i32Add();
+  f.get(m1).get(O1).f32x4Div();
+  f.get(v1).get(O2).f32x4Div().f32x4Sqrt().get(EPS).f32x4Add();
+  f.f32x4Div().get(NLR).f32x4Mul();
+  f.get(P).get(i).i32Add().v128Load().f32x4Add();
+  f.v128Store();
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  const [b1, c1, b2, c2, o1, o2, eps, nlr] = sk;
+  f.block();
+  f.loop();
+  f.get(i).get(end).i32GeU().brIf(1);
+  f.get(G).get(i).i32Add().f32Load().set(sg);
+  f.get(M).get(i).i32Add().f32Load().get(b1).f32Mul();
+  f.get(sg).get(c1).f32Mul().f32Add().set(sm);
+  f.get(V).get(i).i32Add().f32Load().get(b2).f32Mul();
+  f.get(sg).get(sg).f32Mul().get(c2).f32Mul().f32Add().set(sv);
+  f.get(MO).get(i).i32Add().get(sm).f32Store();
+  f.get(VO).get(i).i32Add().get(sv).f32Store();
+  f.get(PO).get(i).i32Add();
+  f.get(sm).get(o1).f32Div();
+  f.get(sv).get(o2).f32Div().f32Sqrt().get(eps).f32Add();
+  f.f32Div().get(nlr).f32Mul();
+  f.get(P).get(i).i32Add().f32Load().f32Add();
+  f.f32Store();
+  f.get(i).i32(4).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /** Zero fill (see {@link SimdKernels.zero}). */
 function zeroFunction(): WasmFunction {
   const f = new WasmFunction("zero", [I32, I32]);
@@ -914,6 +1002,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(copy2dFunction());
   fns.push(zeroFunction());
   fns.push(sumPartsFunction());
+  fns.push(adamFunction());
   return assemble(fns, sharedMaximum);
 }
 

@@ -372,6 +372,14 @@ export class WasmFunction {
   f32Mul(): this {
     return this.op(0x94);
   }
+  /** `f32.div`. */
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  /** `f32.sqrt`. */
+  f32Sqrt(): this {
+    return this.op(0x91);
+  }
   /** `i32.shr_u`. */
   i32ShrU(): this {
     return this.op(0x76);
