@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import {
   addWasm,
+  applyGradients,
   batchMatMulWasm,
   castWasm,
   conv2DBackpropFilterWasm,
@@ -19,11 +20,16 @@ import {
   kernelThreads,
   maxPoolGradWasm,
   maxPoolWasm,
+  multiplyWasm,
   registerWasmTrainingKernels,
+  RELU_GRAD_KERNEL,
+  reluGradWasm,
+  reluWasm,
   segmentSum,
   setKernelThreads,
   setSimdDisabled,
   shareWasmHeap,
+  stepWasm,
   sumWasm,
   unsortedSegmentSumWasm,
   wasmTrainingKernelNames,
@@ -94,12 +100,21 @@ async function run(
   return res;
 }
 
-/** Asserts `got ≈ want` elementwise: |got − want| ≤ 1e-4·(|want| + max|want|·1e-1 + 1e-3). */
+/**
+ * Asserts `got ≈ want` elementwise: |got − want| ≤ 1e-4·(|want| + max|want|·1e-1 + 1e-3), where
+ * `max` runs over the finite values; NaN and infinities must match exactly.
+ */
 function assertClose(got: Float32Array, want: Float32Array | Float64Array, what: string): void {
   assert.equal(got.length, want.length, `${what}: length ${got.length} vs ${want.length}`);
   let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(want[i])) {
+      if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+        assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]}`);
+      }
+      continue;
+    }
     const tol = 1e-4 * (Math.abs(want[i]) + 0.1 * scale + 1e-3);
     if (!(Math.abs(got[i] - want[i]) <= tol)) {
       assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
@@ -285,6 +300,10 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     MaxPool: maxPoolWasm,
     Add: addWasm,
     UnsortedSegmentSum: unsortedSegmentSumWasm,
+    Relu: reluWasm,
+    Step: stepWasm,
+    Multiply: multiplyWasm,
+    SimlearnReluGrad: reluGradWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -534,6 +553,99 @@ Deno.test("Add equals cpu for bias rows and other broadcasts", async () => {
       `Add [${as}] + [${bs}]`,
     );
   }
+});
+
+Deno.test("Relu, Step, Multiply, Add and Relu's one-pass gradient equal cpu (NaN, ±0, ±Inf)", async () => {
+  await setup();
+  for (const n of [37, 40001]) {
+    const a = randoms(n, 560 + n);
+    const b = randoms(n, 561 + n);
+    a.set([NaN, 0, -0, Infinity, -Infinity, 1e-40], 0);
+    b.set([1, Infinity, NaN, 2, -3, 0], 0);
+    const x = { shape: [n], values: a };
+    const y = { shape: [n], values: b };
+    await againstCpu("Relu", { x }, {}, `Relu [${n}]`);
+    await againstCpu("Step", { x }, { alpha: 0.25 }, `Step [${n}]`);
+    await againstCpu("Multiply", { a: x, b: y }, {}, `Multiply [${n}]`);
+    await againstCpu("Add", { a: x, b: y }, {}, `Add [${n}]`);
+    // The fused gradient against tfjs's formula dy · step(x) on cpu, NaN and infinities included.
+    await tf.setBackend("cpu");
+    const want = tf.tidy(() => tf.mul(tf.tensor1d(b), tf.step(tf.tensor1d(a))).dataSync());
+    for (const threads of THREADS) {
+      const got = await withThreads(threads, () => run("wasm", RELU_GRAD_KERNEL, { dy: y, x }, {}));
+      for (let i = 0; i < n; i++) {
+        if (!Object.is(got.values[i], want[i]) && !(Math.abs(got.values[i] - want[i]) <= 0)) {
+          assert.fail(`ReluGrad [${n}] element ${i}: got ${got.values[i]}, want ${want[i]}`);
+        }
+      }
+    }
+  }
+  // Relu's gradient on wasm goes through the fused kernel.
+  await tf.setBackend("wasm");
+  const values: number[] = [];
+  const prof = await tf.profile(() => {
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.relu(t)))(tf.tensor1d([-1, 2, 0]));
+    values.push(...g.dataSync());
+    return g;
+  });
+  assert.deepEqual(values, [0, 1, 0]);
+  const kernels = prof.kernelNames;
+  assert.ok(kernels.includes(RELU_GRAD_KERNEL), `kernels: ${kernels}`);
+  assert.ok(!kernels.includes("Step"), `no Step kernel: ${kernels}`);
+});
+
+Deno.test("the fused Adam update gives tf.train.adam's bits on cpu and wasm; others fall back", async () => {
+  await setup();
+  for (const backend of ["cpu", "wasm"]) {
+    await tf.setBackend(backend);
+    for (const threads of backend === "wasm" ? THREADS : [1]) {
+      await setKernelThreads(threads);
+      const finals: Float32Array[][] = [];
+      const leaked: number[] = [];
+      for (const fused of [false, true]) {
+        const before = tf.memory().numTensors;
+        const vars = [
+          tf.variable(tf.tensor2d(randoms(300 * 7, 1200), [300, 7])),
+          tf.variable(tf.tensor1d(randoms(5, 1201))),
+        ];
+        const optimizer = tf.train.adam(0.01);
+        for (let step = 0; step < 4; step++) {
+          const { value, grads } = optimizer.computeGradients(() =>
+            tf.add(tf.sum(tf.sin(tf.mul(vars[0], step + 1))), tf.sum(tf.square(vars[1])))
+          );
+          value.dispose();
+          if (fused) applyGradients(optimizer, grads);
+          else optimizer.applyGradients(grads as Record<string, tf.Variable>);
+          tf.dispose(grads);
+        }
+        const weights = await optimizer.getWeights();
+        finals.push([
+          ...vars.map((v) => Float32Array.from(v.dataSync())),
+          ...weights.map((w) => Float32Array.from(w.tensor.dataSync())),
+        ]);
+        tf.dispose(weights.map((w) => w.tensor));
+        tf.dispose(vars);
+        optimizer.dispose();
+        leaked.push(tf.memory().numTensors - before);
+      }
+      // (tf.train.adam itself leaves one tensor behind after dispose; the fused path no more.)
+      assert.equal(leaked[1], leaked[0], `${backend}: tensors left over, fused vs plain`);
+      const [plain, fusedRun] = finals;
+      assert.equal(fusedRun.length, plain.length);
+      plain.forEach((want, i) =>
+        assertSameBits(fusedRun[i], want, `${backend} ${threads} threads: state ${i}`)
+      );
+    }
+  }
+  // Another optimizer takes its own update.
+  await tf.setBackend("wasm");
+  const w = tf.variable(tf.tensor1d([1, 2]));
+  const sgd = tf.train.sgd(0.5);
+  const { value, grads } = sgd.computeGradients(() => tf.sum(tf.square(w)));
+  value.dispose();
+  applyGradients(sgd, grads);
+  assert.deepEqual([...w.dataSync()], [0, 0]);
+  tf.dispose([w, ...Object.values(grads)]);
 });
 
 // ---------------------------------------------------------------- products and reductions

@@ -30,6 +30,8 @@ import { conv2DConfig } from "./conv2d.ts";
 import { castConfig, identityConfig } from "./identity.ts";
 import { addConfig, maxPoolConfig } from "./pool_add.ts";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
+import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
+import { registerAdamKernels } from "./adam.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -40,6 +42,15 @@ export { conv2DWasm } from "./conv2d.ts";
 export { castWasm, identityWasm } from "./identity.ts";
 export { addWasm, maxPoolWasm } from "./pool_add.ts";
 export { segmentSum, unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
+export {
+  addSameShape,
+  multiplyWasm,
+  RELU_GRAD_KERNEL,
+  reluGradWasm,
+  reluWasm,
+  stepWasm,
+} from "./elementwise.ts";
+export { ADAM_KERNEL, adamLoop, applyGradients } from "./adam.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 export {
   availableThreads,
@@ -63,6 +74,7 @@ const configs: KernelConfig[] = [
   maxPoolConfig,
   addConfig,
   unsortedSegmentSumConfig,
+  ...elementwiseConfigs,
 ];
 
 /**
@@ -118,5 +130,7 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ ...config, setupFunc });
     names.push(config.kernelName);
   }
+  registerReluGradient();
+  registerAdamKernels();
   return names;
 }

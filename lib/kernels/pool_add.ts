@@ -10,6 +10,7 @@ import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
 import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
+import { addSameShape } from "./elementwise.ts";
 
 /**
  * Kernel function of `MaxPool` for the wasm backend: 2×2/stride-2/unpadded pooling of a float32
@@ -96,8 +97,9 @@ function rowVectorCase(a: TensorInfo, b: TensorInfo): [TensorInfo, TensorInfo] |
 }
 
 /**
- * Kernel function of `Add` for the wasm backend: a float32 tensor plus a vector along its last
- * axis (a bias; channels a multiple of 4) in SIMD, else the backend's own kernel.
+ * Kernel function of `Add` for the wasm backend: two float32 tensors of one shape, or a float32
+ * tensor plus a vector along its last axis (a bias; channels a multiple of 4), in SIMD on the
+ * kernel threads; else the backend's own kernel.
  *
  * @example
  * ```ts
@@ -112,20 +114,25 @@ export const addWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const be = backend as WasmBackendLike;
   const { a, b } = inputs;
   if (a === undefined || b === undefined) throw new Error("Add: inputs a and b are required");
-  const simd = simdFor(be);
-  if (simd !== undefined && a.dtype === "float32" && b.dtype === "float32") {
+  const par = simdFor(be) === undefined ? undefined : parallelFor(be);
+  if (par !== undefined && a.dtype === "float32" && b.dtype === "float32") {
+    const same = addSameShape(be, a, b);
+    if (same !== undefined) return same;
     const pair = rowVectorCase(a, b);
     if (pair !== undefined) {
       const [m, v] = pair;
       const cols = m.shape[m.shape.length - 1];
       if (cols % 4 === 0) {
         const out = be.makeOutput([...m.shape], "float32");
-        simd.addRow(
-          heapOffset(be, m),
-          heapOffset(be, v),
-          heapOffset(be, out),
-          sizeOf(m.shape) / cols,
-          cols,
+        const rows = sizeOf(m.shape) / cols;
+        const [mp, vp, op] = [heapOffset(be, m), heapOffset(be, v), heapOffset(be, out)];
+        const fn = par.fn("addRow");
+        // Rows split between the threads.
+        par.run(
+          splitRange(rows, tasksFor(par, rows * cols, Math.ceil(rows * cols / 16384)))
+            .filter(([r0, r1]) => r1 > r0).map(([r0, r1]) =>
+              new Program().call(fn, mp + r0 * cols * 4, vp, op + r0 * cols * 4, r1 - r0, cols)
+            ),
         );
         return out;
       }

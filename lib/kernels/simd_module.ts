@@ -156,6 +156,12 @@ export interface SimdKernels {
     n: number,
     params: number,
   ): void;
+  /**
+   * Elementwise over `n` floats: `op` 0 `y = max(0, x)` (NaN stays NaN; Relu), 1 `y = x > 0 ? 1 :
+   * alpha` (NaN stays NaN; Step, `alphaBits` the float's bits), 2 `y = x · b` (Multiply), 3
+   * `y = x + b` (Add), 4 `y = x · step(b)` (the gradient `dy · step(x)` of Relu, in one pass).
+   */
+  elementwise(op: number, x: number, b: number, y: number, n: number, alphaBits: number): void;
   /** Sets `bytes` bytes at `dst` to zero. */
   zero(dst: number, bytes: number): void;
   /**
@@ -908,6 +914,111 @@ function adamFunction(): WasmFunction {
   return f;
 }
 
+/** Elementwise operations (see {@link SimdKernels.elementwise}). */
+function elementwiseFunction(): WasmFunction {
+  const f = new WasmFunction("elementwise", [I32, I32, I32, I32, I32, I32]);
+  const [OP, X, B, Y, N, ALPHA] = [0, 1, 2, 3, 4, 5];
+  const i = f.local(I32);
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const x = f.local(V128);
+  const alpha = f.local(V128);
+  const sx = f.local(F32);
+  const salpha = f.local(F32);
+  f.get(ALPHA).f32ReinterpretI32().tee(salpha).f32x4Splat().set(alpha);
+  f.get(N).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(N).i32(4).i32Mul().set(end);
+  /** step(v) of the value on the stack → 1, alpha or NaN (vector). */
+  const stepped = f.local(V128);
+  const stepOf = (v: number) => {
+    // (v > 0 ? 1 : alpha), then v (NaN) where v is NaN
+    f.f32x4Const(1).get(alpha).get(v).f32x4Const(0).f32x4Gt().v128Bitselect().set(stepped);
+    f.get(v).get(stepped).get(v).get(v).f32x4Ne().v128Bitselect();
+  };
+  const vectorLoop = (body: () => void) => {
+    f.i32(0).set(i);
+    f.block();
+    f.loop();
+    f.get(i).get(end4).i32GeU().brIf(1);
+    f.get(Y).get(i).i32Add();
+    f.get(X).get(i).i32Add().v128Load().set(x);
+    body();
+    f.v128Store();
+    f.get(i).i32(16).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  const scalarLoop = (body: () => void) => {
+    f.block();
+    f.loop();
+    f.get(i).get(end).i32GeU().brIf(1);
+    f.get(Y).get(i).i32Add();
+    f.get(X).get(i).i32Add().f32Load().set(sx);
+    body();
+    f.f32Store();
+    f.get(i).i32(4).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  // Scalars go through lane 0 of a vector so that both loops share one definition.
+  const scalarVia = (body: (v: number) => void) => {
+    f.get(sx).f32x4Splat().set(x);
+    body(x);
+    f.f32x4ExtractLane0();
+  };
+  const ops: ((v: number) => void)[] = [
+    // 0 relu: v & (v > 0 | v ≠ v)
+    (v) => {
+      f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And();
+    },
+    // 1 step
+    (v) => stepOf(v),
+    // 2 multiply
+    (v) => {
+      f.get(v).get(B).get(i).i32Add().v128Load().f32x4Mul();
+    },
+    // 3 add
+    (v) => {
+      f.get(v).get(B).get(i).i32Add().v128Load().f32x4Add();
+    },
+    // 4 x · step(b)
+    (v) => {
+      const s = f.local(V128);
+      f.get(B).get(i).i32Add().v128Load().set(s);
+      f.get(v);
+      stepOf(s);
+      f.f32x4Mul();
+    },
+  ];
+  ops.forEach((body, k) => {
+    f.get(OP).i32(k).i32Eq().if();
+    vectorLoop(() => body(x));
+    scalarLoop(() => {
+      if (k === 2 || k === 3 || k === 4) {
+        // binary: load b's scalar into a vector lane too
+        const sb = f.local(F32);
+        f.get(B).get(i).i32Add().f32Load().set(sb);
+        f.get(sx).f32x4Splat().set(x);
+        if (k === 2) f.get(x).get(sb).f32x4Splat().f32x4Mul();
+        else if (k === 3) f.get(x).get(sb).f32x4Splat().f32x4Add();
+        else {
+          const s = f.local(V128);
+          f.get(sb).f32x4Splat().set(s);
+          f.get(x);
+          stepOf(s);
+          f.f32x4Mul();
+        }
+        f.f32x4ExtractLane0();
+      } else scalarVia(body);
+    });
+    f.ret();
+    f.end();
+  });
+  return f;
+}
+
 /** Zero fill (see {@link SimdKernels.zero}). */
 function zeroFunction(): WasmFunction {
   const f = new WasmFunction("zero", [I32, I32]);
@@ -1003,6 +1114,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(zeroFunction());
   fns.push(sumPartsFunction());
   fns.push(adamFunction());
+  fns.push(elementwiseFunction());
   return assemble(fns, sharedMaximum);
 }
 

@@ -372,6 +372,18 @@ export class WasmFunction {
   f32Mul(): this {
     return this.op(0x94);
   }
+  /** `f32x4.extract_lane 0`. */
+  f32x4ExtractLane0(): this {
+    return this.simd(0x1f, 0);
+  }
+  /** `f32x4.ne`. */
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  /** `f32.reinterpret_i32`. */
+  f32ReinterpretI32(): this {
+    return this.op(0xbe);
+  }
   /** `f32.div`. */
   f32Div(): this {
     return this.op(0x95);
