@@ -358,6 +358,10 @@ async function runTiming(args: TrainArgs, data: BenchData): Promise<BenchResult[
  */
 export async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === "conv-table") {
+    await (await import("./kernel_gain.ts")).runConvTable(rest);
+    return;
+  }
   if (cmd === "kernel-gain") {
     await (await import("./kernel_gain.ts")).runKernelGain(rest);
     return;
@@ -378,6 +382,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log("       [--profile] [--top 25]");
     console.log("       deno task bench knn [--threads 2] [--metrics]");
     console.log("       deno task bench kernel-gain [--steps 100]");
+    console.log("       deno task bench conv-table [--repeats 7]");
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;
   }

@@ -35,6 +35,12 @@ import {
   wasmTrainingKernelNames,
 } from "../lib/kernels/mod.ts";
 import { setParallelThreshold, simdFor } from "../lib/kernels/simd_ops.ts";
+import {
+  convAlgorithm,
+  filterGradientTransform,
+  filterTransform,
+  setConvAlgorithm,
+} from "../lib/kernels/winograd.ts";
 import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -367,6 +373,120 @@ Deno.test("Conv2D equals cpu, including dilation 2", async () => {
       `Conv2D ${label(g)}`,
     );
   }
+});
+
+const WINOGRAD: Geo[] = [
+  { n: 2, h: 9, w: 8, ci: 4, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 3, h: 7, w: 10, ci: 8, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 5, w: 5, ci: 12, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
+  {
+    n: 2,
+    h: 6,
+    w: 7,
+    ci: 4,
+    co: 4,
+    fh: 3,
+    fw: 3,
+    s: [1, 1],
+    d: [1, 1],
+    pad: [[0, 0], [2, 0], [0, 1], [0, 0]],
+  },
+  { n: 5, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+];
+
+Deno.test("Winograd F(2x2,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
+  await setup();
+  let seed = 1500;
+  const old = setConvAlgorithm("winograd");
+  try {
+    for (const g of WINOGRAD) {
+      const c = info(g);
+      const x = randoms(g.n * g.h * g.w * g.ci, seed++);
+      const w = randoms(9 * g.ci * g.co, seed++);
+      const dy = randoms(size(c.outShape), seed++);
+      const xs = { shape: [g.n, g.h, g.w, g.ci], values: x };
+      const ws = { shape: [3, 3, g.ci, g.co], values: w };
+      const dys = { shape: c.outShape, values: dy };
+      const base = { strides: 1, pad: g.pad, dataFormat: "NHWC" };
+      await againstCpu(
+        "Conv2D",
+        { x: xs, filter: ws },
+        { ...base, dilations: 1 },
+        `Conv2D ${label(g)}`,
+      );
+      await againstCpu("Conv2DBackpropFilter", { x: xs, dy: dys }, {
+        ...base,
+        filterShape: ws.shape,
+      }, `Conv2DBackpropFilter ${label(g)}`);
+      await againstCpu("Conv2DBackpropInput", { dy: dys, filter: ws }, {
+        ...base,
+        inputShape: xs.shape,
+      }, `Conv2DBackpropInput ${label(g)}`);
+    }
+  } finally {
+    setConvAlgorithm(old);
+  }
+});
+
+Deno.test("convolutions take Winograd or im2col by the measured rule, and the routes differ", async () => {
+  await setup();
+  const geo = (h: number, ci: number, co: number) => ({
+    n: 4,
+    h,
+    w: h,
+    ci,
+    co,
+    oh: h - 2,
+    ow: h - 2,
+    fh: 3,
+    fw: 3,
+    sh: 1,
+    sw: 1,
+    dh: 1,
+    dw: 1,
+    pt: 0,
+    pl: 0,
+  });
+  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd");
+  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd");
+  assert.equal(convAlgorithm("forward", geo(7, 32, 64)), "im2col"); // 5x5 outputs
+  assert.equal(convAlgorithm("forward", geo(13, 1, 32)), "im2col"); // channels not /4
+  assert.equal(convAlgorithm("forward", { ...geo(13, 32, 64), sh: 2 }), "im2col");
+  // The two routes round differently: proof that forcing a route changes the computation.
+  const g = WINOGRAD[4];
+  const xs = { shape: [g.n, g.h, g.w, g.ci], values: randoms(g.n * g.h * g.w * g.ci, 1600) };
+  const ws = { shape: [3, 3, g.ci, g.co], values: randoms(9 * g.ci * g.co, 1601) };
+  const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 };
+  const byRoute: Float32Array[] = [];
+  for (const route of ["im2col", "winograd"] as const) {
+    const old = setConvAlgorithm(route);
+    try {
+      byRoute.push((await run("wasm", "Conv2D", { x: xs, filter: ws }, attrs)).values);
+    } finally {
+      setConvAlgorithm(old);
+    }
+  }
+  assert.ok(byRoute[0].some((v, i) => v !== byRoute[1][i]), "the routes differ in rounding");
+  assertClose(byRoute[1], byRoute[0], "Winograd vs im2col");
+});
+
+Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", () => {
+  // g = [[1,2,3],[4,5,6],[7,8,9]] for one channel pair.
+  const g = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9);
+  const u = filterTransform(g, 1, 1, false);
+  // G·g·Gᵀ with G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]], by hand:
+  const want = [1, 3, 1, 3, 6, 11.25, 3.75, 9, 2, 3.75, 1.25, 3, 7, 12, 4, 9];
+  assert.deepEqual([...u], want);
+  // Gᵀ·dU·G of dU = unit at (1, 2): Gᵀ[:,1]·G[2,:] = [½, ½, ½]ᵀ·[½, −½, ½].
+  const du = new Float32Array(16);
+  du[1 * 4 + 2] = 1;
+  const dg = new Float32Array(9);
+  filterGradientTransform(du, dg, 1, 1);
+  assert.deepEqual([...dg], [0.25, -0.25, 0.25, 0.25, -0.25, 0.25, 0.25, -0.25, 0.25]);
+  // The flipped transform is the transform of the rotated filter.
+  const flipped = filterTransform(g, 1, 1, true);
+  const rotated = filterTransform(Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1), 1, 1, false);
+  assert.deepEqual([...flipped], [...rotated]);
 });
 
 Deno.test("the plain reference loops agree with cpu (so that they can judge dilation)", async () => {

@@ -162,6 +162,60 @@ export interface SimdKernels {
    * `y = x + b` (Add), 4 `y = x · step(b)` (the gradient `dy · step(x)` of Relu, in one pass).
    */
   elementwise(op: number, x: number, b: number, y: number, n: number, alphaBits: number): void;
+  /**
+   * Winograd F(2×2, 3×3) input transform `V = Bᵀ·d·B` of the 4×4 patches of tiles
+   * `t0 .. t0+nt−1` of the NHWC batch at `x` (`[·, h, w, ch]`, `ch` a multiple of 4): tile `t`
+   * is image `⌊t/(th·tw)⌋`, tile row `ty`, column `tx`, its patch starts at row `2·ty − pt`,
+   * column `2·tx − pl` (outside the image: zeros). Position `p` (of 16) of tile `t`, channel `c`
+   * goes to `v + p·vStride + (t−t0)·ch·4 + 4c` (bytes).
+   */
+  winoInput(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
+    v: number,
+    vStride: number,
+  ): void;
+  /**
+   * Winograd F(2×2, 3×3) output transform `Y = Aᵀ·M·A` of tiles `t0 .. t0+nt−1` (`M` laid out as
+   * {@link SimdKernels.winoInput}'s `V`, `co` channels, a multiple of 4) into the NHWC batch at
+   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped.
+   */
+  winoOutput(
+    m: number,
+    mStride: number,
+    y: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+  ): void;
+  /**
+   * The adjoint of {@link SimdKernels.winoOutput}: `dM = A·dY·Aᵀ` of the 2×2 output tiles of
+   * `dy` (`[·, oh, ow, co]`; outside: zeros), laid out as `winoInput`'s `V`.
+   */
+  winoGradOutput(
+    dy: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    z: number,
+    zStride: number,
+  ): void;
   /** Sets `bytes` bytes at `dst` to zero. */
   zero(dst: number, bytes: number): void;
   /**
@@ -1019,6 +1073,291 @@ function elementwiseFunction(): WasmFunction {
   return f;
 }
 
+/**
+ * Shared start of the Winograd tile loops: for tile `t` (local `T`), sets image pointer `img`
+ * (from `base` and the image size `imgBytes`), tile row and column `ty`, `tx`.
+ */
+function tileCoordinates(
+  f: WasmFunction,
+  t: number,
+  th: number,
+  tw: number,
+  base: number,
+  imgBytes: number,
+  img: number,
+  ty: number,
+  tx: number,
+): void {
+  const per = f.local(I32);
+  const r = f.local(I32);
+  f.get(th).get(tw).i32Mul().set(per);
+  f.get(t).get(per).i32DivS().tee(r).get(imgBytes).i32Mul().get(base).i32Add().set(img);
+  f.get(t).get(r).get(per).i32Mul().i32Sub().tee(r).get(tw).i32DivS().set(ty);
+  f.get(r).get(ty).get(tw).i32Mul().i32Sub().set(tx);
+}
+
+/** Winograd input transform (see {@link SimdKernels.winoInput}). */
+function winoInputFunction(): WasmFunction {
+  const P: ValType[] = new Array(12).fill(I32);
+  const f = new WasmFunction("winoInput", P);
+  const [X, H, W, CH, TH, TW, PT, PL, T0, NT, VP, VS] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const chb = f.local(I32);
+  const q = f.local(I32);
+  const out = f.local(I32); // V + (t−t0)·ch·4
+  const addr: number[] = []; // 16 tap addresses (img-relative byte offsets), −1 when outside
+  for (let k = 0; k < 16; k++) addr.push(f.local(I32));
+  const yy = f.local(I32);
+  const xx = f.local(I32);
+  const d: number[] = [];
+  for (let k = 0; k < 16; k++) d.push(f.local(V128));
+  const tmp: number[] = [];
+  for (let k = 0; k < 16; k++) tmp.push(f.local(V128));
+  f.get(CH).i32(4).i32Mul().set(chb);
+  f.get(H).get(W).i32Mul().get(chb).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(VP).set(out);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, X, imgBytes, img, ty, tx);
+  for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) {
+      const k = i * 4 + j;
+      f.get(ty).i32(2).i32Mul().get(PT).i32Sub().i32(i).i32Add().set(yy);
+      f.get(tx).i32(2).i32Mul().get(PL).i32Sub().i32(j).i32Add().set(xx);
+      // address or −1
+      f.get(img).get(yy).get(W).i32Mul().get(xx).i32Add().get(chb).i32Mul().i32Add();
+      f.i32(-1);
+      f.get(yy).get(H).i32LtU().get(xx).get(W).i32LtU().i32And();
+      f.select().set(addr[k]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(chb).i32GeS().brIf(1);
+  for (let k = 0; k < 16; k++) {
+    f.get(addr[k]).i32(-1).i32Eq().if();
+    f.f32x4Const(0).set(d[k]);
+    f.else();
+    f.get(addr[k]).get(q).i32Add().v128Load().set(d[k]);
+    f.end();
+  }
+  // rows: tmp[ξ][j] from d[i][j]
+  for (let j = 0; j < 4; j++) {
+    const dd = (i: number) => d[i * 4 + j];
+    f.get(dd(0)).get(dd(2)).f32x4Sub().set(tmp[0 * 4 + j]);
+    f.get(dd(1)).get(dd(2)).f32x4Add().set(tmp[1 * 4 + j]);
+    f.get(dd(2)).get(dd(1)).f32x4Sub().set(tmp[2 * 4 + j]);
+    f.get(dd(1)).get(dd(3)).f32x4Sub().set(tmp[3 * 4 + j]);
+  }
+  // columns: V[ξ][ν], stored at out + (ξ·4+ν)·vStride + q
+  const store = (p: number, a: number, b: number, op: "add" | "sub") => {
+    f.get(out).get(VS).i32(p).i32Mul().i32Add().get(q).i32Add();
+    f.get(a).get(b);
+    if (op === "add") f.f32x4Add();
+    else f.f32x4Sub();
+    f.v128Store();
+  };
+  for (let xi = 0; xi < 4; xi++) {
+    const tt = (j: number) => tmp[xi * 4 + j];
+    store(xi * 4 + 0, tt(0), tt(2), "sub");
+    store(xi * 4 + 1, tt(1), tt(2), "add");
+    store(xi * 4 + 2, tt(2), tt(1), "sub");
+    store(xi * 4 + 3, tt(1), tt(3), "sub");
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(out).get(chb).i32Add().set(out);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Winograd output transform (see {@link SimdKernels.winoOutput}). */
+function winoOutputFunction(): WasmFunction {
+  const P: ValType[] = new Array(10).fill(I32);
+  const f = new WasmFunction("winoOutput", P);
+  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const cob = f.local(I32);
+  const q = f.local(I32);
+  const src = f.local(I32);
+  const addr: number[] = [];
+  for (let k = 0; k < 4; k++) addr.push(f.local(I32));
+  const m: number[] = [];
+  for (let k = 0; k < 16; k++) m.push(f.local(V128));
+  const s: number[] = [];
+  for (let k = 0; k < 8; k++) s.push(f.local(V128));
+  f.get(CO).i32(4).i32Mul().set(cob);
+  f.get(OH).get(OW).i32Mul().get(cob).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(MP).set(src);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, Y, imgBytes, img, ty, tx);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      const yy = () => f.get(ty).i32(2).i32Mul().i32(a).i32Add();
+      const xx = () => f.get(tx).i32(2).i32Mul().i32(b).i32Add();
+      f.get(img);
+      yy();
+      f.get(OW).i32Mul();
+      xx();
+      f.i32Add().get(cob).i32Mul().i32Add();
+      f.i32(-1);
+      yy();
+      f.get(OH).i32LtU();
+      xx();
+      f.get(OW).i32LtU().i32And();
+      f.select().set(addr[a * 2 + b]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(cob).i32GeS().brIf(1);
+  for (let k = 0; k < 16; k++) {
+    f.get(src).get(MS).i32(k).i32Mul().i32Add().get(q).i32Add().v128Load().set(m[k]);
+  }
+  // rows: s[a][j] = Σ_ξ Aᵀ[a][ξ] m[ξ][j]
+  for (let j = 0; j < 4; j++) {
+    const mm = (i: number) => m[i * 4 + j];
+    f.get(mm(0)).get(mm(1)).f32x4Add().get(mm(2)).f32x4Add().set(s[0 * 4 + j]);
+    f.get(mm(1)).get(mm(2)).f32x4Sub().get(mm(3)).f32x4Sub().set(s[1 * 4 + j]);
+  }
+  for (let a = 0; a < 2; a++) {
+    const ss = (j: number) => s[a * 4 + j];
+    for (let b = 0; b < 2; b++) {
+      const k = a * 2 + b;
+      f.get(addr[k]).i32(-1).i32Ne().if();
+      f.get(addr[k]).get(q).i32Add();
+      if (b === 0) f.get(ss(0)).get(ss(1)).f32x4Add().get(ss(2)).f32x4Add();
+      else f.get(ss(1)).get(ss(2)).f32x4Sub().get(ss(3)).f32x4Sub();
+      f.v128Store();
+      f.end();
+    }
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(src).get(cob).i32Add().set(src);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Adjoint of the Winograd output transform (see {@link SimdKernels.winoGradOutput}). */
+function winoGradOutputFunction(): WasmFunction {
+  const P: ValType[] = new Array(10).fill(I32);
+  const f = new WasmFunction("winoGradOutput", P);
+  const [DY, OH, OW, CO, TH, TW, T0, NT, ZP, ZS] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const cob = f.local(I32);
+  const q = f.local(I32);
+  const out = f.local(I32);
+  const addr: number[] = [];
+  for (let k = 0; k < 4; k++) addr.push(f.local(I32));
+  const d: number[] = [];
+  for (let k = 0; k < 4; k++) d.push(f.local(V128));
+  const e: number[] = [];
+  for (let k = 0; k < 8; k++) e.push(f.local(V128));
+  f.get(CO).i32(4).i32Mul().set(cob);
+  f.get(OH).get(OW).i32Mul().get(cob).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(ZP).set(out);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, DY, imgBytes, img, ty, tx);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      const yy = () => f.get(ty).i32(2).i32Mul().i32(a).i32Add();
+      const xx = () => f.get(tx).i32(2).i32Mul().i32(b).i32Add();
+      f.get(img);
+      yy();
+      f.get(OW).i32Mul();
+      xx();
+      f.i32Add().get(cob).i32Mul().i32Add();
+      f.i32(-1);
+      yy();
+      f.get(OH).i32LtU();
+      xx();
+      f.get(OW).i32LtU().i32And();
+      f.select().set(addr[a * 2 + b]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(cob).i32GeS().brIf(1);
+  for (let k = 0; k < 4; k++) {
+    f.get(addr[k]).i32(-1).i32Eq().if();
+    f.f32x4Const(0).set(d[k]);
+    f.else();
+    f.get(addr[k]).get(q).i32Add().v128Load().set(d[k]);
+    f.end();
+  }
+  // e[ξ][b] = Σ_a A[ξ][a] dY[a][b], A = [[1,0],[1,1],[1,−1],[0,−1]]
+  for (let b = 0; b < 2; b++) {
+    const dd = (a: number) => d[a * 2 + b];
+    f.get(dd(0)).set(e[0 * 2 + b]);
+    f.get(dd(0)).get(dd(1)).f32x4Add().set(e[1 * 2 + b]);
+    f.get(dd(0)).get(dd(1)).f32x4Sub().set(e[2 * 2 + b]);
+    f.f32x4Const(0).get(dd(1)).f32x4Sub().set(e[3 * 2 + b]);
+  }
+  // dM[ξ][ν] = Σ_b e[ξ][b] A[ν][b]
+  const store = (p: number, body: () => void) => {
+    f.get(out).get(ZS).i32(p).i32Mul().i32Add().get(q).i32Add();
+    body();
+    f.v128Store();
+  };
+  for (let xi = 0; xi < 4; xi++) {
+    const ee = (b: number) => e[xi * 2 + b];
+    store(xi * 4 + 0, () => f.get(ee(0)));
+    store(xi * 4 + 1, () => f.get(ee(0)).get(ee(1)).f32x4Add());
+    store(xi * 4 + 2, () => f.get(ee(0)).get(ee(1)).f32x4Sub());
+    store(xi * 4 + 3, () => f.f32x4Const(0).get(ee(1)).f32x4Sub());
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(out).get(cob).i32Add().set(out);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /** Zero fill (see {@link SimdKernels.zero}). */
 function zeroFunction(): WasmFunction {
   const f = new WasmFunction("zero", [I32, I32]);
@@ -1115,6 +1454,9 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(sumPartsFunction());
   fns.push(adamFunction());
   fns.push(elementwiseFunction());
+  fns.push(winoInputFunction());
+  fns.push(winoOutputFunction());
+  fns.push(winoGradOutputFunction());
   return assemble(fns, sharedMaximum);
 }
 

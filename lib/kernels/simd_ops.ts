@@ -20,6 +20,12 @@ import type { TensorInfo } from "@tensorflow/tfjs";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
 import { instanceFor, type Parallel, parallelFor, Program, splitRange } from "./parallel.ts";
+import {
+  conv2dBackpropFilterWinograd,
+  conv2dBackpropInputWinograd,
+  conv2dForwardWinograd,
+  convAlgorithm,
+} from "./winograd.ts";
 
 /** Geometry of a 2-D convolution over an NHWC batch (all NHWC, filter `[fh, fw, ci, co]`). */
 export interface ConvGeometry {
@@ -444,6 +450,7 @@ export function conv2dForwardSimd(
   y: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("forward", g) === "winograd") return conv2dForwardWinograd(be, x, w, y, g);
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -561,6 +568,9 @@ export function conv2dBackpropFilterSimd(
   dw: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("filter", g) === "winograd") {
+    return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
+  }
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -697,6 +707,9 @@ export function conv2dBackpropInputSimd(
   dx: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("input", g) === "winograd") {
+    return conv2dBackpropInputWinograd(be, dy, w, dx, g);
+  }
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const kk4 = ceil4(kk);
