@@ -29,6 +29,7 @@ import {
   setKernelThreads,
   setSimdDisabled,
   shareWasmHeap,
+  sliceWasm,
   stepWasm,
   sumWasm,
   unsortedSegmentSumWasm,
@@ -310,6 +311,7 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     Step: stepWasm,
     Multiply: multiplyWasm,
     SimlearnReluGrad: reluGradWasm,
+    Slice: sliceWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -766,6 +768,33 @@ Deno.test("the fused Adam update gives tf.train.adam's bits on cpu and wasm; oth
   applyGradients(sgd, grads);
   assert.deepEqual([...w.dataSync()], [0, 0]);
   tf.dispose([w, ...Object.values(grads)]);
+});
+
+Deno.test("Slice equals cpu: contiguous runs (one copy) and strided slices", async () => {
+  await setup();
+  const shape = [6, 5, 4, 3];
+  const values = randoms(size(shape), 1700);
+  const cases: [number[], number[]][] = [
+    [[2, 0, 0, 0], [3, 5, 4, 3]], // a batch: contiguous
+    [[1, 2, 0, 0], [1, 2, 4, 3]], // contiguous inside one item
+    [[0, 0, 0, 0], [0, 5, 4, 3]], // empty
+    [[1, 1, 1, 0], [2, 3, 2, 3]], // strided
+    [[0, 0, 0, 1], [6, 5, 4, 1]], // strided, last axis
+  ];
+  for (const [begin, sz] of cases) {
+    await againstCpu(
+      "Slice",
+      { x: { shape, values } },
+      { begin, size: sz },
+      `Slice ${begin} ${sz}`,
+    );
+  }
+  await tf.setBackend("wasm");
+  const ints = tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32");
+  const s = tf.slice(ints, [1, 0], [2, 2]);
+  assert.equal(s.dtype, "int32");
+  assert.deepEqual(await s.array(), [[3, 4], [5, 6]]);
+  tf.dispose([ints, s]);
 });
 
 // ---------------------------------------------------------------- products and reductions

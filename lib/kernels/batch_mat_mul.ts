@@ -19,9 +19,9 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
-import { gemmParallel, heapOffset, simdFor } from "./simd_ops.ts";
+import { gemmParallel, heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
-import { parallelFor } from "./parallel.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /**
  * Writes the transpose of each of `batch` row-major `[rows, cols]` matrices of `src` into `dst`
@@ -262,21 +262,12 @@ function simdProduct(
           const dst = new Float32Array(be.wasm.HEAPU8.buffer, bsPtr, kk * n4);
           if (n4 !== n) dst.fill(0);
           if (transposeB) {
-            // b is [n, kk]: dst[p, j] = src[j, p], in 32×32 tiles
-            for (let j0 = 0; j0 < n; j0 += 32) {
-              const j1 = Math.min(n, j0 + 32);
-              for (let p0 = 0; p0 < kk; p0 += 32) {
-                const p1 = Math.min(kk, p0 + 32);
-                for (let j = j0; j < j1; j++) {
-                  let si = j * kk + p0;
-                  let di = p0 * n4 + j;
-                  for (let p = p0; p < p1; p++) {
-                    dst[di] = src[si++];
-                    di += n4;
-                  }
-                }
-              }
-            }
+            // b is [n, kk]: dst[p, j] = src[j, p]; columns of b split between the threads.
+            const fn = par.fn("transpose");
+            par.run(
+              splitRange(kk, tasksFor(par, kk * n, Math.ceil(kk / 8))).filter(([p0, p1]) => p1 > p0)
+                .map(([p0, p1]) => new Program().call(fn, bPtr, n, kk, p0, p1, bsPtr, n4 * F)),
+            );
           } else {
             for (let p = 0; p < kk; p++) dst.set(src.subarray(p * n, (p + 1) * n), p * n4);
           }

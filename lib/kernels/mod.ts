@@ -27,7 +27,7 @@ import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./batch_mat_mul.ts";
 import { sumConfig } from "./sum.ts";
 import { conv2DConfig } from "./conv2d.ts";
-import { castConfig, identityConfig } from "./identity.ts";
+import { castConfig, identityConfig, sliceConfig } from "./identity.ts";
 import { addConfig, maxPoolConfig } from "./pool_add.ts";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
 import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
@@ -39,7 +39,7 @@ export { maxPoolGradWasm } from "./max_pool_grad.ts";
 export { batchMatMulWasm, fusedMatMulWasm } from "./batch_mat_mul.ts";
 export { sumWasm } from "./sum.ts";
 export { conv2DWasm } from "./conv2d.ts";
-export { castWasm, identityWasm } from "./identity.ts";
+export { castWasm, identityWasm, sliceWasm } from "./identity.ts";
 export { addWasm, maxPoolWasm } from "./pool_add.ts";
 export { segmentSum, unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
 export {
@@ -75,6 +75,7 @@ const configs: KernelConfig[] = [
   addConfig,
   unsortedSegmentSumConfig,
   ...elementwiseConfigs,
+  sliceConfig,
 ];
 
 /**

@@ -119,6 +119,7 @@ export interface Parallel {
 }
 
 const indexCache = new WeakMap<SimdInstance, Map<string, number>>();
+const fnsCache = new WeakMap<SimdInstance, ((...a: number[]) => void)[]>();
 
 /**
  * The {@link Parallel} for the backend's heap, or `undefined` without SIMD kernels.
@@ -149,12 +150,23 @@ export function parallelFor(be: WasmBackendLike): Parallel | undefined {
     if (i === undefined) throw new Error(`parallelFor: no kernel function '${name}'`);
     return i;
   };
+  let fns = fnsCache.get(inst);
+  if (fns === undefined) {
+    fns = inst.names.map((n) => inst.instance.exports[n] as (...a: number[]) => void);
+    fnsCache.set(inst, fns);
+  }
+  const here = fns;
   const p = pool;
   if (p !== undefined && poolMemory === memory) {
-    return { threads: p.size, fn, run: (tasks, scratch, bytes) => p.run(tasks, scratch, bytes) };
+    return {
+      threads: p.size,
+      fn,
+      // A single task runs here directly: no need to wake the workers.
+      run: (tasks, scratch = 0, bytes) =>
+        tasks.length <= 1 ? runTasksHere(tasks, here, scratch) : p.run(tasks, scratch, bytes),
+    };
   }
-  const fns = inst.names.map((n) => inst.instance.exports[n] as (...a: number[]) => void);
-  return { threads: 1, fn, run: (tasks, scratch = 0) => runTasksHere(tasks, fns, scratch) };
+  return { threads: 1, fn, run: (tasks, scratch = 0) => runTasksHere(tasks, here, scratch) };
 }
 
 /**

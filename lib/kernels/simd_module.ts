@@ -216,6 +216,20 @@ export interface SimdKernels {
     z: number,
     zStride: number,
   ): void;
+  /**
+   * `dst[j·dstStride/4 + i] = src[i·cols + j]` for `i < rows`, `j` in `[j0, j1)`: columns
+   * `j0 .. j1−1` of a row-major `[rows, cols]` matrix written as rows of `dst` (row stride
+   * `dstStride` bytes), in blocks of 8 rows.
+   */
+  transpose(
+    src: number,
+    rows: number,
+    cols: number,
+    j0: number,
+    j1: number,
+    dst: number,
+    dstStride: number,
+  ): void;
   /** Sets `bytes` bytes at `dst` to zero. */
   zero(dst: number, bytes: number): void;
   /**
@@ -1358,6 +1372,49 @@ function winoGradOutputFunction(): WasmFunction {
   return f;
 }
 
+/** Blocked transpose of a column range (see {@link SimdKernels.transpose}). */
+function transposeFunction(): WasmFunction {
+  const f = new WasmFunction("transpose", [I32, I32, I32, I32, I32, I32, I32]);
+  const [SRC, ROWS, COLS, J0, J1, DST, DS] = [0, 1, 2, 3, 4, 5, 6];
+  const i0 = f.local(I32);
+  const i1 = f.local(I32);
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const s = f.local(I32);
+  const d = f.local(I32);
+  f.i32(0).set(i0);
+  f.block();
+  f.loop(); // row blocks of 8
+  f.get(i0).get(ROWS).i32GeS().brIf(1);
+  f.get(i0).i32(8).i32Add().tee(i1).get(ROWS).i32GtS().if().get(ROWS).set(i1).end();
+  f.get(J0).set(j);
+  f.block();
+  f.loop(); // columns
+  f.get(j).get(J1).i32GeS().brIf(1);
+  f.get(SRC).get(i0).get(COLS).i32Mul().get(j).i32Add().i32(4).i32Mul().i32Add().set(s);
+  f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i0).i32(4).i32Mul().i32Add().set(d);
+  f.get(i0).set(i);
+  f.block();
+  f.loop(); // rows of the block
+  f.get(i).get(i1).i32GeS().brIf(1);
+  f.get(d).get(s).f32Load().f32Store();
+  f.get(s).get(COLS).i32(4).i32Mul().i32Add().set(s);
+  f.get(d).i32(4).i32Add().set(d);
+  f.get(i).i32(1).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(j).i32(1).i32Add().set(j);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(i0).i32(8).i32Add().set(i0);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /** Zero fill (see {@link SimdKernels.zero}). */
 function zeroFunction(): WasmFunction {
   const f = new WasmFunction("zero", [I32, I32]);
@@ -1457,6 +1514,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(winoInputFunction());
   fns.push(winoOutputFunction());
   fns.push(winoGradOutputFunction());
+  fns.push(transposeFunction());
   return assemble(fns, sharedMaximum);
 }
 
