@@ -60,6 +60,8 @@ export interface BenchResult {
   lossFirst: number;
   /** Loss of the last step. */
   lossLast: number;
+  /** CPU threads the framework trained on (tfjs: the wasm kernels' threads). */
+  threads?: number;
   /** Free-form remarks (batch changes, versions). */
   note?: string;
 }
@@ -433,7 +435,7 @@ export async function probeTorch(): Promise<
 }
 
 /**
- * Runs the PyTorch comparator on the data file `path` (one thread).
+ * Runs the PyTorch comparator on the data file `path` with `threads` CPU threads (default 1).
  *
  * @example
  * ```ts
@@ -444,7 +446,12 @@ export async function probeTorch(): Promise<
  * console.log(r.imagesPerSecond);
  * ```
  */
-export async function trainTorch(path: string, n: number, opts: RunOptions): Promise<BenchResult> {
+export async function trainTorch(
+  path: string,
+  n: number,
+  opts: RunOptions,
+  threads = 1,
+): Promise<BenchResult> {
   const out = await new Deno.Command(PYTHON, {
     args: [
       TORCH_SCRIPT,
@@ -462,7 +469,7 @@ export async function trainTorch(path: string, n: number, opts: RunOptions): Pro
       "--seconds",
       String(opts.seconds),
       "--threads",
-      "1",
+      String(threads),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -484,6 +491,7 @@ export async function trainTorch(path: string, n: number, opts: RunOptions): Pro
     msPerStep: r.msPerStep,
     lossFirst: r.lossFirst,
     lossLast: r.lossLast,
-    note: `torch ${r.version}, ${r.threads} thread`,
+    threads: r.threads,
+    note: `torch ${r.version}, ${r.threads} thread${r.threads === 1 ? "" : "s"}`,
   };
 }
