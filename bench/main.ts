@@ -430,6 +430,14 @@ export async function main(argv: string[]): Promise<void> {
     await (await import("./kernel_gain.ts")).runKernelGain(rest);
     return;
   }
+  if (cmd === "store") {
+    await (await import("./store.ts")).runStoreBench(rest);
+    return;
+  }
+  if (cmd === "losses") {
+    await (await import("./losses_bench.ts")).runLossesBench(rest);
+    return;
+  }
   if (cmd === "knn") {
     const { runKnnBench, runMetricsCrossCheck } = await import("./knn.ts");
     if (rest.includes("--metrics")) await runMetricsCrossCheck();
@@ -450,6 +458,10 @@ export async function main(argv: string[]): Promise<void> {
     console.log("       deno task bench knn [--threads 2] [--metrics]");
     console.log("       deno task bench kernel-gain [--steps 100]");
     console.log("       deno task bench conv-table [--repeats 7]");
+    console.log("       deno task bench store [--n 100000] [--dim 64] [--efSearch 40,100]");
+    console.log(
+      "       deno task bench losses [--batch 128] [--steps 8] [--rounds 3] [--only a,b]",
+    );
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;
   }

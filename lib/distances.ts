@@ -596,15 +596,23 @@ function correlationDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
+/** The identity with a zero gradient. */
+const constantOf: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  (x: any) => ({ value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }),
+) as unknown as (x: tf.Tensor) => tf.Tensor;
+
 function minkowskiKernel(p: number): ElementwiseKernel {
   if (p === Infinity) return (x, y) => tf.max(tf.abs(tf.sub(x, y)), -1) as tf.Tensor2D;
   if (p === 1) return (x, y) => tf.sum(tf.abs(tf.sub(x, y)), -1) as tf.Tensor2D;
   return (x, y) => {
     // Scaled by the largest coordinate difference so that |Δ|^p neither overflows nor underflows.
+    // The value does not depend on the scale, so the scale is a constant for the gradient (else
+    // identical rows, scale 0, get 0/0 from the quotient's derivative).
     const diff = tf.abs(tf.sub(x, y));
-    const big = tf.max(diff, -1, true);
-    const s = tf.sum(tf.pow(tf.div(diff, tf.maximum(big, TINY)), p), -1);
-    return tf.mul(tf.squeeze(big, [2]), safeRoot(s, p)) as tf.Tensor2D;
+    const scale = constantOf(tf.maximum(tf.max(diff, -1, true), TINY));
+    const s = tf.sum(tf.pow(tf.div(diff, scale), p), -1);
+    return tf.mul(tf.squeeze(scale, [2]), safeRoot(s, p)) as tf.Tensor2D;
   };
 }
 

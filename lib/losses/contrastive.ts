@@ -6,106 +6,10 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Labels } from "./pairs.ts";
-import {
-  checkEmbeddings,
-  checkMargins,
-  checkOptions,
-  checkReduction,
-  labelsArray,
-  type LossDistance,
-  lossDistanceMatrix,
-  marginOf,
-  pairWeights,
-  reduceWeighted,
-  resolveLossDistance,
-  toPairs,
-  type TupleIndices,
-  zeroLoss,
-} from "./tuples.ts";
-import type { Reduction } from "./reducers.ts";
-
-/** Options every pair or triplet loss accepts. */
-export interface TupleLossOptions {
-  /**
-   * `"euclidean"` (PML's `LpDistance`), `"sqeuclidean"`, `"cosine"` (cosine *similarity*, larger is
-   * closer, PML's `CosineSimilarity`), `"dot"`, or a `Metric`. The default is PML's per loss.
-   */
-  distance?: LossDistance;
-  /** Scale embeddings to unit L2 norm first, as PML's distances do by default. Default true. */
-  normalizeEmbeddings?: boolean;
-  /** Tuples from a miner; default all pairs / all triplets of the batch. */
-  indices?: TupleIndices;
-  /** Override the loss's default reduction (PML's reducer). */
-  reduction?: Reduction;
-}
-
-const COMMON = ["distance", "normalizeEmbeddings", "indices", "reduction"] as const;
-
-/** What {@linkcode pairSetup} returns: everything in `[n, n]` matrix form. */
-export interface PairSetup {
-  /** Batch size. */
-  n: number;
-  /** Labels `[n]`. */
-  labels: Int32Array;
-  /** Distances or similarities `[n, n]`. */
-  mat: tf.Tensor2D;
-  /** True for a similarity. */
-  inverted: boolean;
-  /** Multiplicity of each positive pair `[n, n]`. */
-  pos: tf.Tensor2D;
-  /** Multiplicity of each negative pair `[n, n]`. */
-  neg: tf.Tensor2D;
-  /** Number of positive pairs (with repeats). */
-  numPos: number;
-  /** Number of negative pairs (with repeats). */
-  numNeg: number;
-  /** PML's shortcut: every index array has length ≤ 1. */
-  trivial: boolean;
-}
-
-/**
- * Shared preamble of pair-based losses: checks, labels, the `[n, n]` matrix and the pair
- * multiplicities. Call inside `tf.tidy`.
- *
- * @param embeddings `[n, d]`
- * @param labels `[n]`
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { pairSetup } from "./contrastive.ts";
- * const s = tf.tidy(() => pairSetup("f", tf.tensor2d([[1, 0], [0, 1]]), [0, 0], "euclidean", true).numPos);
- * console.log(s); // 2
- * ```
- */
-export function pairSetup(
-  fn: string,
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  distance: LossDistance,
-  normalize: boolean,
-  indices?: TupleIndices,
-): PairSetup {
-  const n = checkEmbeddings(fn, embeddings);
-  const y = labelsArray(labels, n, fn);
-  const resolved = resolveLossDistance(fn, distance);
-  const pairs = toPairs(fn, y, indices);
-  const w = pairWeights(pairs, n);
-  return {
-    n,
-    labels: y,
-    mat: lossDistanceMatrix(embeddings, resolved, normalize),
-    inverted: resolved.inverted,
-    pos: tf.tensor2d(w.pos, [n, n]),
-    neg: tf.tensor2d(w.neg, [n, n]),
-    numPos: w.numPos,
-    numNeg: w.numNeg,
-    trivial: w.trivial,
-  };
-}
+import { type CheckEnv, defineLoss, type Loss, type LossOptions, opt } from "./_template.ts";
 
 /** Options of {@linkcode contrastiveLoss}; defaults are PML's `ContrastiveLoss`. */
-export interface ContrastiveLossOptions extends TupleLossOptions {
+export interface ContrastiveLossOptions extends LossOptions {
   /** Positive pairs are penalised beyond this distance (below this similarity). Default 0. */
   posMargin?: number;
   /** Negative pairs are penalised within this distance (above this similarity). Default 1. */
@@ -114,60 +18,69 @@ export interface ContrastiveLossOptions extends TupleLossOptions {
   squared?: boolean;
 }
 
+const hinge = (x: tf.Tensor, squared: boolean) => {
+  const h = tf.relu(x);
+  return squared ? tf.mul(tf.square(h), 0.5) : h;
+};
+
 /**
  * Contrastive loss over pairs (PML's `ContrastiveLoss`): a positive pair pays
  * `relu(d − posMargin)`, a negative pair `relu(negMargin − d)` (for a similarity `s`:
- * `relu(posMargin − s)` and `relu(s − negMargin)`). Each of the two terms is reduced over its pairs
- * (default `"avgNonZero"`, PML's `AvgNonZeroReducer`) and the two are summed. With `squared` the
- * hinges become ½·hinge², the form of Hadsell, Chopra & LeCun (2006). Defaults: Euclidean
- * distance on L2-normalised embeddings, all pairs.
+ * `relu(posMargin − s)` and `relu(s − negMargin)`). Each of the two sub-losses (`posLoss`,
+ * `negLoss`) is reduced over its pairs (default `"avgNonZero"`, PML's `AvgNonZeroReducer`) and
+ * the two are summed. With `squared` the hinges become ½·hinge², the form of Hadsell, Chopra &
+ * LeCun (2006). Defaults: Euclidean distance on L2-normalised embeddings, all pairs (or the
+ * pairs of `indices`; triplets `(a, p, n)` count as pairs `(a, p)` and `(a, n)`).
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]` class labels
- * @returns a scalar (for `reduction: "none"`: `[n, n]` per-pair losses times pair multiplicity)
+ * @returns a scalar; with `reduction: "none"` the `[n, m]` matrix of per-pair losses times each
+ *   pair's multiplicity (0 where `(i, j)` is not a pair; `m = n` without `refEmbeddings`)
+ * @throws Error for an unknown option, a margin that is not finite (or negative with a distance),
+ *   mismatched labels or indices.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { contrastiveLoss } from "./contrastive.ts";
  * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1]]);
- * contrastiveLoss(e, [0, 0, 1]).print();
+ * const v = contrastiveLoss(e, [0, 0, 1]).dataSync()[0];
+ * // positives: d(0, 1) = 0.6325; negatives: only (1, 2) is within 1, by 1 − 0.8944
+ * assert.ok(Math.abs(v - (0.6325 + 0.1056)) < 1e-4);
  * ```
  */
-export function contrastiveLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: ContrastiveLossOptions = {},
-): tf.Scalar {
-  const fn = "contrastiveLoss";
-  checkOptions(fn, options, [...COMMON, "posMargin", "negMargin", "squared"]);
-  const {
-    posMargin = 0,
-    negMargin = 1,
-    distance = "euclidean",
-    normalizeEmbeddings = true,
-    squared = false,
-    reduction = "avgNonZero",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  checkMargins(fn, distance, { posMargin, negMargin });
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (s.trivial && reduction !== "none") return zeroLoss(embeddings);
-    let posTerm = tf.relu(marginOf(s.inverted, s.mat, posMargin));
-    let negTerm = tf.relu(marginOf(s.inverted, negMargin, s.mat));
-    if (squared) {
-      posTerm = tf.mul(tf.square(posTerm), 0.5);
-      negTerm = tf.mul(tf.square(negTerm), 0.5);
-    }
-    const pos = reduceWeighted(posTerm, s.pos, reduction);
-    const neg = reduceWeighted(negTerm, s.neg, reduction);
-    return tf.add(pos, neg) as tf.Scalar;
-  });
-}
+export const contrastiveLoss: Loss<ContrastiveLossOptions> = defineLoss<ContrastiveLossOptions>({
+  name: "contrastiveLoss",
+  distance: "euclidean",
+  reduction: "avgNonZero",
+  subLosses: ["posLoss", "negLoss"],
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: {
+    posMargin: opt.margin(0),
+    negMargin: opt.margin(1),
+    squared: opt.boolean(false),
+  },
+  compute(ctx, o) {
+    const { pos, neg } = ctx.pairMatrices();
+    const mat = ctx.mat();
+    return {
+      posLoss: {
+        kind: "pair",
+        losses: hinge(ctx.margin(mat, o.posMargin), o.squared),
+        weights: pos,
+      },
+      negLoss: {
+        kind: "pair",
+        losses: hinge(ctx.margin(o.negMargin, mat), o.squared),
+        weights: neg,
+      },
+    };
+  },
+});
 
 /** Options of {@linkcode positivePairLoss}. */
-export interface PositivePairLossOptions extends TupleLossOptions {
+export interface PositivePairLossOptions extends LossOptions {
   /** Positive pairs are penalised beyond this distance (below this similarity). Default 0. */
   posMargin?: number;
   /** Penalise ½·hinge² instead of the hinge. Default false. */
@@ -184,40 +97,37 @@ export interface PositivePairLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n, n]`)
+ * @returns a scalar; with `reduction: "none"` the `[n, m]` per-pair losses times multiplicity
+ * @throws Error for an unknown option or a bad `posMargin`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { positivePairLoss } from "./contrastive.ts";
- * positivePairLoss(tf.tensor2d([[1, 0], [0, 1]]), [0, 0]).print(); // 1.4142
+ * const v = positivePairLoss(tf.tensor2d([[1, 0], [0, 1]]), [0, 0]).dataSync()[0];
+ * assert.ok(Math.abs(v - Math.SQRT2) < 1e-5);
  * ```
  */
-export function positivePairLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: PositivePairLossOptions = {},
-): tf.Scalar {
-  const fn = "positivePairLoss";
-  checkOptions(fn, options, [...COMMON, "posMargin", "squared"]);
-  const {
-    posMargin = 0,
-    distance = "euclidean",
-    normalizeEmbeddings = true,
-    squared = false,
-    reduction = "mean",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    let term = tf.relu(marginOf(s.inverted, s.mat, posMargin));
-    if (squared) term = tf.mul(tf.square(term), 0.5);
-    return reduceWeighted(term, s.pos, reduction) as tf.Scalar;
-  });
-}
+export const positivePairLoss: Loss<PositivePairLossOptions> = defineLoss<
+  PositivePairLossOptions
+>({
+  name: "positivePairLoss",
+  distance: "euclidean",
+  reduction: "mean",
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: {
+    posMargin: opt.margin(0),
+    squared: opt.boolean(false),
+  },
+  compute(ctx, o) {
+    const { pos } = ctx.pairMatrices();
+    const losses = hinge(ctx.margin(ctx.mat(), o.posMargin), o.squared);
+    return { loss: { kind: "pair", losses, weights: pos } };
+  },
+});
 
 /** Options of {@linkcode ringLoss}. */
-export interface RingLossOptions extends TupleLossOptions {
+export interface RingLossOptions extends LossOptions {
   /**
    * Radius r_in of the ball around each anchor that holds its positives; one number, or one per
    * class indexed by label (`innerRadius[label]`). Default 0.5.
@@ -232,6 +142,18 @@ export interface RingLossOptions extends TupleLossOptions {
   squared?: boolean;
 }
 
+function checkRadius(v: unknown, env: CheckEnv): void {
+  const ok = (r: unknown) => typeof r === "number" && Number.isFinite(r) && r >= 0;
+  if (
+    typeof v === "number" ? ok(v) : Array.isArray(v) && v.every((r) => r === undefined || ok(r))
+  ) {
+    return;
+  }
+  throw new Error(
+    `${env.fn}: ${env.name} must be a finite number ≥ 0 or one such number per class, got ${v}`,
+  );
+}
+
 function radiusPerAnchor(
   fn: string,
   name: string,
@@ -241,13 +163,11 @@ function radiusPerAnchor(
   const out = new Float32Array(labels.length);
   for (let i = 0; i < labels.length; i++) {
     const v = typeof r === "number" ? r : r[labels[i]];
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    if (typeof v !== "number") {
       throw new Error(
-        typeof r === "number"
-          ? `${fn}: ${name} must be a finite number ≥ 0, got ${r}`
-          : `${fn}: ${name}[${
-            labels[i]
-          }] (class of sample ${i}) is ${v}; give one radius ≥ 0 per class`,
+        `${fn}: ${name}[${
+          labels[i]
+        }] (class of sample ${i}) is ${v}; give one radius ≥ 0 per class`,
       );
     }
     out[i] = v;
@@ -271,56 +191,57 @@ function radiusPerAnchor(
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n, n]`)
+ * @returns a scalar; with `reduction: "none"` the `[n, m]` per-pair losses times multiplicity
+ * @throws Error for a similarity, a radius missing for a class, or `outerRadius < innerRadius`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { ringLoss } from "./contrastive.ts";
  * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1]]);
- * ringLoss(e, [0, 0, 1], { innerRadius: [0.1, 0.3], outerRadius: 1.5 }).print();
+ * const v = ringLoss(e, [0, 0, 1], { innerRadius: [0.1, 0.3], outerRadius: 1.5 }).dataSync()[0];
+ * // positives: 0.6325 − 0.1; negatives: (1.5 − 1.4142 + 1.5 − 0.8944) / 2
+ * assert.ok(Math.abs(v - 0.8781) < 1e-4);
  * ```
  */
-export function ringLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: RingLossOptions = {},
-): tf.Scalar {
-  const fn = "ringLoss";
-  checkOptions(fn, options, [...COMMON, "innerRadius", "outerRadius", "squared"]);
-  const {
-    innerRadius = 0.5,
-    outerRadius = 1.2,
-    distance = "euclidean",
-    normalizeEmbeddings = true,
-    squared = false,
-    reduction = "avgNonZero",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (s.inverted) throw new Error(`${fn}: distance must be a distance, not a similarity`);
-    const rin = radiusPerAnchor(fn, "innerRadius", innerRadius, s.labels);
-    const rout = radiusPerAnchor(fn, "outerRadius", outerRadius, s.labels);
-    for (let i = 0; i < s.n; i++) {
+export const ringLoss: Loss<RingLossOptions> = defineLoss<RingLossOptions>({
+  name: "ringLoss",
+  distance: "euclidean",
+  reduction: "avgNonZero",
+  subLosses: ["posLoss", "negLoss"],
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  checkDistance: (d) => d.inverted ? "distance must be a distance, not a similarity" : undefined,
+  options: {
+    innerRadius: opt.custom<number | readonly number[]>(0.5, checkRadius),
+    outerRadius: opt.custom<number | readonly number[]>(1.2, checkRadius),
+    squared: opt.boolean(false),
+  },
+  compute(ctx, o) {
+    const rin = radiusPerAnchor(ctx.fn, "innerRadius", o.innerRadius, ctx.labels);
+    const rout = radiusPerAnchor(ctx.fn, "outerRadius", o.outerRadius, ctx.labels);
+    for (let i = 0; i < ctx.n; i++) {
       if (rout[i] < rin[i]) {
         throw new Error(
-          `${fn}: outerRadius (${rout[i]}) is smaller than innerRadius (${rin[i]}) for class ${
-            s.labels[i]
+          `${ctx.fn}: outerRadius (${rout[i]}) is smaller than innerRadius (${rin[i]}) for class ${
+            ctx.labels[i]
           }`,
         );
       }
     }
-    if (s.trivial && reduction !== "none") return zeroLoss(embeddings);
-    let posTerm = tf.relu(tf.sub(s.mat, tf.tensor2d(rin, [s.n, 1])));
-    let negTerm = tf.relu(tf.sub(tf.tensor2d(rout, [s.n, 1]), s.mat));
-    if (squared) {
-      posTerm = tf.mul(tf.square(posTerm), 0.5);
-      negTerm = tf.mul(tf.square(negTerm), 0.5);
-    }
-    return tf.add(
-      reduceWeighted(posTerm, s.pos, reduction),
-      reduceWeighted(negTerm, s.neg, reduction),
-    ) as tf.Scalar;
-  });
-}
+    const { pos, neg } = ctx.pairMatrices();
+    const mat = ctx.mat();
+    return {
+      posLoss: {
+        kind: "pair",
+        losses: hinge(tf.sub(mat, tf.tensor2d(rin, [ctx.n, 1])), o.squared),
+        weights: pos,
+      },
+      negLoss: {
+        kind: "pair",
+        losses: hinge(tf.sub(tf.tensor2d(rout, [ctx.n, 1]), mat), o.squared),
+        weights: neg,
+      },
+    };
+  },
+});

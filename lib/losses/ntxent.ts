@@ -6,24 +6,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Labels } from "./pairs.ts";
-import { pairSetup, type TupleLossOptions } from "./contrastive.ts";
-import {
-  checkOptions,
-  checkReduction,
-  checkTemperature,
-  maskedLogSumExp,
-  reduceWeighted,
-  zeroLoss,
-} from "./tuples.ts";
-
-const COMMON = ["distance", "normalizeEmbeddings", "indices", "reduction", "temperature"];
+import { defineLoss, type Loss, type LossContext, type LossOptions, opt } from "./_template.ts";
+import { binary, maskedLogSumExp } from "./_ops.ts";
 
 /** Options of {@linkcode ntXentLoss}; defaults are PML's `NTXentLoss`. */
-export interface NtXentLossOptions extends TupleLossOptions {
+export interface NtXentLossOptions extends LossOptions {
   /** Softmax temperature τ. Default 0.07. */
   temperature?: number;
 }
+
+/** Similarities over the temperature (−distance/τ for a distance). */
+const logitsOf = (ctx: LossContext, temperature: number) =>
+  tf.div(ctx.distance.inverted ? ctx.mat() : tf.neg(ctx.mat()), temperature) as tf.Tensor2D;
 
 /**
  * NT-Xent (normalised temperature-scaled cross entropy) loss, PML's `NTXentLoss`: for every
@@ -39,48 +33,41 @@ export interface NtXentLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n, n]`, the loss of each positive pair)
+ * @returns a scalar; with `reduction: "none"` the `[n, m]` matrix of the positive pairs' losses
+ *   times multiplicity (0 elsewhere)
+ * @throws Error for a temperature that is not a finite number > 0, or an unknown option.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { ntXentLoss } from "./ntxent.ts";
  * const e = tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]]);
- * ntXentLoss(e, [0, 0, 1, 1]).print();
+ * const v = ntXentLoss(e, [0, 0, 1, 1]).dataSync()[0];
+ * assert.ok(Math.abs(v - 1.149e-5) < 1e-7); // the positives are far closer than the negatives
  * ```
  */
-export function ntXentLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: NtXentLossOptions = {},
-): tf.Scalar {
-  const fn = "ntXentLoss";
-  checkOptions(fn, options, COMMON);
-  const {
-    temperature = 0.07,
-    distance = "cosine",
-    normalizeEmbeddings = true,
-    reduction = "mean",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  checkTemperature(fn, temperature);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (reduction !== "none" && (s.trivial || s.numPos === 0 || s.numNeg === 0)) {
-      return zeroLoss(embeddings);
-    }
-    const logits = tf.div(s.inverted ? s.mat : tf.neg(s.mat), temperature) as tf.Tensor2D;
+export const ntXentLoss: Loss<NtXentLossOptions> = defineLoss<NtXentLossOptions>({
+  name: "ntXentLoss",
+  distance: "cosine",
+  reduction: "mean",
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: { temperature: opt.positive(0.07) },
+  compute(ctx, o) {
+    const { pos, neg, numPos, numNeg } = ctx.pairMatrices();
+    if (!ctx.none && (numPos === 0 || numNeg === 0)) return ctx.zero();
+    const logits = logitsOf(ctx, o.temperature);
     // log Σ_n w_an exp(s_an/τ), negatives weighted by how often each pair is listed.
-    const logW = tf.log(tf.maximum(s.neg, 1e-30));
-    const negLse = maskedLogSumExp(tf.add(logits, logW) as tf.Tensor2D, s.neg, false);
-    const hasNeg = tf.cast(tf.greater(tf.sum(s.neg, 1, true), 0), "float32");
-    const perPair = tf.mul(tf.softplus(tf.sub(negLse, logits)), hasNeg);
-    return reduceWeighted(perPair, s.pos, reduction) as tf.Scalar;
-  });
-}
+    const logW = tf.log(tf.maximum(neg, 1e-30));
+    const negLse = maskedLogSumExp(tf.add(logits, logW) as tf.Tensor2D, neg, false);
+    const hasNeg = binary(tf.sum(neg, 1, true));
+    const losses = tf.mul(tf.softplus(tf.sub(negLse, logits)), hasNeg);
+    return { loss: { kind: "pair", losses, weights: pos } };
+  },
+});
 
 /** Options of {@linkcode supConLoss}; defaults are PML's `SupConLoss`. */
-export interface SupConLossOptions extends TupleLossOptions {
+export interface SupConLossOptions extends LossOptions {
   /** Softmax temperature τ. Default 0.1. */
   temperature?: number;
 }
@@ -97,45 +84,36 @@ export interface SupConLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`, one loss per anchor)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per anchor
+ * @throws Error for a temperature that is not a finite number > 0, or an unknown option.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { supConLoss } from "./ntxent.ts";
  * const e = tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]]);
- * supConLoss(e, [0, 0, 1, 1]).print();
+ * const v = supConLoss(e, [0, 0, 1, 1]).dataSync()[0];
+ * assert.ok(Math.abs(v - 3.862e-4) < 1e-6);
  * ```
  */
-export function supConLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: SupConLossOptions = {},
-): tf.Scalar {
-  const fn = "supConLoss";
-  checkOptions(fn, options, COMMON);
-  const {
-    temperature = 0.1,
-    distance = "cosine",
-    normalizeEmbeddings = true,
-    reduction = "avgNonZero",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  checkTemperature(fn, temperature);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (reduction !== "none" && (s.trivial || s.numPos === 0 || s.numNeg === 0)) {
-      return zeroLoss(embeddings);
-    }
-    const pos = tf.cast(tf.greater(s.pos, 0), "float32") as tf.Tensor2D;
-    const neg = tf.cast(tf.greater(s.neg, 0), "float32") as tf.Tensor2D;
-    const logits = tf.div(s.inverted ? s.mat : tf.neg(s.mat), temperature) as tf.Tensor2D;
+export const supConLoss: Loss<SupConLossOptions> = defineLoss<SupConLossOptions>({
+  name: "supConLoss",
+  distance: "cosine",
+  reduction: "avgNonZero",
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: { temperature: opt.positive(0.1) },
+  compute(ctx, o) {
+    const { pos: posW, neg: negW, numPos, numNeg } = ctx.pairMatrices();
+    if (!ctx.none && (numPos === 0 || numNeg === 0)) return ctx.zero();
+    const pos = binary(posW), neg = binary(negW);
+    const logits = logitsOf(ctx, o.temperature);
     const denom = maskedLogSumExp(logits, tf.maximum(pos, neg) as tf.Tensor2D, false);
     const logProb = tf.sub(logits, denom);
-    const perAnchor = tf.div(
+    const losses = tf.div(
       tf.neg(tf.sum(tf.mul(pos, logProb), 1)),
       tf.add(tf.sum(pos, 1), 1.1754943508222875e-38),
     );
-    return reduceWeighted(perAnchor, tf.onesLike(perAnchor), reduction) as tf.Scalar;
-  });
-}
+    return { loss: { kind: "element", losses } };
+  },
+});

@@ -6,32 +6,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Labels } from "./pairs.ts";
-import { pairSetup, type TupleLossOptions } from "./contrastive.ts";
-import { stopGradient } from "./reducers.ts";
-import {
-  checkOptions,
-  checkReduction,
-  marginOf,
-  maskedLogSumExp,
-  reduceWeighted,
-  zeroLoss,
-} from "./tuples.ts";
+import { defineLoss, type Loss, type LossOptions, type LossTerms, opt } from "./_template.ts";
+import { binary, maskedLogSumExp, stopGradient } from "./_ops.ts";
 
-const COMMON = ["distance", "normalizeEmbeddings", "indices", "reduction"];
-
-const binary = (w: tf.Tensor2D) => tf.cast(tf.greater(w, 0), "float32") as tf.Tensor2D;
-
-function perAnchor(losses: tf.Tensor, reduction: string): tf.Scalar {
-  return reduceWeighted(
-    tf.reshape(losses, [-1]),
-    tf.onesLike(tf.reshape(losses, [-1])),
-    reduction,
-  ) as tf.Scalar;
-}
+/** One loss per batch row (PML's `"element"` reduction with `indices = arange(n)`). */
+const rowLosses = (losses: tf.Tensor): LossTerms => ({
+  loss: { kind: "element", losses: tf.reshape(losses, [-1]) },
+});
 
 /** Options of {@linkcode multiSimilarityLoss}; defaults are PML's `MultiSimilarityLoss`. */
-export interface MultiSimilarityLossOptions extends TupleLossOptions {
+export interface MultiSimilarityLossOptions extends LossOptions {
   /** Weight of positive pairs. Default 2. */
   alpha?: number;
   /** Weight of negative pairs. Default 50. */
@@ -51,45 +35,39 @@ export interface MultiSimilarityLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per batch row
+ * @throws Error for `alpha` or `beta` not a finite number > 0, a non-finite `base`, or an unknown option.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { multiSimilarityLoss } from "./pair_weighting.ts";
- * multiSimilarityLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]).print();
+ * const v = multiSimilarityLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]);
+ * assert.ok(Math.abs(v.dataSync()[0] - 0.10552) < 1e-4);
  * ```
  */
-export function multiSimilarityLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: MultiSimilarityLossOptions = {},
-): tf.Scalar {
-  const fn = "multiSimilarityLoss";
-  checkOptions(fn, options, [...COMMON, "alpha", "beta", "base"]);
-  const {
-    alpha = 2,
-    beta = 50,
-    base = 0.5,
-    distance = "cosine",
-    normalizeEmbeddings = true,
-    reduction = "mean",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  if (!(alpha > 0) || !(beta > 0)) throw new Error(`${fn}: alpha and beta must be > 0`);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (s.trivial && reduction !== "none") return zeroLoss(embeddings);
-    const posExp = marginOf(s.inverted, s.mat, base) as tf.Tensor2D;
-    const negExp = marginOf(s.inverted, base, s.mat) as tf.Tensor2D;
-    const posLoss = tf.div(maskedLogSumExp(tf.mul(posExp, alpha), binary(s.pos), true), alpha);
-    const negLoss = tf.div(maskedLogSumExp(tf.mul(negExp, beta), binary(s.neg), true), beta);
-    return perAnchor(tf.add(posLoss, negLoss), reduction);
-  });
-}
+export const multiSimilarityLoss: Loss<MultiSimilarityLossOptions> = defineLoss<
+  MultiSimilarityLossOptions
+>({
+  name: "multiSimilarityLoss",
+  distance: "cosine",
+  reduction: "mean",
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: { alpha: opt.positive(2), beta: opt.positive(50), base: opt.number(0.5) },
+  compute(ctx, o) {
+    const { pos, neg } = ctx.pairMatrices();
+    const mat = ctx.mat();
+    const posExp = ctx.margin(mat, o.base) as tf.Tensor2D;
+    const negExp = ctx.margin(o.base, mat) as tf.Tensor2D;
+    const posLoss = tf.div(maskedLogSumExp(tf.mul(posExp, o.alpha), binary(pos), true), o.alpha);
+    const negLoss = tf.div(maskedLogSumExp(tf.mul(negExp, o.beta), binary(neg), true), o.beta);
+    return rowLosses(tf.add(posLoss, negLoss));
+  },
+});
 
 /** Options of {@linkcode circleLoss}; defaults are PML's `CircleLoss`. */
-export interface CircleLossOptions extends TupleLossOptions {
+export interface CircleLossOptions extends LossOptions {
   /** Relaxation margin m. Default 0.4. */
   m?: number;
   /** Scale γ. Default 80. */
@@ -107,69 +85,65 @@ export interface CircleLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per batch row
+ * @throws Error for a distance other than `"cosine"`, `m` outside [0, 1], `gamma` not > 0.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { circleLoss } from "./pair_weighting.ts";
- * circleLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]).print();
+ * const v = circleLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]).dataSync()[0];
+ * assert.ok(v >= 0 && v < 1e-9); // every pair is far beyond its relaxed margin
  * ```
  */
-export function circleLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: CircleLossOptions = {},
-): tf.Scalar {
-  const fn = "circleLoss";
-  checkOptions(fn, options, [...COMMON, "m", "gamma"]);
-  const {
-    m = 0.4,
-    gamma = 80,
-    distance = "cosine",
-    normalizeEmbeddings = true,
-    reduction = "avgNonZero",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  if (distance !== "cosine") {
-    throw new Error(
-      `${fn}: distance must be "cosine" (PML's CircleLoss requires CosineSimilarity)`,
-    );
-  }
-  if (!normalizeEmbeddings) {
-    throw new Error(`${fn}: normalizeEmbeddings must be true (cosine similarity)`);
-  }
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (s.trivial && reduction !== "none") return zeroLoss(embeddings);
-    const pos = binary(s.pos), neg = binary(s.neg);
-    const fixed = stopGradient(s.mat);
+export const circleLoss: Loss<CircleLossOptions> = defineLoss<CircleLossOptions>({
+  name: "circleLoss",
+  distance: "cosine",
+  reduction: "avgNonZero",
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  checkDistance: (d, normalize) =>
+    d.metric.name !== "cosineSimilarity"
+      ? `distance must be "cosine" (PML's CircleLoss requires CosineSimilarity)`
+      : !normalize
+      ? "normalizeEmbeddings must be true (cosine similarity)"
+      : undefined,
+  options: { m: opt.number(0.4, { min: 0, max: 1 }), gamma: opt.positive(80) },
+  compute(ctx, o) {
+    const { m, gamma } = o;
+    const mat = ctx.mat();
+    const { pos: posW, neg: negW } = ctx.pairMatrices();
+    const pos = binary(posW), neg = binary(negW);
+    const fixed = stopGradient(mat);
     const logitP = tf.mul(
-      tf.mul(tf.relu(tf.sub(1 + m, fixed)), tf.sub(s.mat, 1 - m)),
+      tf.mul(tf.relu(tf.sub(1 + m, fixed)), tf.sub(mat, 1 - m)),
       -gamma,
     ) as tf.Tensor2D;
-    const logitN = tf.mul(
-      tf.mul(tf.relu(tf.add(fixed, m)), tf.sub(s.mat, m)),
-      gamma,
-    ) as tf.Tensor2D;
+    const logitN = tf.mul(tf.mul(tf.relu(tf.add(fixed, m)), tf.sub(mat, m)), gamma) as tf.Tensor2D;
     const losses = tf.softplus(
       tf.add(maskedLogSumExp(logitP, pos, false), maskedLogSumExp(logitN, neg, false)),
     );
-    const both = tf.mul(
-      tf.cast(tf.greater(tf.sum(pos, 1, true), 0), "float32"),
-      tf.cast(tf.greater(tf.sum(neg, 1, true), 0), "float32"),
-    );
-    return perAnchor(tf.mul(losses, both), reduction);
-  });
-}
+    const both = tf.mul(binary(tf.sum(pos, 1, true)), binary(tf.sum(neg, 1, true)));
+    return rowLosses(tf.mul(losses, both));
+  },
+});
 
 /** Options of {@linkcode liftedStructureLoss} and {@linkcode generalizedLiftedStructureLoss}. */
-export interface LiftedStructureLossOptions extends TupleLossOptions {
+export interface LiftedStructureLossOptions extends LossOptions {
   /** Margin α for negative pairs. Default 1. */
   negMargin?: number;
   /** Offset for positive pairs. Default 0. */
   posMargin?: number;
 }
+
+/** What both lifted-structure losses share: PML's defaults and options. */
+const LIFTED = {
+  distance: "euclidean",
+  reduction: "mean",
+  pairLoss: true,
+  wrappers: { selfSupervised: true, crossBatchMemory: true },
+  options: { negMargin: opt.margin(1), posMargin: opt.margin(0) },
+} as const;
 
 /**
  * Lifted structured loss (Oh Song et al. 2016), PML's `LiftedStructureLoss` (defaults
@@ -184,66 +158,63 @@ export interface LiftedStructureLossOptions extends TupleLossOptions {
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n, n]` per positive pair)
+ * @returns a scalar; with `reduction: "none"` the `[n, m]` matrix of the positive pairs' losses
+ *   times multiplicity (0 elsewhere; `m = n` without `refEmbeddings`)
+ * @throws Error for a margin that is not finite (or negative with a distance).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { liftedStructureLoss } from "./pair_weighting.ts";
- * liftedStructureLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]).print();
+ * const v = liftedStructureLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]);
+ * assert.ok(Math.abs(v.dataSync()[0] - 0.09268) < 1e-4);
  * ```
  */
-export function liftedStructureLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: LiftedStructureLossOptions = {},
-): tf.Scalar {
-  const fn = "liftedStructureLoss";
-  checkOptions(fn, options, [...COMMON, "negMargin", "posMargin"]);
-  const {
-    negMargin = 1,
-    posMargin = 0,
-    distance = "euclidean",
-    normalizeEmbeddings = true,
-    reduction = "mean",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (reduction !== "none" && (s.trivial || s.numPos === 0 || s.numNeg === 0)) {
-      return zeroLoss(embeddings);
-    }
-    const n = s.n;
-    // Row x: r_xn = margin(negMargin, d_xn) over the listed negative pairs (with multiplicity).
-    const r = marginOf(s.inverted, negMargin, s.mat) as tf.Tensor2D;
-    const keep = tf.greater(s.neg, 0);
-    const rm = tf.where(keep, r, tf.fill([n, n], -1e30));
+export const liftedStructureLoss: Loss<LiftedStructureLossOptions> = defineLoss<
+  LiftedStructureLossOptions
+>({
+  name: "liftedStructureLoss",
+  ...LIFTED,
+  compute(ctx, o) {
+    const { n, m } = ctx;
+    const { pos, neg, numPos, numNeg } = ctx.pairMatrices();
+    if (!ctx.none && (numPos === 0 || numNeg === 0)) return ctx.zero();
+    const mat = ctx.mat();
+    // Row x: r_xj = margin(negMargin, d_xj) over the listed negative pairs (with multiplicity).
+    const r = ctx.margin(o.negMargin, mat) as tf.Tensor2D;
+    const rm = tf.where(tf.greater(neg, 0), r, tf.fill([n, m], -1e30));
     const rowMax = stopGradient(tf.max(rm, 1, true)); // [n, 1]
-    const rowSum = tf.sum(tf.mul(tf.exp(tf.sub(rm, rowMax)), s.neg), 1, true); // [n, 1]
-    // For pair (a, p): log( S_a e^{M_a} + S_p e^{M_p} ), row p counted once when p = a.
-    const mA = rowMax, mP = tf.reshape(rowMax, [1, n]);
+    const rowSum = tf.sum(tf.mul(tf.exp(tf.sub(rm, rowMax)), neg), 1, true); // [n, 1]
+    // For the pair (a, p): log(S_a e^{M_a} + S_p e^{M_p}), where S_p, M_p are those of batch row
+    // p (PML compares the negative pairs' anchors with p; with a reference set, p indexes it and
+    // rows p ≥ n have none), counted once when p = a.
+    const asColumn = (t: tf.Tensor, fill: number) => {
+      const row = tf.reshape(t, [1, n]);
+      if (m === n) return row;
+      if (m < n) return tf.slice(row, [0, 0], [1, m]);
+      return tf.concat([row, tf.fill([1, m - n], fill)], 1);
+    };
+    const mA = rowMax, mP = asColumn(rowMax, -1e30), sP = asColumn(rowSum, 0);
     // (tfjs's Maximum gradient does not handle broadcasting: broadcast explicitly.)
-    const top = stopGradient(tf.maximum(tf.broadcastTo(mA, [n, n]), tf.broadcastTo(mP, [n, n])));
+    const top = stopGradient(tf.maximum(tf.broadcastTo(mA, [n, m]), tf.broadcastTo(mP, [n, m])));
     const termA = tf.mul(rowSum, tf.exp(tf.sub(mA, top)));
-    const termP = tf.mul(
-      tf.mul(tf.reshape(rowSum, [1, n]), tf.exp(tf.sub(mP, top))),
-      tf.sub(1, tf.eye(n)),
-    );
+    const notSelf = tf.sub(1, tf.eye(n, m));
+    const termP = tf.mul(tf.mul(sP, tf.exp(tf.sub(mP, top))), notSelf);
     const total = tf.add(termA, termP);
     // Whether row a or row p lists a negative: from the constant weights, never from `total`
     // (a comparison on a differentiated value has no gradient in tfjs).
-    const rowCount = tf.sum(s.neg, 1, true);
-    const hasAny = tf.greater(tf.add(rowCount, tf.reshape(rowCount, [1, n])), 0);
+    const rowCount = tf.sum(neg, 1, true);
+    const hasAny = tf.greater(tf.add(rowCount, asColumn(rowCount, 0)), 0);
     const lse = tf.where(
       hasAny,
       tf.add(tf.log(tf.where(hasAny, total, tf.onesLike(total))), top),
       tf.zerosLike(total),
     );
-    const j = tf.add(lse, marginOf(s.inverted, s.mat, posMargin));
-    const perPair = tf.mul(tf.square(tf.relu(j)), 0.5);
-    return reduceWeighted(perPair, s.pos, reduction) as tf.Scalar;
-  });
-}
+    const j = tf.add(lse, ctx.margin(mat, o.posMargin));
+    const losses = tf.mul(tf.square(tf.relu(j)), 0.5);
+    return { loss: { kind: "pair", losses, weights: pos } };
+  },
+});
 
 /**
  * Generalised lifted structure loss (Hermans, Beyer & Leibe 2017), PML's
@@ -253,43 +224,28 @@ export function liftedStructureLoss(
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per batch row
+ * @throws Error for a margin that is not finite (or negative with a distance).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { generalizedLiftedStructureLoss } from "./pair_weighting.ts";
- * generalizedLiftedStructureLoss(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]).print();
+ * const e = tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]);
+ * const v = generalizedLiftedStructureLoss(e, [0, 0, 1]).dataSync()[0];
+ * assert.ok(Math.abs(v - 0.10664) < 1e-4);
  * ```
  */
-export function generalizedLiftedStructureLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: LiftedStructureLossOptions = {},
-): tf.Scalar {
-  const fn = "generalizedLiftedStructureLoss";
-  checkOptions(fn, options, [...COMMON, "negMargin", "posMargin"]);
-  const {
-    negMargin = 1,
-    posMargin = 0,
-    distance = "euclidean",
-    normalizeEmbeddings = true,
-    reduction = "mean",
-    indices,
-  } = options;
-  checkReduction(fn, reduction);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings, indices);
-    if (s.trivial && reduction !== "none") return zeroLoss(embeddings);
-    const posLse = maskedLogSumExp(
-      marginOf(s.inverted, s.mat, posMargin) as tf.Tensor2D,
-      binary(s.pos),
-      false,
-    );
-    const negLse = maskedLogSumExp(
-      marginOf(s.inverted, negMargin, s.mat) as tf.Tensor2D,
-      binary(s.neg),
-      false,
-    );
-    return perAnchor(tf.relu(tf.add(posLse, negLse)), reduction);
-  });
-}
+export const generalizedLiftedStructureLoss: Loss<LiftedStructureLossOptions> = defineLoss<
+  LiftedStructureLossOptions
+>({
+  name: "generalizedLiftedStructureLoss",
+  ...LIFTED,
+  compute(ctx, o) {
+    const { pos, neg } = ctx.pairMatrices();
+    const mat = ctx.mat();
+    const posLse = maskedLogSumExp(ctx.margin(mat, o.posMargin) as tf.Tensor2D, binary(pos), false);
+    const negLse = maskedLogSumExp(ctx.margin(o.negMargin, mat) as tf.Tensor2D, binary(neg), false);
+    return rowLosses(tf.relu(tf.add(posLse, negLse)));
+  },
+});

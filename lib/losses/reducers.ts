@@ -1,118 +1,107 @@
 /**
- * Reductions of per-tuple losses to a scalar, as pytorch-metric-learning's reducers define them.
+ * Reducers: how a loss turns its per-element losses (one per pair, triplet or anchor) into the
+ * scalar it returns — pytorch-metric-learning's (PML) nine reducers, chosen with every loss's
+ * `reduction` option, by name or with options:
+ *
+ * | `reduction` | PML | value |
+ * | --- | --- | --- |
+ * | `"mean"` | `MeanReducer` | mean over the elements (a pair listed twice counts twice) |
+ * | `"sum"` | `SumReducer` | sum over the elements |
+ * | `"avgNonZero"` | `AvgNonZeroReducer` | mean over the elements > 0; 0 when none is |
+ * | `"none"` | `DoNothingReducer` | the per-element tensor itself (shape documented per loss) |
+ * | `{ name: "threshold", low?, high? }` | `ThresholdReducer` | mean over the elements with `low < ℓ < high`; 0 when none is |
+ * | `{ name: "classWeighted", weights }` | `ClassWeightedReducer` | mean of `ℓ · weights[label of the element's anchor]` |
+ * | `{ name: "divisor" }` | `DivisorReducer` | sum divided by the divisor the loss reports (0 when it is 0) |
+ * | `{ name: "perAnchor", reducer? }` | `PerAnchorReducer` | pair losses averaged per anchor, then `reducer` (default `"mean"`) over the batch |
+ * | `{ name: "multiple", reducers, default? }` | `MultipleReducers` | one reducer per sub-loss (by name), `default` (`"mean"`) for the others |
+ *
+ * A loss made of several sub-losses (the contrastive loss's `posLoss` and `negLoss`, and
+ * `embeddingRegLoss` when a regularizer is attached) reduces each with the chosen reducer and
+ * returns their sum, as PML does. Reducer counts and filters carry no gradient.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 
-/** How a loss reduces its per-tuple terms. `"avgNonZero"` is PML's `AvgNonZeroReducer`. */
-export type Reduction = "mean" | "sum" | "none" | "avgNonZero";
-
-/**
- * The identity in the forward pass with a zero gradient: values computed through it (counts,
- * masks, comparisons) do not take part in differentiation.
- *
- * @param x any tensor
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { stopGradient } from "./reducers.ts";
- * const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, stopGradient(x))))(tf.tensor1d([3]));
- * g.print(); // [3]
- * ```
- */
-export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(
-  // deno-lint-ignore no-explicit-any
-  (x: any) => ({
-    value: tf.clone(x as tf.Tensor),
-    gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy),
-  }),
-) as unknown as <T extends tf.Tensor>(x: T) => T;
+/** The reducers that take no options. `"none"` returns the per-element losses unreduced. */
+export type ReducerName = "mean" | "sum" | "avgNonZero" | "none";
 
 /**
- * The number of strictly positive entries, as a scalar with a zero gradient.
- *
- * @param x any tensor
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { countPositive } from "./reducers.ts";
- * countPositive(tf.tensor1d([0, 2, -1, 3])).print(); // 2
- * ```
+ * PML's `ThresholdReducer`: the mean of the elements strictly between `low` and `high` (either may
+ * be omitted, not both), 0 when none is. `"avgNonZero"` is `{ name: "threshold", low: 0 }`.
  */
-export const countPositive: (x: tf.Tensor) => tf.Scalar = tf.customGrad(
-  // deno-lint-ignore no-explicit-any
-  (x: any) => ({
-    value: tf.sum(tf.cast(tf.greater(x as tf.Tensor, 0), "float32")),
-    gradFunc: (_dy: tf.Tensor) => tf.zerosLike(x as tf.Tensor),
-  }),
-) as unknown as (x: tf.Tensor) => tf.Scalar;
-
-/**
- * Mean over the terms that are strictly positive; 0 when none is (PML's `AvgNonZeroReducer`).
- * Terms outside `mask` are ignored.
- *
- * @param losses per-tuple losses, any shape
- * @param mask 0/1 of the same shape marking the tuples that exist (default: all)
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { averageNonZero } from "./reducers.ts";
- * averageNonZero(tf.tensor1d([0, 2, 4])).print(); // 3
- * ```
- */
-export function averageNonZero(losses: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const masked = mask ? tf.mul(losses, mask) : losses;
-    const count = countPositive(masked);
-    return tf.div(tf.sum(masked), tf.maximum(count, 1)) as tf.Scalar;
-  });
+export interface ThresholdReducer {
+  /** Reducer name. */
+  name: "threshold";
+  /** Keep elements > low. */
+  low?: number;
+  /** Keep elements < high. */
+  high?: number;
 }
 
 /**
- * Mean over the tuples that exist (`mask`), 0 when there are none.
- *
- * @param losses per-tuple losses, any shape
- * @param mask 0/1 of the same shape (default: all)
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { maskedMean } from "./reducers.ts";
- * maskedMean(tf.tensor1d([1, 2, 9]), tf.tensor1d([1, 1, 0])).print(); // 1.5
- * ```
+ * PML's `ClassWeightedReducer`: the mean of `ℓ_k · weights[labels[anchor_k]]` over the elements,
+ * where `anchor_k` is the batch row the element belongs to (the anchor of a pair or triplet).
  */
-export function maskedMean(losses: tf.Tensor, mask?: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    if (!mask) return tf.mean(losses) as tf.Scalar;
-    return tf.div(tf.sum(tf.mul(losses, mask)), tf.maximum(tf.sum(mask), 1)) as tf.Scalar;
-  });
+export interface ClassWeightedReducer {
+  /** Reducer name. */
+  name: "classWeighted";
+  /** One finite weight per class label (`weights[label]`); every label of the batch needs one. */
+  weights: readonly number[] | Float32Array | Float64Array;
 }
 
 /**
- * Applies a {@linkcode Reduction} to per-tuple losses.
+ * PML's `DivisorReducer`: the sum of the elements divided by the `divisor` that the loss reports
+ * with them (losses such as ProxyAnchor and Margin, and the SparseCenters regularizer, report one);
+ * 0 when the divisor is 0.
+ */
+export interface DivisorReducer {
+  /** Reducer name. */
+  name: "divisor";
+}
+
+/**
+ * PML's `PerAnchorReducer`: pair losses are first averaged per anchor (over the distinct pairs of
+ * each batch row; rows without pairs give 0), and the resulting `[n]` losses reduced by `reducer`
+ * (default `"mean"`). Per-element losses go straight to `reducer`. Not defined for triplet
+ * losses (PML raises `NotImplementedError`; here an Error).
+ */
+export interface PerAnchorReducer {
+  /** Reducer name. */
+  name: "perAnchor";
+  /** The reducer of the per-anchor losses; default `"mean"`. Not `"none"`. */
+  reducer?: ReducerSpec;
+}
+
+/**
+ * PML's `MultipleReducers`: `reducers[subLoss]` reduces that sub-loss (names: `"loss"`, or the
+ * loss's own such as `"posLoss"`/`"negLoss"`, and `"embeddingRegLoss"`/`"weightRegLoss"`);
+ * the others use `default` (`"mean"`, PML's default — not the loss's own default). The results
+ * are summed.
+ */
+export interface MultipleReducers {
+  /** Reducer name. */
+  name: "multiple";
+  /** Reducer per sub-loss name. */
+  reducers: Readonly<Record<string, ReducerSpec>>;
+  /** Reducer of the sub-losses not named in `reducers`; default `"mean"`. */
+  default?: ReducerSpec;
+}
+
+/**
+ * A loss's `reduction` option: a reducer by name (`"mean"`) or with its options
+ * (`{ name: "threshold", low: 0.1 }`). See the module documentation for the table.
  *
- * @param losses per-tuple losses, any shape
- * @param reduction how to reduce
- * @param mask 0/1 marking the tuples that exist
- * @returns a scalar, or for `"none"` the masked losses unchanged in shape
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { reduce } from "./reducers.ts";
- * reduce(tf.tensor1d([1, 3]), "sum").print(); // 4
+ * import type { ReducerSpec } from "./reducers.ts";
+ * const r: ReducerSpec = { name: "perAnchor", reducer: { name: "threshold", low: 0 } };
  * ```
  */
-export function reduce(losses: tf.Tensor, reduction: Reduction, mask?: tf.Tensor): tf.Tensor {
-  switch (reduction) {
-    case "avgNonZero":
-      return averageNonZero(losses, mask);
-    case "mean":
-      return maskedMean(losses, mask);
-    case "sum":
-      return tf.tidy(() => tf.sum(mask ? tf.mul(losses, mask) : losses));
-    case "none":
-      return tf.tidy(() => mask ? tf.mul(losses, mask) : tf.clone(losses));
-    default:
-      throw new Error(`reduction: unknown reduction "${reduction}"`);
-  }
-}
+export type ReducerSpec =
+  | ReducerName
+  | { name: "mean" | "sum" | "avgNonZero" }
+  | ThresholdReducer
+  | ClassWeightedReducer
+  | DivisorReducer
+  | PerAnchorReducer
+  | MultipleReducers;

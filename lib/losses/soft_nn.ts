@@ -7,34 +7,21 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Labels } from "./pairs.ts";
-import { pairSetup } from "./contrastive.ts";
-import {
-  checkOptions,
-  checkReduction,
-  checkTemperature,
-  type LossDistance,
-  maskedLogSumExp,
-  reduceWeighted,
-} from "./tuples.ts";
-import type { Reduction } from "./reducers.ts";
+import { defineLoss, type Loss, type LossOptions, opt } from "./_template.ts";
+import { binary, maskedLogSumExp } from "./_ops.ts";
 
-/** Options of {@linkcode softNearestNeighborLoss}; defaults are TensorFlow Similarity's. */
-export interface SoftNearestNeighborLossOptions {
+/**
+ * Options of {@linkcode softNearestNeighborLoss}; defaults are TensorFlow Similarity's. The
+ * distance defaults to `"sqeuclidean"` (TF Similarity's `"sql2"`; `"cosine"` uses −similarity),
+ * `normalizeEmbeddings` to false (TF Similarity does not normalise) and the reduction to `"mean"`:
+ * the sum of per-sample losses over the batch size `n` (Keras' `sum_over_batch_size`), samples
+ * without a positive counting as 0. Neither `indices` nor `refEmbeddings` are accepted.
+ */
+export interface SoftNearestNeighborLossOptions
+  extends Omit<LossOptions, "indices" | "refEmbeddings" | "refLabels"> {
   /** Temperature T dividing the distances. Default 1. */
   temperature?: number;
-  /** Default `"sqeuclidean"` (TF Similarity's `"sql2"`); `"cosine"` uses −similarity. */
-  distance?: LossDistance;
-  /** Scale embeddings to unit length first. Default false (TF Similarity does not). */
-  normalizeEmbeddings?: boolean;
-  /**
-   * Default `"mean"`: the sum of per-sample losses over the batch size `n` (Keras'
-   * `sum_over_batch_size`, TF Similarity's default); samples without a positive count as 0.
-   */
-  reduction?: Reduction;
 }
-
-const KNOWN = ["temperature", "distance", "normalizeEmbeddings", "reduction"];
 
 /**
  * Soft nearest-neighbour loss: for each sample `i`,
@@ -47,42 +34,41 @@ const KNOWN = ["temperature", "distance", "normalizeEmbeddings", "reduction"];
  *
  * @param embeddings `[n, d]`
  * @param labels `[n]`
- * @returns a scalar (`reduction: "none"`: `[n]`, one loss per sample)
+ * @returns a scalar; with `reduction: "none"` a `[n]` tensor, one loss per sample
+ * @throws Error for a temperature that is not a finite number > 0, `indices` or `refEmbeddings`,
+ *   or an unknown option.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { softNearestNeighborLoss } from "./soft_nn.ts";
  * const e = tf.tensor2d([[0, 0], [0.1, 0], [2, 2], [2, 2.1]]);
- * softNearestNeighborLoss(e, [0, 0, 1, 1]).print(); // small: the classes are disentangled
+ * const v = softNearestNeighborLoss(e, [0, 0, 1, 1]).dataSync()[0];
+ * assert.ok(Math.abs(v - 6.979e-4) < 1e-6); // small: the classes are disentangled
  * ```
  */
-export function softNearestNeighborLoss(
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  options: SoftNearestNeighborLossOptions = {},
-): tf.Scalar {
-  const fn = "softNearestNeighborLoss";
-  checkOptions(fn, options, KNOWN);
-  const {
-    temperature = 1,
-    distance = "sqeuclidean",
-    normalizeEmbeddings = false,
-    reduction = "mean",
-  } = options;
-  checkReduction(fn, reduction);
-  checkTemperature(fn, temperature);
-  return tf.tidy(() => {
-    const s = pairSetup(fn, embeddings, labels, distance, normalizeEmbeddings);
-    const logits = tf.div(s.inverted ? s.mat : tf.neg(s.mat), temperature) as tf.Tensor2D;
-    const pos = tf.cast(tf.greater(s.pos, 0), "float32") as tf.Tensor2D;
-    const others = tf.sub(1, tf.eye(s.n)) as tf.Tensor2D;
-    const hasPos = tf.cast(tf.greater(tf.sum(pos, 1), 0), "float32");
+export const softNearestNeighborLoss: Loss<SoftNearestNeighborLossOptions> = defineLoss<
+  SoftNearestNeighborLossOptions
+>({
+  name: "softNearestNeighborLoss",
+  distance: "sqeuclidean",
+  normalizeEmbeddings: false,
+  reduction: "mean",
+  indices: false,
+  ref: false,
+  options: { temperature: opt.positive(1) },
+  compute(ctx, o) {
+    const mat = ctx.mat();
+    const logits = tf.div(ctx.distance.inverted ? mat : tf.neg(mat), o.temperature) as tf.Tensor2D;
+    const pos = binary(ctx.pairMatrices().pos);
+    const others = tf.sub(1, tf.eye(ctx.n)) as tf.Tensor2D;
+    const hasPos = binary(tf.sum(pos, 1));
     const logRatio = tf.reshape(
       tf.sub(maskedLogSumExp(logits, pos, false), maskedLogSumExp(logits, others, false)),
-      [s.n],
+      [ctx.n],
     );
-    const perSample = tf.mul(tf.neg(tf.log(tf.add(tf.exp(logRatio), 1e-9))), hasPos);
     // "mean" divides by n (every sample has weight 1), as Keras' sum_over_batch_size does.
-    return reduceWeighted(perSample, tf.onesLike(perSample), reduction) as tf.Scalar;
-  });
-}
+    const losses = tf.mul(tf.neg(tf.log(tf.add(tf.exp(logRatio), 1e-9))), hasPos);
+    return { loss: { kind: "element", losses } };
+  },
+});

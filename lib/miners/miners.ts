@@ -1,60 +1,48 @@
 /**
- * Tuple miners with pytorch-metric-learning (PML) semantics: each reads the batch's distance (or
- * similarity) matrix and returns the indices of the pairs or triplets worth training on, to pass
- * to a loss as its `indices` option.
- *
- * Miners are **synchronous**: they read the distance matrix with `dataSync()` (mining needs the
- * values on the CPU anyway, and a synchronous miner can be called inside `optimizer.minimize`).
- * They carry no gradient. Comparisons are made in float32, as PML's are.
+ * PML's margin- and hardness-based miners: `tripletMarginMiner`, `batchHardMiner`,
+ * `multiSimilarityMiner`, `pairMarginMiner`.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
+import type { Labels, PairIndices, TripletIndices } from "../losses/mod.ts";
+import { resolveLossDistance } from "../losses/_distance.ts";
+import { checkOptionKeys } from "../validate.ts";
 import {
-  allPairsIndices,
-  checkEmbeddings,
-  checkOptions,
-  type Labels,
-  labelsArray,
-  type LossDistance,
-  lossDistanceMatrix,
-  type PairIndices,
-  resolveLossDistance,
-  type TripletIndices,
-} from "../losses/mod.ts";
+  allPairs,
+  checkNumber,
+  f32,
+  MINER_OPTION_KEYS,
+  minerBatch,
+  pairsOf,
+  tripletsOf,
+} from "./_common.ts";
+import { easyHardPairs } from "./_easy_hard.ts";
+import type { MinerOptions } from "./types.ts";
 
-/** Options every miner accepts. */
-export interface MinerOptions {
-  /**
-   * `"euclidean"` (PML's `LpDistance`), `"sqeuclidean"`, `"cosine"` (cosine *similarity*),
-   * `"dot"` or a `Metric`. Default: PML's per miner.
-   */
-  distance?: LossDistance;
-  /** L2-normalise embeddings first, as PML's distances do. Default true. */
-  normalizeEmbeddings?: boolean;
+/**
+ * Margins: finite numbers, and ≥ 0 with a distance (with a similarity such as `"cosine"` they may
+ * be negative), as the losses check theirs.
+ */
+function checkMargins(fn: string, options: MinerOptions, margins: Record<string, unknown>): void {
+  const inverted = resolveLossDistance(fn, options.distance ?? "euclidean").inverted;
+  for (const [name, value] of Object.entries(margins)) {
+    checkNumber(fn, name, value, inverted ? {} : { min: 0 });
+  }
 }
 
-const f32 = Math.fround;
-
-function setup(
-  fn: string,
-  embeddings: tf.Tensor2D,
-  labels: Labels,
-  distance: LossDistance,
-  normalize: boolean,
-): { n: number; y: Int32Array; mat: Float32Array; inverted: boolean } {
-  const n = checkEmbeddings(fn, embeddings);
-  const y = labelsArray(labels, n, fn);
-  const resolved = resolveLossDistance(fn, distance);
-  const matT = tf.tidy(() => lossDistanceMatrix(embeddings, resolved, normalize));
-  const mat = matT.dataSync() as Float32Array;
-  matT.dispose();
-  return { n, y, mat, inverted: resolved.inverted };
-}
-
-/** Options of {@linkcode tripletMarginMiner}; defaults are PML's `TripletMarginMiner`. */
+/**
+ * Options of {@linkcode tripletMarginMiner}; names and defaults are PML's `TripletMarginMiner`'s
+ * (`type` is PML's `type_of_triplets`).
+ *
+ * @example
+ * ```ts
+ * import type { TripletMarginMinerOptions } from "./miners.ts";
+ * const o: TripletMarginMinerOptions = { margin: 0.1, type: "semihard" };
+ * ```
+ */
 export interface TripletMarginMinerOptions extends MinerOptions {
-  /** Margin. Default 0.2. */
+  /** Margin: finite, ≥ 0 with a distance. Default 0.2. */
   margin?: number;
   /**
    * `"all"` (default): triplets violating the margin; `"hard"`: those whose negative is at least
@@ -65,19 +53,28 @@ export interface TripletMarginMinerOptions extends MinerOptions {
 }
 
 /**
- * PML's `TripletMarginMiner`: with `m = d(a,n) − d(a,p)` (for a similarity `s(a,p) − s(a,n)`),
- * keeps the triplets with `m ≤ margin` (`"all"`), `m ≤ 0` (`"hard"`), `0 < m ≤ margin`
- * (`"semihard"`) or `m > margin` (`"easy"`), in PML's all-triplets order. Default Euclidean
- * distance, margin 0.2, type `"all"`.
+ * PML's `TripletMarginMiner` (Schroff, Kalenichenko & Philbin, "FaceNet", CVPR 2015, for the
+ * semihard triplets): with `t = d(a,n) − d(a,p)` (for a similarity `s(a,p) − s(a,n)`), keeps the
+ * triplets with `t ≤ margin` (`"all"`), `t ≤ 0` (`"hard"`), `0 < t ≤ margin` (`"semihard"`) or
+ * `t > margin` (`"easy"`), in PML's all-triplets order (anchor, positive, negative ascending).
+ * Comparisons in float32, as PML's. An empty batch, or one without positives or negatives,
+ * gives no triplet.
  *
  * @param embeddings `[n, d]`
- * @param labels `[n]`
+ * @param labels `[n]` integer class labels
+ * @param options `margin` (default 0.2), `type` (default `"all"`), and the distance (default
+ *   `"euclidean"` on normalised embeddings) and reference set of {@linkcode MinerOptions}
+ * @returns triplets; `p` and `n` index `refEmbeddings` when given
+ * @throws RangeError for a margin that is not finite (or negative with a distance) or an unknown
+ *   `type`; Error for an unknown option, mismatched shapes or labels, non-finite distances.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { tripletMarginMiner } from "./miners.ts";
  * const e = tf.tensor2d([[1, 0], [0, 1], [0.9, 0.1]]);
- * tripletMarginMiner(e, [0, 0, 1], { type: "hard" }); // { a: [0, 1], p: [1, 0], n: [2, 2] }
+ * const { a, p, n } = tripletMarginMiner(e, [0, 0, 1], { type: "hard" });
+ * assert.deepEqual([[...a], [...p], [...n]], [[0, 1], [1, 0], [2, 2]]);
  * ```
  */
 export function tripletMarginMiner(
@@ -86,22 +83,32 @@ export function tripletMarginMiner(
   options: TripletMarginMinerOptions = {},
 ): TripletIndices {
   const fn = "tripletMarginMiner";
-  checkOptions(fn, options, ["distance", "normalizeEmbeddings", "margin", "type"]);
-  const { margin = 0.2, type = "all", distance = "euclidean", normalizeEmbeddings = true } =
-    options;
+  const known = [...MINER_OPTION_KEYS, "margin", "type"];
+  checkOptionKeys(fn, options, known);
+  const { margin = 0.2, type = "all" } = options;
   if (!["all", "hard", "semihard", "easy"].includes(type)) {
-    throw new Error(`${fn}: unknown type "${type}"; use "all", "hard", "semihard" or "easy"`);
+    throw new RangeError(
+      `${fn}: unknown type ${JSON.stringify(type)}; use "all", "hard", "semihard" or "easy"`,
+    );
   }
-  const { n, y, mat, inverted } = setup(fn, embeddings, labels, distance, normalizeEmbeddings);
+  checkMargins(fn, options, { margin });
+  const { n, m, y, yRef, mat, inverted, self } = minerBatch(
+    fn,
+    embeddings,
+    labels,
+    options,
+    known,
+    "euclidean",
+  );
   const m32 = f32(margin);
   const a: number[] = [], p: number[] = [], ng: number[] = [];
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (i === j || y[i] !== y[j]) continue;
-      const ap = mat[i * n + j];
-      for (let k = 0; k < n; k++) {
-        if (y[k] === y[i]) continue;
-        const an = mat[i * n + k];
+    for (let j = 0; j < m; j++) {
+      if ((self && i === j) || y[i] !== yRef[j]) continue;
+      const ap = mat[i * m + j];
+      for (let k = 0; k < m; k++) {
+        if (yRef[k] === y[i]) continue;
+        const an = mat[i * m + k];
         const tm = f32(inverted ? ap - an : an - ap);
         const keep = type === "easy"
           ? tm > m32
@@ -110,23 +117,32 @@ export function tripletMarginMiner(
       }
     }
   }
-  return { a: Int32Array.from(a), p: Int32Array.from(p), n: Int32Array.from(ng) };
+  return tripletsOf(a, p, ng);
 }
 
 /**
- * PML's `BatchHardMiner` (Hermans, Beyer & Leibe 2017): for every anchor that has a positive and a
- * negative, the triplet of its hardest positive (largest distance / smallest similarity) and
- * hardest negative (smallest distance / largest similarity); ties go to the lowest index. Default
- * Euclidean distance.
+ * PML's `BatchHardMiner` (Hermans, Beyer & Leibe, "In Defense of the Triplet Loss for Person
+ * Re-Identification", 2017), which PML defines as `BatchEasyHardMiner` with hard positives and
+ * hard negatives: for every anchor that has a positive and a negative, the triplet of its hardest
+ * positive (largest distance / smallest similarity) and hardest negative (smallest distance /
+ * largest similarity); ties go to the lowest index. A batch without positives or negatives gives
+ * no triplet; an empty batch throws, as PML's fails there.
  *
  * @param embeddings `[n, d]`
- * @param labels `[n]`
+ * @param labels `[n]` integer class labels
+ * @param options the distance (default `"euclidean"` on normalised embeddings) and reference set
+ *   of {@linkcode MinerOptions}
+ * @returns one triplet per anchor with a positive and a negative, anchors ascending
+ * @throws Error for an empty batch, an unknown option, mismatched shapes or labels, non-finite
+ *   distances.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { batchHardMiner } from "./miners.ts";
- * const e = tf.tensor2d([[1, 0], [0, 1], [0.9, 0.1], [0.7, 0.7]]);
- * batchHardMiner(e, [0, 0, 1, 1]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.9, 0.2], [0.6, 0.8]]);
+ * const { a, p, n } = batchHardMiner(e, [0, 0, 1, 1]);
+ * assert.deepEqual([[...a], [...p], [...n]], [[0, 1, 2, 3], [1, 0, 3, 2], [2, 3, 0, 1]]);
  * ```
  */
 export function batchHardMiner(
@@ -135,48 +151,57 @@ export function batchHardMiner(
   options: MinerOptions = {},
 ): TripletIndices {
   const fn = "batchHardMiner";
-  checkOptions(fn, options, ["distance", "normalizeEmbeddings"]);
-  const { distance = "euclidean", normalizeEmbeddings = true } = options;
-  const { n, y, mat, inverted } = setup(fn, embeddings, labels, distance, normalizeEmbeddings);
-  // "harder" for a positive: farther; for a negative: closer.
-  const farther = (x: number, best: number) => inverted ? x < best : x > best;
-  const a: number[] = [], p: number[] = [], ng: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let bp = -1, bn = -1;
-    for (let j = 0; j < n; j++) {
-      const v = mat[i * n + j];
-      if (y[j] === y[i]) {
-        if (j !== i && (bp < 0 || farther(v, mat[i * n + bp]))) bp = j;
-      } else if (bn < 0 || farther(mat[i * n + bn], v)) {
-        bn = j;
-      }
-    }
-    if (bp >= 0 && bn >= 0) a.push(i), p.push(bp), ng.push(bn);
+  const b = minerBatch(fn, embeddings, labels, options, MINER_OPTION_KEYS, "euclidean");
+  if (b.m === 0) {
+    throw new Error(
+      `${fn}: no ${b.self ? "embeddings" : "refEmbeddings"} to mine (0 rows); PML's ` +
+        `BatchHardMiner fails on an empty batch`,
+    );
   }
-  return { a: Int32Array.from(a), p: Int32Array.from(p), n: Int32Array.from(ng) };
+  const { a1, p, n } = easyHardPairs(b, "hard", "hard");
+  return { a: a1, p, n };
 }
 
-/** Options of {@linkcode multiSimilarityMiner}; defaults are PML's `MultiSimilarityMiner`. */
+/**
+ * Options of {@linkcode multiSimilarityMiner}; names and defaults are PML's
+ * `MultiSimilarityMiner`'s.
+ *
+ * @example
+ * ```ts
+ * import type { MultiSimilarityMinerOptions } from "./miners.ts";
+ * const o: MultiSimilarityMinerOptions = { epsilon: 0.05 };
+ * ```
+ */
 export interface MultiSimilarityMinerOptions extends MinerOptions {
-  /** Slack ε. Default 0.1. */
+  /** Slack ε: finite, ≥ 0. Default 0.1. */
   epsilon?: number;
 }
 
 /**
- * PML's `MultiSimilarityMiner` (Wang et al. 2019): with cosine similarity (default), keeps the
- * positive pairs with `s_ap − ε < max_n s_an` and the negative pairs with
- * `s_an + ε > min_p s_ap` (for a distance: `d_ap + ε > min_n d_an`, `d_an − ε < max_p d_ap`).
- * Within an anchor, pairs come in ascending order of their value, as PML's sort gives them (ties
- * by index). A batch without positive or without negative pairs gives no pairs.
+ * PML's `MultiSimilarityMiner` (Wang, Han, Huang, Dong & Scott, "Multi-Similarity Loss with
+ * General Pair Weighting", CVPR 2019): with cosine similarity (default), keeps the positive pairs
+ * with `s_ap − ε < max_n s_an` and the negative pairs with `s_an + ε > min_p s_ap` (for a
+ * distance: `d_ap + ε > min_n d_an`, `d_an − ε < max_p d_ap`). Within an anchor, pairs come in
+ * ascending order of their value, as PML's sort gives them (ties by index). A batch (or, with a
+ * reference set, a query × reference layout) without positive or without negative pairs gives no
+ * pairs; so does an empty batch.
  *
  * @param embeddings `[n, d]`
- * @param labels `[n]`
+ * @param labels `[n]` integer class labels
+ * @param options `epsilon` (default 0.1), and the distance (default `"cosine"` similarity on
+ *   normalised embeddings) and reference set of {@linkcode MinerOptions}
+ * @returns pairs; `p` and `n` index `refEmbeddings` when given
+ * @throws RangeError for an `epsilon` that is not finite and ≥ 0; Error for an unknown option,
+ *   mismatched shapes or labels, non-finite distances.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { multiSimilarityMiner } from "./miners.ts";
- * const e = tf.tensor2d([[1, 0], [0, 1], [0.9, 0.1], [0.7, 0.7]]);
- * multiSimilarityMiner(e, [0, 0, 1, 1]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.9, 0.2], [0.6, 0.8]]);
+ * const { a1, p, a2, n } = multiSimilarityMiner(e, [0, 0, 1, 1]);
+ * assert.deepEqual([[...a1], [...p]], [[0, 1, 2, 3], [1, 0, 3, 2]]);
+ * assert.deepEqual([[...a2], [...n]], [[0, 0, 1, 1, 2, 3], [3, 2, 2, 3, 0, 1]]);
  * ```
  */
 export function multiSimilarityMiner(
@@ -185,28 +210,25 @@ export function multiSimilarityMiner(
   options: MultiSimilarityMinerOptions = {},
 ): PairIndices {
   const fn = "multiSimilarityMiner";
-  checkOptions(fn, options, ["distance", "normalizeEmbeddings", "epsilon"]);
-  const { epsilon = 0.1, distance = "cosine", normalizeEmbeddings = true } = options;
-  const { n, y, mat, inverted } = setup(fn, embeddings, labels, distance, normalizeEmbeddings);
-  const empty = {
-    a1: new Int32Array(),
-    p: new Int32Array(),
-    a2: new Int32Array(),
-    n: new Int32Array(),
-  };
-  const all = allPairsIndices(y);
-  if (all.a1.length === 0 || all.a2.length === 0) return empty;
+  const known = [...MINER_OPTION_KEYS, "epsilon"];
+  checkOptionKeys(fn, options, known);
+  const { epsilon = 0.1 } = options;
+  checkNumber(fn, "epsilon", epsilon, { min: 0 });
+  const b = minerBatch(fn, embeddings, labels, options, known, "cosine");
+  const { n, m, y, yRef, mat, inverted, self } = b;
+  const all = allPairs(b);
+  if (all.a1.length === 0 || all.a2.length === 0) return pairsOf([], [], [], []);
   const eps = f32(epsilon);
   const a1: number[] = [], p: number[] = [], a2: number[] = [], ng: number[] = [];
   for (let i = 0; i < n; i++) {
     const pos: number[] = [], neg: number[] = [];
-    for (let j = 0; j < n; j++) {
-      if (y[j] === y[i]) {
-        if (j !== i) pos.push(j);
+    for (let j = 0; j < m; j++) {
+      if (yRef[j] === y[i]) {
+        if (!(self && j === i)) pos.push(j);
       } else neg.push(j);
     }
     if (pos.length === 0 || neg.length === 0) continue;
-    const v = (j: number) => mat[i * n + j];
+    const v = (j: number) => mat[i * m + j];
     const byValue = (x: number, z: number) => v(x) - v(z) || x - z;
     pos.sort(byValue), neg.sort(byValue);
     if (inverted) {
@@ -219,34 +241,47 @@ export function multiSimilarityMiner(
       for (const j of neg) if (f32(v(j) - eps) < maxPos) a2.push(i), ng.push(j);
     }
   }
-  return {
-    a1: Int32Array.from(a1),
-    p: Int32Array.from(p),
-    a2: Int32Array.from(a2),
-    n: Int32Array.from(ng),
-  };
+  return pairsOf(a1, p, a2, ng);
 }
 
-/** Options of {@linkcode pairMarginMiner}; defaults are PML's `PairMarginMiner`. */
+/**
+ * Options of {@linkcode pairMarginMiner}; names and defaults are PML's `PairMarginMiner`'s.
+ *
+ * @example
+ * ```ts
+ * import type { PairMarginMinerOptions } from "./miners.ts";
+ * const o: PairMarginMinerOptions = { posMargin: 0.3, negMargin: 0.9 };
+ * ```
+ */
 export interface PairMarginMinerOptions extends MinerOptions {
-  /** Positive pairs farther than this are kept. Default 0.2. */
+  /** Positive pairs farther than this are kept; finite, ≥ 0 with a distance. Default 0.2. */
   posMargin?: number;
-  /** Negative pairs closer than this are kept. Default 0.8. */
+  /** Negative pairs closer than this are kept; finite, ≥ 0 with a distance. Default 0.8. */
   negMargin?: number;
 }
 
 /**
- * PML's `PairMarginMiner`: keeps the positive pairs with `d > posMargin` and the negative pairs
- * with `d < negMargin` (for a similarity: `s < posMargin`, `s > negMargin`), in all-pairs order.
- * Default Euclidean distance, posMargin 0.2, negMargin 0.8.
+ * PML's `PairMarginMiner` (PML's own; the pair criterion of the contrastive loss of Hadsell,
+ * Chopra & LeCun, CVPR 2006): keeps the positive pairs with `d > posMargin` and the negative pairs
+ * with `d < negMargin` (for a similarity: `s < posMargin`, `s > negMargin`), in all-pairs order
+ * (row-major). An empty batch gives no pairs; a batch without negatives still gives its far
+ * positive pairs, and the reverse.
  *
  * @param embeddings `[n, d]`
- * @param labels `[n]`
+ * @param labels `[n]` integer class labels
+ * @param options `posMargin` (default 0.2), `negMargin` (default 0.8), and the distance (default
+ *   `"euclidean"` on normalised embeddings) and reference set of {@linkcode MinerOptions}
+ * @returns pairs; `p` and `n` index `refEmbeddings` when given
+ * @throws RangeError for a margin that is not finite (or negative with a distance); Error for an
+ *   unknown option, mismatched shapes or labels, non-finite distances.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairMarginMiner } from "./miners.ts";
- * pairMarginMiner(tf.tensor2d([[1, 0], [0, 1], [0.9, 0.1]]), [0, 0, 1]);
+ * const { a1, p, a2, n } = pairMarginMiner(tf.tensor2d([[1, 0], [0, 1], [0.9, 0.1]]), [0, 0, 1]);
+ * assert.deepEqual([[...a1], [...p]], [[0, 1], [1, 0]]);
+ * assert.deepEqual([[...a2], [...n]], [[0, 2], [2, 0]]);
  * ```
  */
 export function pairMarginMiner(
@@ -255,26 +290,29 @@ export function pairMarginMiner(
   options: PairMarginMinerOptions = {},
 ): PairIndices {
   const fn = "pairMarginMiner";
-  checkOptions(fn, options, ["distance", "normalizeEmbeddings", "posMargin", "negMargin"]);
-  const { posMargin = 0.2, negMargin = 0.8, distance = "euclidean", normalizeEmbeddings = true } =
-    options;
-  const { n, y, mat, inverted } = setup(fn, embeddings, labels, distance, normalizeEmbeddings);
+  const known = [...MINER_OPTION_KEYS, "posMargin", "negMargin"];
+  checkOptionKeys(fn, options, known);
+  const { posMargin = 0.2, negMargin = 0.8 } = options;
+  checkMargins(fn, options, { posMargin, negMargin });
+  const { n, m, y, yRef, mat, inverted, self } = minerBatch(
+    fn,
+    embeddings,
+    labels,
+    options,
+    known,
+    "euclidean",
+  );
   const pm = f32(posMargin), nm = f32(negMargin);
   const a1: number[] = [], p: number[] = [], a2: number[] = [], ng: number[] = [];
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      const v = mat[i * n + j];
-      if (y[i] === y[j]) {
-        if (i !== j && (inverted ? v < pm : v > pm)) a1.push(i), p.push(j);
+    for (let j = 0; j < m; j++) {
+      const v = mat[i * m + j];
+      if (y[i] === yRef[j]) {
+        if (!(self && i === j) && (inverted ? v < pm : v > pm)) a1.push(i), p.push(j);
       } else if (inverted ? v > nm : v < nm) {
         a2.push(i), ng.push(j);
       }
     }
   }
-  return {
-    a1: Int32Array.from(a1),
-    p: Int32Array.from(p),
-    a2: Int32Array.from(a2),
-    n: Int32Array.from(ng),
-  };
+  return pairsOf(a1, p, a2, ng);
 }
