@@ -99,7 +99,8 @@ export function adamLoop(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { ADAM_KERNEL } from "./adam.ts";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const [p, m, v] = tf.engine().runKernel(ADAM_KERNEL, {
  *   value: tf.ones([3]), m: tf.zeros([3]), v: tf.zeros([3]), grad: tf.ones([3]),
  * }, { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001 },
@@ -140,11 +141,14 @@ export const adamWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { ADAM_KERNEL } from "./adam.ts";
- * // after `initBackend("cpu")`:
- * tf.engine().runKernel(ADAM_KERNEL, {
+ * import { ADAM_KERNEL, registerAdamKernels } from "./adam.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("cpu");
+ * registerAdamKernels();
+ * const [p] = tf.engine().runKernel(ADAM_KERNEL, {
  *   value: tf.ones([3]), m: tf.zeros([3]), v: tf.zeros([3]), grad: tf.ones([3]),
- * }, { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001 });
+ * }, { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001,
+ * }) as tf.Tensor[]; // p ≈ [0.999, 0.999, 0.999]
  * ```
  */
 export const adamCpu: KernelFunc = ({ inputs, backend, attrs }) => {

@@ -299,7 +299,8 @@ function simdProduct(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const c = tf.matMul(tf.ones([5, 3]), tf.ones([4, 3]), false, true); // [5, 4], all 3
  * ```
@@ -335,7 +336,8 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.fused.matMul({
  *   a: tf.ones([2, 3]),

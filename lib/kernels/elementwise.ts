@@ -80,7 +80,8 @@ function sameShape(a: TensorInfo, b: TensorInfo): boolean {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.relu(tf.tensor1d([-1, 2])); // [0, 2]
  * ```
  */
@@ -92,7 +93,8 @@ export const reluWasm: KernelFunc = unary("Relu", OPS.relu);
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.step(tf.tensor1d([-1, 2]), 0.5); // [0.5, 1]
  * ```
  */
@@ -105,7 +107,8 @@ export const stepWasm: KernelFunc = unary("Step", OPS.step);
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.mul(tf.tensor1d([2, 3]), tf.tensor1d([4, 5])); // [8, 15]
  * ```
  */
@@ -131,7 +134,8 @@ export const multiplyWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `initBackend("wasm")`: tf.add of two [2] tensors goes through here
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])); // [4, 6]
  * ```
  */
@@ -166,7 +170,8 @@ export function addSameShape(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { RELU_GRAD_KERNEL } from "./elementwise.ts";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.ones([2]), x: tf.tensor1d([-1, 1]) }); // [0, 1]
  * ```
  */

@@ -23,7 +23,8 @@ function share(be: WasmBackendLike, x: TensorInfo): TensorInfo {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.clone(tf.tensor1d([1, 2])); // [1, 2], no copy
  * ```
@@ -44,7 +45,8 @@ export const identityWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.cast(tf.tensor1d([1.5]), "float32"); // [1.5], no copy
  * ```
@@ -97,7 +99,8 @@ export const castConfig: KernelConfig = {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `initBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.slice(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [1, 0], [2, 2]); // [[3, 4], [5, 6]]
  * ```
  */

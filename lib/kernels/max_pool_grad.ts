@@ -106,7 +106,8 @@ export function maxPoolGradLoop(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([1, 4, 4, 3]) as tf.Tensor4D;
  * const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid").sum())(x);

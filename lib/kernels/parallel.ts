@@ -129,7 +129,8 @@ const fnsCache = new WeakMap<SimdInstance, ((...a: number[]) => void)[]>();
  * import * as tf from "@tensorflow/tfjs";
  * import { parallelFor } from "./parallel.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const par = parallelFor(tf.backend() as unknown as WasmBackendLike);
  * console.log(par?.threads);
  * ```

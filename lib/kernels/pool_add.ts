@@ -21,7 +21,8 @@ import { addSameShape } from "./elementwise.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.maxPool(tf.ones([1, 4, 4, 4]) as tf.Tensor4D, 2, 2, "valid"); // [1, 2, 2, 4]
  * ```
@@ -105,7 +106,8 @@ function rowVectorCase(a: TensorInfo, b: TensorInfo): [TensorInfo, TensorInfo] |
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.add(tf.zeros([2, 4]), tf.tensor1d([1, 2, 3, 4])); // [[1, 2, 3, 4], [1, 2, 3, 4]]
  * ```

@@ -102,7 +102,8 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
  * import * as tf from "@tensorflow/tfjs";
  * import { simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const k = simdFor(tf.backend() as unknown as WasmBackendLike);
  * console.log(k !== undefined);
  * ```
@@ -138,6 +139,8 @@ export function setSimdDisabled(off: boolean): void {
  * import * as tf from "@tensorflow/tfjs";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const at = heapOffset(tf.backend() as unknown as WasmBackendLike, tf.zeros([2]));
  * ```
  */
@@ -296,6 +299,8 @@ export function gemmCalls(
  * import { gemmParallel, heapOffset } from "./simd_ops.ts";
  * import { parallelFor } from "./parallel.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const a = tf.ones([2, 3]);
  * const b = tf.ones([3, 4]);
@@ -354,6 +359,8 @@ export function gemmParallel(
  * import * as tf from "@tensorflow/tfjs";
  * import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const a = tf.ones([2, 3]);
  * const b = tf.ones([3, 4]);
@@ -432,6 +439,8 @@ function im2colCall(
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dForwardSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 3, 3, 4]);
  * const w = tf.ones([3, 3, 4, 8]);
@@ -551,6 +560,8 @@ export function reductionParts(rows: number): number {
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropFilterSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 3, 3, 4]);
  * const dy = tf.ones([1, 1, 1, 8]);
@@ -690,6 +701,8 @@ function joinTasks(tasks: Program[]): Program {
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropInputSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const dy = tf.ones([1, 1, 1, 8]);
  * const w = tf.ones([3, 3, 4, 8]);

@@ -49,7 +49,8 @@ export function sumRows(src: Float32Array, dst: Float32Array, rows: number, cols
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const s = tf.sum(tf.ones([4, 3, 2]), [0, 1]); // [2], all 12
  * ```

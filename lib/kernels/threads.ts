@@ -129,9 +129,14 @@ parentPort.once("message", (init) => {
  *
  * @example
  * ```ts
- * import { ThreadPool } from "./threads.ts";
- * declare const pool: ThreadPool;
- * console.log(pool.size);
+ * import { Program, ThreadPool } from "./threads.ts";
+ * import { simdInstance } from "./simd_module.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+ * const k = simdInstance(memory, 16)!;
+ * const pool = await ThreadPool.start(2, memory, k.module, k.instance, k.names);
+ * const zero = k.names.indexOf("zero");
+ * pool.run([new Program().call(zero, 0, 64), new Program().call(zero, 64, 64)]); // two tasks
+ * pool.close();
  * ```
  */
 export class ThreadPool {

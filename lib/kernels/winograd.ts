@@ -285,6 +285,8 @@ function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
  * import { conv2dForwardWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 4, 4, 4]);
  * const w = tf.ones([3, 3, 4, 4]);
@@ -325,6 +327,8 @@ export function conv2dForwardWinograd(
  * import { conv2dBackpropInputWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const dy = tf.ones([1, 1, 1, 4]);
  * const w = tf.ones([3, 3, 4, 4]);
@@ -374,6 +378,8 @@ export function conv2dBackpropInputWinograd(
  * import { conv2dBackpropFilterWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 3, 3, 4]);
  * const dy = tf.ones([1, 1, 1, 4]);
