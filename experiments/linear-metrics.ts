@@ -1,66 +1,74 @@
 /**
  * Learned linear metrics d(x, y) = ‖L(x − y)‖ against plain Euclidean distance: kNN accuracy
- * (k = 5, brute force) of NCA (class labels), ITML (labelled similar/dissimilar pairs), LMNN
- * (triplets) and MLKR (real targets; here the class index), plus MMC (pairs) for reference, on
- * Fashion-MNIST pixels reduced by PCA and on the wine data set (k-fold cross-validation),
- * features standardised on the training part. Pairs are drawn from the class labels.
- *
- * MMC runs its diagonal variant (metric-learn's `diagonal=True`): with pairs drawn from class
- * labels, the full-matrix MMC optimum (Σ_D ‖·‖_M under a bound on Σ_S ‖·‖²_M) concentrates M on
- * one or two directions, which loses to Euclidean 5-NN on both data sets (0.553 on Fashion-MNIST,
- * 0.916 on wine, against 0.804 and 0.961); the per-feature weights of the diagonal variant keep
- * every useful direction.
+ * (k = 5, brute force) of every learner of `lib/linear` (metric-learn's eleven, in the settings of
+ * `LINEAR_LEARNERS`: the pair, quadruplet, chunklet and triplet learners through their
+ * `_Supervised` forms, which draw their constraints from the class labels), on Fashion-MNIST
+ * pixels reduced by PCA and on the wine data set (k-fold cross-validation), features standardised
+ * on the training part. A learner that throws is reported as failed (with its message) instead of
+ * ending the run.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import {
+  defineExperiment,
+  type ExperimentDataSet,
+  FASHION_MNIST_OPTIONS,
+  fashionMnistProvenance,
+  option,
+  type OptionValues,
+  UsageError,
+} from "../lib/experiment.ts";
+import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import { type DataProvenance, fingerprintArrays } from "../lib/data/fingerprint.ts";
 import { createRng } from "../lib/data/random.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/html.ts";
 import { knnAccuracyFigure, type KnnAccuracyRow } from "../lib/viz/metric_figures.ts";
 import {
   fitPca,
-  ITML,
   knnClassificationAccuracy,
-  type LinearMetricLearner,
-  LMNN,
+  LINEAR_LEARNERS,
   loadTabular,
-  MLKR,
-  MMC,
-  NCA,
-  pairsFromLabels,
   standardizer,
-  type TabularName,
+  TABULAR_DIR,
+  type TabularDataset,
 } from "../lib/linear/mod.ts";
 
-const DEFAULTS = {
-  seed: 0,
-  /** Fashion-MNIST training images (from the train split, file order). */
-  trainSize: 3000,
-  /** Fashion-MNIST test images (from the test split, file order). */
-  testSize: 1000,
-  /** PCA dimension of the pixels. */
-  pcaDim: 30,
-  /** Neighbours of the kNN classifier. */
-  k: 5,
-  /** Cross-validation folds for the tabular set. */
-  folds: 5,
-  /** `wine` or `iris`. */
-  tabular: "wine",
-  /** Optimisation steps of every learner (0 = each learner's default). */
-  iterations: 0,
-  /** A Fashion-MNIST directory (default: the usual search, ending at the embedded subset). */
-  dataSource: "",
-  /** Skip Fashion-MNIST (tabular only). */
-  skipFashion: false,
+const OPTIONS = {
+  seed: option.integer(0, "seed of the folds, the pairs and the learners", { min: 0 }),
+  trainSize: option.integer(3000, "Fashion-MNIST training images (train split, file order)", {
+    min: 10,
+  }),
+  testSize: option.integer(1000, "Fashion-MNIST test images (test split, file order)", { min: 1 }),
+  pcaDim: option.integer(30, "PCA dimension of the pixels", { min: 1, max: 784 }),
+  k: option.integer(5, "neighbours of the kNN classifier", { min: 1 }),
+  folds: option.integer(5, "cross-validation folds for the tabular set", { min: 2 }),
+  tabular: option.choice(["wine", "iris"], "wine", "the tabular data set"),
+  iterations: option.integer(0, "optimisation steps of every learner (0: each one's default)", {
+    min: 0,
+  }),
+  skipFashion: {
+    ...option.flag("skip Fashion-MNIST (tabular only)"),
+    conflicts: ["trainSize", "testSize", "pcaDim", "dataSource"],
+  },
+  ...FASHION_MNIST_OPTIONS,
 };
 
-type Options = typeof DEFAULTS;
+type Options = OptionValues<typeof OPTIONS>;
 
-/** Accuracy and fitting time of each method on one split. */
-type SplitResult = Record<string, { accuracy: number; fitSeconds: number }>;
+/** What the experiment loads. */
+interface LinearData extends ExperimentDataSet {
+  fashion?: { train: FashionMnist; test: FashionMnist };
+  tabular: TabularDataset;
+}
+
+/** Runs `work` as the stage `name` of the run (its result kept for a resume). */
+type Stage = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/** Accuracy and fitting time of each method on one split (`null` accuracy and `error` when it failed). */
+type SplitResult = Record<
+  string,
+  { accuracy: number | null; fitSeconds: number; error?: string; warnings?: string[] }
+>;
 
 /** One data set's results. */
 interface DatasetResult {
@@ -69,8 +77,8 @@ interface DatasetResult {
   methods: SplitResult;
 }
 
-/** Methods in table order; MMC is shown for reference after the four formulations. */
-const METHODS = ["euclidean", "nca", "itml", "lmnn", "mlkr", "mmc"] as const;
+/** Methods in table order: Euclidean, then every learner of `LINEAR_LEARNERS`. */
+const METHODS = ["euclidean", ...LINEAR_LEARNERS.map((l) => l.id)];
 
 async function evaluateSplit(
   xTrain: tf.Tensor2D,
@@ -78,72 +86,42 @@ async function evaluateSplit(
   xTest: tf.Tensor2D,
   yTest: Int32Array,
   options: Options,
+  stage: Stage,
+  prefix: string,
 ): Promise<SplitResult> {
-  const common = {
-    seed: options.seed,
-    ...(options.iterations > 0 ? { iterations: options.iterations } : {}),
-  };
   const out: SplitResult = {};
-  out.euclidean = {
+  out.euclidean = await stage(`${prefix}-euclidean`, async () => ({
     accuracy: await knnClassificationAccuracy(xTrain, yTrain, xTest, yTest, options.k, "euclidean"),
     fitSeconds: 0,
-  };
-  const fitters: Record<string, () => Promise<LinearMetricLearner>> = {
-    nca: async () => {
-      const m = new NCA(common);
-      await m.fit(xTrain, yTrain);
-      return m;
-    },
-    itml: async () => {
-      const n = xTrain.shape[0];
-      const pairs = pairsFromLabels(yTrain, Math.min(n, 1000), options.seed);
-      const a = tf.gather(xTrain, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
-      const b = tf.gather(xTrain, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-      const m = new ITML({
+  }));
+  for (const spec of LINEAR_LEARNERS) {
+    out[spec.id] = await stage(`${prefix}-${spec.id}`, async () => {
+      const t0 = performance.now();
+      const learner = spec.create({
         seed: options.seed,
-        maxIter: options.iterations > 0 ? options.iterations : 200,
+        iterations: options.iterations,
+        labels: yTrain,
       });
-      await m.fit(a, b, pairs.y);
-      tf.dispose([a, b]);
-      return m;
-    },
-    mmc: async () => {
-      const n = xTrain.shape[0];
-      const pairs = pairsFromLabels(yTrain, Math.min(4 * n, 20000), options.seed);
-      const a = tf.gather(xTrain, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
-      const b = tf.gather(xTrain, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-      const m = new MMC({ ...common, diagonal: true });
-      await m.fit(a, b, pairs.y);
-      tf.dispose([a, b]);
-      return m;
-    },
-    lmnn: async () => {
-      const m = new LMNN(common);
-      await m.fit(xTrain, yTrain);
-      return m;
-    },
-    mlkr: async () => {
-      const m = new MLKR(common);
-      await m.fit(xTrain, Float32Array.from(yTrain));
-      return m;
-    },
-  };
-  for (const [name, fit] of Object.entries(fitters)) {
-    const t0 = performance.now();
-    const learner = await fit();
-    const fitSeconds = (performance.now() - t0) / 1000;
-    const metric = learner.metric();
-    const accuracy = await knnClassificationAccuracy(
-      xTrain,
-      yTrain,
-      xTest,
-      yTest,
-      options.k,
-      metric,
-    );
-    (metric.params?.L as tf.Tensor | undefined)?.dispose();
-    learner.dispose();
-    out[name] = { accuracy, fitSeconds };
+      try {
+        await learner.fit(xTrain, yTrain);
+        const fitSeconds = (performance.now() - t0) / 1000;
+        const accuracy = await knnClassificationAccuracy(
+          xTrain,
+          yTrain,
+          xTest,
+          yTest,
+          options.k,
+          learner.getMetric(),
+        );
+        return { accuracy, fitSeconds, warnings: learner.warnings };
+      } catch (e) {
+        const error = (e as Error).message;
+        console.log(`  ${spec.id} failed: ${error}`);
+        return { accuracy: null, fitSeconds: (performance.now() - t0) / 1000, error };
+      } finally {
+        learner.dispose();
+      }
+    });
   }
   return out;
 }
@@ -157,10 +135,12 @@ function standardized(
   return [f(train), f(test)];
 }
 
-async function fashion(options: Options): Promise<DatasetResult> {
-  const source = options.dataSource || undefined;
-  const train = await loadFashionMnist({ split: "train", limit: options.trainSize, source });
-  const test = await loadFashionMnist({ split: "test", limit: options.testSize, source });
+async function fashion(
+  options: Options,
+  data: { train: FashionMnist; test: FashionMnist },
+  stage: Stage,
+): Promise<DatasetResult> {
+  const { train, test } = data;
   const xTr = tf.tensor2d(train.images, [train.n, 784]);
   const xTe = tf.tensor2d(test.images, [test.n, 784]);
   const pca = await fitPca(xTr, options.pcaDim);
@@ -175,7 +155,7 @@ async function fashion(options: Options): Promise<DatasetResult> {
   pca.dispose();
   const a = tf.tensor2d(sTr, [train.n, options.pcaDim]);
   const b = tf.tensor2d(sTe, [test.n, options.pcaDim]);
-  const result = await evaluateSplit(a, train.labels, b, test.labels, options);
+  const result = await evaluateSplit(a, train.labels, b, test.labels, options, stage, "fashion");
   tf.dispose([a, b]);
   return {
     name: `fashion-mnist (PCA ${options.pcaDim})`,
@@ -186,15 +166,16 @@ async function fashion(options: Options): Promise<DatasetResult> {
   };
 }
 
-async function tabular(options: Options): Promise<DatasetResult> {
-  const name = options.tabular as TabularName;
-  const ds = await loadTabular(name);
+async function tabular(
+  options: Options,
+  ds: TabularDataset,
+  stage: Stage,
+): Promise<DatasetResult> {
+  const name = options.tabular;
   const order = createRng(options.seed).shuffle(Int32Array.from({ length: ds.n }, (_, i) => i));
   const folds = options.folds;
-  if (!Number.isInteger(folds) || folds < 2 || folds > ds.n) {
-    throw new Error(`--folds must be an integer in [2, ${ds.n}], got ${folds}`);
-  }
   const correct: Record<string, number> = {}, seconds: Record<string, number> = {};
+  const errors: Record<string, string> = {};
   for (let f = 0; f < folds; f++) {
     const testIdx = order.filter((_, i) => i % folds === f);
     const trainIdx = order.filter((_, i) => i % folds !== f);
@@ -207,16 +188,21 @@ async function tabular(options: Options): Promise<DatasetResult> {
     const [sTr, sTe] = standardized(tr.x, te.x, ds.d);
     const a = tf.tensor2d(sTr, [trainIdx.length, ds.d]);
     const b = tf.tensor2d(sTe, [testIdx.length, ds.d]);
-    const result = await evaluateSplit(a, tr.y, b, te.y, options);
+    const result = await evaluateSplit(a, tr.y, b, te.y, options, stage, `${name}-fold${f}`);
     tf.dispose([a, b]);
     for (const [m, r] of Object.entries(result)) {
-      correct[m] = (correct[m] ?? 0) + r.accuracy * testIdx.length;
+      correct[m] = (correct[m] ?? 0) + (r.accuracy ?? NaN) * testIdx.length;
       seconds[m] = (seconds[m] ?? 0) + r.fitSeconds;
+      if (r.error) errors[m] ??= `fold ${f + 1}: ${r.error}`;
     }
   }
   const methods: SplitResult = {};
   for (const m of Object.keys(correct)) {
-    methods[m] = { accuracy: correct[m] / ds.n, fitSeconds: seconds[m] };
+    methods[m] = {
+      accuracy: errors[m] ? null : correct[m] / ds.n,
+      fitSeconds: seconds[m],
+      ...(errors[m] ? { error: errors[m] } : {}),
+    };
   }
   return {
     name,
@@ -228,7 +214,8 @@ async function tabular(options: Options): Promise<DatasetResult> {
 }
 
 /**
- * The learned-linear-metrics experiment.
+ * The learned-linear-metrics experiment. Each (data set, fold, method) result is a stage of the
+ * run: an interrupted run resumes after the last finished fit.
  *
  * @example
  * ```ts
@@ -236,57 +223,94 @@ async function tabular(options: Options): Promise<DatasetResult> {
  * console.log(experiment.name); // run it with `deno task experiment linear-metrics`
  * ```
  */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "linear-metrics",
   description:
-    "NCA, ITML, LMNN, MLKR (+MMC) vs Euclidean: 5-NN accuracy, Fashion-MNIST (PCA), wine",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    if (options.tabular !== "wine" && options.tabular !== "iris") {
-      throw new Error(`--tabular must be "wine" or "iris", got "${options.tabular}"`);
+    "every learned linear metric (metric-learn's eleven) vs Euclidean: 5-NN accuracy, Fashion-MNIST (PCA), wine",
+  options: OPTIONS,
+  trains: false,
+  encoder: (o) => ({
+    name: `linear Mahalanobis metrics (${LINEAR_LEARNERS.map((l) => l.id).join(", ")})`,
+    input: o.skipFashion ? "standardised features" : `PCA-${o.pcaDim} of the pixels, standardised`,
+  }),
+  async data(o, log): Promise<LinearData> {
+    const tabularSet = await loadTabular(o.tabular);
+    if (o.folds > tabularSet.n) {
+      throw new UsageError(`--folds ${o.folds} exceeds the ${tabularSet.n} rows of ${o.tabular}`);
     }
-    const run = await startRun("linear-metrics", args, options);
+    const provenance: DataProvenance[] = [{
+      dataset: o.tabular,
+      split: "all",
+      source: `${TABULAR_DIR}${o.tabular}.csv`,
+      count: tabularSet.n,
+      fingerprint: fingerprintArrays({ x: tabularSet.x, labels: tabularSet.labels }),
+      fingerprintOf: "features float32 [n,d] and labels int32 [n], as parsed",
+    }];
+    let fashionData: LinearData["fashion"];
+    if (!o.skipFashion) {
+      const source = o.dataSource || undefined;
+      const train = await loadFashionMnist({ split: "train", limit: o.trainSize, source });
+      const test = await loadFashionMnist({ split: "test", limit: o.testSize, source });
+      if (o.pcaDim > train.n) {
+        throw new UsageError(`--pcaDim ${o.pcaDim} exceeds the ${train.n} train images`);
+      }
+      log(
+        `data: ${train.source.kind} (${train.source.dir}): ${train.n} train, ${test.n} test images`,
+      );
+      provenance.push(fashionMnistProvenance(train, "train"), fashionMnistProvenance(test, "test"));
+      fashionData = { train, test };
+    }
+    return { tabular: tabularSet, fashion: fashionData, provenance };
+  },
+  async run(ctx) {
+    const options = ctx.options;
+    const stage: Stage = (name, work) => ctx.stage(name, work);
     const t0 = performance.now();
     const datasets: DatasetResult[] = [];
-    if (!options.skipFashion) datasets.push(await fashion(options));
-    datasets.push(await tabular(options));
+    if (ctx.data.fashion) datasets.push(await fashion(options, ctx.data.fashion, stage));
+    datasets.push(await tabular(options, ctx.data.tabular, stage));
 
-    console.log(`\n${options.k}-NN accuracy (fit seconds in brackets)`);
-    console.log(["method".padEnd(10), ...datasets.map((d) => d.name.padStart(26))].join(" "));
+    ctx.log(`\n${options.k}-NN accuracy (fit seconds in brackets)`);
+    ctx.log(["method".padEnd(18), ...datasets.map((d) => d.name.padStart(26))].join(" "));
     for (const m of METHODS) {
       const cells = datasets.map((d) => {
         const r = d.methods[m];
-        const mark = m !== "euclidean" && r.accuracy > d.methods.euclidean.accuracy ? "+" : " ";
+        if (r.accuracy === null) return `failed (${r.fitSeconds.toFixed(1)} s)`.padStart(26);
+        const mark = m !== "euclidean" && r.accuracy > d.methods.euclidean.accuracy! ? "+" : " ";
         return `${r.accuracy.toFixed(4)}${mark} (${r.fitSeconds.toFixed(1)} s)`.padStart(26);
       });
-      console.log([m.padEnd(10), ...cells].join(" "));
+      ctx.log([m.padEnd(18), ...cells].join(" "));
     }
-    console.log("(+ = beats Euclidean on that data set)");
-    for (const d of datasets) console.log(`${d.name}: ${d.protocol}`);
+    ctx.log("(+ = beats Euclidean on that data set)");
+    for (const d of datasets) ctx.log(`${d.name}: ${d.protocol}`);
     const beats = Object.fromEntries(
       METHODS.filter((m) => m !== "euclidean").map((
         m,
       ) => [
         m,
-        datasets.filter((d) => d.methods[m].accuracy > d.methods.euclidean.accuracy).map((d) =>
-          d.name
-        ),
+        datasets.filter((d) => (d.methods[m].accuracy ?? -1) > d.methods.euclidean.accuracy!).map((
+          d,
+        ) => d.name),
       ]),
     );
     const rows: KnnAccuracyRow[] = datasets.flatMap((d) =>
-      METHODS.map((m) => ({ dataset: d.name, method: m, accuracy: d.methods[m].accuracy }))
+      METHODS.filter((m) => d.methods[m].accuracy !== null).map((m) => ({
+        dataset: d.name,
+        method: m,
+        accuracy: d.methods[m].accuracy!,
+      }))
     );
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
+    await ctx.writeFigure(
+      "knn_accuracy.html",
+      knnAccuracyFigure(rows, `${options.k}-NN accuracy: learned linear metrics vs Euclidean`),
+      "linear-metrics",
+    );
+    ctx.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return {
       k: options.k,
       datasets,
       beatsEuclidean: beats,
       seconds: (performance.now() - t0) / 1000,
-    });
-    await writeFigureHtml(
-      `${run.dir}/knn_accuracy.html`,
-      knnAccuracyFigure(rows, `${options.k}-NN accuracy: learned linear metrics vs Euclidean`),
-      "linear-metrics",
-    );
-    console.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s; results: ${run.dir}/`);
+    };
   },
-};
+});

@@ -597,6 +597,37 @@ function correlationDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
+ * PML's `SNRDistance` (signal-to-noise ratio, Yuan et al. 2019): `var(a_i − b_j) / var(a_i)`, the
+ * variance of the difference (the noise) over the variance of the query row (the signal), each
+ * over the row's `d` coordinates (the `d − 1` of the unbiased variance cancels). In matmul form on
+ * the row-centred inputs. A constant query row divides by 0 (∞, or NaN for 0/0), as in PML.
+ */
+function snrDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const ca = tf.sub(a, tf.mean(a, 1, true)) as tf.Tensor2D;
+    const cb = a === b ? ca : tf.sub(b, tf.mean(b, 1, true)) as tf.Tensor2D;
+    const noise = centredSquaredEuclidean(ca, cb);
+    const signal = tf.sum(tf.square(ca), 1, true);
+    // Finite everywhere with a finite gradient; the constant query rows then get PML's value
+    // (∞, or NaN for 0/0) with a zero gradient.
+    const ratio = tf.div(noise, positiveOrOne(signal)) as tf.Tensor2D;
+    const constant = (sig: tf.Tensor) => tf.equal(sig, 0);
+    const inf = maskedFill(
+      ratio,
+      [signal, noise],
+      (sig, no) => tf.logicalAnd(constant(sig), tf.greater(no, 0)),
+      Infinity,
+    );
+    return maskedFill(
+      inf,
+      [signal, noise],
+      (sig, no) => tf.logicalAnd(constant(sig), tf.lessEqual(no, 0)),
+      NaN,
+    );
+  });
+}
+
+/**
  * `t` where `t > 0`, else 1, with gradient `dy` where `t > 0` and 0 elsewhere: a denominator
  * that is never 0 and never passes a 0/0 back. (A plain `tf.where(tf.greater(t, 0), …)` would
  * put `Greater`, which has no gradient, on the tape.)
@@ -1084,6 +1115,18 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       ),
     };
   },
+  snr: (params) => {
+    checkParams("snr", params, []);
+    return {
+      name: "snr",
+      isSimilarity: false,
+      // 0 for y = x + c (a constant shift), not symmetric (the query's variance divides).
+      axioms: { nonNegativity: true, identity: false, symmetry: false, triangleInequality: false },
+      domain: "real",
+      form: "matmul",
+      pairwise: snrDistance,
+    };
+  },
   cosineSimilarity: (params) => {
     checkParams("cosineSimilarity", params, []);
     return {
@@ -1199,6 +1242,7 @@ export interface PairwiseOptions {
  * | `jaccard` | #{xᵢ ≠ yᵢ, (xᵢ ≠ 0 or yᵢ ≠ 0)} / #{xᵢ ≠ 0 or yᵢ ≠ 0}; 0 for two zero rows |
  * | `dice` | on x ≠ 0, y ≠ 0: (n₁₀ + n₀₁) / (2n₁₁ + n₁₀ + n₀₁); NaN for two zero rows |
  * | `dot`, `cosineSimilarity` | x·y and x·y/(‖x‖‖y‖) (similarities; zero rows give 0) |
+ * | `snr` | var(x − y)/var(x), PML's `SNRDistance` (not symmetric); ∞ or NaN for a constant x |
  *
  * Matmul-form metrics are exact to float32 round-off of ‖x‖² + ‖y‖² − 2x·y, so distances that are
  * tiny relative to the norms lose relative precision; when `a` and `b` are the same tensor the

@@ -5,29 +5,30 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import type { BatchLoss } from "../train.ts";
 import {
+  angularLoss,
   circleLoss,
   contrastiveLoss,
+  dynamicSoftMarginLoss,
+  instanceLoss,
+  intraPairVarianceLoss,
   liftedStructureLoss,
+  marginLoss,
   multiSimilarityLoss,
+  ncaLoss,
   nPairsLoss,
   ntXentLoss,
   ringLoss,
+  signalToNoiseRatioContrastiveLoss,
   supConLoss,
+  thresholdConsistentMarginLoss,
   tripletMarginLoss,
+  tupletMarginLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
-import {
-  ITML,
-  type LinearMetricLearner,
-  LMNN,
-  MLKR,
-  MMC,
-  NCA,
-  pairsFromLabels,
-} from "../linear/mod.ts";
+import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
 
 /** How a method produces its embedding. */
 export type MethodFamily = "baseline" | "deep" | "linear";
@@ -74,28 +75,6 @@ export interface BenchmarkMethod {
   loss?: BatchLoss;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
-}
-
-function steps(iterations: number): { iterations?: number } {
-  return iterations > 0 ? { iterations } : {};
-}
-
-async function fitPairs(
-  learner: MMC | ITML,
-  input: LinearFitInput,
-  count: number,
-): Promise<LinearMetricLearner> {
-  const pairs = pairsFromLabels(input.labels, count, input.seed);
-  const [a, b] = tf.tidy(() => [
-    tf.gather(input.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D,
-    tf.gather(input.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D,
-  ]);
-  try {
-    await learner.fit(a, b, pairs.y);
-  } finally {
-    tf.dispose([a, b]);
-  }
-  return learner;
 }
 
 /**
@@ -172,67 +151,85 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     loss: (e, y) => ringLoss(e, y),
   },
   {
+    id: "angular",
+    family: "deep",
+    description: "angularLoss, PML defaults (α 40°, Euclidean on normalised embeddings), all pairs",
+    loss: (e, y) => angularLoss(e, y),
+  },
+  {
+    id: "intra-pair-variance",
+    family: "deep",
+    description: "intraPairVarianceLoss, PML defaults (ε⁺ = ε⁻ = 0.01, cosine), all pairs",
+    loss: (e, y) => intraPairVarianceLoss(e, y),
+  },
+  {
+    id: "margin",
+    family: "deep",
+    description: "marginLoss, PML defaults (margin 0.2, fixed β 1.2, ν 0, divisor), all triplets",
+    loss: (e, y) => marginLoss(e, y),
+  },
+  {
+    id: "tuplet-margin",
+    family: "deep",
+    description: "tupletMarginLoss, PML defaults (margin 5.73°, scale 64, cosine), all pairs",
+    loss: (e, y) => tupletMarginLoss(e, y),
+  },
+  {
+    id: "snr-contrastive",
+    family: "deep",
+    description:
+      "signalToNoiseRatioContrastiveLoss, PML defaults (posMargin 0, negMargin 1, SNR distance)",
+    loss: (e, y) => signalToNoiseRatioContrastiveLoss(e, y),
+  },
+  {
+    id: "dynamic-soft-margin",
+    family: "deep",
+    description:
+      "dynamicSoftMarginLoss, PML defaults (minVal −2, 10 bins), all triplets; each batch's own " +
+      "histogram (PML's momentum 0.01 weighs the kept one by about 99/#triplets: negligible)",
+    loss: (e, y) => dynamicSoftMarginLoss(e, y),
+  },
+  {
+    id: "threshold-consistent-margin",
+    family: "deep",
+    description:
+      "thresholdConsistentMarginLoss, PML defaults (λ⁺ = λ⁻ = 1, m⁺ 0.9, m⁻ 0.5, cosine), all pairs",
+    loss: (e, y) => thresholdConsistentMarginLoss(e, y),
+  },
+  {
+    id: "nca",
+    family: "deep",
+    description: "ncaLoss, PML defaults (softmax scale 1, squared Euclidean), the whole batch",
+    loss: (e, y) => ncaLoss(e, y),
+  },
+  {
+    id: "instance",
+    family: "deep",
+    description: "instanceLoss, PML defaults (γ 64, cosine), the batch's similarities as logits",
+    loss: (e, y) => instanceLoss(e, y),
+  },
+  {
     id: "linear-euclidean",
     family: "linear",
     description: "no learning: Euclidean distance on the same PCA features (the linear baseline)",
     fitLinear: () => Promise.resolve(null),
   },
-  {
-    id: "linear-nca",
+  // Every learner of lib/linear, fitted from the labels (LINEAR_LEARNERS: metric-learn's
+  // defaults unless its description says otherwise).
+  ...LINEAR_LEARNERS.map((spec): BenchmarkMethod => ({
+    id: `linear-${spec.id}`,
     family: "linear",
-    description: "NCA (lib/linear defaults: Adam 0.01, 100 steps, batches of 512)",
+    description: spec.description,
     fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new NCA({ seed, ...steps(iterations) });
-      await m.fit(x, labels);
-      return m;
+      const learner = spec.create({ seed, iterations, labels });
+      try {
+        return await learner.fit(x, labels);
+      } catch (e) {
+        learner.dispose();
+        throw e;
+      }
     },
-  },
-  {
-    id: "linear-mmc",
-    family: "linear",
-    description:
-      "diagonal MMC (metric-learn's Newton variant) on 2·m labelled pairs (m similar, m dissimilar; m = the fit sample size)",
-    fitLinear: (input) =>
-      fitPairs(
-        new MMC({ seed: input.seed, diagonal: true, ...steps(input.iterations) }),
-        input,
-        input.x.shape[0],
-      ),
-  },
-  {
-    id: "linear-itml",
-    family: "linear",
-    description: "ITML (metric-learn defaults: γ 1, ≤ 1000 sweeps) on 1,000 + 1,000 labelled pairs",
-    fitLinear: (input) =>
-      fitPairs(
-        new ITML({
-          seed: input.seed,
-          ...(input.iterations > 0 ? { maxIter: input.iterations } : {}),
-        }),
-        input,
-        Math.min(1000, input.x.shape[0]),
-      ),
-  },
-  {
-    id: "linear-lmnn",
-    family: "linear",
-    description: "LMNN (lib/linear defaults: 3 target neighbours, μ 0.5, 200 steps)",
-    fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new LMNN({ seed, ...steps(iterations) });
-      await m.fit(x, labels);
-      return m;
-    },
-  },
-  {
-    id: "linear-mlkr",
-    family: "linear",
-    description: "MLKR regressing the class index (a stand-in target; 200 steps)",
-    fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new MLKR({ seed, ...steps(iterations) });
-      await m.fit(x, Float32Array.from(labels));
-      return m;
-    },
-  },
+  })),
 ] as BenchmarkMethod[]);
 
 /**
