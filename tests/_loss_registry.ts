@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import * as lib from "../lib/mod.ts";
 import {
   binaryCrossEntropyWithLogits,
   circleLoss,
@@ -48,6 +49,11 @@ export interface LossEntry {
   distances: "any" | "distances" | "cosine" | "none";
   /** Non-default option sets worth sweeping too (each is used with the default distance). */
   variants: LossOptions[];
+  /**
+   * Listed automatically (a loss made by the losses' template that has no entry above): a
+   * `distance` it refuses by a named Error is skipped, not failed.
+   */
+  auto?: boolean;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -188,6 +194,13 @@ export const LOSSES: LossEntry[] = [
     variants: [],
   },
 ];
+
+/** Losses without an entry of their own: every template loss `lib/mod.ts` exports. */
+const listed = new Set(LOSSES.map((l) => l.name));
+for (const [name, value] of Object.entries(lib)) {
+  if (listed.has(name) || !lib.isLoss(value)) continue;
+  LOSSES.push({ name, loss: call(value as never), distances: "any", variants: [], auto: true });
+}
 
 /** The `distance` values a loss of kind `kind` accepts, from the given candidates. */
 export function acceptedDistances(

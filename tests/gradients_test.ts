@@ -361,6 +361,12 @@ for (const entry of LOSSES) {
           // nPairsLoss measures anchors against positives only: with a data-dependent default
           // the covariance of those few rows may be singular, which mahalanobis refuses by name.
           if (dataDependent(s.options.distance) && /singular/.test((e as Error).message)) continue;
+          // A loss listed automatically may refuse a distance (or need a similarity) by name.
+          if (
+            entry.auto && s.options.distance && /distance|similarit/i.test((e as Error).message)
+          ) {
+            continue;
+          }
           failures.push(`${where}: throws ${(e as Error).message}`);
           continue;
         }
