@@ -301,7 +301,7 @@ export function exactKeys(
   const { d, family } = job;
   const query = job.query ?? job.q;
   const ref = job.ref ?? job.r ?? query;
-  const scannedQ = job.q, scannedR = job.r ?? job.q;
+  const scannedQ = job.q;
   const cosine = family === "cosine" || family === "cosineSimilarity";
   const rn = new Float64Array(cosine ? ref.length / d : 0);
   for (let j = 0; j < rn.length; j++) rn[j] = rowNorm2(ref, j, d);
