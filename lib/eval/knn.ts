@@ -40,7 +40,10 @@
  * times slower than `matMul(a, bᵀ)`, and ranking needs only the keys above, not the distances.
  *
  * Measured: `deno task bench knn` (`bench/knn.ts`) runs this and faiss's `IndexFlatL2` side by
- * side, each with its default thread count, and prints the ratio.
+ * side, each with its default thread count, and prints the ratio: 0.51–0.72 × faiss's time on the
+ * 2-core development machine, measured under load (faiss 1.7.3, 2 threads each; neighbour sets
+ * 100% equal). The centring and exact re-ranking cost about 3–9% against the plain float32 scan
+ * (old and new interleaved in one process, medians of 15 paired runs, under load).
  *
  * @module
  */
@@ -197,6 +200,7 @@ function centred(data: Float32Array, rows: number, d: number, centre: Float64Arr
  *
  * @param query `[n * d]` row-major
  * @param reference `[m * d]` row-major, or `null` for "the query set itself" (symmetric, self excluded)
+ * @throws Error when a value is NaN, Infinity or −Infinity (naming the argument and the row).
  * @example
  * ```ts
  * import { knnArrays } from "./knn.ts";
@@ -217,6 +221,8 @@ export async function knnArrays(
   const family = familyOf(metric);
   const self = reference === null;
   const m = self ? n : options.m ?? reference!.length / d;
+  checkFiniteValues("knnArrays", "query", query.subarray(0, n * d), d);
+  if (!self) checkFiniteValues("knnArrays", "reference", reference!.subarray(0, m * d), d);
   const excludeSelf = options.excludeSelf ?? self;
   const block = Math.max(1, Math.floor(options.blockSize ?? 1024));
 
