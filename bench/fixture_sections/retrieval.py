@@ -1,5 +1,6 @@
 """Retrieval fixtures: pytorch-metric-learning 2.9.0's AccuracyCalculator itself (faiss k-NN on the
-CPU), on several query/reference layouts. Each case holds its inputs (embeddings as float32 values,
+CPU: needs Debian's python3-faiss, in the install command of bench/fixtures.py), on several
+query/reference layouts. Each case holds its inputs (embeddings as float32 values,
 labels), PML's `k` option, the ranking length PML used (`k_used`, from `determine_k`) and PML's
 values of every k-NN metric it shares with `retrievalMetrics`:
 
