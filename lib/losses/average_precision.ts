@@ -62,9 +62,9 @@ export interface FastAPLossOptions extends NoRefOptions {
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fastAPLoss } from "./average_precision.ts";
- * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]);
  * const v = fastAPLoss(e, [0, 0, 1, 1]).dataSync()[0];
- * assert.ok(Math.abs(v - 0.1979) < 1e-4); // PML 2.9.0: 0.19791
+ * assert.ok(Math.abs(v - 0.38333) < 1e-4); // PML 2.9.0: 0.383333
  * ```
  */
 export const fastAPLoss: Loss<FastAPLossOptions> = defineLoss<FastAPLossOptions>({
@@ -173,9 +173,9 @@ export interface SmoothAPLossOptions extends NoRefOptions {
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { smoothAPLoss } from "./average_precision.ts";
- * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]);
  * const v = smoothAPLoss(e, [0, 0, 1, 1], { temperature: 0.1 }).dataSync()[0];
- * assert.ok(Math.abs(v - 0.08624) < 1e-4); // PML 2.9.0: 0.086244
+ * assert.ok(Math.abs(v - 0.20449) < 1e-4); // PML 2.9.0: 0.204491
  * ```
  */
 export const smoothAPLoss: Loss<SmoothAPLossOptions> = defineLoss<SmoothAPLossOptions>({
@@ -252,9 +252,9 @@ export interface PNPLossOptions extends Omit<NoRefOptions, "indices"> {
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pnpLoss } from "./average_precision.ts";
- * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]);
  * const v = pnpLoss(e, [0, 0, 1, 1], { anneal: 0.1 }).dataSync()[0];
- * assert.ok(Math.abs(v - 0.11920) < 1e-4); // PML 2.9.0: 0.119203
+ * assert.ok(Math.abs(v - 0.61654) < 1e-4); // PML 2.9.0: 0.616537
  * ```
  */
 export const pnpLoss: Loss<PNPLossOptions> = defineLoss<PNPLossOptions>({

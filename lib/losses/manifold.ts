@@ -121,10 +121,10 @@ function hardProxyTerm(v: tf.Tensor2D, own: tf.Tensor2D, margin: number): tf.Sca
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { manifoldLoss } from "./manifold.ts";
- * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]);
  * const proxies = tf.tensor2d([[1, 0.2], [-0.3, 1]]);
  * const v = manifoldLoss(e, undefined, { K: 2, proxies, metaClasses: [0, 0, 1, 1] });
- * assert.ok(Math.abs(v.dataSync()[0] - 0.61212) < 1e-4); // PML 2.9.0: 0.612122
+ * assert.ok(Math.abs(v.dataSync()[0] - 1.08192) < 1e-4); // PML 2.9.0: 1.081919
  * ```
  */
 export const manifoldLoss: Loss<ManifoldLossOptions> = defineLoss<ManifoldLossOptions>({

@@ -51,9 +51,9 @@ export interface RankedListLossOptions
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { rankedListLoss } from "./ranked_list.ts";
- * const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [-0.6, 0.8]]);
+ * const e = tf.tensor2d([[1, 0], [0, 1], [0.8, 0.6], [0.6, 0.8]]);
  * const v = rankedListLoss(e, [0, 0, 1, 1], { margin: 0.4, Tn: 10 }).dataSync()[0];
- * assert.ok(Math.abs(v - 0.09472) < 1e-4); // PML 2.9.0: 0.094718
+ * assert.ok(Math.abs(v - 0.42843) < 1e-4); // PML 2.9.0: 0.428428
  * ```
  */
 export const rankedListLoss: Loss<RankedListLossOptions> = defineLoss<RankedListLossOptions>({
