@@ -66,6 +66,8 @@ const fixture = loadFixture<{
     y: number[];
     yBlock: number[];
     pmlBlockLabels: number[];
+    yMixed: number[];
+    ySparse: number[];
     x16: number[][];
     ySquare: number[];
     y16: number[];
@@ -109,6 +111,8 @@ function dataOf(
     : undefined;
   // "blocks43": PML's Smooth-AP on 4 sorted classes of 3 uses 3 positional blocks of 4 as classes.
   if (setting === "blocks43") return { x: inputs.x, y: inputs.pmlBlockLabels };
+  if (setting === "mixed") return { x: inputs.x, y: inputs.yMixed };
+  if (setting === "sparse") return { x: inputs.x, y: inputs.ySparse };
   return square
     ? { x: inputs.x16, y: inputs.ySquare, indices }
     : { x: inputs.x, y: inputs.y, indices };
@@ -235,6 +239,26 @@ Deno.test("smoothAPLoss on unequal classes (PML raises) equals the formula by lo
     const ours = tf.tidy(() => smoothAPLoss(tf.tensor2d(x), y, { temperature: t }).dataSync()[0]);
     assertCloseTo(ours, refSmoothAP(x, y, t), { rtol: 1e-4, atol: 1e-6 }, `τ ${t}`);
   }
+});
+
+Deno.test("rankedListLoss by hand: PML's n·1e-5 in every denominator", () => {
+  // Rows 0 and 1 (class 0) are √2 apart, beyond α − m = 0.8; the 98 others coincide (class 1) and
+  // lie 1.85 from both: nothing else violates. Anchors 0 and 1 pay ½(√2 − 0.8)/(1 + n·1e-5).
+  const n = 100, far = [-Math.SQRT1_2, -Math.SQRT1_2];
+  const x = [[1, 0], [0, 1], ...Array.from({ length: n - 2 }, () => far)];
+  const y = [0, 0, ...Array(n - 2).fill(1)];
+  const v = tf.tidy(() => rankedListLoss(tf.tensor2d(x), y, { margin: 0.4, Tn: 10 }).dataSync()[0]);
+  const want = (2 * 0.5 * (Math.SQRT2 - 0.8) / (1 + n * 1e-5)) / n;
+  assertCloseTo(v, want, { rtol: 1e-5, atol: 0 }, "rankedListLoss");
+});
+
+Deno.test("histogramLoss keeps similarities outside [−1, 1] in the end bins (PML fails there)", () => {
+  const x = tf.mul(tf.tensor2d(inputs.x), 3) as tf.Tensor2D;
+  const v = tf.tidy(() =>
+    histogramLoss(x, inputs.y, { distance: "dot", normalizeEmbeddings: false }).dataSync()[0]
+  );
+  assert.ok(v >= 0 && v <= 1 + 1e-6, `a probability, got ${v}`);
+  x.dispose();
 });
 
 Deno.test("degenerate batches give PML's values (and finite gradients where PML fails)", () => {

@@ -19,6 +19,8 @@ N, D = 12, 5
 X = lc.embeddings(N, D, 1401)
 Y = lc.labels(N, 4, 1402)  # 4 classes of 3, shuffled
 Y_BLOCK = [c for c in range(4) for _ in range(3)]
+Y_MIXED = [0, 0, 1, 1, 1, 2, 3, 3, 0, 1, 3, 3]  # a singleton class (2) and unequal classes
+Y_SPARSE = [0, 1, 2, 0, 3, 4, 5, 6, 1, 7, 8, 9]  # two pairs among singletons
 X16 = lc.embeddings(16, D, 1404)
 Y_SQUARE = [c for c in range(4) for _ in range(4)]
 Y16 = lc.labels(16, 4, 1405)  # 4 classes of 4, shuffled
@@ -83,7 +85,8 @@ def make(name, options):
 
 # (loss, options, setting); settings: "all" (X, Y), "pairs" / "triplets" (mined tuples on Y),
 # "square" (X16, Y_SQUARE), "squarePairs" / "squareTriplets" (mined tuples on Y_SQUARE),
-# "blocks43" (X, Y_BLOCK: PML's Smooth-AP blocks are not the classes), "views" / "self" (VICReg).
+# "blocks43" (X, Y_BLOCK: PML's Smooth-AP blocks are not the classes), "mixed" (X, Y_MIXED: a
+# singleton class), "sparse" (X, Y_SPARSE: mostly singletons), "views" / "self" (VICReg).
 CASES = [
     ("fastAPLoss", {}, "all"),
     ("fastAPLoss", {"numBins": 5}, "all"),
@@ -93,6 +96,15 @@ CASES = [
     ("fastAPLoss", {"numBins": 7}, "triplets"),
     ("fastAPLoss", {"reduction": "sum"}, "all"),
     ("fastAPLoss", {"reduction": "none"}, "all"),
+    ("fastAPLoss", {"numBins": 20}, "mixed"),
+    ("histogramLoss", {}, "mixed"),
+    ("histogramLoss", {"nBins": 10}, "sparse"),
+    ("fastAPLoss", {}, "sparse"),
+    ("pnpLoss", {"variant": "Ds"}, "sparse"),
+    ("histogramLoss", {"nBins": 10}, "mixed"),
+    ("pnpLoss", {}, "mixed"),
+    ("pnpLoss", {"variant": "Dq"}, "mixed"),
+    ("rankedListLoss", {"margin": 0.4, "Tn": 10}, "mixed"),
     ("histogramLoss", {}, "all"),
     ("histogramLoss", {"nBins": 10}, "all"),
     ("histogramLoss", {"delta": 0.25}, "all"),
@@ -139,6 +151,10 @@ def data_of(setting):
         return X16, Y_SQUARE
     if setting == "blocks43":
         return X, Y_BLOCK
+    if setting == "mixed":
+        return X, Y_MIXED
+    if setting == "sparse":
+        return X, Y_SPARSE
     return X, Y
 
 
@@ -359,7 +375,7 @@ def refusals():
 def generate():
     return {
         "inputs": {"x": X, "y": Y, "yBlock": Y_BLOCK, "pmlBlockLabels": pml_block_labels(Y_BLOCK),
-                   "x16": X16, "ySquare": Y_SQUARE, "y16": Y16, "views": VIEWS,
+                   "yMixed": Y_MIXED, "ySparse": Y_SPARSE, "x16": X16, "ySquare": Y_SQUARE, "y16": Y16, "views": VIEWS,
                    "indices": INDICES},
         "cases": [run_case(*c) for c in CASES],
         "manifold": manifold_cases(),
