@@ -19,6 +19,7 @@ export * from "./data/mod.ts";
 export * from "./losses/mod.ts";
 export * from "./miners/mod.ts";
 export * from "./eval/mod.ts";
+export * from "./store/mod.ts";
 export * from "./benchmark/mod.ts";
 export * from "./models/mod.ts";
 export * from "./heads/mod.ts";

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { SERVER_ENV_VARS } from "../lib/store/server.ts";
 
 interface PermissionSet {
   [kind: string]: unknown;
@@ -45,10 +46,13 @@ Deno.test("every deno run/test in a task takes a named permission set or explici
   }
 });
 
-Deno.test("only the data set may reach the network, and only the dataset's host", () => {
+Deno.test("only the data set may reach the network (the dataset's host); tests only loopback", () => {
   for (const [name, set] of sets) {
     if (name === "data") {
       assert.deepEqual(set.net, ["raw.githubusercontent.com"]);
+    } else if (name === "test") {
+      // The store tests serve PostgreSQL (PGlite) on a loopback port and connect to it.
+      assert.deepEqual(set.net, ["127.0.0.1"]);
     } else {
       assert.ok(set.net === undefined || set.net === false, `set ${name} has network access`);
     }
@@ -90,5 +94,7 @@ Deno.test("the experiment set reads only the repository and the Debian dataset, 
   };
   await walk(new URL("../lib/", import.meta.url));
   await walk(new URL("../experiments/", import.meta.url));
+  // node-postgres reads libpq's variables when `--store postgres://…` opens a server store.
+  for (const name of SERVER_ENV_VARS) names.add(name);
   assert.deepEqual([...(set.env as string[])].sort(), [...names].sort());
 });
