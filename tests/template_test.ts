@@ -276,6 +276,9 @@ Deno.test("gradients through the reference-set and indices paths match finite di
   for (const [name, loss] of Object.entries(LOSSES)) {
     // No reference set (PML's ref_not_supported), or no labels (then no refLabels).
     if (loss.definition.ref === false || loss.definition.labels === false) continue;
+    // Piecewise in its inputs (the histogram's CDF weight jumps at the bins' edges): its finite
+    // differences are in losses_breadth_a_test.ts, at points away from the edges.
+    if (name === "dynamicSoftMarginLoss") continue;
     const options: Record<string, unknown> = { refEmbeddings, refLabels };
     if (name === "circleLoss") options.gamma = 4;
     if (name === "tripletMarginLoss") options.margin = 0.8;
