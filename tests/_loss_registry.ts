@@ -162,6 +162,34 @@ export const LOSSES: LossEntry[] = [
     variants: [{ temperature: 0.1 }, { normalizeEmbeddings: true }],
   },
   {
+    // Required options: margin and Tn.
+    name: "rankedListLoss",
+    loss: (e, y, o) => lib.rankedListLoss(e, y, { margin: 0.4, Tn: 10, ...o }),
+    distances: "any",
+    variants: [{ Tp: 2, imbalance: 0.3 }],
+    auto: true,
+  },
+  {
+    // No labels; required option: the proxies (a TrainableLoss owns them when training).
+    name: "manifoldLoss",
+    loss: (e, _y, o) =>
+      lib.manifoldLoss(e, undefined, {
+        K: 3,
+        proxies: tf.randomNormal([3, e.shape[1]], 0, 1, "float32", 7),
+        ...o,
+      }),
+    distances: "any",
+    variants: [],
+    auto: true,
+  },
+  {
+    // No labels; the second view is the batch itself (every pair of views coincident).
+    name: "vicRegLoss",
+    loss: (e) => lib.vicRegLoss(e, undefined, { refEmbeddings: tf.add(e, 0) as tf.Tensor2D }),
+    distances: "none",
+    variants: [],
+  },
+  {
     // The second view is the batch itself: every (i, i) pair is coincident.
     name: "selfSupervisedLoss",
     loss: (e) => selfSupervisedLoss(ntXentLoss)(e, tf.add(e, 0) as tf.Tensor2D),
