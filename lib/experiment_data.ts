@@ -525,10 +525,13 @@ function fromFashionMnist(data: ExperimentData): ExperimentImages {
  *
  * @example
  * ```ts
+ * import { initBackend } from "./backend.ts";
  * import { experimentEncoder } from "./experiment_data.ts";
  * import { referenceCnn } from "./models/mod.ts";
- * declare const data: import("./experiment_data.ts").ExperimentImages;
- * const model = experimentEncoder(data, { embeddingDim: 64, seed: 0 }, () => referenceCnn());
+ * await initBackend("cpu");
+ * const data = { dataset: "folder", inputShape: [32, 32, 3] as [number, number, number] };
+ * const model = experimentEncoder(data, { embeddingDim: 16, seed: 0 }, () => referenceCnn());
+ * console.log(model.name); // "resnet_encoder"
  * ```
  */
 export function experimentEncoder(

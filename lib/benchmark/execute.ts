@@ -34,9 +34,10 @@ import type { RunMeasurements } from "./runner.ts";
  *
  * @example
  * ```ts
- * import { prepareSetting } from "./execute.ts";
- * declare const train: import("./protocol.ts").LabelledImages, test: typeof train;
- * const data = prepareSetting("unseen", train, test);
+ * import { prepareSetting, type SettingData } from "./execute.ts";
+ * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
+ * const data: SettingData = prepareSetting("seen", split, split);
+ * console.log(data.inputShape, data.testX.shape); // [28, 28, 1] [4, 28, 28, 1]
  * data.dispose();
  * ```
  */
@@ -163,9 +164,11 @@ export interface ExecuteOptions {
  * import { executeRun, prepareSetting } from "./execute.ts";
  * import { BENCHMARK_METHODS } from "./methods.ts";
  * import { DEFAULT_CONFIG } from "./protocol.ts";
- * declare const data: ReturnType<typeof prepareSetting>;
- * const m = await executeRun(BENCHMARK_METHODS[0], data, 0, DEFAULT_CONFIG);
- * console.log(m.mapAtR);
+ * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
+ * const data = prepareSetting("seen", split, split);
+ * const m = await executeRun(BENCHMARK_METHODS[0], data, 0, DEFAULT_CONFIG); // untrained
+ * console.log(m.testImages, m.steps); // 4 0
+ * data.dispose();
  * ```
  */
 export async function executeRun(
