@@ -45,7 +45,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { BACKEND_NAMES, type BackendInfo, type BackendName, initBackend } from "./backend.ts";
 import { writeJsonAtomic, writeTextAtomic } from "./io/atomic.ts";
 import { latestCheckpoint } from "./io/checkpoint.ts";
@@ -189,8 +188,8 @@ export interface RunContext<O, D> {
   options: O;
   /** The run directory (`<resultsRoot>/<experiment>/<run-id>`, no trailing slash). */
   dir: string;
-  /** The backend in use and its thread count (`null` where it has no such notion). */
-  backend: BackendInfo & { threads: number | null };
+  /** The backend in use and its thread count (`threads`: the wasm kernels' threads, else 1). */
+  backend: BackendInfo;
   /** What the experiment's `data` function returned. */
   data: D;
   /** Whether this run continues an interrupted one. */
@@ -441,20 +440,6 @@ function describePart(p: DataProvenance | undefined): string {
   }(${p.source}), ${p.count} examples, ${p.fingerprint}`;
 }
 
-/** Whether a threads count is known for the active backend. */
-function threadsOf(info: BackendInfo): number | null {
-  const reported = (info as { threads?: unknown }).threads;
-  if (typeof reported === "number") return reported;
-  if (info.backend === "wasm") {
-    try {
-      return getThreadsCount();
-    } catch {
-      return 1;
-    }
-  }
-  return info.backend === "cpu" ? 1 : null;
-}
-
 // Non-finite numbers survive a stage's JSON as {"$number": "NaN"}.
 function encodeStage(value: unknown): string {
   return JSON.stringify(
@@ -663,10 +648,10 @@ async function execute(
 
   // Work starts here: the backend, then the data, then (only then) the run directory.
   const info = await initBackend(backendName);
-  const threads = threadsOf(info);
+  const threads = info.threads;
   log(
     `backend: ${info.backend}${info.adapter ? ` (adapter: ${info.adapter})` : ""}` +
-      (threads !== null ? `, ${threads} thread${threads === 1 ? "" : "s"}` : "") +
+      `, ${threads} thread${threads === 1 ? "" : "s"}` +
       (info.kernels.length ? `, project kernels: ${info.kernels.join(", ")}` : ""),
   );
   const disposables: { dispose(): void }[] = [];

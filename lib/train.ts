@@ -28,6 +28,7 @@ import type { AsyncSampler, Batch, Sampler } from "./data/batches.ts";
 import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 import { checkOptionKeys } from "./validate.ts";
+import { applyGradients } from "./kernels/adam.ts";
 
 /**
  * A loss over a batch of embeddings `[b, d]` and their labels `[b]`.
@@ -392,7 +393,9 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
               : ""),
         );
       }
-      optimizer.applyGradients(computed.grads);
+      // tf.train.adam's update as one fused kernel per variable where the backend has it (same
+      // numbers); any other optimizer applies its own update.
+      applyGradients(optimizer, computed.grads);
       tf.dispose(computed.grads);
       step = current;
       const record: StepRecord = { step, loss: value, seconds: (performance.now() - began) / 1000 };

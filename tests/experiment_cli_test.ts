@@ -234,7 +234,7 @@ Deno.test({
       const config = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
       assert.deepEqual(config.options.steps, 4);
       assert.equal(config.backend, "wasm");
-      assert.equal(config.threads, 1);
+      assert.equal(config.threads, navigator.hardwareConcurrency);
       assert.equal(config.encoder.name, "mlpEncoder");
       assert.match(config.git.commit, /^([0-9a-f]{40}|unknown)$/);
       assert.equal(typeof config.git.dirty, "boolean");
