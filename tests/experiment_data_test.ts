@@ -67,15 +67,24 @@ interface Provenance {
 Deno.test({
   name:
     "siamese --data folder: streamed training, config.json with the folder and its fingerprint; " +
-    "a resume is refused after a file changed, and goes through on the same files",
+    "a resume is refused after a file changed, and on the same files ends as the uninterrupted run",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const folder = await tinyFolder();
     const results = await Deno.makeTempDir({ prefix: "simlearn-data-results-" });
     try {
-      const args = ["siamese", "--data", `folder:${folder}`, ...SMALL, "--steps", "2"];
-      const r = await capture([...args, "--batchSize", "8", "--resultsRoot", results]);
+      const args = [
+        "siamese",
+        "--data",
+        `folder:${folder}`,
+        ...SMALL,
+        "--steps",
+        "4",
+        "--checkpointEvery",
+        "2",
+      ];
+      const r = await capture([...args, "--batchSize", "4", "--resultsRoot", results]);
       assert.equal(r.code, 0, r.err);
       assert.match(
         r.out,
@@ -103,8 +112,23 @@ Deno.test({
       assert.equal(metrics.data.dataset, "folder");
       assert.ok(metrics.after.mapAtR > 0 && metrics.after.mapAtR <= 1);
 
-      // An interrupted run (no done.json), then one test image rewritten with other pixels.
+      const history = await Deno.readTextFile(`${dir}/history.jsonl`);
+
+      // Interrupted after step 2: no done.json, the latest checkpoint the one of step 2.
       await Deno.remove(`${dir}/done.json`);
+      await Deno.remove(`${dir}/metrics.json`);
+      const checkpoints = `${dir}/checkpoints/train`;
+      const kept = (await entries(checkpoints)).filter((n) => n.startsWith("ckpt-"));
+      const step2 = kept.find((n) => /^ckpt-0*2-/.test(n))!;
+      assert.ok(step2, `${kept}`);
+      for (const n of kept) {
+        if (n !== step2) await Deno.remove(`${checkpoints}/${n}`, { recursive: true });
+      }
+      await Deno.writeTextFile(
+        `${checkpoints}/latest.json`,
+        JSON.stringify({ step: 2, path: step2 }),
+      );
+      // One test image rewritten with other pixels.
       const before = await listing(dir);
       const testImage = `${folder}/03-blue-cross/23.png`;
       const original = await Deno.readFile(testImage);
@@ -128,9 +152,15 @@ Deno.test({
       await Deno.writeFile(testImage, original);
       const resumed = await capture(["siamese", "--resume", dir]);
       assert.equal(resumed.code, 0, resumed.err);
-      assert.match(resumed.out, /train: trained already \(step 2\); weights restored/);
+      // Steps 3 and 4 streamed again from the sampler position saved at step 2: the same batches,
+      // the same losses and metrics as the uninterrupted run.
+      assert.match(resumed.out, /resuming /);
       const again = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
       assert.deepEqual(again.after, metrics.after);
+      assert.deepEqual(again.before, metrics.before);
+      const losses = (text: string) =>
+        text.trim().split("\n").map((l) => JSON.parse(l)).map((r) => [r.step, r.loss]);
+      assert.deepEqual(losses(await Deno.readTextFile(`${dir}/history.jsonl`)), losses(history));
       await Deno.stat(`${dir}/done.json`);
     } finally {
       for (const d of [folder, results]) await Deno.remove(d, { recursive: true });
