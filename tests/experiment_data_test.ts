@@ -375,6 +375,36 @@ Deno.test({
         assert.match(r.err, pattern, args.join(" "));
         assert.deepEqual(await entries(results), [], `${args.join(" ")} left a directory`);
       }
+      // A non-image file in a class folder, and a corrupt test image: named, exit 2.
+      await Deno.writeTextFile(`${folder}/01-blue-square/notes.txt`, "taken in May");
+      const notes = await capture([
+        "siamese",
+        "--data",
+        `folder:${folder}`,
+        "--resultsRoot",
+        results,
+      ]);
+      assert.equal(notes.code, 2);
+      assert.match(
+        notes.err,
+        /--data: scanImageFolder: .*01-blue-square\/notes\.txt is not an image file/,
+      );
+      await Deno.remove(`${folder}/01-blue-square/notes.txt`);
+      const corrupt = `${folder}/03-blue-cross/20.png`;
+      const good = await Deno.readFile(corrupt);
+      await Deno.writeFile(corrupt, good.subarray(0, 60));
+      const bad = await capture([
+        "siamese",
+        "--data",
+        `folder:${folder}`,
+        ...SMALL,
+        "--resultsRoot",
+        results,
+      ]);
+      assert.equal(bad.code, 2, bad.err);
+      assert.match(bad.err, /--data: loadImages: .*03-blue-cross\/20\.png/);
+      await Deno.writeFile(corrupt, good);
+      assert.deepEqual(await entries(results), []);
       // An empty folder, and a class with one image (retrieval needs two).
       const empty = await Deno.makeTempDir();
       const r = await capture(["siamese", "--data", `folder:${empty}`, "--resultsRoot", results]);
