@@ -274,6 +274,11 @@ const GEOMETRIES: Geo[] = [
   },
   { n: 2, h: 6, w: 7, ci: 8, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
   { n: 3, h: 13, w: 13, ci: 32, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  // few input channels: the scalar im2col (ci 2, 3) and the vector copy of one-channel rows
+  { n: 2, h: 9, w: 10, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 2, h: 7, w: 6, ci: 1, co: 4, fh: 4, fw: 4, s: [1, 2], d: [1, 1], pad: "valid" },
+  { n: 2, h: 7, w: 8, ci: 2, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 9, w: 9, ci: 3, co: 8, fh: 5, fw: 5, s: [2, 2], d: [1, 1], pad: "same" },
 ];
 
 const DILATED: Geo[] = [

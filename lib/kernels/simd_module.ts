@@ -65,6 +65,31 @@ export interface SimdKernels {
     dst: number,
   ): void;
   /**
+   * {@link SimdKernels.im2col} for one input channel (`ch` ignored) without inner loops; where a
+   * filter row's taps are consecutive floats (dilation 1, `fw` ≤ 4) inside the image, one vector
+   * copy, which may write up to 12 bytes past the last row (the caller leaves that room).
+   * `im2col2`, `im2col3`: the same for 2 and 3 channels, scalar copies.
+   */
+  im2col1(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    row0: number,
+    rows: number,
+    dst: number,
+  ): void;
+  /**
    * Adds rows `row0 .. row0+rows−1` of an im2col-shaped matrix at `src` (row stride `srcRow`
    * bytes, `fh·fw·ch` floats used a row) back onto the NHWC batch at `dx` (`[·, h, w, ch]`):
    * the adjoint of {@link SimdKernels.im2col}; taps in the padding are dropped.
@@ -540,6 +565,91 @@ function im2colFunction(): WasmFunction {
   f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
   f.i32(0).set(r);
   f.get(img).get(H).get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.end();
+  f.end();
+  f.get(m).i32(1).i32Sub().set(m);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/**
+ * im2col rows for `ch` = 1, 2 or 3 channels (see {@link SimdKernels.im2col}; the `ch` argument
+ * is ignored): each tap is `ch` scalar copies, read from a safe address and zeroed by `select`
+ * outside the image, with no inner loops.
+ */
+function im2colSmallFunction(ch: number): WasmFunction {
+  const P: ValType[] = new Array(17).fill(I32);
+  const f = new WasmFunction(`im2col${ch}`, P);
+  const [X, H, W, , OH, OW, FH, FW, SH, SW, DH, DW, PT, PL, ROW0, ROWS, DST] = [...P.keys()];
+  const m = f.local(I32);
+  const b = f.local(I32);
+  const r = f.local(I32);
+  const s = f.local(I32);
+  const i = f.local(I32);
+  const jj = f.local(I32);
+  const y = f.local(I32);
+  const xx = f.local(I32);
+  const img = f.local(I32);
+  const t = f.local(I32);
+  const src = f.local(I32);
+  const inside = f.local(I32);
+  const rowBytes = f.local(I32); // w·ch·4
+  const rowIn = f.local(I32); // y inside
+  const rowPtr = f.local(I32); // img + y·rowBytes
+  const vecOk = f.local(I32); // dilation 1 and at most 4 taps a row
+  const bytes = ch * 4;
+  f.get(DW).i32(1).i32Eq().get(FW).i32(5).i32LtS().i32And().set(vecOk);
+  f.get(W).i32(bytes).i32Mul().set(rowBytes);
+  f.get(OW).get(OH).i32Mul().set(t);
+  f.get(ROW0).get(t).i32DivS().set(b);
+  f.get(ROW0).get(b).get(t).i32Mul().i32Sub().set(t);
+  f.get(t).get(OW).i32DivS().set(r);
+  f.get(t).get(r).get(OW).i32Mul().i32Sub().set(s);
+  f.get(ROWS).set(m);
+  f.get(X).get(b).get(H).i32Mul().get(rowBytes).i32Mul().i32Add().set(img);
+  f.block();
+  f.loop();
+  f.get(m).i32Eqz().brIf(1);
+  f.i32(0).set(i);
+  f.loop();
+  f.get(r).get(SH).i32Mul().get(i).get(DH).i32Mul().i32Add().get(PT).i32Sub().tee(y);
+  f.get(H).i32LtU().set(rowIn);
+  f.get(img).get(y).get(rowBytes).i32Mul().i32Add().set(rowPtr);
+  if (ch === 1) {
+    // One channel, dilation 1, at most 4 taps a row: a filter row's taps are consecutive
+    // floats, copied as one vector when all 4 floats read lie inside the row (the store's
+    // extra floats are overwritten by the next tap row, or land in the caller's slack).
+    f.get(s).get(SW).i32Mul().get(PL).i32Sub().tee(xx).get(W).i32LtU();
+    f.get(xx).i32(3).i32Add().get(W).i32LtU().i32And().get(rowIn).i32And().get(vecOk).i32And();
+    f.if();
+    f.get(DST).get(rowPtr).get(xx).i32(4).i32Mul().i32Add().v128Load().v128Store();
+    f.get(DST).get(FW).i32(4).i32Mul().i32Add().set(DST);
+    f.else();
+  }
+  f.i32(0).set(jj);
+  f.loop();
+  f.get(s).get(SW).i32Mul().get(jj).get(DW).i32Mul().i32Add().get(PL).i32Sub().tee(xx);
+  f.get(W).i32LtU().get(rowIn).i32And().set(inside);
+  // src = inside ? rowPtr + xx·bytes : X (a readable address; the value is discarded)
+  f.get(rowPtr).get(xx).i32(bytes).i32Mul().i32Add().get(X).get(inside).select().set(src);
+  for (let c = 0; c < ch; c++) {
+    f.get(DST);
+    f.get(src).f32Load(4 * c).f32(0).get(inside).select();
+    f.f32Store(4 * c);
+  }
+  f.get(DST).i32(bytes).i32Add().set(DST);
+  f.get(jj).i32(1).i32Add().tee(jj).get(FW).i32LtS().brIf(0);
+  f.end();
+  if (ch === 1) f.end();
+  f.get(i).i32(1).i32Add().tee(i).get(FH).i32LtS().brIf(0);
+  f.end();
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32GeS().if();
+  f.i32(0).set(s);
+  f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
+  f.i32(0).set(r);
+  f.get(img).get(H).get(rowBytes).i32Mul().i32Add().set(img);
   f.end();
   f.end();
   f.get(m).i32(1).i32Sub().set(m);
@@ -1500,6 +1610,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   }
   fns.push(gemmDriver(mr, (mode, r, nq) => idx.get(`${mode}/${r}/${nq}`) as number));
   fns.push(im2colFunction());
+  for (const ch of [1, 2, 3]) fns.push(im2colSmallFunction(ch));
   fns.push(col2imFunction());
   fns.push(maxPoolGradFunction());
   fns.push(maxPoolGrad2x2Function());

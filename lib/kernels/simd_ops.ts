@@ -430,6 +430,14 @@ function im2colCall(
   p.callScratch(fn, 1 << 16, x, h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl, r0, nr, dst);
 }
 
+/** Bytes after an im2col chunk that the one-channel copy may overwrite (`im2col1`). */
+const IM2COL_SLACK = 16;
+
+/** The im2col function for `ci` channels: scalar copies below 4 channels, else vectors. */
+function im2colFn(par: Parallel, ci: number): number {
+  return par.fn(ci < 4 ? `im2col${ci}` : "im2col");
+}
+
 /**
  * Forward convolution `y[n·oh·ow, co] = im2col(x) · W` at heap offsets `x`, `w` (`[fh, fw, ci,
  * co]`) and `y` (`[n, oh, ow, co]`).
@@ -469,7 +477,7 @@ export function conv2dForwardSimd(
   const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / tasks));
   // Per thread: the im2col chunk, then (padded) the product chunk.
   const colsAt = 0;
-  const outAt = rows * kk * F;
+  const outAt = rows * kk * F + IM2COL_SLACK;
   const perThread = outAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
@@ -479,7 +487,7 @@ export function conv2dForwardSimd(
       wp = scratch.alloc(kk * co4);
       k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
-    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
     par.run(
       splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
         const p = new Program();
@@ -594,7 +602,7 @@ export function conv2dBackpropFilterSimd(
   const P = reductionParts(m);
   const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / P));
   const colsAt = 0;
-  const dysAt = rows * kk * F;
+  const dysAt = rows * kk * F + IM2COL_SLACK;
   const perThread = dysAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
@@ -603,7 +611,7 @@ export function conv2dBackpropFilterSimd(
     // One part writes straight to the result (unless padded); several go through partials.
     const direct = P === 1 && !padded;
     const parts = direct ? dw : scratch.alloc(P * size);
-    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
     // One task per part whatever the thread count: the parts fix the order of the additions.
     const tasks = splitRange(m, P).map(([a, b], part) => {
       const p = new Program();
