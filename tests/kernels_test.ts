@@ -11,10 +11,13 @@ import {
   addWasm,
   applyGradients,
   batchMatMulWasm,
+  BIAS_ACT_GRAD_KERNEL,
   castWasm,
   conv2DBackpropFilterWasm,
   conv2DBackpropInputWasm,
   conv2DWasm,
+  FUSED_CONV2D_KERNEL,
+  FUSED_MATMUL_KERNEL,
   fusedMatMulWasm,
   identityWasm,
   kernelThreads,
@@ -26,6 +29,7 @@ import {
   reluGradWasm,
   reluWasm,
   segmentSum,
+  setFusedOps,
   setKernelThreads,
   setSimdDisabled,
   shareWasmHeap,
@@ -928,6 +932,264 @@ Deno.test("Identity and Cast keep values, share storage safely and free it", asy
   i.dispose();
   assert.equal(tf.memory().numBytes, before, "no storage leaked");
 });
+
+// ---------------------------------------------------------------- fused layers
+
+/** A conv or dense layer call through `tf.fused`, its inputs, and the gradients of a loss of it. */
+interface LayerCase {
+  what: string;
+  op: "conv" | "dense";
+  shapes: number[][]; // x/a, filter/b, bias (omitted: no bias)
+  args: Record<string, unknown>;
+}
+
+const LAYER_CASES: LayerCase[] = [
+  // Winograd route (3×3, side ≥ 8), Relu, bias
+  {
+    what: "conv 3x3 winograd relu",
+    op: "conv",
+    shapes: [[2, 10, 9, 4], [3, 3, 4, 8], [8]],
+    args: { strides: 1, pad: "valid", activation: "relu" },
+  },
+  // im2col route, one input channel (vector im2col), same padding
+  {
+    what: "conv 1-channel same relu",
+    op: "conv",
+    shapes: [[3, 9, 8, 1], [3, 3, 1, 8], [8]],
+    args: { strides: 1, pad: "same", activation: "relu" },
+  },
+  // im2col route, stride 2, output channels not a multiple of 4 (padded copy), linear
+  {
+    what: "conv stride 2 co 6 linear",
+    op: "conv",
+    shapes: [[2, 7, 8, 5], [3, 2, 5, 6], [6]],
+    args: { strides: [2, 1], pad: "same", activation: "linear" },
+  },
+  {
+    what: "conv no bias relu",
+    op: "conv",
+    shapes: [[2, 6, 6, 4], [3, 3, 4, 4]],
+    args: { strides: 1, pad: 1, activation: "relu" },
+  },
+  {
+    what: "dense relu",
+    op: "dense",
+    shapes: [[7, 20], [20, 12], [12]],
+    args: { activation: "relu" },
+  },
+  // columns not a multiple of 4 (scratch copy, then the epilogue), linear, transposes
+  {
+    what: "dense n 6 linear transposeA",
+    op: "dense",
+    shapes: [[20, 7], [20, 6], [6]],
+    args: { activation: "linear", transposeA: true },
+  },
+  {
+    what: "dense relu transposeB",
+    op: "dense",
+    shapes: [[9, 16], [8, 16], [8]],
+    args: { activation: "relu", transposeB: true },
+  },
+  {
+    what: "dense transposes no bias relu",
+    op: "dense",
+    shapes: [[16, 9], [8, 16]],
+    args: { activation: "relu", transposeA: true, transposeB: true },
+  },
+];
+
+/** Output and gradients of `sum(layer(inputs) · r)` (`r` fixed random) on the current backend. */
+function layerGrads(c: LayerCase, seed: number): { out: Float32Array; grads: Float32Array[] } {
+  return tf.tidy(() => {
+    const ins = c.shapes.map((s, i) => tf.tensor(randoms(size(s), seed + i), s));
+    const f = (...ts: tf.Tensor[]) => {
+      const [x, w, bias] = ts;
+      const y = c.op === "conv"
+        ? tf.fused.conv2d(
+          { x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias, ...c.args } as Parameters<
+            typeof tf.fused.conv2d
+          >[0],
+        )
+        : tf.fused.matMul(
+          { a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, ...c.args } as Parameters<
+            typeof tf.fused.matMul
+          >[0],
+        );
+      return tf.sum(tf.mul(y, tf.tensor(randoms(size(y.shape), seed + 9), y.shape)));
+    };
+    const out = c.op === "conv"
+      ? tf.fused.conv2d(
+        { x: ins[0], filter: ins[1], bias: ins[2], ...c.args } as Parameters<
+          typeof tf.fused.conv2d
+        >[0],
+      )
+      : tf.fused.matMul(
+        { a: ins[0], b: ins[1], bias: ins[2], ...c.args } as Parameters<typeof tf.fused.matMul>[0],
+      );
+    const grads = tf.grads(f)(ins);
+    return {
+      out: Float32Array.from(out.dataSync()),
+      grads: grads.map((g) => Float32Array.from(g.dataSync())),
+    };
+  });
+}
+
+Deno.test("fused layers: tf.fused.conv2d and tf.fused.matMul with bias and Relu, and their gradients, equal cpu", async () => {
+  await setup();
+  let seed = 1500;
+  for (const c of LAYER_CASES) {
+    seed += 20;
+    await tf.setBackend("cpu");
+    const want = layerGrads(c, seed);
+    await tf.setBackend("wasm");
+    const kernel = c.op === "conv" ? FUSED_CONV2D_KERNEL : FUSED_MATMUL_KERNEL;
+    const prof = await tf.profile(() => layerGrads(c, seed));
+    assert.ok(prof.kernelNames.includes(kernel), `${c.what}: ${kernel} ran`);
+    assert.ok(prof.kernelNames.includes(BIAS_ACT_GRAD_KERNEL), `${c.what}: fused gradient ran`);
+    for (const k of ["Add", "Relu", RELU_GRAD_KERNEL]) {
+      assert.ok(!prof.kernelNames.includes(k), `${c.what}: no ${k} kernel`);
+    }
+    let first: ReturnType<typeof layerGrads> | undefined;
+    for (const threads of THREADS) {
+      const got = await withThreads(threads, () => Promise.resolve(layerGrads(c, seed)));
+      assertClose(got.out, want.out, `${c.what}: output (${threads} threads)`);
+      got.grads.forEach((g, i) => assertClose(g, want.grads[i], `${c.what}: grad ${i}`));
+      if (first === undefined) first = got;
+      else {
+        assertSameBits(got.out, first.out, `${c.what}: 2 threads vs 1`);
+        got.grads.forEach((g, i) => assertSameBits(g, first!.grads[i], `${c.what}: grad ${i}`));
+      }
+    }
+    // tfjs's own ops on wasm (in training: Conv2D/MatMul, Add, Relu; Relu's gradient, Sum):
+    // the same gradients, bit for bit (outside training tfjs runs the backend's fused kernel).
+    const old = setFusedOps(false);
+    try {
+      const plain = layerGrads(c, seed);
+      assertClose(plain.out, first!.out, `${c.what}: unfused output`);
+      plain.grads.forEach((g, i) =>
+        assertSameBits(g, first!.grads[i], `${c.what}: unfused grad ${i}`)
+      );
+    } finally {
+      setFusedOps(old);
+    }
+    // Without our SIMD kernels: the backend's fused kernels and plain loops.
+    setSimdDisabled(true);
+    try {
+      const got = layerGrads(c, seed);
+      assertClose(got.out, want.out, `${c.what}: output (simd off)`);
+      got.grads.forEach((g, i) => assertClose(g, want.grads[i], `${c.what}: grad ${i} (simd off)`));
+    } finally {
+      setSimdDisabled(false);
+    }
+  }
+});
+
+Deno.test("fused layers: other activations, dilations and PReLU go to tfjs's own ops", async () => {
+  await setup();
+  const x = randoms(2 * 7 * 7 * 4, 1700);
+  const w = randoms(3 * 3 * 4 * 4, 1701);
+  const b = randoms(4, 1702);
+  const calls: [string, Record<string, unknown>][] = [
+    ["elu", { activation: "elu" }],
+    ["dilations 2", { dilations: 2, activation: "relu" }],
+    ["leakyrelu", { activation: "leakyrelu", leakyreluAlpha: 0.1 }],
+  ];
+  for (const [what, extra] of calls) {
+    const run = () =>
+      tf.tidy(() => {
+        return Float32Array.from(
+          tf.fused.conv2d(
+            {
+              x: tf.tensor4d(x, [2, 7, 7, 4]),
+              filter: tf.tensor4d(w, [3, 3, 4, 4]),
+              bias: tf.tensor1d(b),
+              strides: 1,
+              pad: "same",
+              ...extra,
+            } as Parameters<typeof tf.fused.conv2d>[0],
+          ).dataSync(),
+        );
+      });
+    await tf.setBackend("cpu");
+    const want = run();
+    await tf.setBackend("wasm");
+    const prof = await tf.profile(run);
+    assert.ok(!prof.kernelNames.includes(FUSED_CONV2D_KERNEL), `${what}: not ours`);
+    assertClose(run(), want, what);
+  }
+  await tf.setBackend("wasm");
+  const prof = await tf.profile(() =>
+    tf.fused.matMul({
+      a: tf.ones([2, 3]),
+      b: tf.ones([3, 4]),
+      activation: "prelu",
+      preluActivationWeights: tf.ones([4]),
+    })
+  );
+  assert.ok(!prof.kernelNames.includes(FUSED_MATMUL_KERNEL), "prelu: not ours");
+});
+
+Deno.test("SimlearnBiasActGrad equals dy·step(y) and its column sums (NaN, odd sizes)", async () => {
+  await setup();
+  for (const [rows, cols] of [[130, 8], [70, 5], [3, 4], [1, 1]]) {
+    const dy = randoms(rows * cols, 1800 + rows);
+    const y = randoms(rows * cols, 1900 + cols).map((v) => (v < -0.3 ? 0 : v));
+    y[0] = NaN;
+    if (y.length > 2) y[2] = -0;
+    await tf.setBackend("cpu");
+    const [wantDz, wantDb] = tf.tidy(() => {
+      const dz = tf.mul(tf.tensor2d(dy, [rows, cols]), tf.step(tf.tensor2d(y, [rows, cols])));
+      return [dz.dataSync(), tf.sum(dz, 0).dataSync()].map((v) => Float32Array.from(v));
+    });
+    for (const activation of ["relu", "linear"]) {
+      const runIt = () =>
+        tf.tidy(() => {
+          const outs = tf.engine().runKernel(BIAS_ACT_GRAD_KERNEL, {
+            dy: tf.tensor2d(dy, [rows, cols]),
+            y: tf.tensor2d(y, [rows, cols]),
+          }, { activation }) as tf.Tensor[];
+          return outs.map((t) => Float32Array.from(t.dataSync()));
+        });
+      await tf.setBackend("wasm");
+      const wantLinear = [dy, Float32Array.from(sumColumns(dy, rows, cols))];
+      const [wz, wb] = activation === "relu" ? [wantDz, wantDb] : wantLinear;
+      for (const threads of THREADS) {
+        const [dz, db] = await withThreads(threads, () => Promise.resolve(runIt()));
+        assertClose(dz, wz, `dz ${rows}x${cols} ${activation}`);
+        assertClose(db, wb, `db ${rows}x${cols} ${activation}`);
+      }
+      setSimdDisabled(true);
+      try {
+        const [dz, db] = runIt();
+        assertClose(dz, wz, `dz ${rows}x${cols} ${activation} (simd off)`);
+        assertClose(db, wb, `db ${rows}x${cols} ${activation} (simd off)`);
+      } finally {
+        setSimdDisabled(false);
+      }
+    }
+  }
+  await tf.setBackend("wasm");
+  assert.throws(
+    () =>
+      tf.engine().runKernel(BIAS_ACT_GRAD_KERNEL, { dy: tf.zeros([2, 3]), y: tf.zeros([3, 2]) }, {
+        activation: "relu",
+      }),
+    /SimlearnBiasActGrad: dy \[2,3\] float32 and y \[3,2\] float32 must be/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel(FUSED_MATMUL_KERNEL, { a: tf.zeros([2, 3]), b: tf.zeros([3, 2]) }, {
+        activation: "elu",
+      }),
+    /SimlearnFusedMatMul: activation must be "linear" or "relu", got elu/,
+  );
+});
+
+function sumColumns(v: Float32Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j] += v[i * cols + j];
+  return out;
+}
 
 // ---------------------------------------------------------------- errors
 

@@ -19,7 +19,14 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
-import { gemmParallel, heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
+import {
+  type Epilogue,
+  gemmParallel,
+  heapOffset,
+  NO_EPILOGUE,
+  simdFor,
+  tasksFor,
+} from "./simd_ops.ts";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
 
@@ -212,17 +219,32 @@ function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number 
 }
 
 /**
- * `a·b` with our SIMD matrix kernel, one call per matrix of the (broadcast) batch; `Aᵀ` is read
- * in place through strides, `Bᵀ` and column counts that are not multiples of 4 go through a
- * scratch copy.
+ * `a·b` (`[..., m, k] · [..., k, n]`, either transposed, batch dimensions broadcast) with our
+ * SIMD matrix kernel, one call per matrix of the batch, then the `epilogue` (bias, Relu) on the
+ * outputs; `Aᵀ` is read in place through strides, `Bᵀ` and column counts that are not multiples
+ * of 4 go through a scratch copy. Returns a new float32 tensor on `be`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matMulSimd } from "./batch_mat_mul.ts";
+ * import { simdFor } from "./simd_ops.ts";
+ * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const be = tf.backend() as unknown as WasmBackendLike;
+ * const c = matMulSimd(be, simdFor(be)!, tf.ones([2, 3]), tf.ones([3, 4]), false, false);
+ * be.disposeData(c.dataId); // c was [2, 4], all 3
+ * ```
  */
-function simdProduct(
+export function matMulSimd(
   be: WasmBackendLike,
   _k: SimdKernels,
   a: TensorInfo,
   b: TensorInfo,
   transposeA: boolean,
   transposeB: boolean,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): TensorInfo {
   const ra = a.shape.length;
   const rb = b.shape.length;
@@ -277,11 +299,39 @@ function simdProduct(
         bStep = n4 * F;
       }
       const cPtr = cs === undefined ? outBase + o * m * n * F : heapOffset(be, cs);
-      gemmParallel(par, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
-      if (cs !== undefined) {
+      const direct = cs === undefined;
+      gemmParallel(
+        par,
+        aPtr,
+        aRow,
+        aStep,
+        aBlock,
+        bPtr,
+        bStep,
+        cPtr,
+        n4 * F,
+        m,
+        n4,
+        kk,
+        0,
+        direct ? epilogue : NO_EPILOGUE,
+      );
+      if (!direct) {
         const src = new Float32Array(be.wasm.HEAPU8.buffer, cPtr, m * n4);
         const dst = new Float32Array(be.wasm.HEAPU8.buffer, outBase + o * m * n * F, m * n);
         for (let i = 0; i < m; i++) dst.set(src.subarray(i * n4, i * n4 + n), i * n);
+        if (epilogue.bias !== 0 || epilogue.relu) {
+          par.run([
+            new Program().call(
+              par.fn("biasAct"),
+              outBase + o * m * n * F,
+              epilogue.bias,
+              m,
+              n,
+              +epilogue.relu,
+            ),
+          ]);
+        }
       }
     }
   } finally {
@@ -314,7 +364,7 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const simd = simdFor(be);
   if (simd !== undefined) {
     checkProduct(a, b, transposeA, transposeB);
-    return simdProduct(be, simd, a, b, transposeA, transposeB);
+    return matMulSimd(be, simd, a, b, transposeA, transposeB);
   }
   const plain = { transposeA: false, transposeB: false } as NamedAttrMap;
   const p = product(

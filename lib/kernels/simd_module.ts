@@ -211,7 +211,8 @@ export interface SimdKernels {
   /**
    * Winograd F(2×2, 3×3) output transform `Y = Aᵀ·M·A` of tiles `t0 .. t0+nt−1` (`M` laid out as
    * {@link SimdKernels.winoInput}'s `V`, `co` channels, a multiple of 4) into the NHWC batch at
-   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped.
+   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped. Each output then gets the
+   * epilogue of {@link SimdKernels.biasAct} (`bias` 0 and `relu` 0: none).
    */
   winoOutput(
     m: number,
@@ -224,6 +225,29 @@ export interface SimdKernels {
     tw: number,
     t0: number,
     nt: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /**
+   * `x[i, j] = act(x[i, j] + bias[j])` in place on a row-major `[rows, cols]` block: the add
+   * when `bias` (a pointer) is not 0, `act` the Relu (NaN stays NaN) when `relu` is 1, else the
+   * identity. The epilogue of the fused layers.
+   */
+  biasAct(x: number, bias: number, rows: number, cols: number, relu: number): void;
+  /**
+   * The backward pass of {@link SimdKernels.biasAct} on a `[rows, cols]` block: `dz = relu ?
+   * dy · step(y) : dy` (as the Relu gradient kernel computes it, from the layer's output `y`;
+   * not written when `dz` is 0) and `sum[j] = Σ_i dz[i, j]` in float32, rows in order (the block
+   * sums of the bias gradient).
+   */
+  biasActGrad(
+    dy: number,
+    y: number,
+    dz: number,
+    sum: number,
+    rows: number,
+    cols: number,
+    relu: number,
   ): void;
   /**
    * The adjoint of {@link SimdKernels.winoOutput}: `dM = A·dY·Aᵀ` of the 2×2 output tiles of
@@ -1311,9 +1335,10 @@ function winoInputFunction(): WasmFunction {
 
 /** Winograd output transform (see {@link SimdKernels.winoOutput}). */
 function winoOutputFunction(): WasmFunction {
-  const P: ValType[] = new Array(10).fill(I32);
+  const P: ValType[] = new Array(12).fill(I32);
   const f = new WasmFunction("winoOutput", P);
-  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT] = [...P.keys()];
+  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT, BIAS, RELU] = [...P.keys()];
+  const out = f.local(V128);
   const t = f.local(I32);
   const tEnd = f.local(I32);
   const img = f.local(I32);
@@ -1373,10 +1398,11 @@ function winoOutputFunction(): WasmFunction {
     for (let b = 0; b < 2; b++) {
       const k = a * 2 + b;
       f.get(addr[k]).i32(-1).i32Ne().if();
-      f.get(addr[k]).get(q).i32Add();
       if (b === 0) f.get(ss(0)).get(ss(1)).f32x4Add().get(ss(2)).f32x4Add();
       else f.get(ss(1)).get(ss(2)).f32x4Sub().get(ss(3)).f32x4Sub();
-      f.v128Store();
+      f.set(out);
+      biasActEpilogue(f, out, BIAS, q, RELU);
+      f.get(addr[k]).get(q).i32Add().get(out).v128Store();
       f.end();
     }
   }
@@ -1388,6 +1414,126 @@ function winoOutputFunction(): WasmFunction {
   f.get(t).i32(1).i32Add().set(t);
   f.br(0);
   f.end();
+  f.end();
+  return f;
+}
+
+/**
+ * Emits `v = relu(v + bias[q])` on local `v`: the add when the pointer `bias` (a local) is not 0,
+ * the relu (NaN stays NaN, as in the Relu kernel) when local `relu` is not 0. `q` is the local
+ * holding the byte offset of the channel group.
+ */
+function biasActEpilogue(f: WasmFunction, v: number, bias: number, q: number, relu: number): void {
+  f.get(bias).if();
+  f.get(v).get(bias).get(q).i32Add().v128Load().f32x4Add().set(v);
+  f.end();
+  f.get(relu).if();
+  f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+  f.end();
+}
+
+/** Bias and activation in place on rows (see {@link SimdKernels.biasAct}). */
+function biasActFunction(): WasmFunction {
+  const f = new WasmFunction("biasAct", [I32, I32, I32, I32, I32]);
+  const [X, BIAS, ROWS, COLS, RELU] = [0, 1, 2, 3, 4];
+  const q = f.local(I32);
+  const end4 = f.local(I32);
+  const bytes = f.local(I32);
+  const v = f.local(V128);
+  f.get(COLS).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(ROWS).i32Eqz().get(COLS).i32Eqz().i32Or().if().ret().end();
+  f.loop(); // rows
+  f.i32(0).set(q);
+  f.block();
+  f.loop(); // 4 columns at a time
+  f.get(q).get(end4).i32GeS().brIf(1);
+  f.get(X).get(q).i32Add().v128Load().set(v);
+  biasActEpilogue(f, v, BIAS, q, RELU);
+  f.get(X).get(q).i32Add().get(v).v128Store();
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop(); // remaining columns, through lane 0 (the bias read as a splat)
+  f.get(q).get(bytes).i32GeS().brIf(1);
+  f.get(X).get(q).i32Add().v128Load32Splat().set(v);
+  f.get(BIAS).if();
+  f.get(v).get(BIAS).get(q).i32Add().v128Load32Splat().f32x4Add().set(v);
+  f.end();
+  f.get(RELU).if();
+  f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+  f.end();
+  f.get(X).get(q).i32Add().get(v).f32x4ExtractLane0().f32Store();
+  f.get(q).i32(4).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(X).get(bytes).i32Add().set(X);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/** The activation's gradient and the bias gradient's block sums (see {@link SimdKernels.biasActGrad}). */
+function biasActGradFunction(): WasmFunction {
+  const f = new WasmFunction("biasActGrad", [I32, I32, I32, I32, I32, I32, I32]);
+  const [DY, Y, DZ, SUM, ROWS, COLS, RELU] = [0, 1, 2, 3, 4, 5, 6];
+  const q = f.local(I32);
+  const end4 = f.local(I32);
+  const bytes = f.local(I32);
+  const d = f.local(V128);
+  const y = f.local(V128);
+  const st = f.local(V128);
+  const store = f.local(I32); // dz is written (not when it is dy itself: dz = 0)
+  f.get(DZ).set(store);
+  f.get(COLS).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(SUM).i32(0).get(bytes).memoryFill();
+  f.get(ROWS).i32Eqz().get(COLS).i32Eqz().i32Or().if().ret().end();
+  /** d = dy · step(y) (NaN where y is NaN), as the Relu gradient kernel computes it. */
+  const grad = () => {
+    f.get(RELU).if();
+    f.f32x4Const(1).f32x4Const(0).get(y).f32x4Const(0).f32x4Gt().v128Bitselect().set(st);
+    f.get(y).get(st).get(y).get(y).f32x4Ne().v128Bitselect().set(st);
+    f.get(d).get(st).f32x4Mul().set(d);
+    f.end();
+  };
+  f.loop(); // rows
+  f.i32(0).set(q);
+  f.block();
+  f.loop(); // 4 columns at a time
+  f.get(q).get(end4).i32GeS().brIf(1);
+  f.get(DY).get(q).i32Add().v128Load().set(d);
+  f.get(Y).get(q).i32Add().v128Load().set(y);
+  grad();
+  f.get(store).if().get(DZ).get(q).i32Add().get(d).v128Store().end();
+  f.get(SUM).get(q).i32Add();
+  f.get(SUM).get(q).i32Add().v128Load().get(d).f32x4Add();
+  f.v128Store();
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop(); // remaining columns, through lane 0
+  f.get(q).get(bytes).i32GeS().brIf(1);
+  f.get(DY).get(q).i32Add().v128Load32Splat().set(d);
+  f.get(Y).get(q).i32Add().v128Load32Splat().set(y);
+  grad();
+  f.get(store).if().get(DZ).get(q).i32Add().get(d).f32x4ExtractLane0().f32Store().end();
+  f.get(SUM).get(q).i32Add();
+  f.get(SUM).get(q).i32Add().f32Load().get(d).f32x4ExtractLane0().f32Add();
+  f.f32Store();
+  f.get(q).i32(4).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DY).get(bytes).i32Add().set(DY);
+  f.get(Y).get(bytes).i32Add().set(Y);
+  f.get(DZ).get(bytes).i32Add().set(DZ);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
   f.end();
   return f;
 }
@@ -1626,6 +1772,8 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(winoOutputFunction());
   fns.push(winoGradOutputFunction());
   fns.push(transposeFunction());
+  fns.push(biasActFunction());
+  fns.push(biasActGradFunction());
   return assemble(fns, sharedMaximum);
 }
 

@@ -153,6 +153,20 @@ export function heapOffset(backend: WasmBackendLike, t: TensorInfo): number {
 const F = 4; // bytes per float
 const ceil4 = (v: number) => (v + 3) & ~3;
 
+/**
+ * What a fused layer applies to a product's outputs as they are written: `+ bias[c]` (the byte
+ * offset of a `[co]` vector on the heap; 0: none), then Relu if `relu`.
+ */
+export interface Epilogue {
+  /** Byte offset of the bias vector, or 0 for none. */
+  bias: number;
+  /** Apply Relu (NaN stays NaN). */
+  relu: boolean;
+}
+
+/** No bias, no activation. */
+export const NO_EPILOGUE: Epilogue = { bias: 0, relu: false };
+
 /** Temporary heap buffers of one kernel call, released together. */
 export class Scratch {
   private readonly infos: TensorInfo[] = [];
@@ -291,7 +305,8 @@ export function gemmCalls(
 
 /**
  * `C (+)= A·B` as {@link gemmCalls}, its rows split between the threads of `par` (in multiples of
- * the register tile's rows; each row's sums are the same whatever the split).
+ * the register tile's rows; each row's sums are the same whatever the split), then the
+ * `epilogue` (bias, Relu) on each task's rows (`ldc` must then be `4n`: rows without gaps).
  *
  * @example
  * ```ts
@@ -323,9 +338,12 @@ export function gemmParallel(
   n: number,
   kk: number,
   acc: number,
+  { bias, relu }: Epilogue = NO_EPILOGUE,
 ): void {
   const tasks = tasksFor(par, m * n * kk, Math.ceil(m / GEMM_MR));
   const gemm = par.fn("gemm");
+  const fused = bias !== 0 || relu;
+  if (fused && ldc !== n * F) throw new Error("gemmParallel: an epilogue needs ldc = 4n");
   par.run(
     splitRange(m, tasks, GEMM_MR).filter(([r0, r1]) => r1 > r0).map(([r0, r1]) => {
       const p = new Program();
@@ -346,6 +364,7 @@ export function gemmParallel(
         kk,
         acc,
       );
+      if (fused) p.call(par.fn("biasAct"), c + r0 * ldc, bias, r1 - r0, n, +relu);
       return p;
     }),
   );
@@ -440,7 +459,8 @@ function im2colFn(par: Parallel, ci: number): number {
 
 /**
  * Forward convolution `y[n·oh·ow, co] = im2col(x) · W` at heap offsets `x`, `w` (`[fh, fw, ci,
- * co]`) and `y` (`[n, oh, ow, co]`).
+ * co]`) and `y` (`[n, oh, ow, co]`) (or by Winograd where {@link convAlgorithm} says so), then the
+ * `epilogue` (bias, Relu) on each chunk of outputs while it is in cache.
  *
  * @example
  * ```ts
@@ -466,8 +486,13 @@ export function conv2dForwardSimd(
   w: number,
   y: number,
   g: ConvGeometry,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): void {
-  if (convAlgorithm("forward", g) === "winograd") return conv2dForwardWinograd(be, x, w, y, g);
+  if (convAlgorithm("forward", g) === "winograd") {
+    return conv2dForwardWinograd(be, x, w, y, g, epilogue);
+  }
+  const { bias, relu } = epilogue;
+  const fused = bias !== 0 || relu;
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -488,6 +513,7 @@ export function conv2dForwardSimd(
       k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
     const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
+    const biasAct = par.fn("biasAct");
     par.run(
       splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
         const p = new Program();
@@ -531,6 +557,8 @@ export function conv2dForwardSimd(
             );
             p.callScratch(copy2d, 1, outAt, co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
           }
+          // The chunk's outputs are still in cache.
+          if (fused) p.call(biasAct, y + r0 * g.co * F, bias, nr, g.co, +relu);
         }
         return p;
       }),

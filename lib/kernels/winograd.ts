@@ -19,7 +19,7 @@
 import type { ConvGeometry } from "./simd_ops.ts";
 import { GEMM_MR } from "./simd_module.ts";
 import { type Parallel, parallelFor, Program, splitRange } from "./parallel.ts";
-import { reductionParts, Scratch, tasksFor } from "./simd_ops.ts";
+import { type Epilogue, NO_EPILOGUE, reductionParts, Scratch, tasksFor } from "./simd_ops.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
 
 const F = 4;
@@ -219,6 +219,7 @@ function winogradForward(
   u: number,
   y: number,
   g: ConvGeometry,
+  { bias, relu }: Epilogue = NO_EPILOGUE,
 ): void {
   const th = Math.ceil(g.oh / 2);
   const tw = Math.ceil(g.ow / 2);
@@ -259,7 +260,7 @@ function winogradForward(
               0,
             );
           }
-          p.callScratch(output, 1, mAt, mStride, y, g.oh, g.ow, g.co, th, tw, t0, nt);
+          p.callScratch(output, 1, mAt, mStride, y, g.oh, g.ow, g.co, th, tw, t0, nt, bias, +relu);
         }
         return p;
       }),
@@ -277,7 +278,8 @@ function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
 
 /**
  * Forward convolution `y = conv(x, w)` by Winograd at heap offsets `x` (`[n, h, w, ci]`), `w`
- * (`[3, 3, ci, co]`) and `y` (`[n, oh, ow, co]`); `g` must satisfy {@link winogradApplies}.
+ * (`[3, 3, ci, co]`) and `y` (`[n, oh, ow, co]`), then the `epilogue` (bias, Relu) on each
+ * output as it is written; `g` must satisfy {@link winogradApplies}.
  *
  * @example
  * ```ts
@@ -303,6 +305,7 @@ export function conv2dForwardWinograd(
   w: number,
   y: number,
   g: ConvGeometry,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): void {
   const par = parallelOf(be);
   const scratch = new Scratch(be);
@@ -310,7 +313,7 @@ export function conv2dForwardWinograd(
     const uT = filterTransform(heapF32(be, w, 9 * g.ci * g.co), g.ci, g.co, false);
     const u = scratch.alloc(uT.length);
     heapF32(be, u, uT.length).set(uT);
-    winogradForward(be, par, x, u, y, g);
+    winogradForward(be, par, x, u, y, g, epilogue);
   } finally {
     scratch.free();
   }
