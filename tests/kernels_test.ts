@@ -47,6 +47,7 @@ import {
   setConvAlgorithm,
 } from "../lib/kernels/winograd.ts";
 import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
+import { filterGradientTransform4, filterTransform4 } from "../lib/kernels/winograd4.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -405,12 +406,24 @@ const WINOGRAD: Geo[] = [
   { n: 2, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
 ];
 
-Deno.test("Winograd F(2x2,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
+/** F(4×4, 3×3): tiles overhanging the image on both sides, padding, several images per task. */
+const WINOGRAD4: Geo[] = [
+  ...WINOGRAD.slice(0, -1),
+  { n: 2, h: 13, w: 13, ci: 8, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 2, h: 11, w: 6, ci: 4, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+];
+
+Deno.test("Winograd F(2x2,3x3) and F(4x4,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
   await setup();
   let seed = 1500;
   const old = setConvAlgorithm("winograd");
   try {
-    for (const g of WINOGRAD) {
+    for (
+      const [algorithm, g] of [...WINOGRAD, ...WINOGRAD4].map((g, i) =>
+        [i < WINOGRAD.length ? "winograd" : "winograd4", g] as const
+      )
+    ) {
+      setConvAlgorithm(algorithm);
       const c = info(g);
       const x = randoms(g.n * g.h * g.w * g.ci, seed++);
       const w = randoms(9 * g.ci * g.co, seed++);
@@ -458,9 +471,10 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
     pt: 0,
     pl: 0,
   });
-  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd");
-  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd");
-  assert.equal(convAlgorithm("forward", geo(7, 32, 64)), "im2col"); // 5x5 outputs
+  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd4");
+  assert.equal(convAlgorithm("filter", geo(9, 32, 64)), "winograd4"); // 7x7 outputs
+  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd4");
+  assert.equal(convAlgorithm("forward", geo(8, 32, 64)), "im2col"); // 6x6 outputs
   assert.equal(convAlgorithm("forward", geo(13, 1, 32)), "im2col"); // channels not /4
   assert.equal(convAlgorithm("forward", { ...geo(13, 32, 64), sh: 2 }), "im2col");
   // The two routes round differently: proof that forcing a route changes the computation.
@@ -469,7 +483,7 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
   const ws = { shape: [3, 3, g.ci, g.co], values: randoms(9 * g.ci * g.co, 1601) };
   const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 };
   const byRoute: Float32Array[] = [];
-  for (const route of ["im2col", "winograd"] as const) {
+  for (const route of ["im2col", "winograd", "winograd4"] as const) {
     const old = setConvAlgorithm(route);
     try {
       byRoute.push((await run("wasm", "Conv2D", { x: xs, filter: ws }, attrs)).values);
@@ -477,8 +491,11 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
       setConvAlgorithm(old);
     }
   }
-  assert.ok(byRoute[0].some((v, i) => v !== byRoute[1][i]), "the routes differ in rounding");
-  assertClose(byRoute[1], byRoute[0], "Winograd vs im2col");
+  for (const k of [1, 2]) {
+    assert.ok(byRoute[0].some((v, i) => v !== byRoute[k][i]), "the routes differ in rounding");
+    assertClose(byRoute[k], byRoute[0], `Winograd (${k}) vs im2col`);
+  }
+  assert.ok(byRoute[1].some((v, i) => v !== byRoute[2][i]), "F(2,3) and F(4,3) differ");
 });
 
 Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", () => {
@@ -498,6 +515,62 @@ Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", ()
   const flipped = filterTransform(g, 1, 1, true);
   const rotated = filterTransform(Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1), 1, 1, false);
   assert.deepEqual([...flipped], [...rotated]);
+});
+
+Deno.test("F(4x4,3x3)'s filter transforms reproduce a 3x3 correlation; Gᵀ·dU·G is their adjoint", () => {
+  // 1-D check through 2-D: Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A equals the 4×4 correlation of d, g.
+  const BT = [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ];
+  const AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]];
+  const g = randoms(9, 1650);
+  const d = randoms(36, 1651);
+  const u = filterTransform4(g, 1, 1, false);
+  const v = new Float64Array(36);
+  for (let a = 0; a < 6; a++) {
+    for (let b = 0; b < 6; b++) {
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) v[a * 6 + b] += BT[a][i] * d[i * 6 + j] * BT[b][j];
+      }
+    }
+  }
+  for (let r = 0; r < 4; r++) {
+    for (let s = 0; s < 4; s++) {
+      let y = 0;
+      for (let a = 0; a < 6; a++) {
+        for (let b = 0; b < 6; b++) y += AT[r][a] * u[a * 6 + b] * v[a * 6 + b] * AT[s][b];
+      }
+      let want = 0;
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) want += g[i * 3 + j] * d[(r + i) * 6 + s + j];
+      }
+      assert.ok(Math.abs(y - want) < 1e-5, `Y[${r},${s}] = ${y}, want ${want}`);
+    }
+  }
+  // <dU, G·g·Gᵀ> = <Gᵀ·dU·G, g> for random dU and g; and the transposed layout.
+  const du = randoms(36, 1652);
+  const dg = new Float32Array(9);
+  filterGradientTransform4(du, dg, 1, 1);
+  let lhs = 0;
+  let rhs = 0;
+  for (let k = 0; k < 36; k++) lhs += du[k] * u[k];
+  for (let k = 0; k < 9; k++) rhs += dg[k] * g[k];
+  assert.ok(Math.abs(lhs - rhs) < 1e-5, `${lhs} vs ${rhs}`);
+  const w2 = randoms(9 * 2 * 3, 1653);
+  const plain = filterTransform4(w2, 2, 3, false);
+  const transposed = filterTransform4(w2, 2, 3, true);
+  for (let p = 0; p < 36; p++) {
+    for (let c = 0; c < 2; c++) {
+      for (let o = 0; o < 3; o++) {
+        assert.equal(transposed[p * 6 + o * 2 + c], plain[p * 6 + c * 3 + o]);
+      }
+    }
+  }
 });
 
 Deno.test("the plain reference loops agree with cpu (so that they can judge dilation)", async () => {

@@ -12,6 +12,7 @@
  * @module
  */
 import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
+import { winograd4Functions } from "./simd_winograd4.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -27,6 +28,29 @@ export interface SimdKernels {
    * at `b + k·bStep + 4j` and `C[i, j]` at `c + i·ldc + 4j`; `acc` = 1 adds to `C`.
    */
   gemm(
+    a: number,
+    aRow: number,
+    aStep: number,
+    aBlock: number,
+    b: number,
+    bStep: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    acc: number,
+  ): void;
+  /**
+   * `count` calls of {@link SimdKernels.gemm} (arguments after the strides as there), the
+   * pointers `a`, `b`, `c` advanced by `aStride`, `bStride`, `cStride` bytes after each: the
+   * products of Winograd's positions in one call.
+   */
+  gemmMany(
+    count: number,
+    aStride: number,
+    bStride: number,
+    cStride: number,
     a: number,
     aRow: number,
     aStep: number,
@@ -227,6 +251,67 @@ export interface SimdKernels {
     nt: number,
     bias: number,
     relu: number,
+  ): void;
+  /** F(4×4, 3×3) input transform (see `simd_winograd4.ts`); arguments as {@link SimdKernels.winoInput}. */
+  wino4Input(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
+    v: number,
+    vStride: number,
+  ): void;
+  /** F(4×4, 3×3) output transform with the epilogue; arguments as {@link SimdKernels.winoOutput}. */
+  wino4Output(
+    m: number,
+    mStride: number,
+    y: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /** F(4×4, 3×3) `Z = A·dY·Aᵀ`; arguments as {@link SimdKernels.winoGradOutput}. */
+  wino4GradOutput(
+    dy: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    z: number,
+    zStride: number,
+  ): void;
+  /**
+   * F(4×4, 3×3) `dd = B·dV·Bᵀ` of tiles `t0 .. t0+nt−1` (laid out as `V`) added onto the 6×6
+   * patches of the NHWC batch `dx` (`[·, h, w, ch]`), tiles in order.
+   */
+  wino4InputAdjoint(
+    dv: number,
+    vStride: number,
+    dx: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
   ): void;
   /**
    * `x[i, j] = act(x[i, j] + bias[j])` in place on a row-major `[rows, cols]` block: the add
@@ -493,6 +578,25 @@ function gemmDriver(
   f.get(cRow).get(LDC).i32(mrMax).i32Mul().i32Add().set(cRow);
   f.br(0);
   f.end();
+  f.end();
+  return f;
+}
+
+/** `count` products by the `gemm` at function index `gemm` (see {@link SimdKernels.gemmMany}). */
+function gemmManyFunction(gemm: number): WasmFunction {
+  const P: ValType[] = new Array(16).fill(I32);
+  const f = new WasmFunction("gemmMany", P);
+  const [COUNT, AS, BS, CS, A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC] = [
+    ...P.keys(),
+  ];
+  f.get(COUNT).i32(0).i32LeS().if().ret().end();
+  f.loop();
+  f.get(A).get(AROW).get(ASTEP).get(ABLOCK).get(B).get(BSTEP).get(C).get(LDC).get(M).get(N);
+  f.get(K).get(ACC).call(gemm);
+  f.get(A).get(AS).i32Add().set(A);
+  f.get(B).get(BS).i32Add().set(B);
+  f.get(C).get(CS).i32Add().set(C);
+  f.get(COUNT).i32(1).i32Sub().tee(COUNT).brIf(0);
   f.end();
   return f;
 }
@@ -1754,7 +1858,9 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
       }
     }
   }
+  const gemmIndex = fns.length;
   fns.push(gemmDriver(mr, (mode, r, nq) => idx.get(`${mode}/${r}/${nq}`) as number));
+  fns.push(gemmManyFunction(gemmIndex));
   fns.push(im2colFunction());
   for (const ch of [1, 2, 3]) fns.push(im2colSmallFunction(ch));
   fns.push(col2imFunction());
@@ -1774,6 +1880,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(transposeFunction());
   fns.push(biasActFunction());
   fns.push(biasActGradFunction());
+  fns.push(...winograd4Functions());
   return assemble(fns, sharedMaximum);
 }
 

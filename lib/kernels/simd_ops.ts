@@ -26,6 +26,11 @@ import {
   conv2dForwardWinograd,
   convAlgorithm,
 } from "./winograd.ts";
+import {
+  conv2dBackpropFilterWinograd4,
+  conv2dBackpropInputWinograd4,
+  conv2dForwardWinograd4,
+} from "./winograd4.ts";
 
 /** Geometry of a 2-D convolution over an NHWC batch (all NHWC, filter `[fh, fw, ci, co]`). */
 export interface ConvGeometry {
@@ -488,9 +493,9 @@ export function conv2dForwardSimd(
   g: ConvGeometry,
   epilogue: Epilogue = NO_EPILOGUE,
 ): void {
-  if (convAlgorithm("forward", g) === "winograd") {
-    return conv2dForwardWinograd(be, x, w, y, g, epilogue);
-  }
+  const algorithm = convAlgorithm("forward", g);
+  if (algorithm === "winograd4") return conv2dForwardWinograd4(be, x, w, y, g, epilogue);
+  if (algorithm === "winograd") return conv2dForwardWinograd(be, x, w, y, g, epilogue);
   const { bias, relu } = epilogue;
   const fused = bias !== 0 || relu;
   const par = parOf(be);
@@ -615,9 +620,9 @@ export function conv2dBackpropFilterSimd(
   dw: number,
   g: ConvGeometry,
 ): void {
-  if (convAlgorithm("filter", g) === "winograd") {
-    return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
-  }
+  const algorithm = convAlgorithm("filter", g);
+  if (algorithm === "winograd4") return conv2dBackpropFilterWinograd4(be, x, dy, dw, g);
+  if (algorithm === "winograd") return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -756,9 +761,9 @@ export function conv2dBackpropInputSimd(
   dx: number,
   g: ConvGeometry,
 ): void {
-  if (convAlgorithm("input", g) === "winograd") {
-    return conv2dBackpropInputWinograd(be, dy, w, dx, g);
-  }
+  const algorithm = convAlgorithm("input", g);
+  if (algorithm === "winograd4") return conv2dBackpropInputWinograd4(be, dy, w, dx, g);
+  if (algorithm === "winograd") return conv2dBackpropInputWinograd(be, dy, w, dx, g);
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const kk4 = ceil4(kk);
