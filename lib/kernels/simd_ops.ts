@@ -576,7 +576,8 @@ export function conv2dForwardSimd(
 }
 
 /**
- * Parts the rows `n·oh·ow` of a filter gradient are cut into: a function of the row count only
+ * Parts the rows `n·oh·ow` of a filter gradient (or a Winograd gradient's tiles) are cut into, a
+ * power of two up to `maxParts` with at least `minRows` rows a part: a function of the shape only
  * (never of the thread count), so that the order of the additions is fixed.
  *
  * @example
@@ -584,11 +585,12 @@ export function conv2dForwardSimd(
  * import { reductionParts } from "./simd_ops.ts";
  * reductionParts(15488); // 8
  * reductionParts(100); // 1
+ * reductionParts(1152, 64, 8); // 8: Winograd tiles
  * ```
  */
-export function reductionParts(rows: number): number {
+export function reductionParts(rows: number, minRows = 1024, maxParts = 16): number {
   let parts = 1;
-  while (parts < 16 && rows / (parts * 2) >= 1024) parts *= 2;
+  while (parts < maxParts && rows / (parts * 2) >= minRows) parts *= 2;
   return parts;
 }
 

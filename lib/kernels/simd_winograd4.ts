@@ -12,7 +12,9 @@
  * - `wino4GradOutput`: `Z = A·dY·Aᵀ` of 4×4 output-gradient tiles (the adjoint of the output
  *   transform: the filter gradient's and the input gradient's first step);
  * - `wino4InputAdjoint`: `dd = B·dV·Bᵀ` added onto the 6×6 patches of the input gradient (the
- *   adjoint of the input transform; patches overlap, so a caller gives each image to one task).
+ *   adjoint of the input transform; patches overlap, so a caller gives each image to one task);
+ * - `wino4Filter`, `wino4FilterGrad`: `U = G·g·Gᵀ` of the filter and `dg = Gᵀ·dU·G`, four channel
+ *   pairs at a time.
  *
  * Layouts are those of the F(2×2, 3×3) kernels: position `p` (of 36) of tile `t`, channel `c` at
  * `base + p·stride + (t−t0)·ch·4 + 4c` (bytes); tile `t` is image `⌊t/(th·tw)⌋`, row
@@ -383,6 +385,113 @@ function wino4InputAdjointFunction(): WasmFunction {
   return f;
 }
 
+/** `G·g` for one column of 3 values (6 results). */
+function gT(e: Expr, g: Val[]): Val[] {
+  const ac = e.add(g[0], g[2]);
+  const p = e.add(ac, g[1]);
+  const m = e.sub(ac, g[1]);
+  const a24 = e.mul(g[0], 1 / 24);
+  const b12 = e.mul(g[1], 1 / 12);
+  const c6 = e.mul(g[2], 1 / 6);
+  const s = e.add(a24, c6);
+  return [
+    e.mul(g[0], 1 / 4),
+    e.mul(p, -1 / 6),
+    e.mul(m, -1 / 6),
+    e.add(s, b12),
+    e.sub(s, b12),
+    g[2],
+  ];
+}
+
+/** `Gᵀ·v` for one column of 6 values (3 results). */
+function gtT(e: Expr, v: Val[]): Val[] {
+  const s12 = e.add(v[1], v[2]);
+  const d21 = e.sub(v[2], v[1]);
+  const s34 = e.add(v[3], v[4]);
+  const d34 = e.sub(v[3], v[4]);
+  const s12n = e.mul(s12, -1 / 6);
+  return [
+    e.add(e.add(e.mul(v[0], 1 / 4), s12n), e.mul(s34, 1 / 24)),
+    e.add(e.mul(d21, 1 / 6), e.mul(d34, 1 / 12)),
+    e.add(e.add(s12n, e.mul(s34, 1 / 6)), v[5]),
+  ];
+}
+
+/**
+ * `wino4Filter(w, u, n, i0, i1)`: `U = G·g·Gᵀ` for the channel pairs `i0 .. i1−1` (multiples of
+ * 4) of a `[3, 3, n]` filter (`n` = ci·co pairs, a multiple of 4) into `u` (`[36, n]`).
+ */
+function wino4FilterFunction(): WasmFunction {
+  const f = new WasmFunction("wino4Filter", [I32, I32, I32, I32, I32]);
+  const [W, U, N, I0, I1] = [0, 1, 2, 3, 4];
+  const e = new Expr(f);
+  const i = f.local(I32);
+  const nb = f.local(I32);
+  f.get(N).i32(4).i32Mul().set(nb);
+  f.get(I0).i32(4).i32Mul().set(i);
+  f.get(I1).i32(4).i32Mul().set(I1);
+  f.block();
+  f.loop();
+  f.get(i).get(I1).i32GeS().brIf(1);
+  const g: Val[] = [];
+  for (let k = 0; k < 9; k++) {
+    const r = f.local(V128);
+    f.get(W).get(nb).i32(k).i32Mul().i32Add().get(i).i32Add().v128Load().set(r);
+    g.push(r);
+  }
+  const t: Val[][] = []; // t[j] = G·(column j): 6 values
+  for (let j = 0; j < 3; j++) t.push(gT(e, [g[j], g[3 + j], g[6 + j]]));
+  for (let a = 0; a < 6; a++) {
+    const row = gT(e, [t[0][a], t[1][a], t[2][a]]);
+    for (let b = 0; b < 6; b++) {
+      f.get(U).get(nb).i32(a * 6 + b).i32Mul().i32Add().get(i).i32Add().get(row[b]).v128Store();
+    }
+  }
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/**
+ * `wino4FilterGrad(du, dg, n, i0, i1)`: `dg = Gᵀ·dU·G` for the channel pairs `i0 .. i1−1`
+ * (multiples of 4) of `dU` (`[36, n]`) into `dg` (`[3, 3, n]`).
+ */
+function wino4FilterGradFunction(): WasmFunction {
+  const f = new WasmFunction("wino4FilterGrad", [I32, I32, I32, I32, I32]);
+  const [DU, DG, N, I0, I1] = [0, 1, 2, 3, 4];
+  const e = new Expr(f);
+  const i = f.local(I32);
+  const nb = f.local(I32);
+  f.get(N).i32(4).i32Mul().set(nb);
+  f.get(I0).i32(4).i32Mul().set(i);
+  f.get(I1).i32(4).i32Mul().set(I1);
+  f.block();
+  f.loop();
+  f.get(i).get(I1).i32GeS().brIf(1);
+  const d: Val[] = [];
+  for (let k = 0; k < 36; k++) {
+    const r = f.local(V128);
+    f.get(DU).get(nb).i32(k).i32Mul().i32Add().get(i).i32Add().v128Load().set(r);
+    d.push(r);
+  }
+  const col: Val[][] = []; // col[ν] = Gᵀ·(column ν): 3 values
+  for (let nu = 0; nu < 6; nu++) col.push(gtT(e, [0, 1, 2, 3, 4, 5].map((xi) => d[xi * 6 + nu])));
+  for (let a = 0; a < 3; a++) {
+    const row = gtT(e, [0, 1, 2, 3, 4, 5].map((nu) => col[nu][a]));
+    for (let b = 0; b < 3; b++) {
+      f.get(DG).get(nb).i32(a * 3 + b).i32Mul().i32Add().get(i).i32Add().get(row[b]).v128Store();
+    }
+  }
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /** The F(4×4, 3×3) transform functions, for the module's function list. */
 export function winograd4Functions(): WasmFunction[] {
   return [
@@ -390,5 +499,7 @@ export function winograd4Functions(): WasmFunction[] {
     wino4OutputFunction(),
     wino4GradOutputFunction(),
     wino4InputAdjointFunction(),
+    wino4FilterFunction(),
+    wino4FilterGradFunction(),
   ];
 }

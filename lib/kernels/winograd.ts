@@ -422,7 +422,8 @@ export function conv2dBackpropFilterWinograd(
   const zAt = 16 * vStride;
   const perThread = zAt + 16 * zStride;
   const size = 16 * g.ci * g.co; // floats of one dU
-  const P = reductionParts(tiles);
+  // Parts of at least 256 tiles (a part's tiles are one task): enough tasks for the threads.
+  const P = reductionParts(tiles, 256, 8);
   const scratch = new Scratch(be);
   try {
     const area = scratch.alloc(par.threads * perThread / F);

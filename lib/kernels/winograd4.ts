@@ -38,7 +38,8 @@ const G = [
 
 /**
  * `U = G·g·Gᵀ` of a `[3, 3, ci, co]` filter, as `[36, ci, co]` (position-major), or with
- * `transposed` as `[36, co, ci]` (the input gradient's `U_pᵀ`). Computed in float64.
+ * `transposed` as `[36, co, ci]` (the input gradient's `U_pᵀ`). Computed in float64: the
+ * reference for the kernels' `wino4Filter` (float32, on the heap).
  *
  * @example
  * ```ts
@@ -78,7 +79,8 @@ export function filterTransform4(
 }
 
 /**
- * `dg = Gᵀ·dU·G` from `dU` (`[36, ci, co]`) into a `[3, 3, ci, co]` filter gradient, in float64.
+ * `dg = Gᵀ·dU·G` from `dU` (`[36, ci, co]`) into a `[3, 3, ci, co]` filter gradient, in float64:
+ * the reference for the kernels' `wino4FilterGrad`.
  *
  * @example
  * ```ts
@@ -131,22 +133,46 @@ function parallelOf(be: WasmBackendLike): Parallel {
   return par;
 }
 
-function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
-  return new Float32Array(be.wasm.HEAPU8.buffer, at, n);
-}
-
-/** Writes the filter transform of the filter at `w` into scratch; returns its byte offset. */
+/**
+ * `U = G·g·Gᵀ` of the filter at `w` into scratch, `[36, ci, co]` (or with `transposed`,
+ * `[36, co, ci]`: the filter's channel axes swapped first), by `wino4Filter` on the threads;
+ * returns its byte offset.
+ */
 function transformedFilter(
   be: WasmBackendLike,
+  par: Parallel,
   scratch: Scratch,
   w: number,
   g: ConvGeometry,
   transposed: boolean,
 ): number {
-  const uT = filterTransform4(heapF32(be, w, 9 * g.ci * g.co), g.ci, g.co, transposed);
-  const u = scratch.alloc(uT.length);
-  heapF32(be, u, uT.length).set(uT);
+  const n = g.ci * g.co;
+  const u = scratch.alloc(P36 * n);
+  let src = w;
+  if (transposed) {
+    src = scratch.alloc(9 * n);
+    const transpose = par.fn("transpose");
+    const p = new Program();
+    for (let k = 0; k < 9; k++) {
+      p.call(transpose, w + k * n * F, g.ci, g.co, 0, g.co, src + k * n * F, g.ci * F);
+    }
+    par.run([p]);
+  }
+  const fn = par.fn("wino4Filter");
+  par.run(
+    splitRange(n / 4, tasksFor(par, P36 * n * 4, Math.ceil(n / 256))).filter(([a, b]) => b > a)
+      .map(([a, b]) => new Program().call(fn, src, u, n, 4 * a, 4 * b)),
+  );
   return u;
+}
+
+/** `dg = Gᵀ·dU·G` from `dU` at `du` into the filter gradient at `dg`, on the threads. */
+function filterGradient(par: Parallel, du: number, dg: number, n: number): void {
+  const fn = par.fn("wino4FilterGrad");
+  par.run(
+    splitRange(n / 4, tasksFor(par, P36 * n * 4, Math.ceil(n / 256))).filter(([a, b]) => b > a)
+      .map(([a, b]) => new Program().call(fn, du, dg, n, 4 * a, 4 * b)),
+  );
 }
 
 /**
@@ -193,7 +219,7 @@ export function conv2dForwardWinograd4(
   const tasks = tasksFor(par, tiles * P36 * g.ci * g.co, blocks);
   const scratch = new Scratch(be);
   try {
-    const u = transformedFilter(be, scratch, w, g, false);
+    const u = transformedFilter(be, par, scratch, w, g, false);
     const area = scratch.alloc(par.threads * perThread / F);
     const [input, gemmMany, output] = ["wino4Input", "gemmMany", "wino4Output"].map(par.fn);
     par.run(
@@ -275,7 +301,8 @@ export function conv2dBackpropFilterWinograd4(
   const zAt = P36 * vStride;
   const perThread = zAt + P36 * zStride;
   const size = P36 * g.ci * g.co; // floats of one dU
-  const P = reductionParts(tiles);
+  // Parts of at least 64 tiles (a part's tiles are one task): enough tasks for the threads.
+  const P = reductionParts(tiles, 64, 8);
   const scratch = new Scratch(be);
   try {
     const area = scratch.alloc(par.threads * perThread / F);
@@ -327,12 +354,7 @@ export function conv2dBackpropFilterWinograd4(
           new Program().call(sumParts, sum + a * F, parts + a * F, size * F, P, b - a)
         ),
     );
-    filterGradientTransform4(
-      heapF32(be, sum, size),
-      heapF32(be, dw, 9 * g.ci * g.co),
-      g.ci,
-      g.co,
-    );
+    filterGradient(par, sum, dw, g.ci * g.co);
   } finally {
     scratch.free();
   }
@@ -381,7 +403,7 @@ export function conv2dBackpropInputWinograd4(
   const imageBytes = g.h * g.w * g.ci * F;
   const scratch = new Scratch(be);
   try {
-    const ut = transformedFilter(be, scratch, w, g, true); // [36, co, ci]
+    const ut = transformedFilter(be, par, scratch, w, g, true); // [36, co, ci]
     const area = scratch.alloc(par.threads * perThread / F);
     const [gradOut, gemmMany, adjoint, zero] = [
       "wino4GradOutput",
