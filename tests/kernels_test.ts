@@ -1050,6 +1050,13 @@ const LAYER_CASES: LayerCase[] = [
     shapes: [[7, 20], [20, 12], [12]],
     args: { activation: "relu" },
   },
+  // inner dimension in cache blocks: the epilogue with the last block only
+  {
+    what: "dense k 600 relu",
+    op: "dense",
+    shapes: [[5, 600], [600, 8], [8]],
+    args: { activation: "relu" },
+  },
   // columns not a multiple of 4 (scratch copy, then the epilogue), linear, transposes
   {
     what: "dense n 6 linear transposeA",

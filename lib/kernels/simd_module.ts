@@ -42,6 +42,27 @@ export interface SimdKernels {
     acc: number,
   ): void;
   /**
+   * {@link SimdKernels.gemm} with the fused layers' epilogue as the tiles are stored:
+   * `C[i, j] = act(Σ_k A(i, k)·B[k, j] (+ C[i, j] if acc) + bias[j])`, the add when `bias` (a
+   * pointer) is not 0, Relu (NaN stays NaN) when `relu` is 1.
+   */
+  gemmEpi(
+    a: number,
+    aRow: number,
+    aStep: number,
+    aBlock: number,
+    b: number,
+    bStep: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    acc: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /**
    * `count` calls of {@link SimdKernels.gemm} (arguments after the strides as there), the
    * pointers `a`, `b`, `c` advanced by `aStride`, `bStride`, `cStride` bytes after each: the
    * products of Winograd's positions in one call.
@@ -407,18 +428,8 @@ const UNROLL = 4;
  * `"any"`: both strides at run time.
  */
 function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
-  const f = new WasmFunction(`k${mr}x${nq * 4}${mode}`, [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-  ]);
-  const [A, AROW, ASTEP, B, BSTEP, C, LDC, K, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new WasmFunction(`k${mr}x${nq * 4}${mode}`, new Array(11).fill(I32));
+  const [A, AROW, ASTEP, B, BSTEP, C, LDC, K, ACC, BIAS, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const aPtr: number[] = [A];
   if (mode !== "col") { for (let r = 1; r < mr; r++) aPtr.push(f.local(I32)); }
   const acc: number[][] = [];
@@ -484,6 +495,21 @@ function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
   f.get(K).i32(1).i32Sub().tee(K).brIf(0);
   f.end();
   f.end();
+  // The fused layers' epilogue: + bias (the tile's columns), then Relu.
+  f.get(BIAS).if();
+  for (let q = 0; q < nq; q++) f.get(BIAS).v128Load(16 * q).set(bv[q]);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) f.get(acc[r][q]).get(bv[q]).f32x4Add().set(acc[r][q]);
+  }
+  f.end();
+  f.get(RELU).if();
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) {
+      const v = acc[r][q];
+      f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+    }
+  }
+  f.end();
   f.get(C).set(cPtr);
   for (let r = 0; r < mr; r++) {
     for (let q = 0; q < nq; q++) f.get(cPtr).get(acc[r][q]).v128Store(16 * q);
@@ -499,9 +525,13 @@ function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
 function gemmDriver(
   mrMax: number,
   index: (mode: AMode, mr: number, nq: number) => number,
+  epilogue: boolean,
 ): WasmFunction {
-  const f = new WasmFunction("gemm", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC] = [
+  const f = new WasmFunction(
+    epilogue ? "gemmEpi" : "gemm",
+    new Array(epilogue ? 14 : 12).fill(I32),
+  );
+  const [A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC, BIAS, RELU] = [
     0,
     1,
     2,
@@ -514,6 +544,8 @@ function gemmDriver(
     9,
     10,
     11,
+    12,
+    13,
   ];
   const i0 = f.local(I32);
   const j = f.local(I32);
@@ -526,6 +558,10 @@ function gemmDriver(
   const dispatch = (nq: number) => {
     const callK = (md: AMode, mr: number) => {
       f.get(aPtr).get(AROW).get(ASTEP).get(bPtr).get(BSTEP).get(cPtr).get(LDC).get(K).get(ACC);
+      if (epilogue) {
+        // bias + 4j, or 0
+        f.get(BIAS).get(j).i32(4).i32Mul().i32Add().i32(0).get(BIAS).select().get(RELU);
+      } else f.i32(0).i32(0);
       f.call(index(md, mr, nq));
     };
     const chain = (md: AMode) => {
@@ -1859,7 +1895,9 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
     }
   }
   const gemmIndex = fns.length;
-  fns.push(gemmDriver(mr, (mode, r, nq) => idx.get(`${mode}/${r}/${nq}`) as number));
+  const tile = (mode: AMode, r: number, nq: number) => idx.get(`${mode}/${r}/${nq}`) as number;
+  fns.push(gemmDriver(mr, tile, false));
+  fns.push(gemmDriver(mr, tile, true));
   fns.push(gemmManyFunction(gemmIndex));
   fns.push(im2colFunction());
   for (const ch of [1, 2, 3]) fns.push(im2colSmallFunction(ch));

@@ -282,36 +282,26 @@ export function gemmCalls(
   n: number,
   kk: number,
   acc: number,
+  epilogue?: { gemmEpi: number; bias: number; relu: boolean },
 ): void {
   if (m === 0 || n === 0) return;
-  if (kk <= KC + KC / 2) {
-    p.call(gemm, a, aRow, aStep, aBlock, b, bStep, c, ldc, m, n, kk, acc);
-    return;
-  }
-  for (let k0 = 0; k0 < kk; k0 += KC) {
-    const depth = Math.min(KC, kk - k0);
-    p.call(
-      gemm,
-      a + k0 * aStep,
-      aRow,
-      aStep,
-      aBlock,
-      b + k0 * bStep,
-      bStep,
-      c,
-      ldc,
-      m,
-      n,
-      depth,
-      k0 > 0 ? 1 : acc,
-    );
-  }
+  const blocks: [number, number][] = [];
+  if (kk <= KC + KC / 2) blocks.push([0, kk]);
+  else for (let k0 = 0; k0 < kk; k0 += KC) blocks.push([k0, Math.min(KC, kk - k0)]);
+  blocks.forEach(([k0, depth], i) => {
+    const args = [a + k0 * aStep, aRow, aStep, aBlock, b + k0 * bStep, bStep, c, ldc, m, n];
+    const accumulate = k0 > 0 ? 1 : acc;
+    // The epilogue with the last block of the inner dimension.
+    if (epilogue !== undefined && i === blocks.length - 1) {
+      p.call(epilogue.gemmEpi, ...args, depth, accumulate, epilogue.bias, +epilogue.relu);
+    } else p.call(gemm, ...args, depth, accumulate);
+  });
 }
 
 /**
  * `C (+)= A·B` as {@link gemmCalls}, its rows split between the threads of `par` (in multiples of
- * the register tile's rows; each row's sums are the same whatever the split), then the
- * `epilogue` (bias, Relu) on each task's rows (`ldc` must then be `4n`: rows without gaps).
+ * the register tile's rows; each row's sums are the same whatever the split), with the
+ * `epilogue` (bias, Relu) applied as the tiles are stored.
  *
  * @example
  * ```ts
@@ -347,8 +337,7 @@ export function gemmParallel(
 ): void {
   const tasks = tasksFor(par, m * n * kk, Math.ceil(m / GEMM_MR));
   const gemm = par.fn("gemm");
-  const fused = bias !== 0 || relu;
-  if (fused && ldc !== n * F) throw new Error("gemmParallel: an epilogue needs ldc = 4n");
+  const epilogue = bias !== 0 || relu ? { gemmEpi: par.fn("gemmEpi"), bias, relu } : undefined;
   par.run(
     splitRange(m, tasks, GEMM_MR).filter(([r0, r1]) => r1 > r0).map(([r0, r1]) => {
       const p = new Program();
@@ -368,8 +357,8 @@ export function gemmParallel(
         n,
         kk,
         acc,
+        epilogue,
       );
-      if (fused) p.call(par.fn("biasAct"), c + r0 * ldc, bias, r1 - r0, n, +relu);
       return p;
     }),
   );
@@ -518,7 +507,7 @@ export function conv2dForwardSimd(
       k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
     const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
-    const biasAct = par.fn("biasAct");
+    const [biasAct, gemmEpi] = [par.fn("biasAct"), par.fn("gemmEpi")];
     par.run(
       splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
         const p = new Program();
@@ -526,23 +515,11 @@ export function conv2dForwardSimd(
           const nr = Math.min(rows, b - r0);
           im2colCall(p, im2col, x, g, r0, nr, colsAt);
           if (!padded) {
+            // The epilogue (if any) as the tiles are stored.
             const c = y + r0 * g.co * F;
-            p.callScratch(
-              gemm,
-              1,
-              colsAt,
-              kk * F,
-              F,
-              GEMM_MR * kk * F,
-              wp,
-              g.co * F,
-              c,
-              g.co * F,
-              nr,
-              g.co,
-              kk,
-              0,
-            );
+            const args = [colsAt, kk * F, F, GEMM_MR * kk * F, wp, g.co * F, c, g.co * F, nr];
+            if (fused) p.callScratch(gemmEpi, 1, ...args, g.co, kk, 0, bias, +relu);
+            else p.callScratch(gemm, 1, ...args, g.co, kk, 0);
           } else {
             p.callScratch(
               gemm,
@@ -561,9 +538,9 @@ export function conv2dForwardSimd(
               0,
             );
             p.callScratch(copy2d, 1, outAt, co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+            // The chunk's outputs are still in cache.
+            if (fused) p.call(biasAct, y + r0 * g.co * F, bias, nr, g.co, +relu);
           }
-          // The chunk's outputs are still in cache.
-          if (fused) p.call(biasAct, y + r0 * g.co * F, bias, nr, g.co, +relu);
         }
         return p;
       }),
