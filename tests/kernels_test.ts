@@ -895,6 +895,11 @@ Deno.test("BatchMatMul equals cpu for every transpose and batch broadcast", asyn
     [[2, 3, 5, 7], [2, 3, 6, 7], false, true],
     [[3, 7, 5], [3, 7, 6], true, false],
     [[1, 33, 17], [1, 17, 9], false, false],
+    // batches of products above the plain-loop size (5440 multiply-adds): the SIMD kernel
+    [[2, 20, 17], [17, 16], false, false],
+    [[3, 17, 20], [3, 16, 17], true, true],
+    // many dot products (a loss's [n, 1, d]·[n, 1, d]ᵀ)
+    [[9, 1, 12], [9, 1, 12], false, true],
   ];
   for (const [as, bs, ta, tb] of cases) {
     await againstCpu(

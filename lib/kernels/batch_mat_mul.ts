@@ -218,11 +218,55 @@ function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number 
   return idx;
 }
 
+/** Multiply-adds of one matrix product below which a batch takes {@link smallProducts}. */
+const SMALL_PRODUCT = 4096;
+
+/**
+ * A batch of small products `out[o] = a[ia]·b[ib]` (transposes read through indices) in plain
+ * loops over the heap, each sum accumulated in float64 in order, then rounded.
+ */
+function smallProducts(
+  be: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  out: TensorInfo,
+  m: number,
+  kk: number,
+  n: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  outer: number[],
+  aOuter: number[],
+  bOuter: number[],
+): void {
+  // Views after the last allocation.
+  const av = f32View(be, a);
+  const bv = f32View(be, b);
+  const ov = f32View(be, out);
+  const batch = outer.reduce((p, d) => p * d, 1);
+  // A(i, p) at aAt + i·ai + p·ap; B(p, j) at bAt + p·bp + j·bj
+  const [ai, ap] = transposeA ? [1, m] : [kk, 1];
+  const [bp, bj] = transposeB ? [1, kk] : [n, 1];
+  for (let o = 0; o < batch; o++) {
+    const aAt = broadcastIndex(o, outer, aOuter) * m * kk;
+    const bAt = broadcastIndex(o, outer, bOuter) * kk * n;
+    const oAt = o * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < kk; p++) acc += av[aAt + i * ai + p * ap] * bv[bAt + p * bp + j * bj];
+        ov[oAt + i * n + j] = acc;
+      }
+    }
+  }
+}
+
 /**
  * `a·b` (`[..., m, k] · [..., k, n]`, either transposed, batch dimensions broadcast) with our
  * SIMD matrix kernel, one call per matrix of the batch, then the `epilogue` (bias, Relu) on the
  * outputs; `Aᵀ` is read in place through strides, `Bᵀ` and column counts that are not multiples
- * of 4 go through a scratch copy. Returns a new float32 tensor on `be`.
+ * of 4 go through a scratch copy; batches of tiny products (at most 4096 multiply-adds each) go
+ * through plain loops. Returns a new float32 tensor on `be`.
  *
  * @example
  * ```ts
@@ -259,6 +303,11 @@ export function matMulSimd(
   const par = parallelFor(be);
   if (par === undefined) throw new Error("BatchMatMul: the SIMD kernels are not available");
   const out = be.makeOutput([...outer, m, n], "float32");
+  if (batch > 1 && m * n * kk <= SMALL_PRODUCT && epilogue.bias === 0 && !epilogue.relu) {
+    // Many tiny products (a loss's per-row dot products): plain loops, no per-matrix set-up.
+    smallProducts(be, a, b, out, m, kk, n, transposeA, transposeB, outer, aOuter, bOuter);
+    return out;
+  }
   const copyB = transposeB || n4 !== n;
   const bs = copyB ? be.makeOutput([Math.max(1, kk * n4)], "float32") : undefined;
   const cs = n4 !== n ? be.makeOutput([Math.max(1, m * n4)], "float32") : undefined;
