@@ -898,6 +898,9 @@ Deno.test("BatchMatMul equals cpu for every transpose and batch broadcast", asyn
     // batches of products above the plain-loop size (5440 multiply-adds): the SIMD kernel
     [[2, 20, 17], [17, 16], false, false],
     [[3, 17, 20], [3, 16, 17], true, true],
+    // Bᵀ through the 4×4 block transpose, with edge rows and columns
+    [[5, 9], [6, 9], false, true],
+    [[13, 21], [10, 21], false, true],
     // many dot products (a loss's [n, 1, d]·[n, 1, d]ᵀ)
     [[9, 1, 12], [9, 1, 12], false, true],
   ];

@@ -374,7 +374,7 @@ export interface SimdKernels {
   /**
    * `dst[j·dstStride/4 + i] = src[i·cols + j]` for `i < rows`, `j` in `[j0, j1)`: columns
    * `j0 .. j1−1` of a row-major `[rows, cols]` matrix written as rows of `dst` (row stride
-   * `dstStride` bytes), in blocks of 8 rows.
+   * `dstStride` bytes), in 4×4 blocks transposed in registers (the edges one by one).
    */
   transpose(
     src: number,
@@ -1773,41 +1773,78 @@ function transposeFunction(): WasmFunction {
   const f = new WasmFunction("transpose", [I32, I32, I32, I32, I32, I32, I32]);
   const [SRC, ROWS, COLS, J0, J1, DST, DS] = [0, 1, 2, 3, 4, 5, 6];
   const i0 = f.local(I32);
-  const i1 = f.local(I32);
   const i = f.local(I32);
   const j = f.local(I32);
   const s = f.local(I32);
   const d = f.local(I32);
+  const rowBytes = f.local(I32);
+  const r = [0, 1, 2, 3].map(() => f.local(V128));
+  const t = [0, 1, 2, 3].map(() => f.local(V128));
+  f.get(COLS).i32(4).i32Mul().set(rowBytes);
+  /** Scalar copies of rows `i0 .. i1−1` (locals or constants), columns `j .. J1−1`. */
+  const scalarTail = (from: number, rows: () => void) => {
+    f.block();
+    f.loop(); // columns
+    f.get(j).get(J1).i32GeS().brIf(1);
+    f.get(from).set(i);
+    f.block();
+    f.loop(); // rows
+    f.get(i);
+    rows();
+    f.i32GeS().brIf(1);
+    f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i).i32(4).i32Mul().i32Add();
+    f.get(SRC).get(i).get(rowBytes).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add().f32Load();
+    f.f32Store();
+    f.get(i).i32(1).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+    f.get(j).i32(1).i32Add().set(j);
+    f.br(0);
+    f.end();
+    f.end();
+  };
   f.i32(0).set(i0);
   f.block();
-  f.loop(); // row blocks of 8
-  f.get(i0).get(ROWS).i32GeS().brIf(1);
-  f.get(i0).i32(8).i32Add().tee(i1).get(ROWS).i32GtS().if().get(ROWS).set(i1).end();
+  f.loop(); // blocks of 4 rows
+  f.get(i0).i32(4).i32Add().get(ROWS).i32GtS().brIf(1);
   f.get(J0).set(j);
   f.block();
-  f.loop(); // columns
-  f.get(j).get(J1).i32GeS().brIf(1);
-  f.get(SRC).get(i0).get(COLS).i32Mul().get(j).i32Add().i32(4).i32Mul().i32Add().set(s);
+  f.loop(); // 4×4 blocks: load 4 rows of 4 floats, store 4 columns
+  f.get(j).i32(4).i32Add().get(J1).i32GtS().brIf(1);
+  f.get(SRC).get(i0).get(rowBytes).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add().set(s);
+  for (let k = 0; k < 4; k++) {
+    f.get(s).v128Load().set(r[k]);
+    if (k < 3) f.get(s).get(rowBytes).i32Add().set(s);
+  }
+  f.get(r[0]).get(r[1]).f32x4Shuffle([0, 4, 1, 5]).set(t[0]);
+  f.get(r[0]).get(r[1]).f32x4Shuffle([2, 6, 3, 7]).set(t[1]);
+  f.get(r[2]).get(r[3]).f32x4Shuffle([0, 4, 1, 5]).set(t[2]);
+  f.get(r[2]).get(r[3]).f32x4Shuffle([2, 6, 3, 7]).set(t[3]);
   f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i0).i32(4).i32Mul().i32Add().set(d);
-  f.get(i0).set(i);
-  f.block();
-  f.loop(); // rows of the block
-  f.get(i).get(i1).i32GeS().brIf(1);
-  f.get(d).get(s).f32Load().f32Store();
-  f.get(s).get(COLS).i32(4).i32Mul().i32Add().set(s);
-  f.get(d).i32(4).i32Add().set(d);
-  f.get(i).i32(1).i32Add().set(i);
+  const out = (a: number, b: number, lanes: [number, number, number, number]) => {
+    f.get(d).get(a).get(b).f32x4Shuffle(lanes).v128Store();
+    f.get(d).get(DS).i32Add().set(d);
+  };
+  out(t[0], t[2], [0, 1, 4, 5]);
+  out(t[0], t[2], [2, 3, 6, 7]);
+  out(t[1], t[3], [0, 1, 4, 5]);
+  out(t[1], t[3], [2, 3, 6, 7]);
+  f.get(j).i32(4).i32Add().set(j);
   f.br(0);
   f.end();
   f.end();
-  f.get(j).i32(1).i32Add().set(j);
+  // the block's last columns one by one
+  const i1 = f.local(I32);
+  f.get(i0).i32(4).i32Add().set(i1);
+  scalarTail(i0, () => f.get(i1));
+  f.get(i0).i32(4).i32Add().set(i0);
   f.br(0);
   f.end();
   f.end();
-  f.get(i0).i32(8).i32Add().set(i0);
-  f.br(0);
-  f.end();
-  f.end();
+  // the last rows (fewer than 4) one by one
+  f.get(J0).set(j);
+  scalarTail(i0, () => f.get(ROWS));
   return f;
 }
 
