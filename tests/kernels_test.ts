@@ -281,6 +281,8 @@ const GEOMETRIES: Geo[] = [
   { n: 3, h: 13, w: 13, ci: 32, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
   // few input channels: the scalar im2col (ci 2, 3) and the vector copy of one-channel rows
   { n: 2, h: 9, w: 10, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  // one channel, 3×3 valid: the direct first-layer kernel (rows of 6 + 3 pixels, 8 + 4 channels)
+  { n: 2, h: 7, w: 11, ci: 1, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
   { n: 2, h: 7, w: 6, ci: 1, co: 4, fh: 4, fw: 4, s: [1, 2], d: [1, 1], pad: "valid" },
   { n: 2, h: 7, w: 8, ci: 2, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
   { n: 1, h: 9, w: 9, ci: 3, co: 8, fh: 5, fw: 5, s: [2, 2], d: [1, 1], pad: "same" },
@@ -1038,6 +1040,13 @@ const LAYER_CASES: LayerCase[] = [
     op: "conv",
     shapes: [[3, 9, 8, 1], [3, 3, 1, 8], [8]],
     args: { strides: 1, pad: "same", activation: "relu" },
+  },
+  // one channel, 3×3 valid: the direct first-layer kernel with the epilogue
+  {
+    what: "conv 1-channel valid relu",
+    op: "conv",
+    shapes: [[3, 8, 13, 1], [3, 3, 1, 12], [12]],
+    args: { strides: 1, pad: "valid", activation: "relu" },
   },
   // im2col route, stride 2, output channels not a multiple of 4 (padded copy), linear
   {

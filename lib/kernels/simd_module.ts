@@ -13,6 +13,7 @@
  */
 import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
 import { winograd4Functions } from "./simd_winograd4.ts";
+import { conv1Functions } from "./simd_conv1.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -333,6 +334,26 @@ export interface SimdKernels {
     pl: number,
     t0: number,
     nt: number,
+  ): void;
+  /**
+   * Output rows `row0 .. row0+rows−1` (`b·oh + r`) of the valid 3×3 stride-1 convolution of a
+   * one-channel NHWC batch `x` (`[·, h, wd, 1]`) with `w` (`[3, 3, 1, co]`, `co` a multiple of 4)
+   * into `y` (`[·, oh, ow, co]`) with the epilogue of {@link SimdKernels.biasAct}: tiles of 6
+   * pixels × 8 channels read the image directly (see `simd_conv1.ts`).
+   */
+  conv1x3x3(
+    x: number,
+    w: number,
+    y: number,
+    h: number,
+    wd: number,
+    oh: number,
+    ow: number,
+    co: number,
+    row0: number,
+    rows: number,
+    bias: number,
+    relu: number,
   ): void;
   /**
    * `x[i, j] = act(x[i, j] + bias[j])` in place on a row-major `[rows, cols]` block: the add
@@ -1956,6 +1977,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(biasActFunction());
   fns.push(biasActGradFunction());
   fns.push(...winograd4Functions());
+  fns.push(...conv1Functions(fns.length));
   return assemble(fns, sharedMaximum);
 }
 

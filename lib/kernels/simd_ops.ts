@@ -487,6 +487,23 @@ export function conv2dForwardSimd(
   if (algorithm === "winograd") return conv2dForwardWinograd(be, x, w, y, g, epilogue);
   const { bias, relu } = epilogue;
   const fused = bias !== 0 || relu;
+  if (
+    g.ci === 1 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 &&
+    g.dw === 1 && g.pt === 0 && g.pl === 0 && g.co % 4 === 0 && g.oh === g.h - 2 &&
+    g.ow === g.w - 2
+  ) {
+    // One input channel, 3×3, valid: tiles read the image directly (no im2col copy).
+    const par = parOf(be);
+    const rows = g.n * g.oh;
+    const fn = par.fn("conv1x3x3");
+    par.run(
+      splitRange(rows, tasksFor(par, rows * g.ow * 9 * g.co, rows)).filter(([a, b]) => b > a)
+        .map(([a, b]) =>
+          new Program().call(fn, x, w, y, g.h, g.w, g.oh, g.ow, g.co, a, b - a, bias, +relu)
+        ),
+    );
+    return;
+  }
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
