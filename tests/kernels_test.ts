@@ -283,6 +283,7 @@ const GEOMETRIES: Geo[] = [
   { n: 2, h: 9, w: 10, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
   // one channel, 3×3 valid: the direct first-layer kernel (rows of 6 + 3 pixels, 8 + 4 channels)
   { n: 2, h: 7, w: 11, ci: 1, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 4, h: 26, w: 30, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
   { n: 2, h: 7, w: 6, ci: 1, co: 4, fh: 4, fw: 4, s: [1, 2], d: [1, 1], pad: "valid" },
   { n: 2, h: 7, w: 8, ci: 2, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
   { n: 1, h: 9, w: 9, ci: 3, co: 8, fh: 5, fw: 5, s: [2, 2], d: [1, 1], pad: "same" },
@@ -1410,6 +1411,10 @@ Deno.test("the reference CNN's kernels give the same bits at 1 and 2 threads, de
         dy: { shape: [g.n, 11, 11, g.co], values: dy },
         filter: { shape: [3, 3, g.ci, g.co], values: w },
       }, { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] }],
+      ["Conv2DBackpropFilter", {
+        x: { shape: [16, 28, 28, 1], values: randoms(16 * 28 * 28, 955) },
+        dy: { shape: [16, 26, 26, 32], values: randoms(16 * 26 * 26 * 32, 956) },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 1, 32] }],
       ["BatchMatMul", {
         a: { shape: [128, 1600], values: randoms(128 * 1600, 953) },
         b: { shape: [128, 1600], values: randoms(128 * 1600, 954) },

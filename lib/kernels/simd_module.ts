@@ -356,6 +356,23 @@ export interface SimdKernels {
     relu: number,
   ): void;
   /**
+   * The filter gradient of {@link SimdKernels.conv1x3x3}: `out[3, 3, 1, co] (+)= Σ_p x_tap(p) ·
+   * dz[p, :]` over output rows `row0 .. row0+rows−1` (`acc` 1 adds), the taps in registers.
+   */
+  conv1x3x3Filter(
+    x: number,
+    dz: number,
+    out: number,
+    h: number,
+    wd: number,
+    oh: number,
+    ow: number,
+    co: number,
+    row0: number,
+    rows: number,
+    acc: number,
+  ): void;
+  /**
    * `x[i, j] = act(x[i, j] + bias[j])` in place on a row-major `[rows, cols]` block: the add
    * when `bias` (a pointer) is not 0, `act` the Relu (NaN stays NaN) when `relu` is 1, else the
    * identity. The epilogue of the fused layers.

@@ -443,6 +443,16 @@ function im2colCall(
   p.callScratch(fn, 1 << 16, x, h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl, r0, nr, dst);
 }
 
+/**
+ * Whether the first-layer kernels of `simd_conv1.ts` apply: one input channel, a 3×3 filter,
+ * stride 1, no padding, output channels a multiple of 4.
+ */
+function firstLayerDirect(g: ConvGeometry): boolean {
+  return g.ci === 1 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 &&
+    g.dw === 1 && g.pt === 0 && g.pl === 0 && g.co % 4 === 0 && g.oh === g.h - 2 &&
+    g.ow === g.w - 2;
+}
+
 /** Bytes after an im2col chunk that the one-channel copy may overwrite (`im2col1`). */
 const IM2COL_SLACK = 16;
 
@@ -487,11 +497,7 @@ export function conv2dForwardSimd(
   if (algorithm === "winograd") return conv2dForwardWinograd(be, x, w, y, g, epilogue);
   const { bias, relu } = epilogue;
   const fused = bias !== 0 || relu;
-  if (
-    g.ci === 1 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 &&
-    g.dw === 1 && g.pt === 0 && g.pl === 0 && g.co % 4 === 0 && g.oh === g.h - 2 &&
-    g.ow === g.w - 2
-  ) {
+  if (firstLayerDirect(g)) {
     // One input channel, 3×3, valid: tiles read the image directly (no im2col copy).
     const par = parOf(be);
     const rows = g.n * g.oh;
@@ -626,6 +632,42 @@ export function conv2dBackpropFilterSimd(
   const padded = co4 !== g.co;
   if (m === 0) {
     k.zero(dw, kk * g.co * F);
+    return;
+  }
+  if (firstLayerDirect(g)) {
+    // One input channel, 3×3, valid: dW summed in registers straight from the image, over parts
+    // of output rows fixed by the shape, added in order.
+    const rows = g.n * g.oh;
+    const P = reductionParts(m, 1024, 16);
+    const size = kk * g.co;
+    const scratch = new Scratch(be);
+    try {
+      const parts = P === 1 ? dw : scratch.alloc(P * size);
+      const fn = par.fn("conv1x3x3Filter");
+      const tasks = splitRange(rows, P).map(([a, b], part) =>
+        new Program().call(
+          fn,
+          x,
+          dy,
+          parts + part * size * F,
+          g.h,
+          g.w,
+          g.oh,
+          g.ow,
+          g.co,
+          a,
+          b - a,
+          0,
+        )
+      );
+      par.run(threadsFor(par, m * size) === 1 ? [joinTasks(tasks)] : tasks);
+      if (P > 1) {
+        const sumParts = par.fn("sumParts");
+        par.run([new Program().call(sumParts, dw, parts, size * F, P, size)]);
+      }
+    } finally {
+      scratch.free();
+    }
     return;
   }
   const P = reductionParts(m);
