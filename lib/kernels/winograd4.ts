@@ -139,7 +139,6 @@ function parallelOf(be: WasmBackendLike): Parallel {
  * returns its byte offset.
  */
 function transformedFilter(
-  be: WasmBackendLike,
   par: Parallel,
   scratch: Scratch,
   w: number,
@@ -219,7 +218,7 @@ export function conv2dForwardWinograd4(
   const tasks = tasksFor(par, tiles * P36 * g.ci * g.co, blocks);
   const scratch = new Scratch(be);
   try {
-    const u = transformedFilter(be, par, scratch, w, g, false);
+    const u = transformedFilter(par, scratch, w, g, false);
     const area = scratch.alloc(par.threads * perThread / F);
     const [input, gemmMany, output] = ["wino4Input", "gemmMany", "wino4Output"].map(par.fn);
     par.run(
@@ -403,7 +402,7 @@ export function conv2dBackpropInputWinograd4(
   const imageBytes = g.h * g.w * g.ci * F;
   const scratch = new Scratch(be);
   try {
-    const ut = transformedFilter(be, par, scratch, w, g, true); // [36, co, ci]
+    const ut = transformedFilter(par, scratch, w, g, true); // [36, co, ci]
     const area = scratch.alloc(par.threads * perThread / F);
     const [gradOut, gemmMany, adjoint, zero] = [
       "wino4GradOutput",
