@@ -1285,6 +1285,53 @@ export function prepareMetric(metric: MetricSpec | Metric, a: tf.Tensor2D, b: tf
 }
 
 /**
+ * The metric's value between row i of `a` and row i of `b` for every i: the diagonal of
+ * {@linkcode pairwiseDistances}, computed `blockRows` rows at a time (memory about
+ * `blockRows²` floats), with the metric's data-dependent defaults fixed from all rows
+ * ({@linkcode prepareMetric}). What a verification protocol scores a list of pairs by.
+ *
+ * @param a `[n, d]`
+ * @param b `[n, d]`
+ * @returns `[n]`
+ * @throws Error when the shapes differ or a value is not finite.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { pairedDistances } from "./distances.ts";
+ * const a = tf.tensor2d([[0, 0], [1, 1]]), b = tf.tensor2d([[3, 4], [1, 1]]);
+ * pairedDistances(a, b).print(); // [5, 0]
+ * ```
+ */
+export function pairedDistances(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  metric: MetricSpec | Metric = "euclidean",
+  blockRows = 256,
+): tf.Tensor1D {
+  checkShapes("pairedDistances", a, b);
+  if (a.shape[0] !== b.shape[0]) {
+    throw new Error(`pairedDistances: a has ${a.shape[0]} rows but b has ${b.shape[0]}`);
+  }
+  if (!Number.isInteger(blockRows) || blockRows < 1) {
+    throw new Error(`pairedDistances: blockRows must be a positive integer, got ${blockRows}`);
+  }
+  checkFiniteTensor("pairedDistances", "a", a);
+  checkFiniteTensor("pairedDistances", "b", b);
+  const m = prepareMetric(metric, a, b);
+  const n = a.shape[0];
+  if (n === 0) return tf.zeros([0]) as tf.Tensor1D;
+  return tf.tidy(() => {
+    const parts: tf.Tensor1D[] = [];
+    for (let s = 0; s < n; s += blockRows) {
+      const k = Math.min(blockRows, n - s);
+      const block = m.pairwise(tf.slice(a, [s, 0], [k, -1]), tf.slice(b, [s, 0], [k, -1]));
+      parts.push(tf.sum(tf.mul(block, tf.eye(k)), 1) as tf.Tensor1D);
+    }
+    return parts.length === 1 ? parts[0] : tf.concat(parts) as tf.Tensor1D;
+  });
+}
+
+/**
  * Options of {@linkcode pairwiseDistancesBlocked}.
  *
  * @example

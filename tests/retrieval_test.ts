@@ -267,6 +267,27 @@ Deno.test("evaluateEmbeddings adds k-means NMI/AMI to the retrieval record", asy
   x.dispose();
 });
 
+Deno.test("evaluateEmbeddings with a reference set: queries against the gallery, clustering on both", async () => {
+  const { evaluateEmbeddings } = await import("../lib/eval/evaluate.ts");
+  const { kMeans, nmi } = await import("../lib/eval/clustering.ts");
+  const rng = createRng(5);
+  const point = (c: number) => [c * 3 + rng.normal(), rng.normal()];
+  const ql = [0, 1, 2, 0, 1], gl = [0, 0, 1, 1, 2, 2, 2, 3];
+  const q = tf.tensor2d(ql.map(point)), g = tf.tensor2d(gl.map(point));
+  const e = await evaluateEmbeddings(q, ql, { reference: g, referenceLabels: gl });
+  const want = await retrievalMetrics(q, ql, g, gl);
+  assert.equal(e.mapAtR, want.mapAtR);
+  assert.equal(e.queries, 5); // R counts gallery items only (2 each), not the other queries
+  const both = tf.concat([q, g]) as tf.Tensor2D;
+  const clusters = kMeans(both, 4, { nInit: 1 }).labels;
+  assert.equal(e.nmi, nmi([...ql, ...gl], clusters));
+  await assert.rejects(
+    evaluateEmbeddings(q, ql, { reference: g }),
+    /reference and referenceLabels go together/,
+  );
+  tf.dispose([q, g, both]);
+});
+
 Deno.test("other metrics rank by their own distance (cosine, cityblock)", async () => {
   const rng = createRng(21);
   const q = Array.from({ length: 40 }, () => [rng.normal(), rng.normal(), rng.normal()]);
