@@ -62,11 +62,13 @@ function inputsOf(inputs: Record<string, TensorInfo | undefined>, what: string):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { adamLoop } from "./adam.ts";
  * const p = new Float32Array([1]), m = new Float32Array(1), v = new Float32Array(1);
  * adamLoop(p, m, v, Float32Array.of(0.5), p, m, v, {
  *   b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001,
- * }); // p ≈ [0.999]
+ * });
+ * assert.ok(Math.abs(p[0] - 0.999) < 1e-6);
  * ```
  */
 export function adamLoop(
@@ -97,6 +99,7 @@ export function adamLoop(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { ADAM_KERNEL } from "./adam.ts";
  * import { initBackend } from "../backend.ts";
@@ -105,6 +108,9 @@ export function adamLoop(
  *   value: tf.ones([3]), m: tf.zeros([3]), v: tf.zeros([3]), grad: tf.ones([3]),
  * }, { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001 },
  * ) as tf.Tensor[];
+ * assert.deepEqual(Array.from(p.dataSync(), (x) => +x.toFixed(5)), [0.999, 0.999, 0.999]);
+ * assert.deepEqual(Array.from(m.dataSync(), (x) => +x.toFixed(5)), [0.1, 0.1, 0.1]);
+ * assert.deepEqual(Array.from(v.dataSync(), (x) => +x.toFixed(5)), [0.001, 0.001, 0.001]);
  * ```
  */
 export const adamWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -140,6 +146,7 @@ export const adamWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { ADAM_KERNEL, registerAdamKernels } from "./adam.ts";
  * import { initBackend } from "../backend.ts";
@@ -148,7 +155,8 @@ export const adamWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * const [p] = tf.engine().runKernel(ADAM_KERNEL, {
  *   value: tf.ones([3]), m: tf.zeros([3]), v: tf.zeros([3]), grad: tf.ones([3]),
  * }, { b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, omb1: 0.1, omb2: 0.001, eps: 1e-7, nlr: -0.001,
- * }) as tf.Tensor[]; // p ≈ [0.999, 0.999, 0.999]
+ * }) as tf.Tensor[];
+ * assert.deepEqual(Array.from(p.dataSync(), (x) => +x.toFixed(5)), [0.999, 0.999, 0.999]);
  * ```
  */
 export const adamCpu: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -169,9 +177,11 @@ export const adamCpu: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { adamConfigs } from "./adam.ts";
  * for (const c of adamConfigs) if (!tf.getKernel(c.kernelName, c.backendName)) tf.registerKernel(c);
+ * assert.equal(tf.getKernel(adamConfigs[1].kernelName, "cpu"), adamConfigs[1]);
  * ```
  */
 export const adamConfigs: KernelConfig[] = [
@@ -184,8 +194,12 @@ export const adamConfigs: KernelConfig[] = [
  *
  * @example
  * ```ts
- * import { registerAdamKernels } from "./adam.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { ADAM_KERNEL, registerAdamKernels } from "./adam.ts";
  * registerAdamKernels();
+ * registerAdamKernels(); // idempotent
+ * assert.ok(tf.getKernel(ADAM_KERNEL, "cpu") !== undefined);
  * ```
  */
 export function registerAdamKernels(): void {
@@ -219,12 +233,14 @@ interface AdamState {
  * @param grads Gradients by variable name (as `optimizer.computeGradients` returns them).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { applyGradients } from "./adam.ts";
  * const w = tf.variable(tf.ones([2]));
  * const optimizer = tf.train.adam(0.1);
  * const { grads } = optimizer.computeGradients(() => tf.sum(tf.square(w)));
- * applyGradients(optimizer, grads); // w ≈ [0.9, 0.9]
+ * applyGradients(optimizer, grads);
+ * assert.deepEqual(Array.from(w.dataSync(), (x) => +x.toFixed(5)), [0.9, 0.9]);
  * ```
  */
 export function applyGradients(optimizer: tf.Optimizer, grads: NamedTensorMap): void {

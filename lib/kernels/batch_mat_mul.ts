@@ -36,9 +36,11 @@ import { parallelFor, Program, splitRange } from "./parallel.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { transposeMatrices } from "./batch_mat_mul.ts";
  * const dst = new Float32Array(6);
- * transposeMatrices(Float32Array.of(1, 2, 3, 4, 5, 6), dst, 1, 2, 3); // [1, 4, 2, 5, 3, 6]
+ * transposeMatrices(Float32Array.of(1, 2, 3, 4, 5, 6), dst, 1, 2, 3);
+ * assert.deepEqual(Array.from(dst), [1, 4, 2, 5, 3, 6]);
  * ```
  */
 export function transposeMatrices(
@@ -270,15 +272,18 @@ function smallProducts(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { matMulSimd } from "./batch_mat_mul.ts";
  * import { simdFor } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const c = matMulSimd(be, simdFor(be)!, tf.ones([2, 3]), tf.ones([3, 4]), false, false);
- * be.disposeData(c.dataId); // c was [2, 4], all 3
+ * assert.deepEqual(c.shape, [2, 4]);
+ * assert.ok(f32View(be, c).every((x) => x === 3));
+ * be.disposeData(c.dataId);
  * ```
  */
 export function matMulSimd(
@@ -396,12 +401,15 @@ export function matMulSimd(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const c = tf.matMul(tf.ones([5, 3]), tf.ones([4, 3]), false, true); // [5, 4], all 3
+ * const c = tf.matMul(tf.ones([5, 3]), tf.ones([4, 3]), false, true);
+ * assert.deepEqual(c.shape, [5, 4]);
+ * assert.ok(c.dataSync().every((x) => x === 3));
  * ```
  */
 export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -433,6 +441,7 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
@@ -444,7 +453,9 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *   transposeB: true,
  *   bias: tf.ones([4]),
  *   activation: "relu",
- * }); // [2, 4], all 4
+ * });
+ * assert.deepEqual(y.shape, [2, 4]);
+ * assert.ok(y.dataSync().every((x) => x === 4));
  * ```
  */
 export const fusedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -475,9 +486,11 @@ export const fusedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { batchMatMulConfig } from "./batch_mat_mul.ts";
  * tf.registerKernel(batchMatMulConfig);
+ * assert.equal(tf.getKernel("BatchMatMul", "wasm"), batchMatMulConfig);
  * ```
  */
 export const batchMatMulConfig: KernelConfig = {
@@ -491,9 +504,11 @@ export const batchMatMulConfig: KernelConfig = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fusedMatMulConfig } from "./batch_mat_mul.ts";
  * tf.registerKernel(fusedMatMulConfig);
+ * assert.equal(tf.getKernel("_FusedMatMul", "wasm"), fusedMatMulConfig);
  * ```
  */
 export const fusedMatMulConfig: KernelConfig = {

@@ -32,13 +32,16 @@ export interface Conv2DWasmAttrs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.conv2d(tf.ones([1, 5, 5, 3]) as tf.Tensor4D, tf.ones([3, 3, 3, 8]) as tf.Tensor4D,
- *   1, "valid"); // [1, 3, 3, 8], all 27
+ *   1, "valid");
+ * assert.deepEqual(y.shape, [1, 3, 3, 8]);
+ * assert.ok(y.dataSync().every((x) => x === 27));
  * ```
  */
 export const conv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -75,9 +78,11 @@ export const conv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2DConfig } from "./conv2d.ts";
  * tf.registerKernel(conv2DConfig);
+ * assert.equal(tf.getKernel("Conv2D", "wasm"), conv2DConfig);
  * ```
  */
 export const conv2DConfig: KernelConfig = {

@@ -44,6 +44,7 @@ export interface Conv2DBackpropFilterWasmAttrs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { im2colTransposed } from "./conv2d_backprop_filter.ts";
  * const x = Float32Array.from([1, 2, 3, 4]); // [1, 2, 2, 1]
  * const cols = new Float32Array(4 * 1); // 2x2 filter, 'valid' -> one output pixel
@@ -52,7 +53,7 @@ export interface Conv2DBackpropFilterWasmAttrs {
  *   filterHeight: 2, filterWidth: 2, strideHeight: 1, strideWidth: 1,
  *   dilationHeight: 1, dilationWidth: 1, padTop: 0, padLeft: 0,
  * });
- * // cols = [1, 2, 3, 4]
+ * assert.deepEqual(Array.from(cols), [1, 2, 3, 4]);
  * ```
  */
 export function im2colTransposed(
@@ -119,19 +120,22 @@ export function im2colTransposed(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const x = tf.randomNormal([2, 5, 5, 3]) as tf.Tensor4D;
- * const dy = tf.randomNormal([2, 3, 3, 4]) as tf.Tensor4D;
+ * const x = tf.ones([2, 5, 5, 3]) as tf.Tensor4D;
+ * const dy = tf.ones([2, 3, 3, 4]) as tf.Tensor4D;
  * const dW = tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
  *   strides: 1,
  *   pad: "valid",
  *   dataFormat: "NHWC",
  *   filterShape: [3, 3, 3, 4],
- * }) as tf.Tensor4D; // [3, 3, 3, 4]
+ * }) as tf.Tensor4D;
+ * assert.deepEqual(dW.shape, [3, 3, 3, 4]);
+ * assert.ok(dW.dataSync().every((v) => v === 18)); // 2 images × 3 × 3 output pixels
  * ```
  */
 export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -225,9 +229,11 @@ export const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs })
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
  * tf.registerKernel(conv2DBackpropFilterConfig);
+ * assert.equal(tf.getKernel("Conv2DBackpropFilter", "wasm"), conv2DBackpropFilterConfig);
  * ```
  */
 export const conv2DBackpropFilterConfig: KernelConfig = {

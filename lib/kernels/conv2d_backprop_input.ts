@@ -45,13 +45,15 @@ export interface Conv2DBackpropInputWasmAttrs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { conv2dBackpropInputLoop } from "./conv2d_backprop_input.ts";
  * const dx = new Float32Array(4); // x [1, 2, 2, 1], 1x1 filter of weight 2, 'valid'
  * conv2dBackpropInputLoop(Float32Array.of(1, 2, 3, 4), Float32Array.of(2), dx, {
  *   batchSize: 1, inHeight: 2, inWidth: 2, inChannels: 1, outHeight: 2, outWidth: 2,
  *   outChannels: 1, filterHeight: 1, filterWidth: 1, strideHeight: 1, strideWidth: 1,
  *   dilationHeight: 1, dilationWidth: 1, padTop: 0, padLeft: 0,
- * }); // dx = [2, 4, 6, 8]
+ * });
+ * assert.deepEqual(Array.from(dx), [2, 4, 6, 8]);
  * ```
  */
 export function conv2dBackpropInputLoop(
@@ -110,6 +112,7 @@ export function conv2dBackpropInputLoop(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
@@ -117,7 +120,8 @@ export function conv2dBackpropInputLoop(
  * registerWasmTrainingKernels();
  * const dy = tf.randomNormal([2, 3, 3, 4]) as tf.Tensor4D;
  * const w = tf.randomNormal([3, 3, 5, 4]) as tf.Tensor4D;
- * const dx = tf.conv2dTranspose(dy, w, [2, 5, 5, 5], 1, "valid"); // [2, 5, 5, 5]
+ * const dx = tf.conv2dTranspose(dy, w, [2, 5, 5, 5], 1, "valid");
+ * assert.deepEqual(dx.shape, [2, 5, 5, 5]);
  * ```
  */
 export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -260,9 +264,11 @@ export const conv2DBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
  * tf.registerKernel(conv2DBackpropInputConfig);
+ * assert.equal(tf.getKernel("Conv2DBackpropInput", "wasm"), conv2DBackpropInputConfig);
  * ```
  */
 export const conv2DBackpropInputConfig: KernelConfig = {

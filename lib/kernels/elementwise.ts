@@ -79,10 +79,11 @@ function sameShape(a: TensorInfo, b: TensorInfo): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.relu(tf.tensor1d([-1, 2])); // [0, 2]
+ * assert.deepEqual(tf.relu(tf.tensor1d([-1, 2])).arraySync(), [0, 2]);
  * ```
  */
 export const reluWasm: KernelFunc = unary("Relu", OPS.relu);
@@ -92,10 +93,11 @@ export const reluWasm: KernelFunc = unary("Relu", OPS.relu);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.step(tf.tensor1d([-1, 2]), 0.5); // [0.5, 1]
+ * assert.deepEqual(tf.step(tf.tensor1d([-1, 2]), 0.5).arraySync(), [0.5, 1]);
  * ```
  */
 export const stepWasm: KernelFunc = unary("Step", OPS.step);
@@ -106,10 +108,11 @@ export const stepWasm: KernelFunc = unary("Step", OPS.step);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.mul(tf.tensor1d([2, 3]), tf.tensor1d([4, 5])); // [8, 15]
+ * assert.deepEqual(tf.mul(tf.tensor1d([2, 3]), tf.tensor1d([4, 5])).arraySync(), [8, 15]);
  * ```
  */
 export const multiplyWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -133,10 +136,11 @@ export const multiplyWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])); // [4, 6]
+ * assert.deepEqual(tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).arraySync(), [4, 6]);
  * ```
  */
 export function addSameShape(
@@ -168,11 +172,13 @@ export function addSameShape(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { RELU_GRAD_KERNEL } from "./elementwise.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.ones([2]), x: tf.tensor1d([-1, 1]) }); // [0, 1]
+ * const dx = tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.ones([2]), x: tf.tensor1d([-1, 1]) });
+ * assert.deepEqual((dx as tf.Tensor).arraySync(), [0, 1]);
  * ```
  */
 export const reluGradWasm: KernelFunc = ({ inputs, backend }) => {
@@ -228,8 +234,11 @@ let gradientRegistered = false;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
  * import { registerReluGradient } from "./elementwise.ts";
  * registerReluGradient();
+ * assert.deepEqual(tf.grad((x) => tf.relu(x))(tf.tensor1d([-1, 2])).arraySync(), [0, 1]);
  * ```
  */
 export function registerReluGradient(): void {

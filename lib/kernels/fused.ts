@@ -84,6 +84,7 @@ function checkBias(bias: TensorInfo | undefined, channels: number, what: string)
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { FUSED_CONV2D_KERNEL } from "./fused.ts";
  * import { initBackend } from "../backend.ts";
@@ -92,7 +93,8 @@ function checkBias(bias: TensorInfo | undefined, channels: number, what: string)
  *   x: tf.ones([1, 3, 3, 1]),
  *   filter: tf.ones([3, 3, 1, 4]),
  *   bias: tf.tensor1d([-10, 0, 1, 2]),
- * }, { strides: 1, pad: "valid", activation: "relu" }) as tf.Tensor; // [[[[0, 9, 10, 11]]]]
+ * }, { strides: 1, pad: "valid", activation: "relu" }) as tf.Tensor;
+ * assert.deepEqual(y.arraySync(), [[[[0, 9, 10, 11]]]]);
  * ```
  */
 export const fusedLayerConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -154,6 +156,7 @@ export const fusedLayerConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { FUSED_MATMUL_KERNEL } from "./fused.ts";
  * import { initBackend } from "../backend.ts";
@@ -162,7 +165,8 @@ export const fusedLayerConv2DWasm: KernelFunc = ({ inputs, backend, attrs }) => 
  *   a: tf.ones([2, 3]),
  *   b: tf.ones([3, 2]),
  *   bias: tf.tensor1d([-4, 1]),
- * }, { transposeA: false, transposeB: false, activation: "relu" }) as tf.Tensor; // [[0, 4], [0, 4]]
+ * }, { transposeA: false, transposeB: false, activation: "relu" }) as tf.Tensor;
+ * assert.deepEqual(y.arraySync(), [[0, 4], [0, 4]]);
  * ```
  */
 export const fusedLayerMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -213,6 +217,7 @@ const BLOCK = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { BIAS_ACT_GRAD_KERNEL } from "./fused.ts";
  * import { initBackend } from "../backend.ts";
@@ -220,7 +225,9 @@ const BLOCK = 64;
  * const [dz, db] = tf.engine().runKernel(BIAS_ACT_GRAD_KERNEL, {
  *   dy: tf.tensor2d([[1, 2], [3, 4]]),
  *   y: tf.tensor2d([[0, 1], [2, 0]]),
- * }, { activation: "relu" }) as tf.Tensor[]; // dz [[0, 2], [3, 0]], db [3, 2]
+ * }, { activation: "relu" }) as tf.Tensor[];
+ * assert.deepEqual(dz.arraySync(), [[0, 2], [3, 0]]);
+ * assert.deepEqual(db.arraySync(), [3, 2]);
  * ```
  */
 export const biasActGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -408,9 +415,11 @@ let enabled = true;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setFusedOps } from "./fused.ts";
  * const old = setFusedOps(false);
- * setFusedOps(old);
+ * assert.equal(old, true); // on by default
+ * assert.equal(setFusedOps(old), false);
  * ```
  */
 export function setFusedOps(on: boolean): boolean {
@@ -492,12 +501,14 @@ function fusedMatMul(args: FusedMatMulArgs): tf.Tensor {
  * @throws Error when the wasm backend's kernels are not loaded.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { installFusedOps } from "./fused.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm"); // registers our kernels, this included
  * installFusedOps(); // nothing more to do
  * const y = tf.fused.matMul({ a: tf.ones([2, 3]), b: tf.ones([3, 2]), activation: "relu" });
+ * assert.deepEqual(y.arraySync(), [[3, 3], [3, 3]]);
  * ```
  */
 export function installFusedOps(): void {

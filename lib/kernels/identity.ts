@@ -21,12 +21,16 @@ function share(be: WasmBackendLike, x: TensorInfo): TensorInfo {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const y = tf.clone(tf.tensor1d([1, 2])); // [1, 2], no copy
+ * const x = tf.tensor1d([1, 2]);
+ * const y = tf.clone(x);
+ * assert.deepEqual(y.arraySync(), [1, 2]);
+ * assert.equal(y.dataId, x.dataId); // no copy
  * ```
  */
 export const identityWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -43,12 +47,16 @@ export const identityWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const y = tf.cast(tf.tensor1d([1.5]), "float32"); // [1.5], no copy
+ * const x = tf.tensor1d([1.5]);
+ * const y = tf.cast(x, "float32");
+ * assert.deepEqual(y.arraySync(), [1.5]);
+ * assert.equal(y.dataId, x.dataId); // no copy
  * ```
  */
 export const castWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -64,9 +72,11 @@ export const castWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { identityConfig } from "./identity.ts";
  * tf.registerKernel(identityConfig);
+ * assert.equal(tf.getKernel("Identity", "wasm"), identityConfig);
  * ```
  */
 export const identityConfig: KernelConfig = {
@@ -80,9 +90,11 @@ export const identityConfig: KernelConfig = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { castConfig } from "./identity.ts";
  * tf.registerKernel(castConfig);
+ * assert.equal(tf.getKernel("Cast", "wasm"), castConfig);
  * ```
  */
 export const castConfig: KernelConfig = {
@@ -98,10 +110,12 @@ export const castConfig: KernelConfig = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.slice(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [1, 0], [2, 2]); // [[3, 4], [5, 6]]
+ * const y = tf.slice(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [1, 0], [2, 2]);
+ * assert.deepEqual(y.arraySync(), [[3, 4], [5, 6]]);
  * ```
  */
 export const sliceWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -139,9 +153,11 @@ export const sliceWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { sliceConfig } from "./identity.ts";
  * tf.registerKernel(sliceConfig);
+ * assert.equal(tf.getKernel("Slice", "wasm"), sliceConfig);
  * ```
  */
 export const sliceConfig: KernelConfig = {

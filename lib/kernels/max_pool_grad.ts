@@ -32,13 +32,15 @@ export interface MaxPoolGradWasmAttrs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maxPoolGradLoop } from "./max_pool_grad.ts";
  * const dx = new Float32Array(4);
  * // x [1, 2, 2, 1] = [1, 5, 5, 2], 2x2 window: the first 5 takes the gradient
  * maxPoolGradLoop(Float32Array.of(1, 5, 5, 2), Float32Array.of(7), dx, {
  *   batchSize: 1, inHeight: 2, inWidth: 2, channels: 1, outHeight: 1, outWidth: 1,
  *   filterHeight: 2, filterWidth: 2, strideHeight: 2, strideWidth: 2, padTop: 0, padLeft: 0,
- * }); // dx = [0, 7, 0, 0]
+ * });
+ * assert.deepEqual(Array.from(dx), [0, 7, 0, 0]);
  * ```
  */
 export function maxPoolGradLoop(
@@ -104,6 +106,7 @@ export function maxPoolGradLoop(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
@@ -111,7 +114,8 @@ export function maxPoolGradLoop(
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([1, 4, 4, 3]) as tf.Tensor4D;
  * const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid").sum())(x);
- * // g: [1, 4, 4, 3]
+ * assert.deepEqual(g.shape, [1, 4, 4, 3]);
+ * assert.equal(g.sum().arraySync(), 12); // one 1 per window and channel
  * ```
  */
 export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -203,9 +207,11 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { maxPoolGradConfig } from "./max_pool_grad.ts";
  * tf.registerKernel(maxPoolGradConfig);
+ * assert.equal(tf.getKernel("MaxPoolGrad", "wasm"), maxPoolGradConfig);
  * ```
  */
 export const maxPoolGradConfig: KernelConfig = {

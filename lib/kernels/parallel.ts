@@ -25,8 +25,9 @@ let requested = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { availableThreads } from "./parallel.ts";
- * console.log(availableThreads()); // 2 on a two-core machine
+ * assert.equal(availableThreads(), navigator.hardwareConcurrency); // 2 on a two-core machine
  * ```
  */
 export function availableThreads(): number {
@@ -52,9 +53,13 @@ export function instanceFor(memory: WebAssembly.Memory): SimdInstance | undefine
  * @throws RangeError when `threads` is not such an integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setKernelThreads } from "./parallel.ts";
- * // after initBackend("wasm"):
- * const used = await setKernelThreads(2); // 2 where the heap is shared, else 1
+ * import { sharedWasmHeap } from "./shared_heap.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const used = await setKernelThreads(2);
+ * assert.equal(used, sharedWasmHeap() ? 2 : 1); // 2 where the heap is shared, else 1
  * ```
  */
 export async function setKernelThreads(threads: number = availableThreads()): Promise<number> {
@@ -84,8 +89,9 @@ export async function setKernelThreads(threads: number = availableThreads()): Pr
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kernelThreads } from "./parallel.ts";
- * console.log(kernelThreads());
+ * assert.equal(kernelThreads(), 1); // no worker threads started yet
  * ```
  */
 export function kernelThreads(): number {
@@ -97,8 +103,9 @@ export function kernelThreads(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requestedKernelThreads } from "./parallel.ts";
- * console.log(requestedKernelThreads());
+ * assert.equal(requestedKernelThreads(), 1); // before any setKernelThreads
  * ```
  */
 export function requestedKernelThreads(): number {
@@ -126,13 +133,14 @@ const fnsCache = new WeakMap<SimdInstance, ((...a: number[]) => void)[]>();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
- * import { parallelFor } from "./parallel.ts";
+ * import { kernelThreads, parallelFor } from "./parallel.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const par = parallelFor(tf.backend() as unknown as WasmBackendLike);
- * console.log(par?.threads);
+ * assert.equal(par?.threads, kernelThreads());
  * ```
  */
 export function parallelFor(be: WasmBackendLike): Parallel | undefined {
@@ -177,9 +185,10 @@ export function parallelFor(be: WasmBackendLike): Parallel | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitRange } from "./parallel.ts";
- * splitRange(10, 2, 1); // [[0, 5], [5, 10]]
- * splitRange(10, 2, 6); // [[0, 0], [0, 10]]
+ * assert.deepEqual(splitRange(10, 2, 1), [[0, 5], [5, 10]]);
+ * assert.deepEqual(splitRange(10, 2, 6), [[0, 0], [0, 10]]);
  * ```
  */
 export function splitRange(total: number, parts: number, align = 1): [number, number][] {

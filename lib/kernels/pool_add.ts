@@ -19,12 +19,15 @@ import { addSameShape } from "./elementwise.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const y = tf.maxPool(tf.ones([1, 4, 4, 4]) as tf.Tensor4D, 2, 2, "valid"); // [1, 2, 2, 4]
+ * const y = tf.maxPool(tf.ones([1, 4, 4, 4]) as tf.Tensor4D, 2, 2, "valid");
+ * assert.deepEqual(y.shape, [1, 2, 2, 4]);
+ * assert.ok(y.dataSync().every((v) => v === 1));
  * ```
  */
 export const maxPoolWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -104,12 +107,14 @@ function rowVectorCase(a: TensorInfo, b: TensorInfo): [TensorInfo, TensorInfo] |
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const y = tf.add(tf.zeros([2, 4]), tf.tensor1d([1, 2, 3, 4])); // [[1, 2, 3, 4], [1, 2, 3, 4]]
+ * const y = tf.add(tf.zeros([2, 4]), tf.tensor1d([1, 2, 3, 4]));
+ * assert.deepEqual(y.arraySync(), [[1, 2, 3, 4], [1, 2, 3, 4]]);
  * ```
  */
 export const addWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -148,9 +153,11 @@ export const addWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { maxPoolConfig } from "./pool_add.ts";
  * tf.registerKernel(maxPoolConfig);
+ * assert.equal(tf.getKernel("MaxPool", "wasm"), maxPoolConfig);
  * ```
  */
 export const maxPoolConfig: KernelConfig = {
@@ -164,9 +171,11 @@ export const maxPoolConfig: KernelConfig = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { addConfig } from "./pool_add.ts";
  * tf.registerKernel(addConfig);
+ * assert.equal(tf.getKernel("Add", "wasm"), addConfig);
  * ```
  */
 export const addConfig: KernelConfig = {

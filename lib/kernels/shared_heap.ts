@@ -74,13 +74,14 @@ export interface SharedRewrite {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rewriteMemoryAsSharedImport } from "./shared_heap.ts";
  * // (module (memory 1) (export "memory" (memory 0)))
  * const bytes = Uint8Array.of(0, 97, 115, 109, 1, 0, 0, 0, 5, 3, 1, 0, 1,
  *   7, 10, 1, 6, 109, 101, 109, 111, 114, 121, 2, 0);
  * const r = rewriteMemoryAsSharedImport(bytes)!;
- * WebAssembly.validate(r.bytes); // true
- * r.initialPages; // 1
+ * assert.equal(WebAssembly.validate(r.bytes), true);
+ * assert.equal(r.initialPages, 1);
  * ```
  */
 export function rewriteMemoryAsSharedImport(bytes: Uint8Array): SharedRewrite | undefined {
@@ -200,11 +201,13 @@ function toBytes(source: unknown): Uint8Array | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import "@tensorflow/tfjs-backend-wasm";
- * import { shareWasmHeap } from "./shared_heap.ts";
+ * import { sharedWasmHeap, shareWasmHeap } from "./shared_heap.ts";
  * shareWasmHeap();
  * await tf.setBackend("wasm");
+ * assert.ok(sharedWasmHeap()?.buffer instanceof SharedArrayBuffer);
  * ```
  */
 export function shareWasmHeap(): void {
@@ -240,8 +243,12 @@ export function shareWasmHeap(): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sharedWasmHeap } from "./shared_heap.ts";
- * console.log(sharedWasmHeap()?.buffer instanceof SharedArrayBuffer);
+ * import { initBackend } from "../backend.ts";
+ * assert.equal(sharedWasmHeap(), undefined); // before the backend starts
+ * await initBackend("wasm");
+ * assert.ok(sharedWasmHeap()?.buffer instanceof SharedArrayBuffer);
  * ```
  */
 export function sharedWasmHeap(): WebAssembly.Memory | undefined {

@@ -1954,8 +1954,9 @@ function sumPartsFunction(): WasmFunction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { simdModuleBytes } from "./simd_module.ts";
- * WebAssembly.validate(simdModuleBytes()); // true where relaxed SIMD is supported
+ * assert.equal(WebAssembly.validate(simdModuleBytes()), true); // where relaxed SIMD is supported
  * ```
  */
 export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Array<ArrayBuffer> {
@@ -2031,10 +2032,11 @@ function compiled(sharedMaximum: number | undefined): WebAssembly.Module | undef
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { simdInstance } from "./simd_module.ts";
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
  * const k = simdInstance(memory, 16);
- * console.log(k?.names.includes("gemm")); // true
+ * assert.equal(k?.names.includes("gemm"), true);
  * ```
  */
 export function simdInstance(
@@ -2068,10 +2070,11 @@ export function simdInstance(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { simdKernels } from "./simd_module.ts";
  * const memory = new WebAssembly.Memory({ initial: 1 });
  * const k = simdKernels(memory);
- * // k?.gemm(...)
+ * assert.equal(typeof k?.gemm, "function");
  * ```
  */
 export function simdKernels(

@@ -72,10 +72,11 @@ export interface ConvGeometry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { geometryOf } from "./simd_ops.ts";
  * const info = tf.backend_util.computeConv2DInfo([1, 5, 5, 2], [3, 3, 2, 4], 1, 1, "same");
- * geometryOf(info).pt; // 1
+ * assert.equal(geometryOf(info).pt, 1);
  * ```
  */
 export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
@@ -104,13 +105,14 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const k = simdFor(tf.backend() as unknown as WasmBackendLike);
- * console.log(k !== undefined);
+ * assert.ok(k !== undefined); // Deno's V8 has relaxed SIMD
  * ```
  */
 export function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
@@ -127,9 +129,17 @@ let disabled = false;
  *
  * @example
  * ```ts
- * import { setSimdDisabled } from "./simd_ops.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { setSimdDisabled, simdFor } from "./simd_ops.ts";
+ * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const be = tf.backend() as unknown as WasmBackendLike;
  * setSimdDisabled(true); // kernels now use the backend's XNNPACK routes
+ * assert.equal(simdFor(be), undefined);
  * setSimdDisabled(false);
+ * assert.ok(simdFor(be) !== undefined);
  * ```
  */
 export function setSimdDisabled(off: boolean): void {
@@ -141,12 +151,15 @@ export function setSimdDisabled(off: boolean): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * const at = heapOffset(tf.backend() as unknown as WasmBackendLike, tf.zeros([2]));
+ * const be = tf.backend() as unknown as WasmBackendLike;
+ * const at = heapOffset(be, tf.tensor1d([5, 6]));
+ * assert.deepEqual(Array.from(new Float32Array(be.wasm.HEAPU8.buffer, at, 2)), [5, 6]);
  * ```
  */
 export function heapOffset(backend: WasmBackendLike, t: TensorInfo): number {
@@ -208,9 +221,11 @@ let minWork = PARALLEL_MIN_WORK;
  *
  * @example
  * ```ts
- * import { setParallelThreshold } from "./simd_ops.ts";
+ * import assert from "node:assert/strict";
+ * import { PARALLEL_MIN_WORK, setParallelThreshold } from "./simd_ops.ts";
  * const old = setParallelThreshold(0);
- * setParallelThreshold(old);
+ * assert.equal(old, PARALLEL_MIN_WORK); // the default
+ * assert.equal(setParallelThreshold(old), 0);
  * ```
  */
 export function setParallelThreshold(work: number): number {
@@ -227,8 +242,9 @@ export function setParallelThreshold(work: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { threadsFor } from "./simd_ops.ts";
- * threadsFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9); // 2
+ * assert.equal(threadsFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9), 2);
  * ```
  */
 export function threadsFor(par: Parallel, work: number): number {
@@ -244,8 +260,9 @@ export const TASKS_PER_THREAD = 4;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tasksFor } from "./simd_ops.ts";
- * tasksFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9, 100); // 8
+ * assert.equal(tasksFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9, 100), 8);
  * ```
  */
 export function tasksFor(par: Parallel, work: number, units: number): number {
@@ -260,11 +277,12 @@ export function tasksFor(par: Parallel, work: number, units: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gemmCalls } from "./simd_ops.ts";
  * import { Program } from "./parallel.ts";
  * const p = new Program();
  * gemmCalls(p, 0, 1024, 12, 4, 72, 2048, 16, 4096, 16, 2, 4, 3, 0);
- * console.log(p.length); // 1
+ * assert.equal(p.length, 1);
  * ```
  */
 export function gemmCalls(
@@ -305,10 +323,11 @@ export function gemmCalls(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { gemmParallel, heapOffset } from "./simd_ops.ts";
  * import { parallelFor } from "./parallel.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -316,7 +335,8 @@ export function gemmCalls(
  * const b = tf.ones([3, 4]);
  * const c = be.makeOutput([2, 4], "float32");
  * gemmParallel(parallelFor(be)!, heapOffset(be, a), 12, 4, 6 * 12, heapOffset(be, b), 16,
- *   heapOffset(be, c), 16, 2, 4, 3, 0); // c = 3 everywhere
+ *   heapOffset(be, c), 16, 2, 4, 3, 0);
+ * assert.ok(f32View(be, c).every((v) => v === 3));
  * ```
  */
 export function gemmParallel(
@@ -369,9 +389,10 @@ export function gemmParallel(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -379,7 +400,8 @@ export function gemmParallel(
  * const b = tf.ones([3, 4]);
  * const c = be.makeOutput([2, 4], "float32");
  * gemmBlocked(simdFor(be)!, heapOffset(be, a), 12, 4, 6 * 12, heapOffset(be, b), 16,
- *   heapOffset(be, c), 16, 2, 4, 3, 0); // c = 3 everywhere
+ *   heapOffset(be, c), 16, 2, 4, 3, 0);
+ * assert.ok(f32View(be, c).every((v) => v === 3));
  * ```
  */
 export function gemmBlocked(
@@ -468,9 +490,10 @@ function im2colFn(par: Parallel, ci: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dForwardSimd, heapOffset, simdFor } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -480,7 +503,8 @@ function im2colFn(par: Parallel, ci: number): number {
  * conv2dForwardSimd(be, simdFor(be)!, heapOffset(be, x), heapOffset(be, w), heapOffset(be, y), {
  *   n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 8, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // y = 36 everywhere
+ * });
+ * assert.ok(f32View(be, y).every((v) => v === 36));
  * ```
  */
 export function conv2dForwardSimd(
@@ -582,10 +606,11 @@ export function conv2dForwardSimd(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { reductionParts } from "./simd_ops.ts";
- * reductionParts(15488); // 8
- * reductionParts(100); // 1
- * reductionParts(1152, 64, 8); // 8: Winograd tiles
+ * assert.equal(reductionParts(15488), 8);
+ * assert.equal(reductionParts(100), 1);
+ * assert.equal(reductionParts(1152, 64, 8), 8); // Winograd tiles
  * ```
  */
 export function reductionParts(rows: number, minRows = 1024, maxParts = 16): number {
@@ -600,9 +625,10 @@ export function reductionParts(rows: number, minRows = 1024, maxParts = 16): num
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropFilterSimd, heapOffset, simdFor } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -611,7 +637,8 @@ export function reductionParts(rows: number, minRows = 1024, maxParts = 16): num
  * const dw = be.makeOutput([3, 3, 4, 8], "float32");
  * conv2dBackpropFilterSimd(be, simdFor(be)!, heapOffset(be, x), heapOffset(be, dy),
  *   heapOffset(be, dw), { n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 8, fh: 3, fw: 3,
- *   sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }); // dw = 1 everywhere
+ *   sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 });
+ * assert.ok(f32View(be, dw).every((v) => v === 1));
  * ```
  */
 export function conv2dBackpropFilterSimd(
@@ -777,9 +804,10 @@ function joinTasks(tasks: Program[]): Program {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropInputSimd, heapOffset, simdFor } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -788,7 +816,8 @@ function joinTasks(tasks: Program[]): Program {
  * const dx = be.makeOutput([1, 3, 3, 4], "float32");
  * conv2dBackpropInputSimd(be, simdFor(be)!, heapOffset(be, dy), heapOffset(be, w),
  *   heapOffset(be, dx), { n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 8, fh: 3, fw: 3,
- *   sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }); // dx = 8 everywhere
+ *   sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 });
+ * assert.ok(f32View(be, dx).every((v) => v === 8));
  * ```
  */
 export function conv2dBackpropInputSimd(

@@ -22,9 +22,11 @@ const BLOCK = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sumRows } from "./sum.ts";
  * const dst = new Float32Array(2);
- * sumRows(Float32Array.of(1, 2, 3, 4, 5, 6), dst, 3, 2); // [9, 12]
+ * sumRows(Float32Array.of(1, 2, 3, 4, 5, 6), dst, 3, 2);
+ * assert.deepEqual(Array.from(dst), [9, 12]);
  * ```
  */
 export function sumRows(src: Float32Array, dst: Float32Array, rows: number, cols: number): void {
@@ -47,12 +49,14 @@ export function sumRows(src: Float32Array, dst: Float32Array, rows: number, cols
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * registerWasmTrainingKernels();
- * const s = tf.sum(tf.ones([4, 3, 2]), [0, 1]); // [2], all 12
+ * const s = tf.sum(tf.ones([4, 3, 2]), [0, 1]);
+ * assert.deepEqual(s.arraySync(), [12, 12]);
  * ```
  */
 export const sumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
@@ -117,9 +121,11 @@ export const sumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { sumConfig } from "./sum.ts";
  * tf.registerKernel(sumConfig);
+ * assert.equal(tf.getKernel("Sum", "wasm"), sumConfig);
  * ```
  */
 export const sumConfig: KernelConfig = {

@@ -24,11 +24,13 @@ import { Worker } from "node:worker_threads";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Program } from "./threads.ts";
  * const p = new Program();
  * p.call(3, 16, 0, 64); // function 3 with arguments (16, 0, 64)
  * p.callScratch(4, 0b10, 16, 0); // argument 1 is an offset into the running thread's scratch
- * console.log(p.length); // 2
+ * assert.equal(p.length, 2);
+ * assert.deepEqual(p.code, [3, 3, 0, 16, 0, 64, 4, 2, 0b10, 16, 0]);
  * ```
  */
 export class Program {
@@ -129,14 +131,17 @@ parentPort.once("message", (init) => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Program, ThreadPool } from "./threads.ts";
  * import { simdInstance } from "./simd_module.ts";
  * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
  * const k = simdInstance(memory, 16)!;
+ * new Uint8Array(memory.buffer).fill(1, 0, 128);
  * const pool = await ThreadPool.start(2, memory, k.module, k.instance, k.names);
  * const zero = k.names.indexOf("zero");
  * pool.run([new Program().call(zero, 0, 64), new Program().call(zero, 64, 64)]); // two tasks
  * pool.close();
+ * assert.ok(new Uint8Array(memory.buffer, 0, 128).every((b) => b === 0));
  * ```
  */
 export class ThreadPool {
@@ -299,9 +304,11 @@ export class ThreadPool {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Program, runTasksHere } from "./threads.ts";
  * const log: number[] = [];
- * runTasksHere([new Program().call(0, 7)], [(a: number) => log.push(a)], 0); // log = [7]
+ * runTasksHere([new Program().call(0, 7)], [(a: number) => log.push(a)], 0);
+ * assert.deepEqual(log, [7]);
  * ```
  */
 export function runTasksHere(

@@ -16,9 +16,11 @@ import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { segmentSum } from "./unsorted_segment_sum.ts";
  * const out = new Float32Array(4);
- * segmentSum(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(1, 0, 1), 2, out); // [3, 4, 6, 8]
+ * segmentSum(Float32Array.of(1, 2, 3, 4, 5, 6), Int32Array.of(1, 0, 1), 2, out);
+ * assert.deepEqual(Array.from(out), [3, 4, 6, 8]);
  * ```
  */
 export function segmentSum(
@@ -43,10 +45,12 @@ export function segmentSum(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3]), tf.tensor1d([1, 0, 1], "int32"), 2); // [2, 4]
+ * const s = tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3]), tf.tensor1d([1, 0, 1], "int32"), 2);
+ * assert.deepEqual(s.arraySync(), [2, 4]);
  * ```
  */
 export const unsortedSegmentSumWasm: KernelFunc = ({ inputs, backend, attrs }) => {

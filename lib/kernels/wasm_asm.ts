@@ -22,8 +22,9 @@ export type ValType = typeof I32 | typeof F32 | typeof V128;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uleb } from "./wasm_asm.ts";
- * uleb(624485); // [0xe5, 0x8e, 0x26]
+ * assert.deepEqual(uleb(624485), [0xe5, 0x8e, 0x26]);
  * ```
  */
 export function uleb(n: number): number[] {
@@ -43,8 +44,9 @@ export function uleb(n: number): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleb } from "./wasm_asm.ts";
- * sleb(-1); // [0x7f]
+ * assert.deepEqual(sleb(-1), [0x7f]);
  * ```
  */
 export function sleb(n: number): number[] {
@@ -75,9 +77,11 @@ function section(id: number, body: number[]): number[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { I32, WasmFunction } from "./wasm_asm.ts";
  * const f = new WasmFunction("add", [I32, I32], [I32]);
  * f.get(0).get(1).i32Add(); // returns a + b
+ * assert.deepEqual(f.code, [0x20, 0, 0x20, 1, 0x6a]); // local.get 0, local.get 1, i32.add
  * ```
  */
 export class WasmFunction {
@@ -418,13 +422,14 @@ export class WasmFunction {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { assemble, I32, WasmFunction } from "./wasm_asm.ts";
  * const f = new WasmFunction("add", [I32, I32], [I32]);
  * f.get(0).get(1).i32Add();
  * const bytes = assemble([f]);
  * const mem = new WebAssembly.Memory({ initial: 1 });
  * const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory: mem } });
- * (exports.add as (a: number, b: number) => number)(2, 3); // 5
+ * assert.equal((exports.add as (a: number, b: number) => number)(2, 3), 5);
  * ```
  */
 export function assemble(

@@ -28,12 +28,13 @@ export interface WasmTensorData {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import type { WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
- * console.log(backend.wasm.HEAPU8.length);
+ * assert.ok(backend.wasm.HEAPU8.length > 0);
  * ```
  */
 export interface WasmBackendLike {
@@ -58,13 +59,14 @@ export interface WasmBackendLike {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const t = tf.tensor1d([1, 2, 3]);
- * console.log(f32View(backend, t)[1]); // 2
+ * assert.equal(f32View(backend, t)[1], 2);
  * ```
  */
 export function f32View(backend: WasmBackendLike, t: TensorInfo): Float32Array {
@@ -84,13 +86,15 @@ export function f32View(backend: WasmBackendLike, t: TensorInfo): Float32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { reshapeInfo, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const t = tf.zeros([2, 3]);
- * const r = reshapeInfo(backend, t, [3, 2]); // shape [3, 2]
+ * const r = reshapeInfo(backend, t, [3, 2]);
+ * assert.deepEqual(r.shape, [3, 2]);
  * backend.disposeData(r.dataId);
  * ```
  */
@@ -111,12 +115,14 @@ export function reshapeInfo(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { withShape, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
- * const out = withShape(backend, backend.makeOutput([6], "float32"), [2, 3]); // shape [2, 3]
+ * const out = withShape(backend, backend.makeOutput([6], "float32"), [2, 3]);
+ * assert.deepEqual(out.shape, [2, 3]);
  * backend.disposeData(out.dataId);
  * ```
  */
@@ -134,10 +140,14 @@ const originals = new Map<string, KernelFunc>();
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { rememberOriginal } from "./wasm_util.ts";
- * const k = tf.getKernel("Transpose", "wasm");
- * if (k) rememberOriginal("Transpose", k.kernelFunc);
+ * import assert from "node:assert/strict";
+ * import type { KernelFunc } from "@tensorflow/tfjs";
+ * import { rememberOriginal, runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
+ * const own: KernelFunc = () => ({ dataId: {}, shape: [7], dtype: "float32" });
+ * rememberOriginal("Demo", own);
+ * rememberOriginal("Demo", () => []); // ignored: the first one is kept
+ * const out = runWasmKernel({} as WasmBackendLike, "Demo", {}, {});
+ * assert.deepEqual(out.shape, [7]);
  * ```
  */
 export function rememberOriginal(kernelName: string, fn: KernelFunc): void {
@@ -150,8 +160,9 @@ export function rememberOriginal(kernelName: string, fn: KernelFunc): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
- * import { runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
@@ -160,7 +171,9 @@ export function rememberOriginal(kernelName: string, fn: KernelFunc): void {
  * const c = runWasmKernel(backend, "BatchMatMul", { a, b }, {
  *   transposeA: false,
  *   transposeB: false,
- * }); // shape [1, 2, 4]
+ * });
+ * assert.deepEqual(c.shape, [1, 2, 4]);
+ * assert.ok(f32View(backend, c).every((v) => v === 3));
  * backend.disposeData(c.dataId);
  * ```
  */
@@ -186,8 +199,9 @@ export function runWasmKernel(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sizeOf } from "./wasm_util.ts";
- * sizeOf([2, 3, 4]); // 24
+ * assert.equal(sizeOf([2, 3, 4]), 24);
  * ```
  */
 export function sizeOf(shape: readonly number[]): number {
@@ -201,9 +215,12 @@ export function sizeOf(shape: readonly number[]): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { checkFloat } from "./wasm_util.ts";
- * checkFloat(tf.zeros([1, 2, 2, 1]), 4, "Conv2DBackpropFilter: x"); // ok
+ * const x = tf.zeros([1, 2, 2, 1]);
+ * assert.equal(checkFloat(x, 4, "Conv2DBackpropFilter: x"), x);
+ * assert.throws(() => checkFloat(x, 2, "Conv2DBackpropFilter: x"), /must have rank 2/);
  * ```
  */
 export function checkFloat(t: TensorInfo | undefined, rank: number, what: string): TensorInfo {

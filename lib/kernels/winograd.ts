@@ -39,9 +39,11 @@ let forced: ConvAlgorithm | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { setConvAlgorithm } from "./winograd.ts";
  * const old = setConvAlgorithm("im2col");
- * setConvAlgorithm(old);
+ * assert.equal(old, undefined); // the per-shape choice
+ * assert.equal(setConvAlgorithm(old), "im2col");
  * ```
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | undefined): ConvAlgorithm | undefined {
@@ -64,9 +66,10 @@ export function setConvAlgorithm(algorithm: ConvAlgorithm | undefined): ConvAlgo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { winogradApplies } from "./winograd.ts";
- * winogradApplies({ n: 1, h: 5, w: 5, ci: 4, oh: 3, ow: 3, co: 8, fh: 3, fw: 3, sh: 1, sw: 1,
- *   dh: 1, dw: 1, pt: 0, pl: 0 }); // true
+ * assert.equal(winogradApplies({ n: 1, h: 5, w: 5, ci: 4, oh: 3, ow: 3, co: 8, fh: 3, fw: 3,
+ *   sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }), true);
  * ```
  */
 export function winogradApplies(g: ConvGeometry): boolean {
@@ -111,9 +114,10 @@ export const WINOGRAD4_MIN_SIDE = 7;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convAlgorithm } from "./winograd.ts";
- * convAlgorithm("forward", { n: 128, h: 13, w: 13, ci: 32, oh: 11, ow: 11, co: 64, fh: 3,
- *   fw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }); // "winograd4"
+ * assert.equal(convAlgorithm("forward", { n: 128, h: 13, w: 13, ci: 32, oh: 11, ow: 11, co: 64,
+ *   fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }), "winograd4");
  * ```
  */
 export function convAlgorithm(_pass: ConvPass, g: ConvGeometry): ConvAlgorithm {
@@ -129,9 +133,10 @@ export function convAlgorithm(_pass: ConvPass, g: ConvGeometry): ConvAlgorithm {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filterTransform } from "./winograd.ts";
  * const u = filterTransform(new Float32Array(9).fill(1), 1, 1, false);
- * u[5]; // 2.25: the centre of G·1·Gᵀ
+ * assert.equal(u[5], 2.25); // the centre of G·1·Gᵀ
  * ```
  */
 export function filterTransform(
@@ -180,10 +185,12 @@ export function filterTransform(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filterGradientTransform } from "./winograd.ts";
  * const dg = new Float32Array(9);
  * filterGradientTransform(new Float32Array(16).fill(1), dg, 1, 1);
- * dg[4]; // 1: Σ over the middle column of Gᵀ·1·G
+ * // Gᵀ·1·G = (1ᵀG)ᵀ(1ᵀG), and 1ᵀG = [2, 0, 2]: the middle row and column are 0
+ * assert.deepEqual(Array.from(dg), [4, 0, 4, 0, 0, 0, 4, 0, 4]);
  * ```
  */
 export function filterGradientTransform(
@@ -295,10 +302,11 @@ function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dForwardWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -308,7 +316,8 @@ function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
  * conv2dForwardWinograd(be, heapOffset(be, x), heapOffset(be, w), heapOffset(be, y), {
  *   n: 1, h: 4, w: 4, ci: 4, oh: 2, ow: 2, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // y = 36 everywhere
+ * });
+ * assert.ok(f32View(be, y).every((v) => v === 36));
  * ```
  */
 export function conv2dForwardWinograd(
@@ -338,10 +347,11 @@ export function conv2dForwardWinograd(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropInputWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -351,7 +361,8 @@ export function conv2dForwardWinograd(
  * conv2dBackpropInputWinograd(be, heapOffset(be, dy), heapOffset(be, w), heapOffset(be, dx), {
  *   n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // dx = 4 everywhere
+ * });
+ * assert.ok(f32View(be, dx).every((v) => v === 4));
  * ```
  */
 export function conv2dBackpropInputWinograd(
@@ -389,10 +400,11 @@ export function conv2dBackpropInputWinograd(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropFilterWinograd } from "./winograd.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -402,7 +414,8 @@ export function conv2dBackpropInputWinograd(
  * conv2dBackpropFilterWinograd(be, heapOffset(be, x), heapOffset(be, dy), heapOffset(be, dw), {
  *   n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // dw = 1 everywhere
+ * });
+ * assert.ok(f32View(be, dw).every((v) => v === 1));
  * ```
  */
 export function conv2dBackpropFilterWinograd(

@@ -43,9 +43,10 @@ const G = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filterTransform4 } from "./winograd4.ts";
  * const u = filterTransform4(Float32Array.of(0, 0, 0, 0, 1, 0, 0, 0, 0), 1, 1, false);
- * u[0]; // 0: the corner of G·g·Gᵀ for a centre tap
+ * assert.equal(u[0], 0); // the corner of G·g·Gᵀ for a centre tap
  * ```
  */
 export function filterTransform4(
@@ -84,12 +85,13 @@ export function filterTransform4(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filterGradientTransform4 } from "./winograd4.ts";
  * const du = new Float32Array(36);
  * du[35] = 1; // position (5, 5)
  * const dg = new Float32Array(9);
  * filterGradientTransform4(du, dg, 1, 1);
- * dg[8]; // 1: G[5] = [0, 0, 1]
+ * assert.equal(dg[8], 1); // G[5] = [0, 0, 1]
  * ```
  */
 export function filterGradientTransform4(
@@ -181,10 +183,11 @@ function filterGradient(par: Parallel, du: number, dg: number, n: number): void 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dForwardWinograd4 } from "./winograd4.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -194,7 +197,8 @@ function filterGradient(par: Parallel, du: number, dg: number, n: number): void 
  * conv2dForwardWinograd4(be, heapOffset(be, x), heapOffset(be, w), heapOffset(be, y), {
  *   n: 1, h: 6, w: 6, ci: 4, oh: 4, ow: 4, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // y ≈ 36 everywhere
+ * });
+ * assert.ok(f32View(be, y).every((v) => Math.abs(v - 36) < 1e-4));
  * ```
  */
 export function conv2dForwardWinograd4(
@@ -267,10 +271,11 @@ export function conv2dForwardWinograd4(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropFilterWinograd4 } from "./winograd4.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -280,7 +285,8 @@ export function conv2dForwardWinograd4(
  * conv2dBackpropFilterWinograd4(be, heapOffset(be, x), heapOffset(be, dy), heapOffset(be, dw), {
  *   n: 1, h: 6, w: 6, ci: 4, oh: 4, ow: 4, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // dw ≈ 16 everywhere
+ * });
+ * assert.ok(f32View(be, dw).every((v) => Math.abs(v - 16) < 1e-4));
  * ```
  */
 export function conv2dBackpropFilterWinograd4(
@@ -366,10 +372,11 @@ export function conv2dBackpropFilterWinograd4(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropInputWinograd4 } from "./winograd4.ts";
  * import { heapOffset } from "./simd_ops.ts";
- * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
@@ -379,7 +386,8 @@ export function conv2dBackpropFilterWinograd4(
  * conv2dBackpropInputWinograd4(be, heapOffset(be, dy), heapOffset(be, w), heapOffset(be, dx), {
  *   n: 1, h: 3, w: 3, ci: 4, oh: 1, ow: 1, co: 4, fh: 3, fw: 3, sh: 1, sw: 1, dh: 1, dw: 1,
  *   pt: 0, pl: 0,
- * }); // dx ≈ 4 everywhere
+ * });
+ * assert.ok(f32View(be, dx).every((v) => Math.abs(v - 4) < 1e-4));
  * ```
  */
 export function conv2dBackpropInputWinograd4(
