@@ -13,8 +13,10 @@ import { checkFiniteValues } from "../validate.ts";
  *
  * @example
  * ```ts
- * import type { MatrixInput } from "./_internal.ts";
+ * import assert from "node:assert/strict";
+ * import { type MatrixInput, readPoints } from "./_internal.ts";
  * const x: MatrixInput = [[0, 1], [2, 3]];
+ * assert.deepEqual((await readPoints("demo", "x", x)).data, Float64Array.of(0, 1, 2, 3));
  * ```
  */
 export type MatrixInput = tf.Tensor2D | ArrayLike<ArrayLike<number>>;
@@ -24,8 +26,10 @@ export type MatrixInput = tf.Tensor2D | ArrayLike<ArrayLike<number>>;
  *
  * @example
  * ```ts
- * import type { LabelInput } from "./_internal.ts";
+ * import assert from "node:assert/strict";
+ * import { type LabelInput, readLabels } from "./_internal.ts";
  * const y: LabelInput = Int32Array.of(0, 1);
+ * assert.deepEqual(await readLabels("demo", y, 2), [0, 1]);
  * ```
  */
 export type LabelInput = ArrayLike<number> | tf.Tensor1D;
@@ -37,9 +41,15 @@ export type LabelInput = ArrayLike<number> | tf.Tensor1D;
  *
  * @example
  * ```ts
- * import type { TupleInput } from "./_internal.ts";
+ * import assert from "node:assert/strict";
+ * import { readTuples, type TupleInput } from "./_internal.ts";
  * const pairs: TupleInput = [[[0, 0], [1, 1]], [[0, 0], [5, 5]]];
  * const indexPairs: TupleInput = [[0, 1], [0, 2]]; // with a preprocessor
+ * const points = { data: Float64Array.of(0, 0, 1, 1, 5, 5), n: 3, d: 2 };
+ * assert.deepEqual(
+ *   (await readTuples("demo", "pairs", indexPairs, 2, points)).data,
+ *   (await readTuples("demo", "pairs", pairs, 2)).data,
+ * );
  * ```
  */
 export type TupleInput =
@@ -53,8 +63,10 @@ export type TupleInput =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Points } from "./_internal.ts";
  * const p: Points = { data: Float64Array.of(0, 1), n: 1, d: 2 };
+ * assert.equal(p.data.length, p.n * p.d);
  * ```
  */
 export interface Points {
@@ -71,8 +83,10 @@ export interface Points {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Tuples } from "./_internal.ts";
  * const t: Tuples = { data: new Float64Array(8), n: 2, t: 2, d: 2 };
+ * assert.equal(t.data.length, t.n * t.t * t.d);
  * ```
  */
 export interface Tuples {
@@ -92,9 +106,10 @@ export interface Tuples {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPoints } from "./_internal.ts";
  * const p = await readPoints("demo", "x", [[0, 1], [2, 3]]);
- * console.log(p.n, p.d); // 2 2
+ * assert.deepEqual([p.n, p.d], [2, 2]);
  * ```
  */
 export async function readPoints(
@@ -140,8 +155,10 @@ export async function readPoints(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLabels } from "./_internal.ts";
- * await readLabels("demo", [0, 1, 1], 3); // [0, 1, 1]
+ * assert.deepEqual(await readLabels("demo", [0, 1, 1], 3), [0, 1, 1]);
+ * await assert.rejects(readLabels("demo", [0, 1], 3), /2 labels for 3 rows/);
  * ```
  */
 export async function readLabels(
@@ -167,8 +184,9 @@ export async function readLabels(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classCounts } from "./_internal.ts";
- * console.log(classCounts([1, 0, 1])); // Map { 0 => 1, 1 => 2 }
+ * assert.deepEqual(classCounts([1, 0, 1]), new Map([[0, 1], [1, 2]]));
  * ```
  */
 export function classCounts(labels: ArrayLike<number>): Map<number, number> {
@@ -182,8 +200,10 @@ export function classCounts(labels: ArrayLike<number>): Map<number, number> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { requireTwoClasses } from "./_internal.ts";
  * requireTwoClasses("demo", [0, 1]); // fine
+ * assert.throws(() => requireTwoClasses("demo", [0, 0]), /needs at least 2 classes/);
  * ```
  */
 export function requireTwoClasses(fn: string, labels: ArrayLike<number>): void {
@@ -200,8 +220,10 @@ export function requireTwoClasses(fn: string, labels: ArrayLike<number>): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkNComponents } from "./_internal.ts";
- * console.log(checkNComponents("demo", undefined, 4)); // 4
+ * assert.equal(checkNComponents("demo", undefined, 4), 4);
+ * assert.throws(() => checkNComponents("demo", 5, 4), /invalid nComponents 5/);
  * ```
  */
 export function checkNComponents(fn: string, nComponents: number | undefined, d: number): number {
@@ -217,8 +239,10 @@ export function checkNComponents(fn: string, nComponents: number | undefined, d:
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkInteger } from "./_internal.ts";
  * checkInteger("demo", "maxIter", 10, 1); // fine
+ * assert.throws(() => checkInteger("demo", "maxIter", 0.5, 1), /maxIter must be an integer ≥ 1/);
  * ```
  */
 export function checkInteger(fn: string, name: string, v: unknown, min: number): void {
@@ -232,8 +256,10 @@ export function checkInteger(fn: string, name: string, v: unknown, min: number):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkPositive } from "./_internal.ts";
  * checkPositive("demo", "tol", 1e-3); // fine
+ * assert.throws(() => checkPositive("demo", "tol", 0), /tol must be a finite number > 0/);
  * ```
  */
 export function checkPositive(fn: string, name: string, v: unknown, allowZero = false): void {
@@ -255,9 +281,11 @@ function isArrayLike(v: unknown): v is ArrayLike<unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTuples } from "./_internal.ts";
- * const pairs = await readTuples("demo", "pairs", [[0, 1]], 2, { data: Float64Array.of(0, 0, 3, 4), n: 2, d: 2 });
- * console.log(pairs.data); // [0, 0, 3, 4]
+ * const points = { data: Float64Array.of(0, 0, 3, 4), n: 2, d: 2 };
+ * const pairs = await readTuples("demo", "pairs", [[0, 1]], 2, points);
+ * assert.deepEqual(Array.from(pairs.data), [0, 0, 3, 4]);
  * ```
  */
 export async function readTuples(
@@ -361,8 +389,9 @@ export async function readTuples(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gatherRows } from "./_internal.ts";
- * console.log(gatherRows(Float64Array.of(1, 2, 3), 1, [2, 0])); // [3, 1]
+ * assert.deepEqual(Array.from(gatherRows(Float64Array.of(1, 2, 3), 1, [2, 0])), [3, 1]);
  * ```
  */
 export function gatherRows(x: Float64Array, d: number, idx: ArrayLike<number>): Float64Array {
@@ -376,8 +405,9 @@ export function gatherRows(x: Float64Array, d: number, idx: ArrayLike<number>): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { yieldNow } from "./_internal.ts";
- * await yieldNow();
+ * assert.equal(await yieldNow(), undefined);
  * ```
  */
 export function yieldNow(): Promise<void> {

@@ -51,9 +51,10 @@ function symmetricMatrix(a: ArrayLike<number>, d: number): Matrix {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { symmetricEigen } from "./_linalg.ts";
  * const { values } = symmetricEigen(Float64Array.from([2, 1, 1, 2]), 2);
- * console.log(values); // ≈ [1, 3]
+ * assert.ok(Math.abs(values[0] - 1) < 1e-12 && Math.abs(values[1] - 3) < 1e-12);
  * ```
  */
 export function symmetricEigen(
@@ -99,9 +100,10 @@ export function fromEigen(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { choleskyLower } from "./_linalg.ts";
- * console.log(choleskyLower(Float64Array.from([4, 2, 2, 2]), 2)); // [2, 0, 1, 1]
- * console.log(choleskyLower(Float64Array.from([1, 1, 1, 1]), 2)); // null
+ * assert.deepEqual(Array.from(choleskyLower(Float64Array.from([4, 2, 2, 2]), 2)!), [2, 0, 1, 1]);
+ * assert.equal(choleskyLower(Float64Array.from([1, 1, 1, 1]), 2), null);
  * ```
  */
 export function choleskyLower(a: ArrayLike<number>, d: number): Float64Array | null {
@@ -128,8 +130,9 @@ export function eigenTolerance(values: ArrayLike<number>): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pinvh } from "./_linalg.ts";
- * console.log(pinvh(Float64Array.from([2, 0, 0, 0]), 2)); // [0.5, 0, 0, 0]
+ * assert.deepEqual(Array.from(pinvh(Float64Array.from([2, 0, 0, 0]), 2)), [0.5, 0, 0, 0]);
  * ```
  */
 export function pinvh(a: ArrayLike<number>, d: number): Float64Array {
@@ -155,8 +158,10 @@ export function symmetricRank(a: ArrayLike<number>, d: number): number {
  * (an eigenvalue below −max|w|·d·ε).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { componentsFromMetric } from "./_linalg.ts";
- * console.log(componentsFromMetric(Float64Array.from([4, 2, 2, 2]), 2)); // [2, 1, 0, 1]
+ * const L = componentsFromMetric(Float64Array.from([4, 2, 2, 2]), 2);
+ * assert.deepEqual(Array.from(L, (v) => +v.toFixed(12)), [2, 1, 0, 1]);
  * ```
  */
 export function componentsFromMetric(
@@ -213,9 +218,10 @@ export function componentsFromMetric(
  * @returns `null` when B is not positive definite.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generalizedEigen } from "./_linalg.ts";
  * const r = generalizedEigen(Float64Array.from([2, 0, 0, 3]), Float64Array.from([1, 0, 0, 3]), 2);
- * console.log(r?.values); // [1, 2]
+ * assert.deepEqual(Array.from(r!.values, (v) => +v.toFixed(12)), [1, 2]);
  * ```
  */
 export function generalizedEigen(

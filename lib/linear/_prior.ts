@@ -23,8 +23,10 @@ import type { Points } from "./_internal.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PriorSpec } from "./_prior.ts";
  * const p: PriorSpec = [[2, 0], [0, 1]];
+ * assert.ok(Array.isArray(p) && p.length === 2);
  * ```
  */
 export type PriorSpec = "identity" | "covariance" | "random" | ArrayLike<ArrayLike<number>>;

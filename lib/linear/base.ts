@@ -31,12 +31,12 @@ export type { LabelInput, MatrixInput, TupleInput } from "./_internal.ts";
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
+ * import assert from "node:assert/strict";
  * import { LFDA } from "./lfda.ts";
  * import type { LinearMetricLearner } from "./base.ts";
  * const learner: LinearMetricLearner = await new LFDA({ k: 1 }).fit(
  *   [[0, 0], [0, 1], [5, 0], [5, 1.5], [0.2, 2], [5.1, 2]], [0, 0, 1, 1, 0, 1]);
- * console.log(learner.components.shape); // [2, 2]
+ * assert.deepEqual(learner.components.shape, [2, 2]);
  * ```
  */
 export interface LinearMetricLearner {
@@ -72,9 +72,11 @@ export interface LinearMetricLearner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SupervisedLearner } from "./base.ts";
  * import { LFDA } from "./lfda.ts";
  * const learner: SupervisedLearner = new LFDA();
+ * assert.equal(learner.name, "LFDA");
  * ```
  */
 export interface SupervisedLearner extends LinearMetricLearner {
@@ -87,9 +89,12 @@ export interface SupervisedLearner extends LinearMetricLearner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ITML } from "./itml.ts";
  * const itml = new ITML({ preprocessor: [[0, 0], [1, 0], [0, 3]] });
  * await itml.fit([[0, 1], [0, 2]], [1, -1]); // index pairs into the preprocessor's points
+ * const [similar, dissimilar] = await itml.pairDistance([[0, 1], [0, 2]]);
+ * assert.ok(similar < dissimilar);
  * ```
  */
 export interface TupleLearnerOptions {
@@ -107,12 +112,13 @@ export interface TupleLearnerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MahalanobisBase } from "./base.ts";
  * class Scale extends MahalanobisBase {
  *   readonly name = "Scale";
  *   fit(s: number) { this.setComponents(Float64Array.of(s, 0, 0, s), 2, 2); return this; }
  * }
- * console.log(await new Scale().fit(2).pairDistance([[[0, 0], [3, 4]]])); // [10]
+ * assert.deepEqual(await new Scale().fit(2).pairDistance([[[0, 0], [3, 4]]]), Float64Array.of(10));
  * ```
  */
 export abstract class MahalanobisBase implements LinearMetricLearner {
@@ -257,8 +263,10 @@ export abstract class MahalanobisBase implements LinearMetricLearner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NCA } from "./nca.ts";
  * const nca = new NCA({ init: "random", seed: 7 });
+ * assert.equal(nca.name, "NCA");
  * ```
  */
 export type LinearInit = "identity" | "random";
@@ -268,8 +276,10 @@ export type LinearInit = "identity" | "random";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NCA } from "./nca.ts";
  * const nca = new NCA({ nComponents: 2, iterations: 50, learningRate: 0.05, seed: 1 });
+ * assert.equal(nca.name, "NCA");
  * ```
  */
 export interface LinearLearnerOptions {
@@ -306,6 +316,7 @@ export const LINEAR_LEARNER_OPTION_KEYS: readonly string[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { LinearLearnerBase } from "./base.ts";
  * class Shrink extends LinearLearnerBase {
@@ -319,7 +330,7 @@ export const LINEAR_LEARNER_OPTION_KEYS: readonly string[] = Object.freeze([
  *   }
  * }
  * const s = await new Shrink().fit(tf.tensor2d([[1, 2]]));
- * console.log(s.history.length); // 10
+ * assert.equal(s.history.length, 10);
  * ```
  */
 export abstract class LinearLearnerBase extends MahalanobisBase {

@@ -16,9 +16,10 @@ import { checkInteger } from "./_internal.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { positiveNegativePairs } from "./constraints.ts";
- * const { a, b, c, d } = positiveNegativePairs([0, 0, 1, 1], 2);
- * console.log(a.length, c.length); // 2 2
+ * const { a, c } = positiveNegativePairs([0, 0, 1, 1], 2);
+ * assert.deepEqual([a.length, c.length], [2, 2]);
  * ```
  */
 export interface PositiveNegativePairs {
@@ -80,9 +81,11 @@ function drawPairs(
  * @throws Error when `nConstraints` is not a positive integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { positiveNegativePairs } from "./constraints.ts";
- * const { a, b, c, d } = positiveNegativePairs([0, 0, 1, 1, 2], 3, { seed: 1 });
- * console.log([...a].every((i, t) => [0, 0, 1, 1, 2][i] === [0, 0, 1, 1, 2][b[t]])); // true
+ * const labels = [0, 0, 1, 1, 2];
+ * const { a, b } = positiveNegativePairs(labels, 3, { seed: 1 });
+ * assert.ok([...a].every((i, t) => labels[i] === labels[b[t]]));
  * ```
  */
 export function positiveNegativePairs(
@@ -116,9 +119,10 @@ export function positiveNegativePairs(
  * `nChunks` chunklets ("not enough possible chunklets", with the maximum).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chunks } from "./constraints.ts";
  * const c = chunks([0, 0, 0, 0, 1, 1], { nChunks: 3, chunkSize: 2 });
- * console.log(Math.max(...c)); // 2
+ * assert.equal(Math.max(...c), 2);
  * ```
  */
 export function chunks(
@@ -192,9 +196,10 @@ function nearest(
  * @throws Error when `kGenuine`/`kImpostor` are not positive integers, or no triplet can be formed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnTriplets } from "./constraints.ts";
  * const { triplets } = knnTriplets(Float64Array.of(0, 1, 10, 11), 1, [0, 0, 1, 1], 1, 1);
- * console.log([...triplets.slice(0, 3)]); // [0, 1, 2]
+ * assert.deepEqual([...triplets.slice(0, 3)], [0, 1, 2]);
  * ```
  */
 export function knnTriplets(
@@ -249,9 +254,11 @@ export function knnTriplets(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { supervisedPairs } from "./constraints.ts";
  * const { pairs, y } = supervisedPairs([0, 0, 1, 1], 2, 0);
- * console.log(pairs.length, y); // 8 [1, 1, -1, -1]
+ * assert.equal(pairs.length, 8);
+ * assert.deepEqual(y, [1, 1, -1, -1]);
  * ```
  */
 export function supervisedPairs(

@@ -17,9 +17,11 @@ import { componentsFromMetric, covariance, pinvh } from "./_linalg.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Covariance } from "./covariance.ts";
  * const cov = await new Covariance().fit([[0, 0], [2, 0], [0, 1], [2, 1]]);
- * cov.getMahalanobisMatrix().print(); // [[0.75, 0], [0, 3]]
+ * const m = cov.getMahalanobisMatrix().arraySync().flat().map((v) => +v.toFixed(5));
+ * assert.deepEqual(m, [0.75, 0, 0, 3]);
  * ```
  */
 export class Covariance extends MahalanobisBase implements SupervisedLearner {

@@ -31,8 +31,11 @@ import { supervisedPairs } from "./constraints.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ITML } from "./itml.ts";
  * const itml = new ITML({ gamma: 1, maxIter: 200, bounds: [1, 10] });
+ * assert.equal(itml.name, "ITML");
+ * assert.throws(() => new ITML({ gamma: 0 }), /gamma/);
  * ```
  */
 export interface ItmlOptions extends TupleLearnerOptions {
@@ -112,10 +115,12 @@ function defaultBounds(p: Tuples): [number, number] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ITML } from "./itml.ts";
  * const pairs = [[[0, 0], [0, 3]], [[0, 0], [1, 0]], [[1, 0], [1, 3]]];
  * const itml = await new ITML().fit(pairs, [1, -1, 1]);
- * itml.getMahalanobisMatrix().print();
+ * const [[mxx, mxy], [myx, myy]] = itml.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxy === myx && mxx > myy); // symmetric; the similar pairs' axis (y) shrinks
  * ```
  */
 export class ITML extends MahalanobisBase {
@@ -281,8 +286,10 @@ export class ITML extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ITML_Supervised } from "./itml.ts";
  * const itml = new ITML_Supervised({ nConstraints: 200, seed: 1 });
+ * assert.equal(itml.name, "ITML_Supervised");
  * ```
  */
 export interface ItmlSupervisedOptions extends Omit<ItmlOptions, "preprocessor"> {
@@ -296,10 +303,12 @@ export interface ItmlSupervisedOptions extends Omit<ItmlOptions, "preprocessor">
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ITML_Supervised } from "./itml.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
  * const itml = await new ITML_Supervised({ nConstraints: 10 }).fit(x, [0, 0, 1, 1, 0, 1]);
- * itml.getMahalanobisMatrix().print();
+ * const [[mxx], [, myy]] = itml.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxx > myy); // the classes differ along x
  * ```
  */
 export class ITML_Supervised extends ITML implements SupervisedLearner {

@@ -22,11 +22,12 @@ import { checkFiniteTensor, checkFiniteValues } from "../validate.ts";
  * `train` or `test` (naming the first bad row).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { knnClassificationAccuracy } from "./knn_classifier.ts";
  * const acc = await knnClassificationAccuracy(
  *   tf.tensor2d([[0], [1], [10], [11]]), [0, 0, 1, 1], tf.tensor2d([[0.5], [10.5]]), [0, 1], 1);
- * console.log(acc); // 1
+ * assert.equal(acc, 1);
  * ```
  */
 export async function knnClassificationAccuracy(
@@ -82,9 +83,10 @@ export async function knnClassificationAccuracy(
  * @returns a function applying the same transform to any `[·, d]` array
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { standardizer } from "./knn_classifier.ts";
  * const scale = standardizer(new Float32Array([0, 2, 4]), 1);
- * scale(new Float32Array([2, 4])); // [0, 1.2247]
+ * assert.deepEqual(Array.from(scale(new Float32Array([2, 4])), (v) => +v.toFixed(4)), [0, 1.2247]);
  * ```
  */
 export function standardizer(

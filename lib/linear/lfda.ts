@@ -26,8 +26,10 @@ import { eigenTolerance, generalizedEigen, orthonormalColumns } from "./_linalg.
  *
  * @example
  * ```ts
- * import type { LfdaEmbedding } from "./lfda.ts";
+ * import assert from "node:assert/strict";
+ * import { LFDA, type LfdaEmbedding } from "./lfda.ts";
  * const e: LfdaEmbedding = "orthonormalized";
+ * assert.equal(new LFDA({ embeddingType: e }).name, "LFDA");
  * ```
  */
 export type LfdaEmbedding = "weighted" | "orthonormalized" | "plain";
@@ -37,8 +39,11 @@ export type LfdaEmbedding = "weighted" | "orthonormalized" | "plain";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LFDA } from "./lfda.ts";
  * const lfda = new LFDA({ nComponents: 2, k: 5, embeddingType: "plain" });
+ * assert.equal(lfda.name, "LFDA");
+ * assert.throws(() => new LFDA({ k: 0 }), /k/);
  * ```
  */
 export interface LfdaOptions {
@@ -78,10 +83,11 @@ function sumOuter(x: Float64Array, rows: number[], d: number): Float64Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LFDA } from "./lfda.ts";
  * const x = [[0, 0], [0, 1], [5, 0], [5, 1.5], [0.2, 2], [5.1, 2]];
  * const lfda = await new LFDA({ k: 1 }).fit(x, [0, 0, 1, 1, 0, 1]);
- * console.log(lfda.components.shape); // [2, 2]
+ * assert.deepEqual(lfda.components.shape, [2, 2]);
  * ```
  */
 export class LFDA extends MahalanobisBase implements SupervisedLearner {

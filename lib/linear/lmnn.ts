@@ -24,8 +24,10 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LMNN } from "./lmnn.ts";
  * const lmnn = new LMNN({ k: 3, regularization: 0.5, batchSize: 256, impostors: 512 });
+ * assert.equal(lmnn.name, "LMNN");
  * ```
  */
 export interface LmnnOptions extends LinearLearnerOptions {
@@ -51,8 +53,10 @@ export interface LmnnOptions extends LinearLearnerOptions {
  * checks k > m, one short: with k = m a point becomes its own target neighbour.)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { targetNeighbours } from "./lmnn.ts";
- * await targetNeighbours([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1], 1); // [1, 0, 1, 4, 3]
+ * const t = await targetNeighbours([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1], 1);
+ * assert.deepEqual(Array.from(t), [1, 0, 1, 4, 3]);
  * ```
  */
 export async function targetNeighbours(
@@ -96,10 +100,13 @@ export async function targetNeighbours(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { LMNN } from "./lmnn.ts";
  * const lmnn = new LMNN({ k: 1, iterations: 30 });
  * await lmnn.fit(tf.tensor2d([[0, 0], [0, 3], [1, 0], [1, 3]]), [0, 0, 1, 1]);
+ * assert.equal(lmnn.history.length, 30);
+ * assert.ok(lmnn.history.at(-1)! < lmnn.history[0]);
  * ```
  */
 export class LMNN extends LinearLearnerBase implements SupervisedLearner {

@@ -35,8 +35,11 @@ import { positiveNegativePairs } from "./constraints.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LSML } from "./lsml.ts";
  * const lsml = new LSML({ tol: 1e-4, maxIter: 200, prior: "covariance" });
+ * assert.equal(lsml.name, "LSML");
+ * assert.throws(() => new LSML({ tol: -1 }), /tol/);
  * ```
  */
 export interface LsmlOptions extends TupleLearnerOptions {
@@ -216,6 +219,7 @@ abstract class LsmlBase extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LSML } from "./lsml.ts";
  * const quadruplets = [
  *   [[1.2, 7.5], [1.3, 1.5], [6.4, 2.6], [6.2, 9.7]],
@@ -224,7 +228,7 @@ abstract class LsmlBase extends MahalanobisBase {
  *   [[3.3, 4.5], [5.2, 4.6], [8.2, 5.5], [7.4, 5.4]],
  * ];
  * const lsml = await new LSML().fit(quadruplets);
- * console.log(lsml.history.at(-1)! < lsml.history[0]); // true
+ * assert.ok(lsml.history.at(-1)! < lsml.history[0]);
  * ```
  */
 export class LSML extends LsmlBase {
@@ -257,8 +261,10 @@ export class LSML extends LsmlBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LSML_Supervised } from "./lsml.ts";
  * const lsml = new LSML_Supervised({ nConstraints: 200, seed: 1 });
+ * assert.equal(lsml.name, "LSML_Supervised");
  * ```
  */
 export interface LsmlSupervisedOptions extends Omit<LsmlOptions, "preprocessor"> {
@@ -276,10 +282,12 @@ export interface LsmlSupervisedOptions extends Omit<LsmlOptions, "preprocessor">
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LSML_Supervised } from "./lsml.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
  * const lsml = await new LSML_Supervised({ nConstraints: 10 }).fit(x, [0, 0, 1, 1, 0, 1]);
- * lsml.getMahalanobisMatrix().print();
+ * const [[mxx], [, myy]] = lsml.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxx > myy); // the classes differ along x
  * ```
  */
 export class LSML_Supervised extends LsmlBase implements SupervisedLearner {

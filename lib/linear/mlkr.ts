@@ -17,8 +17,10 @@ import { neighbourProbabilities } from "./nca.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MLKR } from "./mlkr.ts";
  * const mlkr = new MLKR({ batchSize: 256, iterations: 100 });
+ * assert.equal(mlkr.name, "MLKR");
  * ```
  */
 export interface MlkrOptions extends LinearLearnerOptions {
@@ -33,9 +35,12 @@ export interface MlkrOptions extends LinearLearnerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MLKR } from "./mlkr.ts";
  * const mlkr = new MLKR({ iterations: 30 });
  * await mlkr.fit([[0, 5], [1, -2], [2, 7], [3, 0]], [0, 1, 2, 3]);
+ * assert.equal(mlkr.history.length, 30); // the objective after each step
+ * assert.deepEqual(mlkr.components.shape, [2, 2]);
  * ```
  */
 export class MLKR extends LinearLearnerBase implements SupervisedLearner {

@@ -42,8 +42,10 @@ import { supervisedPairs } from "./constraints.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MMC } from "./mmc.ts";
  * const mmc = new MMC({ diagonal: true, maxIter: 100 });
+ * assert.equal(mmc.name, "MMC");
  * ```
  */
 export interface MmcOptions extends TupleLearnerOptions {
@@ -165,10 +167,12 @@ function solveLinear(H: Float64Array, g: Float64Array, d: number): Float64Array 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MMC } from "./mmc.ts";
  * const pairs = [[[0, 0], [0, 3]], [[0, 0], [1, 0]], [[0, 0], [1, 3]]];
  * const mmc = await new MMC({ maxIter: 50 }).fit(pairs, [1, -1, -1]);
- * mmc.getMahalanobisMatrix().print();
+ * const [similar, dissimilar] = await mmc.pairDistance(pairs.slice(0, 2));
+ * assert.ok(similar < dissimilar); // 3 > 1 before fitting
  * ```
  */
 export class MMC extends MahalanobisBase {
@@ -493,8 +497,10 @@ export class MMC extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MMC_Supervised } from "./mmc.ts";
  * const mmc = new MMC_Supervised({ nConstraints: 200, diagonal: true });
+ * assert.equal(mmc.name, "MMC_Supervised");
  * ```
  */
 export interface MmcSupervisedOptions extends Omit<MmcOptions, "preprocessor"> {
@@ -509,10 +515,12 @@ export interface MmcSupervisedOptions extends Omit<MmcOptions, "preprocessor"> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MMC_Supervised } from "./mmc.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
  * const mmc = await new MMC_Supervised({ nConstraints: 10, diagonal: true }).fit(x, [0, 0, 1, 1, 0, 1]);
- * mmc.getMahalanobisMatrix().print();
+ * const [[mxx, mxy], [, myy]] = mmc.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxy === 0 && mxx > myy); // diagonal; the classes differ along x
  * ```
  */
 export class MMC_Supervised extends MMC implements SupervisedLearner {

@@ -20,12 +20,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnClassificationAccuracy, LFDA } from "./mod.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0.1, 1.5], [0.9, 1.4]];
  * const y = [0, 0, 1, 1, 0, 1];
  * const lfda = await new LFDA({ k: 1 }).fit(x, y);
  * const t = lfda.transform(x);
- * console.log(await knnClassificationAccuracy(t, y, t, y, 1)); // 1
+ * assert.equal(await knnClassificationAccuracy(t, y, t, y, 1), 1);
  * ```
  *
  * @module

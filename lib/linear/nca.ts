@@ -21,8 +21,10 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NCA } from "./nca.ts";
  * const nca = new NCA({ batchSize: 256 });
+ * assert.equal(nca.name, "NCA");
  * ```
  */
 export interface NcaOptions extends LinearLearnerOptions {
@@ -36,9 +38,13 @@ export interface NcaOptions extends LinearLearnerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { neighbourProbabilities } from "./nca.ts";
- * neighbourProbabilities(tf.tensor2d([[0, 1, 4], [1, 0, 1], [4, 1, 0]])).print(); // rows sum to 1, zero diagonal
+ * const p = neighbourProbabilities(tf.tensor2d([[0, 1, 4], [1, 0, 1], [4, 1, 0]]));
+ * const rows = p.arraySync() as number[][];
+ * assert.ok(rows.every((r) => Math.abs(r[0] + r[1] + r[2] - 1) < 1e-6)); // rows sum to 1
+ * assert.deepEqual(rows.map((r, i) => r[i]), [0, 0, 0]); // zero diagonal
  * ```
  */
 export function neighbourProbabilities(sqDist: tf.Tensor2D): tf.Tensor2D {
@@ -57,10 +63,11 @@ export function neighbourProbabilities(sqDist: tf.Tensor2D): tf.Tensor2D {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NCA } from "./nca.ts";
  * const nca = new NCA({ iterations: 50, seed: 1 });
  * await nca.fit([[0, 0], [0, 3], [1, 0], [1, 3]], [0, 0, 1, 1]);
- * console.log(nca.history[0] > nca.history.at(-1)!); // true
+ * assert.ok(nca.history[0] > nca.history.at(-1)!);
  * ```
  */
 export class NCA extends LinearLearnerBase implements SupervisedLearner {

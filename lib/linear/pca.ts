@@ -13,10 +13,12 @@ import { symmetricEigen } from "./_linalg.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fitPca } from "./pca.ts";
  * const model = await fitPca(tf.randomNormal([100, 5]) as tf.Tensor2D, 2);
- * console.log(model.explainedVarianceRatio);
+ * const ratio = Array.from(model.explainedVarianceRatio);
+ * assert.ok(ratio.length === 2 && ratio[0] >= ratio[1] && ratio[0] + ratio[1] <= 1);
  * model.dispose();
  * ```
  */
@@ -59,10 +61,12 @@ function orthonormalize(v: Float64Array, d: number, k: number): void {
  * (naming the first bad row); `transform` likewise for its input.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fitPca } from "./pca.ts";
  * const model = await fitPca(tf.tensor2d([[0, 0], [1, 1], [2, 2]]), 1);
- * model.transform(tf.tensor2d([[3, 3]])).print(); // ≈ [[2.828]]
+ * const [[z]] = model.transform(tf.tensor2d([[3, 3]])).arraySync() as number[][];
+ * assert.ok(Math.abs(Math.abs(z) - 2 * Math.SQRT2) < 1e-5); // ≈ 2.828 (up to sign)
  * ```
  */
 export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promise<PcaModel> {

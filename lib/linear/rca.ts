@@ -25,8 +25,10 @@ import { chunks as makeChunks } from "./constraints.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RCA } from "./rca.ts";
  * const rca = new RCA({ nComponents: 2 });
+ * assert.equal(rca.name, "RCA");
  * ```
  */
 export interface RcaOptions {
@@ -59,10 +61,12 @@ function invSqrtm(C: Float64Array, d: number): Float64Array | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RCA } from "./rca.ts";
  * const x = [[-0.05, 3], [0.05, -3], [0.1, -3.55], [-0.1, 3.55], [-0.95, -0.05], [0.95, 0.05], [0.4, 0.05], [-0.4, -0.05]];
  * const rca = await new RCA().fit(x, [0, 0, 1, 1, 2, 2, 3, 3]);
- * rca.getMahalanobisMatrix().print();
+ * const [[mxx], [, myy]] = rca.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxx > myy); // the chunks spread mostly along y
  * ```
  */
 export class RCA extends MahalanobisBase {
@@ -183,8 +187,10 @@ export class RCA extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RCA_Supervised } from "./rca.ts";
  * const rca = new RCA_Supervised({ nChunks: 30, chunkSize: 2, seed: 1 });
+ * assert.equal(rca.name, "RCA_Supervised");
  * ```
  */
 export interface RcaSupervisedOptions extends RcaOptions {
@@ -202,10 +208,11 @@ export interface RcaSupervisedOptions extends RcaOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RCA_Supervised } from "./rca.ts";
  * const x = [[0, 0], [0.1, 1], [0.2, 0.5], [3, 0], [3.1, 1], [2.9, 0.4]];
  * const rca = await new RCA_Supervised({ nChunks: 2, chunkSize: 3 }).fit(x, [0, 0, 0, 1, 1, 1]);
- * console.log(rca.components.shape); // [2, 2]
+ * assert.deepEqual(rca.components.shape, [2, 2]);
  * ```
  */
 export class RCA_Supervised extends RCA implements SupervisedLearner {

@@ -24,9 +24,11 @@ import { SDML_Supervised } from "./sdml.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LINEAR_LEARNERS } from "./registry.ts";
  * const lfda = LINEAR_LEARNERS.find((l) => l.id === "lfda")!;
  * const learner = lfda.create({ seed: 0, iterations: 0 });
+ * assert.equal(learner.name, "LFDA");
  * ```
  */
 export interface LinearLearnerSpec {
@@ -55,8 +57,12 @@ const scmlIter = (iterations: number) =>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LINEAR_LEARNERS } from "./registry.ts";
- * console.log(LINEAR_LEARNERS.map((l) => l.id).join(" ")); // nca lmnn mlkr lfda covariance itml mmc sdml lsml rca scml scml-triplet-diffs
+ * assert.equal(
+ *   LINEAR_LEARNERS.map((l) => l.id).join(" "),
+ *   "nca lmnn mlkr lfda covariance itml mmc sdml lsml rca scml scml-triplet-diffs",
+ * );
  * ```
  */
 export const LINEAR_LEARNERS: readonly LinearLearnerSpec[] = Object.freeze([

@@ -37,8 +37,10 @@ import { knnTriplets } from "./constraints.ts";
  *
  * @example
  * ```ts
- * import type { ScmlBasis } from "./scml.ts";
+ * import assert from "node:assert/strict";
+ * import { SCML_Supervised, type ScmlBasis } from "./scml.ts";
  * const basis: ScmlBasis = "LDA";
+ * assert.equal(new SCML_Supervised({ basis }).name, "SCML_Supervised");
  * ```
  */
 export type ScmlBasis = "triplet_diffs" | "LDA" | "lda" | ArrayLike<ArrayLike<number>>;
@@ -48,8 +50,10 @@ export type ScmlBasis = "triplet_diffs" | "LDA" | "lda" | ArrayLike<ArrayLike<nu
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCML } from "./scml.ts";
  * const scml = new SCML({ nBasis: 40, maxIter: 2000, outputIter: 100, seed: 3 });
+ * assert.equal(scml.name, "SCML");
  * ```
  */
 export interface ScmlOptions extends TupleLearnerOptions {
@@ -287,6 +291,7 @@ abstract class ScmlBase extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCML } from "./scml.ts";
  * const triplets = [
  *   [[1.2, 7.5], [1.3, 1.5], [6.2, 9.7]],
@@ -295,7 +300,7 @@ abstract class ScmlBase extends MahalanobisBase {
  *   [[3.3, 4.5], [5.2, 4.6], [7.4, 5.4]],
  * ];
  * const scml = await new SCML({ nBasis: 6, maxIter: 1000, outputIter: 100 }).fit(triplets);
- * console.log(scml.history.at(-1)! <= 1); // true: better than w = 0
+ * assert.ok(scml.history.at(-1)! <= 1); // better than w = 0
  * ```
  */
 export class SCML extends ScmlBase {
@@ -415,8 +420,10 @@ function tripletDiffBasis(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCML_Supervised } from "./scml.ts";
  * const scml = new SCML_Supervised({ kGenuine: 3, kImpostor: 10, basis: "triplet_diffs" });
+ * assert.equal(scml.name, "SCML_Supervised");
  * ```
  */
 export interface ScmlSupervisedOptions extends Omit<ScmlOptions, "preprocessor"> {
@@ -437,11 +444,12 @@ export interface ScmlSupervisedOptions extends Omit<ScmlOptions, "preprocessor">
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SCML_Supervised } from "./scml.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1], [0.1, 2], [0.9, 2]];
  * const scml = await new SCML_Supervised({ kGenuine: 1, kImpostor: 2, nBasis: 4, maxIter: 500, outputIter: 50 })
  *   .fit(x, [0, 0, 1, 1, 0, 1, 0, 1]);
- * console.log(scml.weights.length); // 4
+ * assert.equal(scml.weights.length, 4);
  * ```
  */
 export class SCML_Supervised extends ScmlBase implements SupervisedLearner {

@@ -35,8 +35,10 @@ import { supervisedPairs } from "./constraints.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SDML } from "./sdml.ts";
  * const sdml = new SDML({ balanceParam: 0.1, sparsityParam: 0.05, prior: "covariance" });
+ * assert.equal(sdml.name, "SDML");
  * ```
  */
 export interface SdmlOptions extends TupleLearnerOptions {
@@ -62,10 +64,12 @@ const SDML_KEYS = ["balanceParam", "sparsityParam", "prior", "seed", "preprocess
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SDML } from "./sdml.ts";
  * const pairs = [[[0, 0], [0, 0.2]], [[1, 0], [1, 0.3]], [[0, 0], [1, 0]], [[0, 1], [1, 1]]];
  * const sdml = await new SDML({ balanceParam: 0.1 }).fit(pairs, [1, 1, -1, -1]);
- * sdml.getMahalanobisMatrix().print();
+ * const [[mxx], [, myy]] = sdml.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxx > myy); // dissimilar pairs differ along x, similar ones along y
  * ```
  */
 export class SDML extends MahalanobisBase {
@@ -179,8 +183,10 @@ export class SDML extends MahalanobisBase {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SDML_Supervised } from "./sdml.ts";
  * const sdml = new SDML_Supervised({ nConstraints: 200, balanceParam: 0.1 });
+ * assert.equal(sdml.name, "SDML_Supervised");
  * ```
  */
 export interface SdmlSupervisedOptions extends Omit<SdmlOptions, "preprocessor"> {
@@ -194,10 +200,12 @@ export interface SdmlSupervisedOptions extends Omit<SdmlOptions, "preprocessor">
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SDML_Supervised } from "./sdml.ts";
  * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
  * const sdml = await new SDML_Supervised({ nConstraints: 6, balanceParam: 0.05 }).fit(x, [0, 0, 1, 1, 0, 1]);
- * sdml.getMahalanobisMatrix().print();
+ * const [[mxx, mxy], [myx, myy]] = sdml.getMahalanobisMatrix().arraySync();
+ * assert.ok(mxy === myx && mxx * myy > mxy * myx); // symmetric positive definite
  * ```
  */
 export class SDML_Supervised extends SDML implements SupervisedLearner {

@@ -10,9 +10,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTabular, type TabularName } from "./tabular.ts";
  * const name: TabularName = "iris";
  * const iris = await loadTabular(name);
+ * assert.equal(iris.d, 4);
  * ```
  */
 export type TabularName = "wine" | "iris";
@@ -22,9 +24,10 @@ export type TabularName = "wine" | "iris";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTabular } from "./tabular.ts";
  * const { x, labels, d } = await loadTabular("iris");
- * console.log(x.length / d, labels[0]); // 150 0
+ * assert.deepEqual([x.length / d, labels[0]], [150, 0]);
  * ```
  */
 export interface TabularDataset {
@@ -45,8 +48,10 @@ export interface TabularDataset {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TABULAR_DIR } from "./tabular.ts";
- * console.log(`${TABULAR_DIR}wine.csv`);
+ * const text = await Deno.readTextFile(`${TABULAR_DIR}wine.csv`);
+ * assert.ok(text.length > 0);
  * ```
  */
 export const TABULAR_DIR: string = new URL("../../data/tabular/", import.meta.url).pathname;
@@ -57,8 +62,9 @@ export const TABULAR_DIR: string = new URL("../../data/tabular/", import.meta.ur
  * @param text the CSV text
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTabularCsv } from "./tabular.ts";
- * parseTabularCsv("a,b,class\n1,2,0\n3,4,1\n").labels; // Int32Array [0, 1]
+ * assert.deepEqual(parseTabularCsv("a,b,class\n1,2,0\n3,4,1\n").labels, Int32Array.of(0, 1));
  * ```
  */
 export function parseTabularCsv(text: string): TabularDataset {
@@ -90,9 +96,10 @@ export function parseTabularCsv(text: string): TabularDataset {
  * @param name `"wine"` or `"iris"`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTabular } from "./tabular.ts";
  * const wine = await loadTabular("wine");
- * console.log(wine.n, wine.d); // 178 13
+ * assert.deepEqual([wine.n, wine.d], [178, 13]);
  * ```
  */
 export async function loadTabular(name: TabularName): Promise<TabularDataset> {
