@@ -20,9 +20,11 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkMetricAxioms } from "./axioms.ts";
  * const r = (await checkMetricAxioms("sqeuclidean", [[0], [1], [2]])).results.triangleInequality;
- * if (!r.holds) console.log(r.counterexample.values); // { "d(x,z)": 4, "d(x,y)": 1, "d(y,z)": 1 }
+ * assert.ok(!r.holds);
+ * assert.deepEqual(r.counterexample.values, { "d(x,z)": 4, "d(x,y)": 1, "d(y,z)": 1 });
  * ```
  */
 export interface Counterexample {
@@ -39,8 +41,10 @@ export interface Counterexample {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { AxiomResult } from "./axioms.ts";
  * const ok: AxiomResult = { holds: true };
+ * assert.equal(ok.holds, true);
  * ```
  */
 export type AxiomResult = { holds: true } | { holds: false; counterexample: Counterexample };
@@ -50,9 +54,11 @@ export type AxiomResult = { holds: true } | { holds: false; counterexample: Coun
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkMetricAxioms } from "./axioms.ts";
  * const report = await checkMetricAxioms("cosine");
- * console.log(report.agreesWithDeclaration, report.undefinedPairs);
+ * assert.equal(report.agreesWithDeclaration, true);
+ * assert.ok(report.undefinedPairs > 0); // pairs with the zero vector: skipped
  * ```
  */
 export interface AxiomReport {
@@ -75,8 +81,11 @@ export interface AxiomReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkMetricAxioms } from "./axioms.ts";
- * await checkMetricAxioms("jaccard", undefined, { count: 100, dim: 8, seed: 3 });
+ * const report = await checkMetricAxioms("jaccard", undefined, { count: 100, dim: 8, seed: 3 });
+ * assert.equal(report.domain, "binary");
+ * assert.equal(report.agreesWithDeclaration, true);
  * ```
  */
 export interface AxiomCheckOptions {
@@ -120,9 +129,12 @@ function basis(dim: number, i: number, value = 1): number[] {
  * @returns `[n, dim]` rows
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { axiomSamples } from "./axioms.ts";
  * const pts = axiomSamples("binary", 10, 5, 0);
- * console.log(pts.length, pts[0].length);
+ * assert.ok(pts.length > 10 && pts[0].length === 5); // 10 random points, then adversarial ones
+ * assert.equal(axiomSamples("binary", 10, 5, 0, false).length, 10);
+ * assert.ok(pts.flat().every((v) => v === 0 || v === 1));
  * ```
  */
 export function axiomSamples(
@@ -224,9 +236,10 @@ function rowsOf(samples: tf.Tensor2D | number[][]): number[][] {
  * @param samples `[n, d]` points (default: drawn)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkMetricAxioms } from "./axioms.ts";
  * const report = await checkMetricAxioms("sqeuclidean");
- * report.results.triangleInequality.holds; // false, with a counterexample
+ * assert.equal(report.results.triangleInequality.holds, false); // with a counterexample
  * ```
  */
 export async function checkMetricAxioms(

@@ -58,8 +58,9 @@ export interface AdapterProbe {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isUsableGpu } from "./backend.ts";
- * isUsableGpu({ isFallbackAdapter: true, description: "llvmpipe" }); // false
+ * assert.equal(isUsableGpu({ isFallbackAdapter: true, description: "llvmpipe" }), false);
  * ```
  */
 export function isUsableGpu(probe: AdapterProbe | undefined): boolean {
@@ -78,9 +79,10 @@ type AnyAdapter = any;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { probeWebGpuAdapter } from "./backend.ts";
- * const probe = await probeWebGpuAdapter();
- * console.log(probe?.description ?? "no WebGPU adapter");
+ * const probe = await probeWebGpuAdapter(); // undefined without WebGPU
+ * assert.ok(probe === undefined || probe.description.length > 0);
  * ```
  */
 export async function probeWebGpuAdapter(): Promise<AdapterProbe | undefined> {
@@ -112,8 +114,9 @@ export async function probeWebGpuAdapter(): Promise<AdapterProbe | undefined> {
  * @returns `"webgpu"` on a real GPU, else `"wasm"`, else `"cpu"`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chooseAutoBackend } from "./backend.ts";
- * chooseAutoBackend({ isFallbackAdapter: true, description: "llvmpipe" }, true); // "wasm"
+ * assert.equal(chooseAutoBackend({ isFallbackAdapter: true, description: "llvmpipe" }, true), "wasm");
  * ```
  */
 export function chooseAutoBackend(
@@ -148,8 +151,10 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<boolean> {
  * @throws Error naming the allowed values when `value` is not one of them.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBackendName } from "./backend.ts";
- * parseBackendName("wasm"); // "wasm"
+ * assert.equal(parseBackendName("wasm"), "wasm");
+ * assert.throws(() => parseBackendName("gpu"), /unknown backend "gpu"/);
  * ```
  */
 export function parseBackendName(value: string): BackendName {
@@ -176,9 +181,12 @@ export function parseBackendName(value: string): BackendName {
  * @throws RangeError when `options.threads` is not an integer in [1, 64].
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
+ * import { sharedWasmHeap } from "./kernels/shared_heap.ts";
  * const { backend, threads } = await initBackend("wasm", { threads: 2 });
- * console.log(backend, threads); // "wasm" 2 (1 if the wasm heap could not be shared)
+ * assert.equal(backend, "wasm");
+ * assert.equal(threads, sharedWasmHeap() ? 2 : 1); // 1 if the wasm heap could not be shared
  * ```
  */
 export async function initBackend(
@@ -231,8 +239,10 @@ export async function initBackend(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backendFromArgs } from "./backend.ts";
- * backendFromArgs(["--backend", "cpu"]); // "cpu"
+ * assert.equal(backendFromArgs(["--backend", "cpu"]), "cpu");
+ * assert.equal(backendFromArgs(["--backend=wasm"]), "wasm");
  * ```
  */
 export function backendFromArgs(args: readonly string[]): BackendName {

@@ -26,8 +26,9 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./cli.ts";
- * console.log(new UsageError("--steps: expected an integer ≥ 1, got 0").exitCode); // 2
+ * assert.equal(new UsageError("--steps: expected an integer ≥ 1, got 0").exitCode, 2);
  * ```
  */
 export class UsageError extends Error {
@@ -49,9 +50,10 @@ export class UsageError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ReadPermissionError } from "./cli.ts";
  * const e = new ReadPermissionError("--data: no permission to read /data/pets", ["/data/pets"]);
- * console.log(e.exitCode, e.paths); // 2 ["/data/pets"]
+ * assert.deepEqual([e.exitCode, e.paths], [2, ["/data/pets"]]);
  * ```
  */
 export class ReadPermissionError extends UsageError {
@@ -77,8 +79,9 @@ export class ReadPermissionError extends UsageError {
  * @throws ReadPermissionError when Deno's permissions do not allow reading `path`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pathProblem } from "./cli.ts";
- * console.log(pathProblem("data", "/no/such/dir", "directory")); // "no such directory"
+ * assert.equal(pathProblem("data", "/no/such/dir", "directory"), "no such directory");
  * ```
  */
 export function pathProblem(
@@ -305,8 +308,9 @@ function rangeText(min?: number, max?: number, above?: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeOption, option } from "./cli.ts";
- * describeOption(option.integer(1, "x", { min: 1 })); // "an integer ≥ 1"
+ * assert.equal(describeOption(option.integer(1, "x", { min: 1 })), "an integer ≥ 1");
  * ```
  */
 export function describeOption(spec: OptionSpec): string {
@@ -491,8 +495,9 @@ export function checkOptionValue(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nearestName } from "./cli.ts";
- * nearestName("stesp", ["steps", "seed"]); // "steps"
+ * assert.equal(nearestName("stesp", ["steps", "seed"]), "steps");
  * ```
  */
 export function nearestName(word: string, candidates: readonly string[]): string | undefined {
@@ -537,12 +542,13 @@ export interface OptionGroup {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildCommand, option } from "./cli.ts";
  * const help = buildCommand("demo", "a demo", [{
  *   heading: "Options:",
  *   options: { steps: option.integer(300, "optimisation steps", { min: 1 }) },
  * }]).helpInformation();
- * console.log(help.includes("--steps <int>")); // true
+ * assert.ok(help.includes("--steps <int>"));
  * ```
  */
 export function buildCommand(

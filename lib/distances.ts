@@ -15,8 +15,10 @@ import { squaredDistances } from "./_squared_distances.ts";
  *
  * @example
  * ```ts
- * import type { MetricSpec } from "./distances.ts";
+ * import assert from "node:assert/strict";
+ * import { type MetricSpec, resolveMetric } from "./distances.ts";
  * const spec: MetricSpec = { name: "minkowski", p: 3 };
+ * assert.equal(resolveMetric(spec).axioms.triangleInequality, true); // p ≥ 1
  * ```
  */
 export type MetricSpec = string | { name: string; [param: string]: unknown };
@@ -26,9 +28,10 @@ export type MetricSpec = string | { name: string; [param: string]: unknown };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Axiom, resolveMetric } from "./distances.ts";
  * const a: Axiom = "triangleInequality";
- * resolveMetric("cosine").axioms[a]; // false
+ * assert.equal(resolveMetric("cosine").axioms[a], false);
  * ```
  */
 export type Axiom = "nonNegativity" | "identity" | "symmetry" | "triangleInequality";
@@ -40,8 +43,9 @@ export type Axiom = "nonNegativity" | "identity" | "symmetry" | "triangleInequal
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveMetric } from "./distances.ts";
- * resolveMetric("jaccard").domain; // "binary"
+ * assert.equal(resolveMetric("jaccard").domain, "binary");
  * ```
  */
 export type MetricDomain = "real" | "nonnegative" | "binary" | "simplex";
@@ -51,8 +55,9 @@ export type MetricDomain = "real" | "nonnegative" | "binary" | "simplex";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveMetric } from "./distances.ts";
- * resolveMetric("cityblock").form; // "elementwise"
+ * assert.equal(resolveMetric("cityblock").form, "elementwise");
  * ```
  */
 export type MetricForm = "matmul" | "elementwise";
@@ -62,6 +67,7 @@ export type MetricForm = "matmul" | "elementwise";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import type { Metric } from "./distances.ts";
  * const halfL1: Metric = {
@@ -70,6 +76,7 @@ export type MetricForm = "matmul" | "elementwise";
  *   axioms: { nonNegativity: true, identity: true, symmetry: true, triangleInequality: true },
  *   pairwise: (a, b) => tf.tidy(() => tf.mul(tf.sum(tf.abs(tf.sub(a.expandDims(1), b.expandDims(0))), 2), 0.5)),
  * };
+ * assert.deepEqual(halfL1.pairwise(tf.tensor2d([[0, 0]]), tf.tensor2d([[2, 4]])).arraySync(), [[3]]);
  * ```
  */
 export interface Metric {
@@ -114,9 +121,10 @@ const ALL_AXIOMS: Record<Axiom, boolean> = {
  * @param x any shape, squared distances
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { safeSqrt } from "./distances.ts";
- * safeSqrt(tf.tensor1d([0, 4])).print(); // [0, 2]
+ * assert.deepEqual(safeSqrt(tf.tensor1d([0, 4])).arraySync(), [0, 2]);
  * ```
  */
 export const safeSqrt: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
@@ -147,9 +155,11 @@ export const safeSqrt: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
  * @returns `[n, m]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { squaredEuclideanMatrix } from "./distances.ts";
- * squaredEuclideanMatrix(tf.tensor2d([[0, 0]]), tf.tensor2d([[3, 4]])).print(); // [[25]]
+ * const d = squaredEuclideanMatrix(tf.tensor2d([[0, 0]]), tf.tensor2d([[3, 4]]));
+ * assert.deepEqual(d.arraySync(), [[25]]);
  * ```
  */
 export function squaredEuclideanMatrix(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -188,9 +198,11 @@ const rowDots: (x: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
  * @returns `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { l2Normalize } from "./distances.ts";
- * l2Normalize(tf.tensor2d([[3, 4]])).print(); // [[0.6, 0.8]]
+ * const [[u, v]] = l2Normalize(tf.tensor2d([[3, 4]])).arraySync();
+ * assert.ok(Math.abs(u - 0.6) < 1e-6 && Math.abs(v - 0.8) < 1e-6);
  * ```
  */
 export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
@@ -208,9 +220,11 @@ export function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
  * @returns `[n, m]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { cosineSimilarityMatrix } from "./distances.ts";
- * cosineSimilarityMatrix(tf.tensor2d([[1, 0]]), tf.tensor2d([[1, 1]])).print(); // [[0.7071]]
+ * const [[s]] = cosineSimilarityMatrix(tf.tensor2d([[1, 0]]), tf.tensor2d([[1, 1]])).arraySync();
+ * assert.ok(Math.abs(s - Math.SQRT1_2) < 1e-6); // 0.7071
  * ```
  */
 export function cosineSimilarityMatrix(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -237,9 +251,11 @@ const SIMILARITY_AXIOMS: Readonly<Record<Axiom, boolean>> = {
  * @param p root order, `p > 0`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { safeRoot } from "./distances.ts";
- * safeRoot(tf.tensor1d([0, 8]), 3).print(); // [0, 2]
+ * const [r0, r8] = safeRoot(tf.tensor1d([0, 8]), 3).dataSync();
+ * assert.ok(r0 === 0 && Math.abs(r8 - 2) < 1e-6);
  * ```
  */
 export function safeRoot(x: tf.Tensor, p: number): tf.Tensor {
@@ -295,8 +311,9 @@ function piecewiseConstant(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ELEMENTWISE_BLOCK_ELEMENTS, elementwiseBlockRows } from "./distances.ts";
- * elementwiseBlockRows(20000, 64) * 20000 * 64 <= ELEMENTWISE_BLOCK_ELEMENTS; // true
+ * assert.ok(elementwiseBlockRows(20000, 64) * 20000 * 64 <= ELEMENTWISE_BLOCK_ELEMENTS);
  * ```
  */
 export const ELEMENTWISE_BLOCK_ELEMENTS = 1 << 21;
@@ -310,8 +327,9 @@ export const ELEMENTWISE_BLOCK_ELEMENTS = 1 << 21;
  * @param budget elements per block (default {@linkcode ELEMENTWISE_BLOCK_ELEMENTS})
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { elementwiseBlockRows } from "./distances.ts";
- * elementwiseBlockRows(1000, 64, 640000); // 10
+ * assert.equal(elementwiseBlockRows(1000, 64, 640000), 10);
  * ```
  */
 export function elementwiseBlockRows(
@@ -453,8 +471,9 @@ function stackedVariance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
  * @throws Error when the matrix is singular to working precision.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { invertMatrix } from "./distances.ts";
- * invertMatrix(new Float64Array([2, 0, 0, 4]), 2); // [0.5, 0, 0, 0.25]
+ * assert.deepEqual(Array.from(invertMatrix(new Float64Array([2, 0, 0, 4]), 2)), [0.5, 0, 0, 0.25]);
  * ```
  */
 export function invertMatrix(matrix: ArrayLike<number>, d: number): Float64Array {
@@ -512,10 +531,12 @@ export function invertMatrix(matrix: ArrayLike<number>, d: number): Float64Array
  * @throws Error when `n + m ≤ d` (the covariance is singular), like scipy.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { inverseCovariance } from "./distances.ts";
  * const x = tf.tensor2d([[0, 0], [2, 0], [0, 2], [2, 2]]);
- * inverseCovariance(x, x).print(); // ≈ [[0.875, 0], [0, 0.875]]
+ * const vi = inverseCovariance(x, x).arraySync().flat().map((v) => +v.toFixed(4));
+ * assert.deepEqual(vi, [0.875, 0, 0, 0.875]);
  * ```
  */
 export function inverseCovariance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
@@ -1147,8 +1168,9 @@ const ALIASES: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { metricNames } from "./distances.ts";
- * metricNames().includes("euclidean"); // true
+ * assert.ok(metricNames().includes("euclidean"));
  * ```
  */
 export function metricNames(): string[] {
@@ -1161,9 +1183,10 @@ export function metricNames(): string[] {
  * @throws Error naming the unknown metric and the known ones, or the invalid parameter.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveMetric } from "./distances.ts";
- * resolveMetric("euclidean").isSimilarity; // false
- * resolveMetric({ name: "minkowski", p: 0.5 }).axioms.triangleInequality; // false
+ * assert.equal(resolveMetric("euclidean").isSimilarity, false);
+ * assert.equal(resolveMetric({ name: "minkowski", p: 0.5 }).axioms.triangleInequality, false);
  * ```
  */
 export function resolveMetric(spec: MetricSpec | Metric): Metric {
@@ -1195,7 +1218,12 @@ function checkShapes(fn: string, a: tf.Tensor2D, b: tf.Tensor2D): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type PairwiseOptions, pairwiseDistances } from "./distances.ts";
  * const fast: PairwiseOptions = { checkFinite: false };
+ * const d = pairwiseDistances(tf.tensor2d([[0, 0]]), tf.tensor2d([[3, 4]]), "euclidean", fast);
+ * assert.deepEqual(d.arraySync(), [[5]]);
  * ```
  */
 export interface PairwiseOptions {
@@ -1243,10 +1271,12 @@ export interface PairwiseOptions {
  * @returns `[n, m]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairwiseDistances } from "./distances.ts";
- * pairwiseDistances(tf.tensor2d([[0, 0]]), tf.tensor2d([[3, 4]]), "euclidean").print(); // [[5]]
- * pairwiseDistances(tf.tensor2d([[0, 0]]), tf.tensor2d([[3, 4]]), "cityblock").print(); // [[7]]
+ * const a = tf.tensor2d([[0, 0]]), b = tf.tensor2d([[3, 4]]);
+ * assert.deepEqual(pairwiseDistances(a, b, "euclidean").arraySync(), [[5]]);
+ * assert.deepEqual(pairwiseDistances(a, b, "cityblock").arraySync(), [[7]]);
  * ```
  */
 export function pairwiseDistances(
@@ -1273,10 +1303,13 @@ export function pairwiseDistances(
  * @param b `[m, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { prepareMetric } from "./distances.ts";
  * const x = tf.tensor2d([[0, 1], [2, 3], [4, 7]]);
- * prepareMetric("seuclidean", x, x).params; // { V: tensor [4, 9] }
+ * const { V } = prepareMetric("seuclidean", x, x).params as { V: tf.Tensor1D };
+ * // the variance (ddof 1) of x and y stacked, as scipy's cdist: [16 / 5, 112 / 15]
+ * assert.deepEqual(Array.from(V.dataSync(), (v) => +v.toFixed(4)), [3.2, 7.4667]);
  * ```
  */
 export function prepareMetric(metric: MetricSpec | Metric, a: tf.Tensor2D, b: tf.Tensor2D): Metric {
@@ -1296,10 +1329,11 @@ export function prepareMetric(metric: MetricSpec | Metric, a: tf.Tensor2D, b: tf
  * @throws Error when the shapes differ or a value is not finite.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairedDistances } from "./distances.ts";
  * const a = tf.tensor2d([[0, 0], [1, 1]]), b = tf.tensor2d([[3, 4], [1, 1]]);
- * pairedDistances(a, b).print(); // [5, 0]
+ * assert.deepEqual(pairedDistances(a, b).arraySync(), [5, 0]);
  * ```
  */
 export function pairedDistances(
@@ -1336,8 +1370,12 @@ export function pairedDistances(
  *
  * @example
  * ```ts
- * import type { BlockOptions } from "./distances.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type BlockOptions, pairwiseDistancesBlocked } from "./distances.ts";
  * const options: BlockOptions = { blockSize: 512 };
+ * const x = tf.tensor2d([[0, 0], [3, 4]]);
+ * assert.deepEqual(pairwiseDistancesBlocked(x, x, "euclidean", options).arraySync(), [[0, 5], [5, 0]]);
  * ```
  */
 export interface BlockOptions {
@@ -1361,10 +1399,11 @@ function checkBlockRows(fn: string, rows: number): void {
  * @returns `[n, m]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairwiseDistancesBlocked } from "./distances.ts";
  * const x = tf.randomNormal([100, 8]) as tf.Tensor2D;
- * pairwiseDistancesBlocked(x, x, "cityblock", { blockSize: 16 }).shape; // [100, 100]
+ * assert.deepEqual(pairwiseDistancesBlocked(x, x, "cityblock", { blockSize: 16 }).shape, [100, 100]);
  * ```
  */
 export function pairwiseDistancesBlocked(
@@ -1399,13 +1438,15 @@ export function pairwiseDistancesBlocked(
  * @param blockRows rows of `a` per block
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { forEachDistanceBlock } from "./distances.ts";
  * const x = tf.randomNormal([1000, 16]) as tf.Tensor2D;
- * let nearest = 0;
+ * let seen = 0;
  * await forEachDistanceBlock(x, x, "euclidean", 256, (values, start, rows) => {
- *   nearest += rows; // e.g. scan each row of `values` for its k smallest entries
+ *   seen += rows; // e.g. scan each row of `values` for its k smallest entries
  * });
+ * assert.equal(seen, 1000);
  * ```
  */
 export async function forEachDistanceBlock(

@@ -17,9 +17,10 @@ import * as tf from "@tensorflow/tfjs";
  * @throws Error `<fn>: unknown option "<key>"; known options: …`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkOptionKeys } from "./validate.ts";
  * checkOptionKeys("knn", { metric: "cosine" }, ["metric", "excludeSelf"]); // fine
- * // checkOptionKeys("knn", { excludeSef: true }, ["metric", "excludeSelf"]); // throws
+ * assert.throws(() => checkOptionKeys("knn", { excludeSef: true }, ["metric", "excludeSelf"]), /excludeSef/);
  * ```
  */
 export function checkOptionKeys(
@@ -132,8 +133,10 @@ export function checkFiniteTensor(fn: string, name: string, tensor: tf.Tensor): 
  * @throws Error `<fn>: <name>[i] is <v>, not an integer`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkIntegerLabels } from "./validate.ts";
  * checkIntegerLabels("nmi", "trueLabels", [0, 1, 1]); // fine
+ * assert.throws(() => checkIntegerLabels("nmi", "trueLabels", [0, 1.5]), /trueLabels\[1\] is 1.5, not an integer/);
  * ```
  */
 export function checkIntegerLabels(fn: string, name: string, labels: ArrayLike<number>): void {
