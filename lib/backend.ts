@@ -116,7 +116,8 @@ export async function probeWebGpuAdapter(): Promise<AdapterProbe | undefined> {
  * ```ts
  * import assert from "node:assert/strict";
  * import { chooseAutoBackend } from "./backend.ts";
- * assert.equal(chooseAutoBackend({ isFallbackAdapter: true, description: "llvmpipe" }, true), "wasm");
+ * const llvmpipe = { isFallbackAdapter: true, description: "llvmpipe" };
+ * assert.equal(chooseAutoBackend(llvmpipe, true), "wasm");
  * ```
  */
 export function chooseAutoBackend(

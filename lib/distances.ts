@@ -76,7 +76,8 @@ export type MetricForm = "matmul" | "elementwise";
  *   axioms: { nonNegativity: true, identity: true, symmetry: true, triangleInequality: true },
  *   pairwise: (a, b) => tf.tidy(() => tf.mul(tf.sum(tf.abs(tf.sub(a.expandDims(1), b.expandDims(0))), 2), 0.5)),
  * };
- * assert.deepEqual(halfL1.pairwise(tf.tensor2d([[0, 0]]), tf.tensor2d([[2, 4]])).arraySync(), [[3]]);
+ * const d = halfL1.pairwise(tf.tensor2d([[0, 0]]), tf.tensor2d([[2, 4]]));
+ * assert.deepEqual(d.arraySync(), [[3]]);
  * ```
  */
 export interface Metric {
@@ -1375,7 +1376,8 @@ export function pairedDistances(
  * import { type BlockOptions, pairwiseDistancesBlocked } from "./distances.ts";
  * const options: BlockOptions = { blockSize: 512 };
  * const x = tf.tensor2d([[0, 0], [3, 4]]);
- * assert.deepEqual(pairwiseDistancesBlocked(x, x, "euclidean", options).arraySync(), [[0, 5], [5, 0]]);
+ * const d = pairwiseDistancesBlocked(x, x, "euclidean", options);
+ * assert.deepEqual(d.arraySync(), [[0, 5], [5, 0]]);
  * ```
  */
 export interface BlockOptions {
@@ -1403,7 +1405,8 @@ function checkBlockRows(fn: string, rows: number): void {
  * import * as tf from "@tensorflow/tfjs";
  * import { pairwiseDistancesBlocked } from "./distances.ts";
  * const x = tf.randomNormal([100, 8]) as tf.Tensor2D;
- * assert.deepEqual(pairwiseDistancesBlocked(x, x, "cityblock", { blockSize: 16 }).shape, [100, 100]);
+ * const d = pairwiseDistancesBlocked(x, x, "cityblock", { blockSize: 16 });
+ * assert.deepEqual(d.shape, [100, 100]);
  * ```
  */
 export function pairwiseDistancesBlocked(

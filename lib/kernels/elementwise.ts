@@ -177,7 +177,8 @@ export function addSameShape(
  * import { RELU_GRAD_KERNEL } from "./elementwise.ts";
  * import { initBackend } from "../backend.ts";
  * await initBackend("wasm");
- * const dx = tf.engine().runKernel(RELU_GRAD_KERNEL, { dy: tf.ones([2]), x: tf.tensor1d([-1, 1]) });
+ * const inputs = { dy: tf.ones([2]), x: tf.tensor1d([-1, 1]) };
+ * const dx = tf.engine().runKernel(RELU_GRAD_KERNEL, inputs);
  * assert.deepEqual((dx as tf.Tensor).arraySync(), [0, 1]);
  * ```
  */

@@ -35,7 +35,7 @@ import { supervisedPairs } from "./constraints.ts";
  * import { ITML } from "./itml.ts";
  * const itml = new ITML({ gamma: 1, maxIter: 200, bounds: [1, 10] });
  * assert.equal(itml.name, "ITML");
- * assert.throws(() => new ITML({ gamma: 0 }), /gamma/);
+ * assert.throws(() => new ITML({ gamma: 0 }), /gamma must be > 0/);
  * ```
  */
 export interface ItmlOptions extends TupleLearnerOptions {

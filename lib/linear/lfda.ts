@@ -43,7 +43,7 @@ export type LfdaEmbedding = "weighted" | "orthonormalized" | "plain";
  * import { LFDA } from "./lfda.ts";
  * const lfda = new LFDA({ nComponents: 2, k: 5, embeddingType: "plain" });
  * assert.equal(lfda.name, "LFDA");
- * assert.throws(() => new LFDA({ k: 0 }), /k/);
+ * assert.throws(() => new LFDA({ k: 0 }), /k must be an integer ≥ 1/);
  * ```
  */
 export interface LfdaOptions {

@@ -39,7 +39,7 @@ import { positiveNegativePairs } from "./constraints.ts";
  * import { LSML } from "./lsml.ts";
  * const lsml = new LSML({ tol: 1e-4, maxIter: 200, prior: "covariance" });
  * assert.equal(lsml.name, "LSML");
- * assert.throws(() => new LSML({ tol: -1 }), /tol/);
+ * assert.throws(() => new LSML({ tol: -1 }), /tol must be a finite number ≥ 0/);
  * ```
  */
 export interface LsmlOptions extends TupleLearnerOptions {
