@@ -128,3 +128,5 @@ export * from "./n_pairs.ts";
 export * from "./soft_nn.ts";
 export * from "./regularizers.ts";
 export * from "./wrappers.ts";
+export * from "./classification.ts";
+export * from "./proxies.ts";
