@@ -104,7 +104,8 @@ export interface ExecuteOptions {
  *
  * - `baseline`: the reference CNN initialised with `seed`, evaluated untrained;
  * - `deep`: the same network trained with the method's loss (Adam, shuffled batches seeded by
- *   `seed`, {@linkcode stepsFor} steps);
+ *   `seed`, {@linkcode stepsFor} steps); a trainable loss is made for the setting's training
+ *   classes with `seed` and its parameters trained in the same run;
  * - `linear`: `config.linearSamples` training images drawn with `seed`, PCA to `config.pcaDim`
  *   fitted on them, one global scale (mean squared norm = `pcaDim`), the learner, then the test
  *   images mapped the same way and ranked by Euclidean distance.
@@ -127,21 +128,40 @@ export async function executeRun(
   options: ExecuteOptions = {},
 ): Promise<RunMeasurements> {
   if (method.family === "linear") return await executeLinear(method, data, seed, config);
-  const model = referenceCnn({ embeddingDim: config.embeddingDim, seed });
+  const model = referenceCnn({
+    embeddingDim: config.embeddingDim,
+    seed,
+    initializer: config.initializer,
+  });
+  let owned: { dispose(): void } | undefined;
   try {
     let trainSeconds = 0, rate: number | null = null, steps = 0;
     if (method.family === "deep") {
-      if (!method.loss) throw new Error(`method ${method.id}: a deep method needs a loss`);
+      if (!method.loss && !method.trainableLoss) {
+        throw new Error(`method ${method.id}: a deep method needs a loss or a trainableLoss`);
+      }
       steps = stepsFor(config, data.train.n);
       if (data.train.n < config.batchSize) {
         throw new Error(
           `${data.setting}: ${data.train.n} training images, fewer than a batch of ${config.batchSize}`,
         );
       }
+      const numClasses = data.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1;
+      const loss = method.trainableLoss
+        ? (owned = method.trainableLoss({
+          numClasses,
+          embeddingSize: config.embeddingDim,
+          seed,
+        }))
+        : method.loss!;
       const optimizer = tf.train.adam(config.learningRate);
       const result = await train({
         model,
-        loss: method.loss,
+        loss,
+        ...(method.lossLearningRateMultiplier !== undefined &&
+            method.lossLearningRateMultiplier !== 1
+          ? { lossLearningRateMultiplier: method.lossLearningRateMultiplier }
+          : {}),
         sampler: shuffledBatches(data.trainX, data.train.labels, {
           batchSize: config.batchSize,
           seed,
@@ -168,6 +188,7 @@ export async function executeRun(
       testImages: data.test.n,
     };
   } finally {
+    owned?.dispose();
     model.dispose();
   }
 }

@@ -6,15 +6,21 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BatchLoss } from "../train.ts";
+import type { BatchLoss, StatefulLoss } from "../train.ts";
 import {
+  ArcFaceLoss,
   circleLoss,
   contrastiveLoss,
+  CosFaceLoss,
   liftedStructureLoss,
   multiSimilarityLoss,
+  NormalizedSoftmaxLoss,
   nPairsLoss,
   ntXentLoss,
+  ProxyAnchorLoss,
+  ProxyNCALoss,
   ringLoss,
+  SoftTripleLoss,
   supConLoss,
   tripletMarginLoss,
 } from "../losses/mod.ts";
@@ -54,6 +60,24 @@ export interface LinearFitInput {
 }
 
 /**
+ * What a deep method with a trainable loss gets to make its loss for one run.
+ *
+ * @example
+ * ```ts
+ * import type { TrainableLossContext } from "./methods.ts";
+ * const c: TrainableLossContext = { numClasses: 5, embeddingSize: 64, seed: 0 };
+ * ```
+ */
+export interface TrainableLossContext {
+  /** Classes of the setting's training split (labels are in `[0, numClasses)`). */
+  numClasses: number;
+  /** The network's embedding size. */
+  embeddingSize: number;
+  /** The run's seed (fixes the loss's initial parameters). */
+  seed: number;
+}
+
+/**
  * One row of the benchmark.
  *
  * @example
@@ -72,6 +96,13 @@ export interface BenchmarkMethod {
   description: string;
   /** Deep methods: the batch loss. */
   loss?: BatchLoss;
+  /**
+   * Deep methods whose loss owns learnable parameters (class weights, proxies): makes the loss
+   * for one run; its parameters are trained with the network (and disposed after the run).
+   */
+  trainableLoss?: (context: TrainableLossContext) => StatefulLoss & { dispose(): void };
+  /** Learning rate of the loss's parameters relative to the network's. Default 1. */
+  lossLearningRateMultiplier?: number;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
 }
@@ -144,6 +175,12 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
   {
     id: "multisimilarity",
     family: "deep",
+    description: "multiSimilarityLoss, PML defaults (α 2, β 50, base 0.5), all pairs",
+    loss: (e, y) => multiSimilarityLoss(e, y),
+  },
+  {
+    id: "multisimilarity-miner",
+    family: "deep",
     description: "multiSimilarityLoss (α 2, β 50, base 0.5) on multiSimilarityMiner (ε 0.1)",
     loss: (e, y) => multiSimilarityLoss(e, y, { indices: multiSimilarityMiner(e, y) }),
   },
@@ -170,6 +207,56 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     family: "deep",
     description: "ringLoss, defaults (inner radius 0.5, outer radius 1.2, Euclidean)",
     loss: (e, y) => ringLoss(e, y),
+  },
+  {
+    id: "proxy-nca",
+    family: "deep",
+    description:
+      "ProxyNCALoss, PML defaults (softmax scale 1, squared Euclidean; proxies N(0, 1)), proxies " +
+      "at the network's learning rate",
+    trainableLoss: (c) => new ProxyNCALoss(c),
+  },
+  {
+    id: "proxy-anchor",
+    family: "deep",
+    description:
+      "ProxyAnchorLoss, PML defaults (margin 0.1, α 32, cosine; proxies Kaiming-normal); proxies " +
+      "at 100× the network's learning rate (the paper's)",
+    trainableLoss: (c) => new ProxyAnchorLoss(c),
+    lossLearningRateMultiplier: 100,
+  },
+  {
+    id: "normalized-softmax",
+    family: "deep",
+    description:
+      "NormalizedSoftmaxLoss, PML defaults (temperature 0.05, dot product of unit vectors; W " +
+      "N(0, 1)), W at the network's learning rate",
+    trainableLoss: (c) => new NormalizedSoftmaxLoss(c),
+  },
+  {
+    id: "cosface",
+    family: "deep",
+    description:
+      "CosFaceLoss, PML defaults (margin 0.35, scale 64; W N(0, 1)), W at the network's learning " +
+      "rate",
+    trainableLoss: (c) => new CosFaceLoss(c),
+  },
+  {
+    id: "arcface",
+    family: "deep",
+    description:
+      "ArcFaceLoss, PML defaults (margin 28.6°, scale 64; W N(0, 1)), W at the network's " +
+      "learning rate",
+    trainableLoss: (c) => new ArcFaceLoss(c),
+  },
+  {
+    id: "softtriple",
+    family: "deep",
+    description:
+      "SoftTripleLoss, PML defaults (10 centers per class, λ 20, γ 0.1, δ 0.01; centers " +
+      "Kaiming-uniform); centers at 100× the network's learning rate (the paper's)",
+    trainableLoss: (c) => new SoftTripleLoss(c),
+    lossLearningRateMultiplier: 100,
   },
   {
     id: "linear-euclidean",
