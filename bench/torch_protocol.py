@@ -16,7 +16,9 @@ papers); MAP@R, R-precision and P@1 on the setting's test images, each queried a
 Usage:
   PYTHONPATH=/opt/peers /usr/bin/python3 bench/torch_protocol.py --setting seen --seed 0 \
       --methods contrastive,arcface [--epochs 2] [--threads 1] [--init pytorch]
-Prints one JSON object per method (one line each). Needs python3-torch and numpy (Debian) and
+Prints one JSON object per method (one line each); `--record figures/benchmark-crosscheck.jsonl`
+also appends them there, where `deno task experiment benchmark` (and `--aggregate`) finds them and
+sets them beside our runs of the same setting, method and seed. Needs python3-torch and numpy (Debian) and
 pytorch-metric-learning 2.9 (PYTHONPATH); a comparator, never a runtime dependency.
 """
 import argparse
@@ -194,6 +196,9 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--trainLimit", type=int, default=0)
     ap.add_argument("--testLimit", type=int, default=0)
+    ap.add_argument("--record", default="",
+                    help="also append each run's JSON line to this file (the benchmark's table "
+                         "shows figures/benchmark-crosscheck.jsonl beside our runs)")
     a = ap.parse_args()
     wanted = [m.strip() for m in a.methods.split(",") if m.strip()]
     known = ["untrained", *methods()]
@@ -208,7 +213,11 @@ def main():
         a.steps = int(round(a.epochs * (len(ytr) // a.batch))) if a.epochs != int(a.epochs) else 0
         a.epochs = int(a.epochs)
     for method in wanted:
-        print(json.dumps(run(method, a, xtr, ytr, xte, yte, len(train_cls))), flush=True)
+        line = json.dumps(run(method, a, xtr, ytr, xte, yte, len(train_cls)))
+        print(line, flush=True)
+        if a.record:
+            with open(a.record, "a") as f:
+                f.write(line + "\n")
 
 
 if __name__ == "__main__":

@@ -26,12 +26,14 @@ import {
   benchmarkMarkdown,
   type BenchmarkMethod,
   type BenchmarkTable,
+  compareCrossCheck,
   configKey,
   DEFAULT_CONFIG,
   describeProtocol,
   executeRun,
   parseSetting,
   prepareSetting,
+  readCrossCheck,
   readRunRecords,
   runBenchmark,
   runFileName,
@@ -198,7 +200,18 @@ function tableProtocol(
   };
 }
 
-async function writeOutputs(dir: string, table: BenchmarkTable): Promise<void> {
+/** The PyTorch + PML runs `bench/torch_protocol.py --record` appends next to the table. */
+export const CROSSCHECK_FILE = "benchmark-crosscheck.jsonl";
+
+async function writeOutputs(
+  dir: string,
+  table: BenchmarkTable,
+  records: readonly RunRecord[],
+): Promise<void> {
+  const runs = await readCrossCheck(`${dir}/${CROSSCHECK_FILE}`);
+  if (runs.length) {
+    table.crossCheck = compareCrossCheck(runs, records, BENCHMARK_METHODS.map((m) => m.id));
+  }
   try {
     await Deno.mkdir(dir, { recursive: true });
     await writeJsonAtomic(`${dir}/benchmark.json`, table);
@@ -272,7 +285,7 @@ export async function runBenchmarkCommand(
       methodOrder: BENCHMARK_METHODS.map((m) => m.id),
     });
     const out = options.out || "figures";
-    await writeOutputs(out, table);
+    await writeOutputs(out, table, records);
     log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
     log(
       `aggregated ${records.length} runs from ${runsDir} into ${out}/benchmark.{json,md,csv,html}`,
@@ -355,7 +368,7 @@ export async function runBenchmarkCommand(
     settingOrder: SETTINGS,
     methodOrder: BENCHMARK_METHODS.map((m) => m.id),
   });
-  await writeOutputs(out, table);
+  await writeOutputs(out, table, records);
   log("");
   log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
   log(
