@@ -542,3 +542,27 @@ Deno.test("miner weights: rows absent from the mined tuples count 0, the others 
   assertCloseTo(mined, all.map((v, i) => v * [1, 1, 0.5, 0.5, 0, 0, 0, 0][i]), { rtol: 1e-6 });
   tf.dispose([e, W]);
 });
+
+Deno.test("ArcFace's gradient stays finite where an embedding aligns exactly with its class", () => {
+  // PyTorch's acos has an infinite slope at 1: one exact alignment would turn the network's
+  // weights into NaN; the value stays PML's.
+  const W = tf.tensor2d([[1, 0], [0, 1]]);
+  const e = tf.tensor2d([[1, 0], [0, 1]]);
+  for (const f of [arcFaceLoss, subCenterArcFaceLoss]) {
+    const opts = {
+      numClasses: 2,
+      W,
+      scale: 8,
+      ...(f === subCenterArcFaceLoss ? { subCenters: 1 } : {}),
+    };
+    const [gx, gw] = tf.grads((x: tf.Tensor, w: tf.Tensor) =>
+      f(x as tf.Tensor2D, [0, 1], { ...opts, W: w })
+    )([e, W]);
+    for (const g of [gx, gw]) assert.ok(g.dataSync().every(Number.isFinite), `${f.lossName}`);
+    const v = f(e, [0, 1], opts).dataSync()[0];
+    // cos(0 + m) = cos 0.4992 rad: logit 8·0.878 against 8·0 for the other class.
+    const m = (28.6 * Math.PI) / 180;
+    assertCloseTo(v, Math.log(1 + Math.exp(-8 * Math.cos(m))), { rtol: 1e-5 });
+  }
+  tf.dispose([W, e]);
+});

@@ -125,6 +125,38 @@ export function positive<T extends tf.Tensor>(x: T): T {
   return tf.step(x) as T;
 }
 
+/**
+ * PML's angles `acos(clamp(cos, −1, 1))`, with the same values, and a gradient that stays finite
+ * where `|cos| = 1` (PyTorch's is infinite there, and the update turns the network's weights into
+ * NaN — a hazard with small embeddings, where an embedding can align exactly with its class):
+ * `−1/√max(1 − x², 1e-12)` inside [−1, 1], 0 outside (as the clamp's).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { clampedAcos } from "./_classes.ts";
+ * import assert from "node:assert/strict";
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(clampedAcos(x)))(tf.tensor1d([1, 0, 1.5]));
+ * assert.deepEqual(Array.from(g.dataSync(), (v) => v + 0), [-1e6, -1, 0]); // + 0: no −0
+ * ```
+ */
+export const clampedAcos: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  (x: any, save: any) => {
+    save([x]);
+    return {
+      value: tf.acos(tf.clipByValue(x as tf.Tensor, -1, 1)),
+      // deno-lint-ignore no-explicit-any
+      gradFunc: (dy: tf.Tensor, saved: any) => {
+        const [v] = saved as tf.Tensor[];
+        const inside = tf.sub(1, tf.step(tf.sub(tf.abs(v), 1))); // |v| ≤ 1, as the clamp's
+        const slope = tf.div(-1, tf.sqrt(tf.maximum(tf.sub(1, tf.square(v)), 1e-12)));
+        return tf.mul(tf.mul(dy, slope), inside);
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor) => tf.Tensor;
+
 /** `x^k` for a small integer `k ≥ 0` by repeated products (a zero power is 1, with no NaN gradient). */
 export function intPow(x: tf.Tensor, k: number): tf.Tensor {
   if (k === 0) return tf.onesLike(x);

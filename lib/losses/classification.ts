@@ -28,6 +28,7 @@ import type { Labels } from "./_tuples.ts";
 import { labelsArray } from "./_tuples.ts";
 import {
   checkClassLabels,
+  clampedAcos,
   crossEntropy,
   inits,
   intPow,
@@ -88,8 +89,8 @@ interface MarginVariant {
   scale(logits: tf.Tensor2D, embeddings: tf.Tensor2D, W: tf.Tensor2D, scale: number): tf.Tensor2D;
 }
 
-/** PML's `get_angles`: `acos(clamp(cos, −1, 1))`. */
-const anglesOf = (cos: tf.Tensor1D) => tf.acos(tf.clipByValue(cos, -1, 1)) as tf.Tensor1D;
+/** PML's `get_angles`: `acos(clamp(cos, −1, 1))` (with a finite gradient at ±1). */
+const anglesOf = (cos: tf.Tensor1D) => clampedAcos(cos) as tf.Tensor1D;
 
 function binomial(n: number, k: number): number {
   let r = 1;
