@@ -325,11 +325,19 @@ Deno.test("protocol helpers, method registry and options", () => {
       "npairs",
       "circle",
       "ring",
+      "linear-euclidean",
       "linear-nca",
-      "linear-mmc",
-      "linear-itml",
       "linear-lmnn",
       "linear-mlkr",
+      "linear-lfda",
+      "linear-covariance",
+      "linear-itml",
+      "linear-mmc",
+      "linear-sdml",
+      "linear-lsml",
+      "linear-rca",
+      "linear-scml",
+      "linear-scml-triplet-diffs",
     ]
   ) assert.ok(ids.includes(id), id);
   assert.deepEqual(selectMethods("supcon, untrained").map((m) => m.id), ["untrained", "supcon"]);

@@ -10,11 +10,11 @@ import {
   MLKR,
   MMC,
   NCA,
-  pairsFromLabels,
   standardizer,
+  supervisedPairs,
   targetNeighbours,
 } from "../lib/linear/mod.ts";
-import { symmetricEigen } from "../lib/linear/_internal.ts";
+import { symmetricEigen } from "../lib/linear/_linalg.ts";
 
 await tf.setBackend("cpu");
 
@@ -71,19 +71,19 @@ Deno.test("NCA improves its objective and beats Euclidean kNN on noisy classes",
     nca.history.at(-1)! < nca.history[0] - 0.1,
     `NCA objective ${nca.history[0]} → ${nca.history.at(-1)}`,
   );
-  assert.deepEqual(nca.L.shape, [5, 5]);
-  const { base, learned } = await beatsEuclidean(nca.metric());
+  assert.deepEqual(nca.components.shape, [5, 5]);
+  const { base, learned } = await beatsEuclidean(nca.getMetric());
   assert.ok(learned > base + 0.05, `NCA kNN ${learned} vs Euclidean ${base}`);
   tf.dispose(train.x);
   nca.dispose();
 });
 
-/** Labelled pairs from `noisyClasses`, as the experiment builds them. */
+/** Labelled pairs from `noisyClasses` (as the `_Supervised` learners draw them), `[p, 2, d]`. */
 function mmcPairs(x: tf.Tensor2D, y: number[], count: number, seed: number) {
-  const pairs = pairsFromLabels(y, count, seed);
-  const a = tf.gather(x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
-  const b = tf.gather(x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-  return { a, b, y: pairs.y };
+  const { pairs, y: py } = supervisedPairs(y, count, seed);
+  const a = tf.gather(x, tf.tensor1d(pairs.filter((_, i) => i % 2 === 0), "int32")) as tf.Tensor2D;
+  const b = tf.gather(x, tf.tensor1d(pairs.filter((_, i) => i % 2 === 1), "int32")) as tf.Tensor2D;
+  return { a, b, y: py, pairs: tf.stack([a, b], 1) as tf.Tensor3D };
 }
 
 /** Σ over the pairs with label `label` of ‖a − b‖²_M, by hand from M = LᵀL. */
@@ -106,9 +106,9 @@ async function pairSquaredSum(
 
 Deno.test("MMC (full) improves its objective, meets the constraint, beats Euclidean kNN", async () => {
   const train = noisyClasses(120, 1);
-  const { a, b, y } = mmcPairs(train.x, train.y, 200, 4);
+  const { a, b, y, pairs } = mmcPairs(train.x, train.y, 200, 4);
   const mmc = new MMC();
-  await mmc.fit(a, b, y);
+  await mmc.fit(pairs, y);
   // history: −mean_D ‖·‖_M / sqrt(mean_S ‖·‖²_M), from the identity (Euclidean) onwards.
   assert.ok(
     mmc.history.at(-1)! < 1.5 * mmc.history[0],
@@ -120,10 +120,10 @@ Deno.test("MMC (full) improves its objective, meets the constraint, beats Euclid
     mmc.history.at(-1)! < mmc.history[1] - 0.3,
     `MMC ascent ${mmc.history[1]} → ${mmc.history.at(-1)}`,
   );
-  assert.ok(mmc.converged && mmc.iterationsRun >= 10 && mmc.iterationsRun <= 100);
-  assert.equal(mmc.history.length, mmc.iterationsRun + 1);
+  assert.ok(mmc.converged && mmc.nIter >= 10 && mmc.nIter <= 100);
+  assert.equal(mmc.history.length, mmc.nIter + 1);
   // Σ_S ‖·‖²_M ≤ t (1 + 0.01) with t = Σ_S ‖·‖² / 100 (metric-learn's bound and slack).
-  const M = await mmc.mahalanobisMatrix().array();
+  const M = await mmc.getMahalanobisMatrix().array();
   const t = (await pairSquaredSum(
     a,
     b,
@@ -141,9 +141,9 @@ Deno.test("MMC (full) improves its objective, meets the constraint, beats Euclid
   }
   const noise = Math.max(M[1][1], M[2][2], M[3][3], M[4][4]);
   assert.ok(M[0][0] > 300 * noise, `M[0][0] = ${M[0][0]} vs noise ${noise}`);
-  const { base, learned } = await beatsEuclidean(mmc.metric());
+  const { base, learned } = await beatsEuclidean(mmc.getMetric());
   assert.ok(learned > base + 0.05, `MMC kNN ${learned} vs Euclidean ${base}`);
-  tf.dispose([train.x, a, b]);
+  tf.dispose([train.x, a, b, pairs]);
   mmc.dispose();
 });
 
@@ -159,21 +159,19 @@ Deno.test("MMC (full): the learned direction separates the dissimilar pairs", as
       : [0.1 * rng.normal(), 1 + rng.normal()];
     a.push(p), b.push([p[0] + step[0], p[1] + step[1]]), y.push(sim ? 1 : -1);
   }
-  const ta = tf.tensor2d(a), tb = tf.tensor2d(b);
   const mmc = new MMC({ seed: 1 });
-  await mmc.fit(ta, tb, y);
-  const M = await mmc.mahalanobisMatrix().array();
+  await mmc.fit(a.map((p, i) => [p, b[i]]), y);
+  const M = await mmc.getMahalanobisMatrix().array();
   assert.ok(M[1][1] > 20 * M[0][0], `M = ${JSON.stringify(M)}`);
   assert.ok(mmc.converged, "MMC should converge on a 2-d problem");
-  tf.dispose([ta, tb]);
   mmc.dispose();
 });
 
 Deno.test("MMC (diagonal) lowers its objective and beats Euclidean kNN", async () => {
   const train = noisyClasses(120, 1);
-  const { a, b, y } = mmcPairs(train.x, train.y, 200, 4);
+  const { a, b, y, pairs } = mmcPairs(train.x, train.y, 200, 4);
   const mmc = new MMC({ diagonal: true });
-  await mmc.fit(a, b, y);
+  await mmc.fit(pairs, y);
   // Σ_S ‖·‖²_M − log Σ_D ‖·‖_M, by Newton steps from the identity.
   assert.ok(
     mmc.history.at(-1)! < mmc.history[0] - 100,
@@ -182,7 +180,7 @@ Deno.test("MMC (diagonal) lowers its objective and beats Euclidean kNN", async (
   for (let i = 1; i < mmc.history.length; i++) {
     assert.ok(mmc.history[i] <= mmc.history[i - 1] + 1e-9, `history ${mmc.history}`);
   }
-  const M = await mmc.mahalanobisMatrix().array();
+  const M = await mmc.getMahalanobisMatrix().array();
   // The weight goes to the informative feature 0, the noise features are (nearly) dropped.
   const noise = Math.max(M[1][1], M[2][2], M[3][3], M[4][4]);
   assert.ok(M[0][0] > 100 * noise, `diag(M) = ${M.map((r, i) => r[i])}`);
@@ -190,34 +188,34 @@ Deno.test("MMC (diagonal) lowers its objective and beats Euclidean kNN", async (
     assert.ok(M[i][i] >= 0);
     for (let j = 0; j < 5; j++) if (i !== j) assert.ok(Math.abs(M[i][j]) < 1e-6);
   }
-  const { base, learned } = await beatsEuclidean(mmc.metric());
+  const { base, learned } = await beatsEuclidean(mmc.getMetric());
   assert.ok(learned > base + 0.05, `MMC kNN ${learned} vs Euclidean ${base}`);
-  tf.dispose([train.x, a, b]);
+  tf.dispose([train.x, a, b, pairs]);
   mmc.dispose();
 });
 
 Deno.test("MMC: options are checked; components keeps the leading directions", async () => {
-  assert.throws(() => new MMC({ maxIter: 5 } as never), /maxIter/);
+  assert.throws(() => new MMC({ iterations: 5 } as never), /unknown option "iterations"/);
   assert.throws(() => new MMC({ maxProj: 0 }), /maxProj/);
   assert.throws(() => new MMC({ convergenceThreshold: 0 }), /convergenceThreshold/);
   assert.throws(() => new MMC({ diagonalC: -1 }), /diagonalC/);
   assert.throws(() => new MMC({ init: "pca" as never }), /init/);
   const train = noisyClasses(60, 2);
-  const { a, b, y } = mmcPairs(train.x, train.y, 60, 1);
-  const full = new MMC({ iterations: 30 }), two = new MMC({ iterations: 30, components: 2 });
-  await full.fit(a, b, y);
-  await two.fit(a, b, y);
-  assert.deepEqual(two.L.shape, [2, 5]);
-  const Lf = await full.L.array(), L2 = await two.L.array();
+  const { a, b, y, pairs } = mmcPairs(train.x, train.y, 60, 1);
+  const full = new MMC({ maxIter: 30 }), two = new MMC({ maxIter: 30, nComponents: 2 });
+  await full.fit(pairs, y);
+  await two.fit(pairs, y);
+  assert.deepEqual(two.components.shape, [2, 5]);
+  const Lf = await full.components.array(), L2 = await two.components.array();
   for (let r = 0; r < 2; r++) {
     for (let c = 0; c < 5; c++) assert.ok(Math.abs(Lf[r][c] - L2[r][c]) < 1e-5);
   }
-  tf.dispose([train.x, a, b]);
+  tf.dispose([train.x, a, b, pairs]);
   full.dispose();
   two.dispose();
 });
 
-Deno.test("symmetricEigen: A = V diag(λ) Vᵀ with V orthonormal", () => {
+Deno.test("symmetricEigen (ml-matrix): A = V diag(λ) Vᵀ, V orthonormal, λ ascending", () => {
   const rng = createRng(11);
   for (const d of [1, 2, 7, 30]) {
     const A = new Float64Array(d * d);
@@ -225,6 +223,7 @@ Deno.test("symmetricEigen: A = V diag(λ) Vᵀ with V orthonormal", () => {
       for (let j = 0; j <= i; j++) A[i * d + j] = A[j * d + i] = rng.normal();
     }
     const { values, vectors: V } = symmetricEigen(A, d);
+    for (let i = 1; i < d; i++) assert.ok(values[i - 1] <= values[i], `d=${d} order`);
     for (let i = 0; i < d; i++) {
       for (let j = 0; j < d; j++) {
         let rec = 0, orth = 0;
@@ -241,23 +240,23 @@ Deno.test("symmetricEigen: A = V diag(λ) Vᵀ with V orthonormal", () => {
 
 Deno.test("ITML on labelled pairs reduces constraint violation and beats Euclidean kNN", async () => {
   const train = noisyClasses(120, 1);
-  const pairs = pairsFromLabels(train.y, 150, 4);
-  const a = tf.gather(train.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D;
-  const b = tf.gather(train.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D;
-  const itml = new ITML({ maxIter: 100 });
-  await itml.fit(a, b, pairs.y);
+  const { pairs, y } = supervisedPairs(train.y, 150, 4);
+  const index = Array.from({ length: y.length }, (_, i) => [pairs[2 * i], pairs[2 * i + 1]]);
+  // Index pairs into the points given as metric-learn's preprocessor.
+  const itml = new ITML({ maxIter: 100, preprocessor: train.x });
+  await itml.fit(index, y);
   assert.ok(
     itml.history.at(-1)! < 0.7 * itml.history[0],
     `ITML violation ${itml.history[0]} → ${itml.history.at(-1)}`,
   );
   // M = LᵀL is symmetric positive definite.
-  const M = await itml.mahalanobisMatrix().array();
+  const M = await itml.getMahalanobisMatrix().array();
   for (let i = 0; i < 5; i++) {
     for (let j = 0; j < 5; j++) assert.ok(Math.abs(M[i][j] - M[j][i]) < 1e-4);
   }
-  const { base, learned } = await beatsEuclidean(itml.metric());
+  const { base, learned } = await beatsEuclidean(itml.getMetric());
   assert.ok(learned > base + 0.05, `ITML kNN ${learned} vs Euclidean ${base}`);
-  tf.dispose([train.x, a, b]);
+  tf.dispose([train.x]);
   itml.dispose();
 });
 
@@ -268,7 +267,7 @@ Deno.test("LMNN on triplets improves its objective and beats Euclidean kNN", asy
   const first = lmnn.history.slice(0, 5).reduce((s, v) => s + v, 0) / 5;
   const last = lmnn.history.slice(-5).reduce((s, v) => s + v, 0) / 5;
   assert.ok(last < 0.5 * first, `LMNN objective ${first} → ${last}`);
-  const { base, learned } = await beatsEuclidean(lmnn.metric());
+  const { base, learned } = await beatsEuclidean(lmnn.getMetric());
   assert.ok(learned > base + 0.05, `LMNN kNN ${learned} vs Euclidean ${base}`);
   tf.dispose(train.x);
   lmnn.dispose();
@@ -306,7 +305,7 @@ Deno.test("MLKR on real targets improves its objective and beats Euclidean kNN r
     return se / rows.length;
   };
   const base = await knnMse("euclidean");
-  const learned = await knnMse(mlkr.metric());
+  const learned = await knnMse(mlkr.getMetric());
   assert.ok(learned < 0.6 * base, `MLKR kNN MSE ${learned} vs Euclidean ${base}`);
   tf.dispose([train.x, test.x]);
   mlkr.dispose();
@@ -317,7 +316,7 @@ Deno.test("learners: seeded, metric() is a metric, transform and M = LᵀL agree
   const fit = async (seed: number) => {
     const nca = new NCA({ iterations: 5, seed, init: "random", batchSize: 16 });
     await nca.fit(train.x, train.y);
-    const L = Array.from(await nca.L.data());
+    const L = Array.from(await nca.components.data());
     return { nca, L };
   };
   const a = await fit(1), b = await fit(1), c = await fit(2);
@@ -325,33 +324,62 @@ Deno.test("learners: seeded, metric() is a metric, transform and M = LᵀL agree
   assert.notDeepEqual(a.L, c.L);
   // d(x, y) from metric() equals sqrt((x − y) M (x − y)ᵀ) computed by hand.
   const x = [[1, 2, 3, 4, 5], [0, -1, 2, 0, 1]];
-  const M = await a.nca.mahalanobisMatrix().array();
+  const M = await a.nca.getMahalanobisMatrix().array();
   const u = x[0].map((v, i) => v - x[1][i]);
   const want = Math.sqrt(
     u.reduce((s, ui, i) => s + ui * M[i].reduce((t, mij, j) => t + mij * u[j], 0), 0),
   );
   const got =
-    (await pairwiseDistances(tf.tensor2d([x[0]]), tf.tensor2d([x[1]]), a.nca.metric()).array())[0][
+    (await pairwiseDistances(tf.tensor2d([x[0]]), tf.tensor2d([x[1]]), a.nca.getMetric()).array())[
+      0
+    ][
       0
     ];
   assert.ok(Math.abs(got - want) < 1e-4 * Math.max(1, want), `${got} vs ${want}`);
-  const report = await checkMetricAxioms(a.nca.metric(), undefined, { dim: 5 });
+  const report = await checkMetricAxioms(a.nca.getMetric(), undefined, { dim: 5 });
   assert.equal(report.agreesWithDeclaration, true);
-  assert.throws(() => new NCA().L, /call fit/);
-  assert.throws(() => new NCA({ components: 0 }), /components/);
-  await assert.rejects(() => new MMC().fit(train.x, train.x, new Array(40).fill(1)), /dissimilar/);
+  assert.throws(() => new NCA().components, /call fit/);
+  assert.throws(() => new NCA({ nComponents: 0 }), /nComponents/);
+  await assert.rejects(
+    () => new MMC().fit(tf.stack([train.x, train.x], 1) as tf.Tensor3D, new Array(40).fill(1)),
+    /dissimilar/,
+  );
   for (const r of [a, b, c]) r.nca.dispose();
   tf.dispose(train.x);
 });
 
-Deno.test("targetNeighbours and pairsFromLabels", async () => {
-  const t = await targetNeighbours(tf.tensor2d([[0], [1], [5], [9]]), [0, 0, 0, 1], 1);
-  assert.deepEqual(Array.from(t), [1, 0, 1, 3]);
-  const labels = [0, 0, 1, 1, 2, 2];
-  const p = pairsFromLabels(labels, 10, 0);
-  for (let i = 0; i < 20; i++) {
-    assert.notEqual(p.first[i], p.second[i]);
-    assert.equal(labels[p.first[i]] === labels[p.second[i]], p.y[i] === 1);
+Deno.test("targetNeighbours: k nearest of the same class; a class of k or fewer points is refused", async () => {
+  const t = await targetNeighbours([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1], 1);
+  assert.deepEqual(Array.from(t), [1, 0, 1, 4, 3]);
+  // Issue 13: point 3 is alone in its class; it must not become its own target neighbour.
+  await assert.rejects(
+    () => targetNeighbours([[0], [1], [5], [9]], [0, 0, 0, 1], 1),
+    /targetNeighbours: not enough class labels for specified k \(smallest class has 1/,
+  );
+  await assert.rejects(
+    () => targetNeighbours([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1], 2),
+    /not enough class labels for specified k \(smallest class has 2/,
+  );
+  await assert.rejects(
+    () => new LMNN({ k: 2 }).fit([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1]),
+    /LMNN\.fit: not enough class labels/,
+  );
+});
+
+Deno.test("supervisedPairs: distinct pairs, similar then dissimilar, seeded", () => {
+  const labels = [0, 0, 1, 1, 2, 2, -1];
+  const p = supervisedPairs(labels, 6, 0);
+  const keys = new Set<string>();
+  for (let i = 0; i < p.y.length; i++) {
+    const [a, b] = [p.pairs[2 * i], p.pairs[2 * i + 1]];
+    assert.notEqual(a, b);
+    assert.ok(labels[a] >= 0 && labels[b] >= 0, "unlabelled points take part in no pair");
+    assert.equal(labels[a] === labels[b], p.y[i] === 1);
+    assert.ok(!keys.has(`${a},${b}`), "pairs are distinct");
+    keys.add(`${a},${b}`);
   }
-  assert.deepEqual(pairsFromLabels(labels, 10, 0), p);
+  // Only 6 ordered similar pairs exist: all drawn; dissimilar ones are plenty.
+  assert.equal(p.y.filter((v) => v === 1).length, 6);
+  assert.deepEqual(supervisedPairs(labels, 6, 0), p);
+  assert.match(supervisedPairs(labels, 10, 0).short ?? "", /only 6 similar/);
 });

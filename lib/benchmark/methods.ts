@@ -5,7 +5,7 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import type { BatchLoss, StatefulLoss } from "../train.ts";
 import {
   ArcFaceLoss,
@@ -25,15 +25,7 @@ import {
   tripletMarginLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
-import {
-  ITML,
-  type LinearMetricLearner,
-  LMNN,
-  MLKR,
-  MMC,
-  NCA,
-  pairsFromLabels,
-} from "../linear/mod.ts";
+import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
 
 /** How a method produces its embedding. */
 export type MethodFamily = "baseline" | "deep" | "linear";
@@ -105,28 +97,6 @@ export interface BenchmarkMethod {
   lossLearningRateMultiplier?: number;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
-}
-
-function steps(iterations: number): { iterations?: number } {
-  return iterations > 0 ? { iterations } : {};
-}
-
-async function fitPairs(
-  learner: MMC | ITML,
-  input: LinearFitInput,
-  count: number,
-): Promise<LinearMetricLearner> {
-  const pairs = pairsFromLabels(input.labels, count, input.seed);
-  const [a, b] = tf.tidy(() => [
-    tf.gather(input.x, tf.tensor1d(pairs.first, "int32")) as tf.Tensor2D,
-    tf.gather(input.x, tf.tensor1d(pairs.second, "int32")) as tf.Tensor2D,
-  ]);
-  try {
-    await learner.fit(a, b, pairs.y);
-  } finally {
-    tf.dispose([a, b]);
-  }
-  return learner;
 }
 
 /**
@@ -264,62 +234,22 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     description: "no learning: Euclidean distance on the same PCA features (the linear baseline)",
     fitLinear: () => Promise.resolve(null),
   },
-  {
-    id: "linear-nca",
+  // Every learner of lib/linear, fitted from the labels (LINEAR_LEARNERS: metric-learn's
+  // defaults unless its description says otherwise).
+  ...LINEAR_LEARNERS.map((spec): BenchmarkMethod => ({
+    id: `linear-${spec.id}`,
     family: "linear",
-    description: "NCA (lib/linear defaults: Adam 0.01, 100 steps, batches of 512)",
+    description: spec.description,
     fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new NCA({ seed, ...steps(iterations) });
-      await m.fit(x, labels);
-      return m;
+      const learner = spec.create({ seed, iterations, labels });
+      try {
+        return await learner.fit(x, labels);
+      } catch (e) {
+        learner.dispose();
+        throw e;
+      }
     },
-  },
-  {
-    id: "linear-mmc",
-    family: "linear",
-    description:
-      "diagonal MMC (metric-learn's Newton variant) on 2·m labelled pairs (m similar, m dissimilar; m = the fit sample size)",
-    fitLinear: (input) =>
-      fitPairs(
-        new MMC({ seed: input.seed, diagonal: true, ...steps(input.iterations) }),
-        input,
-        input.x.shape[0],
-      ),
-  },
-  {
-    id: "linear-itml",
-    family: "linear",
-    description: "ITML (metric-learn defaults: γ 1, ≤ 1000 sweeps) on 1,000 + 1,000 labelled pairs",
-    fitLinear: (input) =>
-      fitPairs(
-        new ITML({
-          seed: input.seed,
-          ...(input.iterations > 0 ? { maxIter: input.iterations } : {}),
-        }),
-        input,
-        Math.min(1000, input.x.shape[0]),
-      ),
-  },
-  {
-    id: "linear-lmnn",
-    family: "linear",
-    description: "LMNN (lib/linear defaults: 3 target neighbours, μ 0.5, 200 steps)",
-    fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new LMNN({ seed, ...steps(iterations) });
-      await m.fit(x, labels);
-      return m;
-    },
-  },
-  {
-    id: "linear-mlkr",
-    family: "linear",
-    description: "MLKR regressing the class index (a stand-in target; 200 steps)",
-    fitLinear: async ({ x, labels, seed, iterations }) => {
-      const m = new MLKR({ seed, ...steps(iterations) });
-      await m.fit(x, Float32Array.from(labels));
-      return m;
-    },
-  },
+  })),
 ] as BenchmarkMethod[]);
 
 /**

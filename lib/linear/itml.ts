@@ -1,16 +1,30 @@
 /**
  * Information-Theoretic Metric Learning (Davis, Kulis, Jain, Sra and Dhillon, 2007):
  * classification similarity from labelled pairs. Finds the Mahalanobis matrix M closest to a
- * prior M₀ (the identity) in LogDet divergence such that similar pairs have d²_M ≤ u and
- * dissimilar pairs d²_M ≥ l (with slack weighted by γ), by cyclic Bregman projections onto one
- * pair constraint at a time; L is then the Cholesky factor, M = LᵀL.
+ * prior M₀ (the identity by default) in LogDet divergence such that similar pairs have d²_M ≤ u
+ * and dissimilar pairs d²_M ≥ l (with slack weighted by γ), by cyclic Bregman projections onto one
+ * pair constraint at a time; L is then the transposed Cholesky factor, M = LᵀL.
  *
  * @module
  */
 import { checkOptionKeys } from "../validate.ts";
-import * as tf from "@tensorflow/tfjs";
-import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray } from "./_internal.ts";
+import { MahalanobisBase, type SupervisedLearner, type TupleLearnerOptions } from "./base.ts";
+import {
+  checkInteger,
+  checkPositive,
+  gatherRows,
+  type LabelInput,
+  type MatrixInput,
+  readLabels,
+  readPoints,
+  requireTwoClasses,
+  type TupleInput,
+  type Tuples,
+  yieldNow,
+} from "./_internal.ts";
+import { componentsFromMetric } from "./_linalg.ts";
+import { checkPrior, initialMetric, type PriorSpec, uniqueRows } from "./_prior.ts";
+import { supervisedPairs } from "./constraints.ts";
 
 /**
  * Options of {@linkcode ITML}.
@@ -21,126 +35,175 @@ import { checkX, labelArray } from "./_internal.ts";
  * const itml = new ITML({ gamma: 1, maxIter: 200, bounds: [1, 10] });
  * ```
  */
-export interface ItmlOptions extends Pick<LinearLearnerOptions, "seed" | "onStep"> {
+export interface ItmlOptions extends TupleLearnerOptions {
   /** Slack trade-off γ (metric-learn default 1). */
   gamma?: number;
   /** Passes over the constraints at most (metric-learn's `max_iter`, default 1000). */
   maxIter?: number;
-  /** Stop when the relative change of the dual variables is below this (default 1e-3). */
+  /**
+   * Stop when Σ|λ − λ_old| / (‖λ‖ + ‖λ_old‖) of the dual variables is below this (metric-learn's
+   * `tol`, default 1e-3).
+   */
   convergenceThreshold?: number;
   /**
-   * `[u, l]`: similar pairs should have d² ≤ u, dissimilar d² ≥ l. Default: the 5th and 95th
-   * percentiles of the pairs' squared Euclidean distances.
+   * `[u, l]`: similar pairs should have d² ≤ u, dissimilar d² ≥ l (zeros are replaced by 1e-9, as
+   * metric-learn does). Default: the 5th and 95th percentiles of the squared Euclidean distances
+   * among the distinct points of the pairs.
    */
   bounds?: [number, number];
+  /** The prior M₀ (metric-learn's `prior`, default `"identity"`); must be positive definite. */
+  prior?: PriorSpec;
+  /** Seed of the `"random"` prior (default 0). */
+  seed?: number;
+  /** Called after every pass over the constraints with the mean violation. */
+  onStep?: (step: number, objective: number) => void;
 }
 
-/** Lower Cholesky factor C of a symmetric positive definite `[d, d]` matrix (A = C Cᵀ). */
-function cholesky(a: Float64Array, d: number): Float64Array {
-  const c = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j];
-      for (let k = 0; k < j; k++) s -= c[i * d + k] * c[j * d + k];
-      if (i === j) {
-        if (!(s > 0)) {
-          throw new Error(`ITML: the learned matrix is not positive definite (pivot ${s})`);
-        }
-        c[i * d + i] = Math.sqrt(s);
-      } else c[i * d + j] = s / c[j * d + j];
+const ITML_KEYS = [
+  "gamma",
+  "maxIter",
+  "convergenceThreshold",
+  "bounds",
+  "prior",
+  "seed",
+  "onStep",
+  "preprocessor",
+];
+
+/**
+ * The 5th and 95th percentiles of the squared Euclidean distances over all ordered pairs of the
+ * distinct points (the zero self-distances included, as metric-learn's `pairwise_distances`
+ * matrix holds them).
+ */
+function defaultBounds(p: Tuples): [number, number] {
+  const u = uniqueRows({ data: p.data, n: p.n * 2, d: p.d });
+  const { data, n, d } = u;
+  const off = new Float64Array((n * (n - 1)) / 2);
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += (data[i * d + c] - data[j * d + c]) ** 2;
+      off[t++] = s;
     }
   }
-  return c;
-}
-
-function percentile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  off.sort();
+  // The full n² matrix sorted: n zeros, then every off-diagonal value twice.
+  const total = n * n;
+  const at = (j: number) => (j < n ? 0 : off[Math.floor((j - n) / 2)]);
+  const q = (f: number) => {
+    const pos = (total - 1) * f;
+    const lo = Math.floor(pos), hi = Math.ceil(pos);
+    return at(lo) + (at(hi) - at(lo)) * (pos - lo);
+  };
+  return [q(0.05), q(0.95)];
 }
 
 /**
- * ITML. Defaults follow metric-learn's `ITML` (γ = 1, `max_iter = 1000`,
- * `convergence_threshold = 1e-3`, identity prior, bounds from the 5th/95th percentiles —
- * computed here over the given pairs). `history` records, after each pass, the mean constraint
- * violation (mean of [d² − u]₊ over similar and [l − d²]₊ over dissimilar pairs, divided by
- * u + l), the quantity ITML drives down.
+ * ITML on labelled pairs. Defaults follow metric-learn's `ITML` (γ = 1, `max_iter = 1000`,
+ * `tol = 1e-3`, identity prior, similar constraints projected before dissimilar ones in each
+ * pass). `history` records, from M₀ and after each pass, the mean constraint violation (mean of
+ * [d² − u]₊ over similar and [l − d²]₊ over dissimilar pairs, divided by u + l), the quantity
+ * ITML drives down. Pairs of identical points carry no constraint and are skipped (counted in
+ * `warnings`).
+ *
+ * Difference from metric-learn 0.7: its default bounds are percentiles of unsquared distances,
+ * compared with squared ones; here both are squared (as in the authors' code).
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
  * import { ITML } from "./itml.ts";
- * const itml = new ITML();
- * const a = tf.tensor2d([[0, 0], [0, 0], [1, 0]]);
- * const b = tf.tensor2d([[0, 3], [1, 0], [1, 3]]);
- * await itml.fit(a, b, [1, -1, 1]);
- * itml.mahalanobisMatrix().print();
+ * const pairs = [[[0, 0], [0, 3]], [[0, 0], [1, 0]], [[1, 0], [1, 3]]];
+ * const itml = await new ITML().fit(pairs, [1, -1, 1]);
+ * itml.getMahalanobisMatrix().print();
  * ```
  */
-export class ITML extends LinearLearnerBase {
-  readonly name = "itml";
-  private readonly gamma: number;
-  private readonly maxIter: number;
-  private readonly threshold: number;
-  private readonly bounds?: [number, number];
+export class ITML extends MahalanobisBase {
+  readonly name: string = "ITML";
+  protected readonly gamma: number;
+  protected readonly maxIter: number;
+  protected readonly threshold: number;
+  protected readonly bounds?: [number, number];
+  protected readonly prior: PriorSpec;
+  protected readonly seed: number;
+  protected readonly onStep?: (step: number, objective: number) => void;
+  /** The bounds `[u, l]` the last `fit` used (metric-learn's `bounds_`). */
+  boundsUsed: [number, number] = [0, 0];
 
-  constructor(options: ItmlOptions = {}) {
-    super(
-      (checkOptionKeys("ITML", options, [
-        "seed",
-        "onStep",
-        "gamma",
-        "maxIter",
-        "convergenceThreshold",
-        "bounds",
-      ]),
-        { seed: options.seed, onStep: options.onStep }),
-      1,
-    );
+  constructor(options: ItmlOptions = {}, keys: readonly string[] = ITML_KEYS) {
+    super();
+    const cls = new.target.name;
+    checkOptionKeys(cls, options, keys);
     this.gamma = options.gamma ?? 1;
     this.maxIter = options.maxIter ?? 1000;
     this.threshold = options.convergenceThreshold ?? 1e-3;
     this.bounds = options.bounds;
-    if (!(this.gamma > 0)) throw new Error(`ITML: gamma must be > 0, got ${this.gamma}`);
-    if (!Number.isInteger(this.maxIter) || this.maxIter < 1) {
-      throw new Error(`ITML: maxIter must be a positive integer, got ${this.maxIter}`);
+    this.prior = options.prior ?? "identity";
+    this.seed = options.seed ?? 0;
+    this.onStep = options.onStep;
+    if (!(this.gamma > 0)) throw new Error(`${cls}: gamma must be > 0, got ${this.gamma}`);
+    checkInteger(cls, "maxIter", this.maxIter, 1);
+    checkPositive(cls, "convergenceThreshold", this.threshold, true);
+    checkInteger(cls, "seed", this.seed, 0);
+    checkPrior(cls, "prior", this.prior);
+    if (this.bounds !== undefined) {
+      const b = this.bounds as unknown;
+      if (
+        !Array.isArray(b) || b.length !== 2 ||
+        !b.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0)
+      ) {
+        throw new Error(
+          `${cls}: bounds must be two finite numbers [u, l] ≥ 0, got ${JSON.stringify(b)}`,
+        );
+      }
     }
-    if (this.bounds && !(this.bounds[0] > 0 && this.bounds[1] > 0)) {
-      throw new Error(`ITML: bounds must be two positive numbers [u, l]`);
-    }
+    this.setPreprocessor(options.preprocessor);
   }
 
   /**
-   * Fits M to pairs (a_i, b_i) with labels y_i = +1 (similar) or −1 (dissimilar).
+   * Fits M to pairs.
    *
-   * @param a `[p, d]`
-   * @param b `[p, d]`
-   * @param y `[p]` +1 / −1
+   * @param pairs `[n, 2, d]` points, or `[n, 2]` indices into the `preprocessor`
+   * @param y `[n]` +1 (similar) or −1 (dissimilar)
+   * @throws Error for a wrong tuple size, NaN/±Infinity, labels other than ±1, or a prior that is
+   * not positive definite.
    */
-  async fit(a: tf.Tensor2D, b: tf.Tensor2D, y: ArrayLike<number> | tf.Tensor1D): Promise<void> {
-    checkX(a, "ITML.fit", 1);
-    checkX(b, "ITML.fit", 1);
-    if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
-      throw new Error(`ITML.fit: a is [${a.shape}] and b is [${b.shape}]; they must match`);
+  async fit(pairs: TupleInput, y: LabelInput): Promise<this> {
+    const fn = `${this.name}.fit`;
+    const p = await this.tuples(fn, "pairs", pairs, 2);
+    const labels = await readLabels(fn, y, p.n);
+    await this.fitPairs(fn, p, labels);
+    return this;
+  }
+
+  /** The solver on read pairs. */
+  protected async fitPairs(fn: string, pairs: Tuples, labels: number[]): Promise<void> {
+    const bad = labels.findIndex((v) => v !== 1 && v !== -1);
+    if (bad >= 0) {
+      throw new Error(`${fn}: y[${bad}] is ${labels[bad]}; pair labels must be +1 or −1`);
     }
-    const labels = labelArray(y, a.shape[0], "ITML.fit");
-    if (labels.some((v) => v !== 1 && v !== -1)) throw new Error("ITML.fit: y must be +1 or −1");
-    const [p, d] = a.shape;
-    const va = await a.data(), vb = await b.data();
+    const { n: p, d } = pairs;
+    this.warnings = [];
     const diff = new Float64Array(p * d);
-    for (let i = 0; i < p * d; i++) diff[i] = va[i] - vb[i];
-    const sq = Array.from({ length: p }, (_, i) => {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += diff[i * d + k] ** 2;
-      return s;
-    });
-    const sorted = [...sq].sort((x, z) => x - z);
-    const [u, l] = this.bounds ?? [percentile(sorted, 0.05), percentile(sorted, 0.95)];
+    for (let i = 0; i < p; i++) {
+      for (let c = 0; c < d; c++) {
+        diff[i * d + c] = pairs.data[2 * i * d + c] - pairs.data[(2 * i + 1) * d + c];
+      }
+    }
+    const [u0, l0] = this.bounds ?? defaultBounds(pairs);
+    const u = u0 === 0 ? 1e-9 : u0, l = l0 === 0 ? 1e-9 : l0;
+    this.boundsUsed = [u, l];
+    const { M: A } = initialMetric(
+      fn,
+      "prior",
+      this.prior,
+      { data: pairs.data, n: 2 * p, d },
+      { seed: this.seed, strictPd: true },
+    );
     // Similar constraints first, then dissimilar, as metric-learn orders them.
     const order = [...labels.keys()].sort((i, j) => labels[j] - labels[i] || i - j);
-    const A = new Float64Array(d * d);
-    for (let i = 0; i < d; i++) A[i * d + i] = 1;
     const lambda = new Float64Array(p);
+    let lambdaOld = new Float64Array(p);
     const xi = Float64Array.from(labels, (v) => (v === 1 ? u : l));
     const gammaProj = this.gamma / (this.gamma + 1);
     const Av = new Float64Array(d);
@@ -158,8 +221,9 @@ export class ITML extends LinearLearnerBase {
       return s / p / (u + l);
     };
     this.history = [violation()];
-    for (let pass = 0; pass < this.maxIter; pass++) {
-      const before = Float64Array.from(lambda);
+    let skipped = 0, pass = 0;
+    for (; pass < this.maxIter; pass++) {
+      skipped = 0;
       for (const i of order) {
         const v = diff.subarray(i * d, (i + 1) * d);
         let wtw = 0;
@@ -169,7 +233,10 @@ export class ITML extends LinearLearnerBase {
           Av[r] = t;
           wtw += v[r] * t;
         }
-        if (!(wtw > 1e-12)) continue;
+        if (!(wtw > 1e-12)) {
+          skipped++;
+          continue;
+        }
         let beta: number;
         if (labels[i] === 1) {
           const alpha = Math.min(lambda[i], gammaProj * (1 / wtw - 1 / xi[i]));
@@ -187,20 +254,83 @@ export class ITML extends LinearLearnerBase {
           for (let c = 0; c < d; c++) A[r * d + c] += f * Av[c];
         }
       }
-      let norm = 0, change = 0;
+      let norm = 0, normOld = 0, change = 0;
       for (let i = 0; i < p; i++) {
         norm += lambda[i] ** 2;
-        change += (lambda[i] - before[i]) ** 2;
+        normOld += lambdaOld[i] ** 2;
+        change += Math.abs(lambdaOld[i] - lambda[i]);
       }
       this.history.push(violation());
-      this.options.onStep?.(pass + 1, this.history.at(-1)!);
-      if (norm === 0 || Math.sqrt(change / norm) < this.threshold) break;
-      if (pass % 20 === 19) await new Promise((r) => setTimeout(r, 0));
+      this.onStep?.(pass + 1, this.history.at(-1)!);
+      const normSum = Math.sqrt(norm) + Math.sqrt(normOld);
+      if (normSum === 0 || change / normSum < this.threshold) {
+        pass++;
+        break;
+      }
+      lambdaOld = Float64Array.from(lambda);
+      if (pass % 20 === 19) await yieldNow();
     }
-    const C = cholesky(A, d);
-    const L = new Float32Array(d * d);
-    for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) L[i * d + j] = C[j * d + i]; // L = Cᵀ
-    this.variable?.dispose();
-    this.variable = tf.variable(tf.tensor2d(L, [d, d]), false);
+    this.nIter = pass;
+    if (skipped) this.warnings.push(`${skipped} pairs of identical points carry no constraint`);
+    this.setComponents(componentsFromMetric(A, d, fn), d, d);
+  }
+}
+
+/**
+ * Options of {@linkcode ITML_Supervised}.
+ *
+ * @example
+ * ```ts
+ * import { ITML_Supervised } from "./itml.ts";
+ * const itml = new ITML_Supervised({ nConstraints: 200, seed: 1 });
+ * ```
+ */
+export interface ItmlSupervisedOptions extends Omit<ItmlOptions, "preprocessor"> {
+  /** Similar and dissimilar pairs to draw, each (metric-learn's `n_constraints`; default 20 · classes²). */
+  nConstraints?: number;
+}
+
+/**
+ * ITML from class labels, metric-learn's `ITML_Supervised`: draws `nConstraints` similar and as
+ * many dissimilar pairs ({@linkcode supervisedPairs}, seeded by `seed`) and fits {@linkcode ITML}.
+ *
+ * @example
+ * ```ts
+ * import { ITML_Supervised } from "./itml.ts";
+ * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
+ * const itml = await new ITML_Supervised({ nConstraints: 10 }).fit(x, [0, 0, 1, 1, 0, 1]);
+ * itml.getMahalanobisMatrix().print();
+ * ```
+ */
+export class ITML_Supervised extends ITML implements SupervisedLearner {
+  override readonly name: string = "ITML_Supervised";
+  private readonly nConstraints?: number;
+
+  constructor(options: ItmlSupervisedOptions = {}) {
+    super(options, [...ITML_KEYS.filter((k) => k !== "preprocessor"), "nConstraints"]);
+    this.nConstraints = options.nConstraints;
+    if (this.nConstraints !== undefined) {
+      checkInteger("ITML_Supervised", "nConstraints", this.nConstraints, 1);
+    }
+  }
+
+  /**
+   * Draws pairs from the labels and fits ITML.
+   *
+   * @param x `[n, d]`, n ≥ 2
+   * @param y `[n]` class labels (negative: unlabelled), at least 2 classes
+   * @throws Error as {@linkcode ITML.fit}, and for a single class.
+   */
+  override async fit(x: MatrixInput, y: LabelInput): Promise<this> {
+    const fn = "ITML_Supervised.fit";
+    const { data, n, d } = await readPoints(fn, "x", x, 2);
+    const labels = await readLabels(fn, y, n);
+    const known = labels.filter((v) => v >= 0);
+    requireTwoClasses(fn, known);
+    const wanted = this.nConstraints ?? 20 * new Set(known).size ** 2;
+    const { pairs, y: py, short } = supervisedPairs(labels, wanted, this.seed);
+    await this.fitPairs(fn, { data: gatherRows(data, d, pairs), n: py.length, t: 2, d }, py);
+    if (short) this.warnings.unshift(short);
+    return this;
   }
 }

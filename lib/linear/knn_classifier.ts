@@ -5,6 +5,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { forEachDistanceBlock, type Metric, type MetricSpec, resolveMetric } from "../distances.ts";
+import { checkFiniteTensor, checkFiniteValues } from "../validate.ts";
 
 /**
  * Accuracy of a k-NN classifier (uniform vote; ties go to the smallest label, as scikit-learn's
@@ -17,6 +18,8 @@ import { forEachDistanceBlock, type Metric, type MetricSpec, resolveMetric } fro
  * @param k neighbours (default 5)
  * @param metric distance (default `"euclidean"`); similarities rank largest first
  * @returns the fraction of test rows classified correctly
+ * @throws Error for label counts that differ from the rows, k outside [1, n], or NaN/±Infinity in
+ * `train` or `test` (naming the first bad row).
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -44,6 +47,8 @@ export async function knnClassificationAccuracy(
   if (!Number.isInteger(k) || k < 1 || k > n) {
     throw new Error(`knnClassificationAccuracy: k must be an integer in [1, ${n}], got ${k}`);
   }
+  checkFiniteTensor("knnClassificationAccuracy", "train", train);
+  checkFiniteTensor("knnClassificationAccuracy", "test", test);
   const resolved = resolveMetric(metric);
   const sign = resolved.isSimilarity ? -1 : 1;
   let correct = 0;
@@ -90,6 +95,7 @@ export function standardizer(
   if (!Number.isInteger(n) || n < 1) {
     throw new Error(`standardizer: ${train.length} values are not rows of ${d}`);
   }
+  checkFiniteValues("standardizer", "train", train, d);
   const mean = new Float64Array(d), sd = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += train[i * d + j] / n;
   for (let i = 0; i < n; i++) {
@@ -97,6 +103,7 @@ export function standardizer(
   }
   for (let j = 0; j < d; j++) sd[j] = Math.sqrt(sd[j]) || 1;
   return (x) => {
+    checkFiniteValues("standardizer", "x", x, d);
     const out = new Float32Array(x.length);
     for (let i = 0; i < x.length; i++) out[i] = (x[i] - mean[i % d]) / sd[i % d];
     return out;

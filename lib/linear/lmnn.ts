@@ -7,11 +7,17 @@
  *
  * @module
  */
-import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
-import { forEachDistanceBlock } from "../distances.ts";
-import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray } from "./_internal.ts";
+import { LinearLearnerBase, type LinearLearnerOptions, type SupervisedLearner } from "./base.ts";
+import {
+  checkInteger,
+  classCounts,
+  type LabelInput,
+  type MatrixInput,
+  readLabels,
+  readPoints,
+  requireTwoClasses,
+} from "./_internal.ts";
 
 /**
  * Options of {@linkcode LMNN}.
@@ -34,38 +40,51 @@ export interface LmnnOptions extends LinearLearnerOptions {
 }
 
 /**
- * The k nearest same-label neighbours of every point (Euclidean, excluding itself), `[n·k]`
- * row-major; points whose class has fewer than k + 1 members repeat their farthest one.
+ * The k nearest same-class "target neighbours" of every point (Euclidean, excluding the point
+ * itself; ties go to the lower index), `[n·k]` row-major, as metric-learn's `LMNN` selects them.
  *
  * @param x `[n, d]`
  * @param labels `[n]`
- * @param k neighbours
+ * @param k neighbours per point
+ * @throws Error `targetNeighbours: not enough class labels for specified k (smallest class has m)`
+ * when a class has k or fewer points: a point needs k others of its class. (metric-learn 0.7
+ * checks k > m, one short: with k = m a point becomes its own target neighbour.)
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
  * import { targetNeighbours } from "./lmnn.ts";
- * await targetNeighbours(tf.tensor2d([[0], [1], [5], [9]]), [0, 0, 0, 1], 1); // [1, 0, 1, 3]
+ * await targetNeighbours([[0], [1], [5], [9], [10]], [0, 0, 0, 1, 1], 1); // [1, 0, 1, 4, 3]
  * ```
  */
 export async function targetNeighbours(
-  x: tf.Tensor2D,
-  labels: ArrayLike<number>,
+  x: MatrixInput,
+  labels: LabelInput,
   k: number,
+  fn = "targetNeighbours",
 ): Promise<Int32Array> {
-  const n = x.shape[0];
+  checkInteger(fn, "k", k, 1);
+  const { data, n, d } = await readPoints(fn, "x", x, 2);
+  const y = await readLabels(fn, labels, n);
+  const counts = classCounts(y);
+  const smallest = Math.min(...counts.values());
+  if (k >= smallest) {
+    throw new Error(
+      `${fn}: not enough class labels for specified k (smallest class has ${smallest}; ` +
+        `k = ${k} target neighbours need ${k + 1} points per class)`,
+    );
+  }
   const out = new Int32Array(n * k);
-  await forEachDistanceBlock(x, x, "sqeuclidean", 256, (values, start, rows) => {
-    for (let r = 0; r < rows; r++) {
-      const i = start + r;
-      const cand: number[] = [];
-      for (let j = 0; j < n; j++) if (j !== i && labels[j] === labels[i]) cand.push(j);
-      const row = values.subarray(r * n, (r + 1) * n);
-      cand.sort((p, q) => row[p] - row[q] || p - q);
-      for (let t = 0; t < k; t++) {
-        out[i * k + t] = cand.length ? cand[Math.min(t, cand.length - 1)] : i;
-      }
+  for (const label of counts.keys()) {
+    const members = y.flatMap((v, i) => (v === label ? [i] : []));
+    for (const i of members) {
+      const cand = members.filter((j) => j !== i).map((j) => {
+        let s = 0;
+        for (let c = 0; c < d; c++) s += (data[i * d + c] - data[j * d + c]) ** 2;
+        return [s, j] as [number, number];
+      });
+      cand.sort((p, q) => p[0] - q[0] || p[1] - q[1]);
+      for (let t = 0; t < k; t++) out[i * k + t] = cand[t][1];
     }
-  });
+  }
   return out;
 }
 
@@ -83,30 +102,15 @@ export async function targetNeighbours(
  * await lmnn.fit(tf.tensor2d([[0, 0], [0, 3], [1, 0], [1, 3]]), [0, 0, 1, 1]);
  * ```
  */
-export class LMNN extends LinearLearnerBase {
-  readonly name = "lmnn";
+export class LMNN extends LinearLearnerBase implements SupervisedLearner {
+  readonly name = "LMNN";
   private readonly k: number;
   private readonly mu: number;
   private readonly batchSize: number;
   private readonly impostors: number;
 
   constructor(options: LmnnOptions = {}) {
-    super(
-      (checkOptionKeys("LMNN", options, [
-        "components",
-        "init",
-        "seed",
-        "iterations",
-        "learningRate",
-        "onStep",
-        "k",
-        "regularization",
-        "batchSize",
-        "impostors",
-      ]),
-        options),
-      200,
-    );
+    super("LMNN", options, ["k", "regularization", "batchSize", "impostors"], 200);
     this.k = options.k ?? 3;
     this.mu = options.regularization ?? 0.5;
     this.batchSize = options.batchSize ?? 256;
@@ -131,16 +135,22 @@ export class LMNN extends LinearLearnerBase {
   /**
    * Fits L to labelled points (triplets are formed from target neighbours and impostors).
    *
-   * @param x `[n, d]`
-   * @param labels `[n]`
+   * @param x `[n, d]`, n ≥ 2
+   * @param labels `[n]`, at least 2 classes, each with more than k points
+   * @throws Error for fewer than 2 samples or classes, NaN/±Infinity, a label count that differs
+   * from n, a class with k or fewer points ("not enough class labels for specified k"), or
+   * nComponents outside [1, d].
    */
-  async fit(x: tf.Tensor2D, labels: ArrayLike<number> | tf.Tensor1D): Promise<void> {
-    checkX(x, "LMNN.fit");
-    const y = labelArray(labels, x.shape[0], "LMNN.fit");
-    const n = x.shape[0], k = this.k;
-    const targets = await targetNeighbours(x, y, k);
-    const L = this.initL(x.shape[1]);
+  async fit(x: MatrixInput, labels: LabelInput): Promise<this> {
+    const fn = "LMNN.fit";
+    const points = await readPoints(fn, "x", x, 2);
+    const y = await readLabels(fn, labels, points.n);
+    requireTwoClasses(fn, y);
+    const n = points.n, k = this.k;
+    const targets = await targetNeighbours(x, y, k, fn);
+    const L = this.initL(points.d);
     const yAll = tf.tensor1d(y, "float32");
+    const xAll = tf.tensor2d(Float32Array.from(points.data), [n, points.d]);
     try {
       await this.optimize(() => {
         const anchors = this.sample(n, this.batchSize);
@@ -151,13 +161,16 @@ export class LMNN extends LinearLearnerBase {
         }
         const cand = this.sample(n, this.impostors);
         const ai = tf.tensor1d(anchors, "int32");
-        const za = tf.matMul(tf.gather(x, ai), L, false, true); // [b, k']
-        const zt = tf.reshape(tf.matMul(tf.gather(x, tf.tensor1d(tIdx, "int32")), L, false, true), [
-          b,
-          k,
-          -1,
-        ]);
-        const zc = tf.matMul(tf.gather(x, tf.tensor1d(cand, "int32")), L, false, true); // [c, k']
+        const za = tf.matMul(tf.gather(xAll, ai), L, false, true); // [b, k']
+        const zt = tf.reshape(
+          tf.matMul(tf.gather(xAll, tf.tensor1d(tIdx, "int32")), L, false, true),
+          [
+            b,
+            k,
+            -1,
+          ],
+        );
+        const zc = tf.matMul(tf.gather(xAll, tf.tensor1d(cand, "int32")), L, false, true); // [c, k']
         const dTarget = tf.sum(tf.square(tf.sub(tf.expandDims(za, 1), zt)), 2); // [b, k]
         const dCand = tf.relu(tf.sub(
           tf.add(tf.sum(tf.square(za), 1, true), tf.reshape(tf.sum(tf.square(zc), 1), [1, -1])),
@@ -179,8 +192,10 @@ export class LMNN extends LinearLearnerBase {
         const push = tf.sum(hinge);
         return tf.div(tf.add(tf.mul(pull, 1 - this.mu), tf.mul(push, this.mu)), b) as tf.Scalar;
       });
+      await this.finish();
     } finally {
-      yAll.dispose();
+      tf.dispose([yAll, xAll]);
     }
+    return this;
   }
 }

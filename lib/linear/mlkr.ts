@@ -6,11 +6,10 @@
  *
  * @module
  */
-import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { squaredEuclideanMatrix } from "../distances.ts";
-import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray } from "./_internal.ts";
+import { LinearLearnerBase, type LinearLearnerOptions, type SupervisedLearner } from "./base.ts";
+import { type LabelInput, type MatrixInput, readLabels, readPoints } from "./_internal.ts";
 import { neighbourProbabilities } from "./nca.ts";
 
 /**
@@ -34,31 +33,17 @@ export interface MlkrOptions extends LinearLearnerOptions {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
  * import { MLKR } from "./mlkr.ts";
  * const mlkr = new MLKR({ iterations: 30 });
- * await mlkr.fit(tf.tensor2d([[0, 5], [1, -2], [2, 7], [3, 0]]), [0, 1, 2, 3]);
+ * await mlkr.fit([[0, 5], [1, -2], [2, 7], [3, 0]], [0, 1, 2, 3]);
  * ```
  */
-export class MLKR extends LinearLearnerBase {
-  readonly name = "mlkr";
+export class MLKR extends LinearLearnerBase implements SupervisedLearner {
+  readonly name = "MLKR";
   private readonly batchSize: number;
 
   constructor(options: MlkrOptions = {}) {
-    super(
-      (checkOptionKeys("MLKR", options, [
-        "components",
-        "init",
-        "seed",
-        "iterations",
-        "learningRate",
-        "onStep",
-        "batchSize",
-      ]),
-        options),
-      200,
-      0.05,
-    );
+    super("MLKR", options, ["batchSize"], 200, 0.05);
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 2) {
       throw new Error(`MLKR: batchSize must be an integer ≥ 2, got ${this.batchSize}`);
@@ -68,26 +53,32 @@ export class MLKR extends LinearLearnerBase {
   /**
    * Fits L to points with real-valued targets.
    *
-   * @param x `[n, d]`
-   * @param y `[n]` targets
+   * @param x `[n, d]`, n ≥ 2
+   * @param y `[n]` real targets
+   * @throws Error for fewer than 2 samples, NaN/±Infinity in x or y, a target count that differs
+   * from n (metric-learn's "data and label lengths mismatch"), or nComponents outside [1, d].
    */
-  async fit(x: tf.Tensor2D, y: ArrayLike<number> | tf.Tensor1D): Promise<void> {
-    checkX(x, "MLKR.fit");
-    const targets = labelArray(y, x.shape[0], "MLKR.fit");
-    const n = x.shape[0];
-    const L = this.initL(x.shape[1]);
+  async fit(x: MatrixInput, y: LabelInput): Promise<this> {
+    const fn = "MLKR.fit";
+    const points = await readPoints(fn, "x", x, 2);
+    const targets = await readLabels(fn, y, points.n, "targets");
+    const n = points.n;
+    const L = this.initL(points.d);
     const yAll = tf.tensor1d(targets, "float32");
+    const xAll = tf.tensor2d(Float32Array.from(points.data), [n, points.d]);
     try {
       await this.optimize(() => {
         const i = tf.tensor1d(this.sample(n, this.batchSize), "int32");
         const yb = tf.gather(yAll, i);
-        const z = tf.matMul(tf.gather(x, i), L, false, true) as tf.Tensor2D;
+        const z = tf.matMul(tf.gather(xAll, i), L, false, true) as tf.Tensor2D;
         const w = neighbourProbabilities(squaredEuclideanMatrix(z, z));
         const yHat = tf.squeeze(tf.matMul(w, tf.expandDims(yb, 1)), [1]);
         return tf.mean(tf.square(tf.sub(yb, yHat))) as tf.Scalar;
       });
+      await this.finish();
     } finally {
-      yAll.dispose();
+      tf.dispose([yAll, xAll]);
     }
+    return this;
   }
 }

@@ -18,10 +18,24 @@
  * @module
  */
 import { checkOptionKeys } from "../validate.ts";
-import * as tf from "@tensorflow/tfjs";
 import { createRng } from "../data/random.ts";
-import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray, symmetricEigen } from "./_internal.ts";
+import { MahalanobisBase, type SupervisedLearner, type TupleLearnerOptions } from "./base.ts";
+import {
+  checkInteger,
+  checkNComponents,
+  checkPositive,
+  gatherRows,
+  type LabelInput,
+  type MatrixInput,
+  readLabels,
+  readPoints,
+  requireTwoClasses,
+  type TupleInput,
+  type Tuples,
+} from "./_internal.ts";
+import { LuDecomposition, Matrix } from "ml-matrix";
+import { symmetricEigen, toMatrix } from "./_linalg.ts";
+import { supervisedPairs } from "./constraints.ts";
 
 /**
  * Options of {@linkcode MMC}.
@@ -29,10 +43,22 @@ import { checkX, labelArray, symmetricEigen } from "./_internal.ts";
  * @example
  * ```ts
  * import { MMC } from "./mmc.ts";
- * const mmc = new MMC({ diagonal: true, iterations: 100 });
+ * const mmc = new MMC({ diagonal: true, maxIter: 100 });
  * ```
  */
-export interface MmcOptions extends LinearLearnerOptions {
+export interface MmcOptions extends TupleLearnerOptions {
+  /** Output dimension k (default d): the k leading eigen-directions of M. */
+  nComponents?: number;
+  /** M₀: `"identity"` (default) or `"random"` (RᵀR, R seeded N(0, 1/d)). */
+  init?: "identity" | "random";
+  /** Seed of the random initialisation (default 0). */
+  seed?: number;
+  /** Steps at most (metric-learn's `max_iter`, default 100). */
+  maxIter?: number;
+  /** Initial step size of the full variant (metric-learn's fixed `alpha`, 0.1). */
+  learningRate?: number;
+  /** Called after every step with the objective. */
+  onStep?: (step: number, objective: number) => void;
   /**
    * Learn a diagonal M (feature weights), metric-learn's `diagonal=True` (default false). The
    * diagonal variant is fitted by Newton steps, so `learningRate` and `maxProj` do not apply.
@@ -48,6 +74,20 @@ export interface MmcOptions extends LinearLearnerOptions {
    */
   convergenceThreshold?: number;
 }
+
+const MMC_KEYS = [
+  "nComponents",
+  "init",
+  "seed",
+  "maxIter",
+  "learningRate",
+  "onStep",
+  "diagonal",
+  "diagonalC",
+  "maxProj",
+  "convergenceThreshold",
+  "preprocessor",
+];
 
 /** Projected gradient M of the ascent: ∇fD made orthogonal to ∇fS (= W), unit Frobenius norm. */
 function gradProjection(gD: Float64Array, wUnit: Float64Array): Float64Array {
@@ -99,44 +139,25 @@ function weightedScatter(
   return out;
 }
 
-/** Solves H x = g (H `[d, d]`, symmetric positive definite) by Gaussian elimination. */
-function solve(H: Float64Array, g: Float64Array, d: number): Float64Array {
-  const a = Float64Array.from(H), x = Float64Array.from(g);
-  for (let k = 0; k < d; k++) {
-    let piv = k;
-    for (let i = k + 1; i < d; i++) if (Math.abs(a[i * d + k]) > Math.abs(a[piv * d + k])) piv = i;
-    if (piv !== k) {
-      for (let c = 0; c < d; c++) [a[k * d + c], a[piv * d + c]] = [a[piv * d + c], a[k * d + c]];
-      [x[k], x[piv]] = [x[piv], x[k]];
-    }
-    const akk = a[k * d + k];
-    if (akk === 0) throw new Error("MMC: singular Hessian in the diagonal Newton step");
-    for (let i = k + 1; i < d; i++) {
-      const f = a[i * d + k] / akk;
-      if (f === 0) continue;
-      for (let c = k; c < d; c++) a[i * d + c] -= f * a[k * d + c];
-      x[i] -= f * x[k];
-    }
-  }
-  for (let k = d - 1; k >= 0; k--) {
-    let s = x[k];
-    for (let c = k + 1; c < d; c++) s -= a[k * d + c] * x[c];
-    x[k] = s / a[k * d + k];
-  }
-  return x;
+/** Solves H x = g (H `[d, d]`) by ml-matrix's LU solver. */
+function solveLinear(H: Float64Array, g: Float64Array, d: number): Float64Array {
+  const lu = new LuDecomposition(toMatrix(H, d, d));
+  if (lu.isSingular()) throw new Error("MMC.fit: singular Hessian in the diagonal Newton step");
+  return Float64Array.from(lu.solve(Matrix.columnVector(Array.from(g))).getColumn(0));
 }
 
 /**
  * MMC, classification similarity from labelled pairs. Defaults follow metric-learn's `MMC`:
- * `iterations` is `max_iter` (100), `maxProj` 10000, `convergenceThreshold` 1e-3, identity
- * initialisation (`init: "random"`: M₀ = RᵀR with R seeded N(0, 1/d)), initial step size
- * `learningRate` 0.1 (metric-learn's fixed `alpha`), grown ×1.05 after an accepted step and
- * halved after a rejected one. `components` k < d keeps the k leading eigen-directions of M.
+ * `maxIter` 100, `maxProj` 10000, `convergenceThreshold` 1e-3, identity initialisation
+ * (`init: "random"`: M₀ = RᵀR with R seeded N(0, 1/d)), initial step size `learningRate` 0.1
+ * (metric-learn's fixed `alpha`), grown ×1.05 after an accepted step and halved after a rejected
+ * one. `nComponents` k < d keeps the k leading eigen-directions of M: L = sqrt(Λ)Vᵀ, rows by
+ * decreasing eigenvalue.
  *
  * `history` (lower is better) records, from M₀ and then after each step, the scale-free form of
  * the objective: −mean_D ‖a − b‖_M / sqrt(mean_S ‖a − b‖²_M) (full), or the diagonal variant's
- * own objective Σ_S ‖a − b‖²_M − c · log Σ_D ‖a − b‖_M. `converged` and `iterationsRun` report
- * how the last fit ended.
+ * own objective Σ_S ‖a − b‖²_M − c · log Σ_D ‖a − b‖_M. `converged` and `nIter` report how the
+ * last fit ended.
  *
  * Differences from metric-learn, both bug fixes: its first ascent direction (used only if the
  * first projection fails) is ∇fS made orthogonal to ∇fD instead of the reverse, and its
@@ -144,114 +165,117 @@ function solve(H: Float64Array, g: Float64Array, d: number): Float64Array {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
  * import { MMC } from "./mmc.ts";
- * const mmc = new MMC({ iterations: 50 });
- * const a = tf.tensor2d([[0, 0], [0, 0], [0, 0]]);
- * const b = tf.tensor2d([[0, 3], [1, 0], [1, 3]]);
- * await mmc.fit(a, b, [1, -1, -1]);
+ * const pairs = [[[0, 0], [0, 3]], [[0, 0], [1, 0]], [[0, 0], [1, 3]]];
+ * const mmc = await new MMC({ maxIter: 50 }).fit(pairs, [1, -1, -1]);
+ * mmc.getMahalanobisMatrix().print();
  * ```
  */
-export class MMC extends LinearLearnerBase {
-  readonly name = "mmc";
-  /** Whether the last `fit` met the convergence threshold before `iterations` ran out. */
+export class MMC extends MahalanobisBase {
+  readonly name: string = "MMC";
+  /** Whether the last `fit` met the convergence threshold before `maxIter` ran out. */
   converged = false;
-  /** Steps (cycles) the last `fit` ran. */
-  iterationsRun = 0;
-  private readonly diagonal: boolean;
-  private readonly diagonalC: number;
-  private readonly maxProj: number;
-  private readonly threshold: number;
+  protected readonly nComponents?: number;
+  protected readonly init: "identity" | "random";
+  protected readonly seed: number;
+  protected readonly maxIter: number;
+  protected readonly learningRate: number;
+  protected readonly onStep?: (step: number, objective: number) => void;
+  protected readonly diagonal: boolean;
+  protected readonly diagonalC: number;
+  protected readonly maxProj: number;
+  protected readonly threshold: number;
 
-  constructor(options: MmcOptions = {}) {
-    super(
-      (checkOptionKeys("MMC", options, [
-        "components",
-        "init",
-        "seed",
-        "iterations",
-        "learningRate",
-        "onStep",
-        "diagonal",
-        "diagonalC",
-        "maxProj",
-        "convergenceThreshold",
-      ]),
-        options),
-      100,
-      0.1,
-    );
+  constructor(options: MmcOptions = {}, keys: readonly string[] = MMC_KEYS, defaultTol = 1e-3) {
+    super();
+    const cls = new.target.name;
+    checkOptionKeys(cls, options, keys);
+    this.nComponents = options.nComponents;
+    this.init = options.init ?? "identity";
+    this.seed = options.seed ?? 0;
+    this.maxIter = options.maxIter ?? 100;
+    this.learningRate = options.learningRate ?? 0.1;
+    this.onStep = options.onStep;
     this.diagonal = options.diagonal ?? false;
     this.diagonalC = options.diagonalC ?? 1;
     this.maxProj = options.maxProj ?? 10000;
-    this.threshold = options.convergenceThreshold ?? 1e-3;
-    if (!(this.diagonalC > 0)) throw new Error(`MMC: diagonalC must be > 0, got ${this.diagonalC}`);
-    if (!Number.isInteger(this.maxProj) || this.maxProj < 1) {
-      throw new Error(`MMC: maxProj must be a positive integer, got ${this.maxProj}`);
+    this.threshold = options.convergenceThreshold ?? defaultTol;
+    if (this.nComponents !== undefined) checkInteger(cls, "nComponents", this.nComponents, 1);
+    checkInteger(cls, "seed", this.seed, 0);
+    checkInteger(cls, "maxIter", this.maxIter, 1);
+    checkPositive(cls, "learningRate", this.learningRate);
+    checkPositive(cls, "diagonalC", this.diagonalC);
+    checkInteger(cls, "maxProj", this.maxProj, 1);
+    checkPositive(cls, "convergenceThreshold", this.threshold);
+    if (this.init !== "identity" && this.init !== "random") {
+      throw new Error(`${cls}: init must be "identity" or "random", got "${this.init}"`);
     }
-    if (!(this.threshold > 0)) {
-      throw new Error(`MMC: convergenceThreshold must be > 0, got ${this.threshold}`);
-    }
-    const init = options.init ?? "identity";
-    if (init !== "identity" && init !== "random") {
-      throw new Error(`MMC: init must be "identity" or "random", got "${init}"`);
-    }
+    this.setPreprocessor(options.preprocessor);
   }
 
   /**
-   * Fits M to pairs (a_i, b_i) with labels y_i = +1 (similar) or −1 (dissimilar).
+   * Fits M to pairs.
    *
-   * @param a `[p, d]` first points of the pairs
-   * @param b `[p, d]` second points
-   * @param y `[p]` +1 / −1
+   * @param pairs `[n, 2, d]` points, or `[n, 2]` indices into the `preprocessor`
+   * @param y `[n]` +1 (similar) or −1 (dissimilar)
+   * @throws Error for a wrong tuple size, NaN/±Infinity, labels other than ±1, no similar or no
+   * dissimilar pair, nComponents outside [1, d], or similar pairs that all join identical points.
    */
-  async fit(a: tf.Tensor2D, b: tf.Tensor2D, y: ArrayLike<number> | tf.Tensor1D): Promise<void> {
-    checkX(a, "MMC.fit", 1);
-    checkX(b, "MMC.fit", 1);
-    if (a.shape[0] !== b.shape[0] || a.shape[1] !== b.shape[1]) {
-      throw new Error(`MMC.fit: a is [${a.shape}] and b is [${b.shape}]; they must match`);
+  async fit(pairs: TupleInput, y: LabelInput): Promise<this> {
+    const fn = `${this.name}.fit`;
+    const p = await this.tuples(fn, "pairs", pairs, 2);
+    const labels = await readLabels(fn, y, p.n);
+    await this.fitPairs(fn, p, labels);
+    return this;
+  }
+
+  /** The solver on read pairs. */
+  protected async fitPairs(fn: string, pairs: Tuples, labels: number[]): Promise<void> {
+    const bad = labels.findIndex((v) => v !== 1 && v !== -1);
+    if (bad >= 0) {
+      throw new Error(`${fn}: y[${bad}] is ${labels[bad]}; pair labels must be +1 or −1`);
     }
-    const labels = labelArray(y, a.shape[0], "MMC.fit");
-    if (labels.some((v) => v !== 1 && v !== -1)) throw new Error("MMC.fit: y must be +1 or −1");
     const nS = labels.filter((v) => v === 1).length, nD = labels.length - nS;
     if (!nS || !nD) {
-      throw new Error("MMC.fit: needs at least one similar (+1) and one dissimilar (−1) pair");
+      throw new Error(`${fn}: needs at least one similar (+1) and one dissimilar (−1) pair`);
     }
-    const d = a.shape[1];
-    const k = this.options.components ?? d;
-    if (k > d) throw new Error(`mmc: components (${k}) must be ≤ the dimension ${d}`);
-    const va = await a.data(), vb = await b.data();
+    const d = pairs.d;
+    const k = checkNComponents(fn, this.nComponents, d);
     const diffS = new Float64Array(nS * d), diffD = new Float64Array(nD * d);
     for (let i = 0, s = 0, t = 0; i < labels.length; i++) {
       const target = labels[i] === 1 ? diffS : diffD;
       const row = labels[i] === 1 ? s++ : t++;
-      for (let c = 0; c < d; c++) target[row * d + c] = va[i * d + c] - vb[i * d + c];
+      for (let c = 0; c < d; c++) {
+        target[row * d + c] = pairs.data[2 * i * d + c] - pairs.data[(2 * i + 1) * d + c];
+      }
     }
     const A0 = this.initialMatrix(d);
     this.history = [];
+    this.warnings = [];
     const M = this.diagonal
       ? await this.fitDiagonal(diffS, nS, diffD, nD, d, A0)
       : await this.fitFull(diffS, nS, diffD, nD, d, A0);
+    if (!this.converged) {
+      this.warnings.push(`did not converge in ${this.maxIter} iterations`);
+    }
     // L = sqrt(Λ) Vᵀ, rows ordered by decreasing eigenvalue; the first k rows.
     const { values, vectors } = symmetricEigen(M, d);
-    const order = [...values.keys()].sort((i, j) => values[j] - values[i]);
-    const L = new Float32Array(k * d);
+    const L = new Float64Array(k * d);
     for (let r = 0; r < k; r++) {
-      const e = order[r], s = Math.sqrt(Math.max(0, values[e]));
+      const e = d - 1 - r, s = Math.sqrt(Math.max(0, values[e]));
       for (let c = 0; c < d; c++) L[r * d + c] = s * vectors[c * d + e];
     }
-    this.variable?.dispose();
-    this.variable = tf.variable(tf.tensor2d(L, [k, d]), false);
+    this.setComponents(L, k, d);
   }
 
   /** M₀: the identity, or RᵀR with R seeded N(0, 1/d) (`init: "random"`). */
   private initialMatrix(d: number): Float64Array {
     const A = new Float64Array(d * d);
-    if ((this.options.init ?? "identity") === "identity") {
+    if (this.init === "identity") {
       for (let i = 0; i < d; i++) A[i * d + i] = 1;
       return A;
     }
-    const rng = createRng(this.options.seed ?? 0);
+    const rng = createRng(this.seed);
     const R = Float64Array.from({ length: d * d }, () => rng.normal() / Math.sqrt(d));
     for (let i = 0; i < d; i++) {
       for (let j = 0; j < d; j++) {
@@ -265,10 +289,10 @@ export class MMC extends LinearLearnerBase {
 
   private record(step: number, value: number): void {
     if (!Number.isFinite(value)) {
-      throw new Error(`${this.name}: the objective became ${value} at step ${step}`);
+      throw new Error(`${this.name}.fit: the objective became ${value} at step ${step}`);
     }
     this.history.push(value);
-    if (step > 0) this.options.onStep?.(step, value);
+    if (step > 0) this.onStep?.(step, value);
   }
 
   /** metric-learn's `_fit_full`: projected gradient ascent with alternating projections. */
@@ -292,7 +316,9 @@ export class MMC extends LinearLearnerBase {
     let wNorm = 0;
     for (const v of W) wNorm += v * v;
     wNorm = Math.sqrt(wNorm);
-    if (!(wNorm > 0)) throw new Error("MMC.fit: every similar pair has identical points");
+    if (!(wNorm > 0)) {
+      throw new Error(`${this.name}.fit: every similar pair joins identical points`);
+    }
     const w1 = Float64Array.from(W, (v) => v / wNorm), t1 = t / wNorm;
     const sumD = (A: Float64Array) => mahalanobis(diffD, nD, d, A).reduce((s, v) => s + v, 0);
     const fD = (A: Float64Array) => Math.log(sumD(A) + 1e-6);
@@ -333,14 +359,14 @@ export class MMC extends LinearLearnerBase {
     };
     const A = Float64Array.from(A0);
     const Aold = Float64Array.from(A0);
-    let alpha = this.options.learningRate ?? this.defaultLearningRate;
+    let alpha = this.learningRate;
     let step = gradProjection(gradD(A), w1);
     let objOld = fD(Aold);
     let delta = Infinity;
     this.record(0, ratio(A0));
     this.converged = false;
     let cycle = 0;
-    const maxIter = this.options.iterations ?? this.defaultIterations;
+    const maxIter = this.maxIter;
     for (; cycle < maxIter; cycle++) {
       const satisfy = project(A);
       const obj = fD(A);
@@ -370,7 +396,7 @@ export class MMC extends LinearLearnerBase {
       }
       if (cycle % 5 === 4) await new Promise((r) => setTimeout(r, 0));
     }
-    this.iterationsRun = cycle;
+    this.nIter = cycle;
     return Aold;
   }
 
@@ -408,7 +434,7 @@ export class MMC extends LinearLearnerBase {
     this.record(0, objective(w));
     this.converged = false;
     let error = 1, it = 0;
-    const maxIter = this.options.iterations ?? this.defaultIterations;
+    const maxIter = this.maxIter;
     while (error > this.threshold && it < maxIter) {
       const dist = dists(w);
       let total = 0;
@@ -433,7 +459,7 @@ export class MMC extends LinearLearnerBase {
           hessian[r * d + s] = -c * h2 + (r === s ? 1e-6 : 0);
         }
       }
-      const newton = solve(hessian, gradient, d);
+      const newton = solveLinear(hessian, gradient, d);
       const at = (lambda: number) =>
         Float64Array.from(w, (v, r) => Math.max(0, v - lambda * newton[r]));
       let lambda = 1;
@@ -455,7 +481,7 @@ export class MMC extends LinearLearnerBase {
       if (it % 5 === 0) await new Promise((r) => setTimeout(r, 0));
     }
     this.converged = error <= this.threshold;
-    this.iterationsRun = it;
+    this.nIter = it;
     const M = new Float64Array(d * d);
     for (let r = 0; r < d; r++) M[r * d + r] = w[r];
     return M;
@@ -463,68 +489,61 @@ export class MMC extends LinearLearnerBase {
 }
 
 /**
- * Pairs drawn from labelled points: `count` similar and `count` dissimilar, seeded.
+ * Options of {@linkcode MMC_Supervised}.
  *
  * @example
  * ```ts
- * import { pairsFromLabels } from "./mmc.ts";
- * const pairs = pairsFromLabels([0, 1, 0, 1], 3, 0);
- * console.log(pairs.first.length); // 6
+ * import { MMC_Supervised } from "./mmc.ts";
+ * const mmc = new MMC_Supervised({ nConstraints: 200, diagonal: true });
  * ```
  */
-export interface LabelledPairs {
-  /** Indices of the first points, `[2·count]`. */
-  first: Int32Array;
-  /** Indices of the second points, `[2·count]`. */
-  second: Int32Array;
-  /** +1 (same label) or −1 (different labels), `[2·count]`. */
-  y: Int32Array;
+export interface MmcSupervisedOptions extends Omit<MmcOptions, "preprocessor"> {
+  /** Similar and dissimilar pairs to draw, each (metric-learn's `n_constraints`; default 20 · classes²). */
+  nConstraints?: number;
 }
 
 /**
- * Draws `count` similar (same label) and `count` dissimilar pairs of distinct points, seeded — the
- * input of pair learners such as {@linkcode MMC} when only class labels are known.
+ * MMC from class labels, metric-learn's `MMC_Supervised`: draws `nConstraints` similar and as
+ * many dissimilar pairs ({@linkcode supervisedPairs}, seeded by `seed`) and fits {@linkcode MMC}.
+ * Its default `convergenceThreshold` is metric-learn's for this class, 1e-6.
  *
- * @param labels `[n]`
- * @param count pairs of each kind
- * @param seed seed
  * @example
  * ```ts
- * import { pairsFromLabels } from "./mmc.ts";
- * const { first, second, y } = pairsFromLabels([0, 0, 1, 1], 2, 0);
- * console.log(y); // Int32Array [1, 1, -1, -1]
+ * import { MMC_Supervised } from "./mmc.ts";
+ * const x = [[0, 0], [0, 3], [1, 0], [1, 3], [0, 1], [1, 1]];
+ * const mmc = await new MMC_Supervised({ nConstraints: 10, diagonal: true }).fit(x, [0, 0, 1, 1, 0, 1]);
+ * mmc.getMahalanobisMatrix().print();
  * ```
  */
-export function pairsFromLabels(labels: ArrayLike<number>, count: number, seed = 0): LabelledPairs {
-  const n = labels.length;
-  if (!Number.isInteger(count) || count < 1) {
-    throw new Error(`pairsFromLabels: count must be a positive integer, got ${count}`);
+export class MMC_Supervised extends MMC implements SupervisedLearner {
+  override readonly name: string = "MMC_Supervised";
+  private readonly nConstraints?: number;
+
+  constructor(options: MmcSupervisedOptions = {}) {
+    super(options, [...MMC_KEYS.filter((k) => k !== "preprocessor"), "nConstraints"], 1e-6);
+    this.nConstraints = options.nConstraints;
+    if (this.nConstraints !== undefined) {
+      checkInteger("MMC_Supervised", "nConstraints", this.nConstraints, 1);
+    }
   }
-  const byLabel = new Map<number, number[]>();
-  for (let i = 0; i < n; i++) {
-    byLabel.set(labels[i], [...(byLabel.get(labels[i]) ?? []), i]);
+
+  /**
+   * Draws pairs from the labels and fits MMC.
+   *
+   * @param x `[n, d]`, n ≥ 2
+   * @param y `[n]` class labels (negative: unlabelled), at least 2 classes
+   * @throws Error as {@linkcode MMC.fit}, and for a single class.
+   */
+  override async fit(x: MatrixInput, y: LabelInput): Promise<this> {
+    const fn = "MMC_Supervised.fit";
+    const { data, n, d } = await readPoints(fn, "x", x, 2);
+    const labels = await readLabels(fn, y, n);
+    const known = labels.filter((v) => v >= 0);
+    requireTwoClasses(fn, known);
+    const wanted = this.nConstraints ?? 20 * new Set(known).size ** 2;
+    const { pairs, y: py, short } = supervisedPairs(labels, wanted, this.seed);
+    await this.fitPairs(fn, { data: gatherRows(data, d, pairs), n: py.length, t: 2, d }, py);
+    if (short) this.warnings.unshift(short);
+    return this;
   }
-  const groups = [...byLabel.values()].filter((g) => g.length >= 2);
-  if (!groups.length) throw new Error("pairsFromLabels: no label has two points");
-  if (byLabel.size < 2) throw new Error("pairsFromLabels: need at least two distinct labels");
-  const rng = createRng(seed);
-  const first = new Int32Array(2 * count),
-    second = new Int32Array(2 * count),
-    y = new Int32Array(2 * count);
-  for (let t = 0; t < count; t++) {
-    // A random point whose class has a second member, then another member of that class.
-    let i: number;
-    do i = rng.nextInt(n); while ((byLabel.get(labels[i])!.length) < 2);
-    const g = byLabel.get(labels[i])!;
-    let j: number;
-    do j = g[rng.nextInt(g.length)]; while (j === i);
-    first[t] = i, second[t] = j, y[t] = 1;
-  }
-  for (let t = count; t < 2 * count; t++) {
-    const i = rng.nextInt(n);
-    let j: number;
-    do j = rng.nextInt(n); while (labels[j] === labels[i]);
-    first[t] = i, second[t] = j, y[t] = -1;
-  }
-  return { first, second, y };
 }

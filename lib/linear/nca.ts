@@ -5,11 +5,16 @@
  *
  * @module
  */
-import { checkOptionKeys } from "../validate.ts";
 import * as tf from "@tensorflow/tfjs";
 import { squaredEuclideanMatrix } from "../distances.ts";
-import { LinearLearnerBase, type LinearLearnerOptions } from "./base.ts";
-import { checkX, labelArray } from "./_internal.ts";
+import { LinearLearnerBase, type LinearLearnerOptions, type SupervisedLearner } from "./base.ts";
+import {
+  type LabelInput,
+  type MatrixInput,
+  readLabels,
+  readPoints,
+  requireTwoClasses,
+} from "./_internal.ts";
 
 /**
  * Options of {@linkcode NCA}.
@@ -52,31 +57,18 @@ export function neighbourProbabilities(sqDist: tf.Tensor2D): tf.Tensor2D {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs";
  * import { NCA } from "./nca.ts";
  * const nca = new NCA({ iterations: 50, seed: 1 });
- * await nca.fit(tf.tensor2d([[0, 0], [0, 3], [1, 0], [1, 3]]), [0, 0, 1, 1]);
+ * await nca.fit([[0, 0], [0, 3], [1, 0], [1, 3]], [0, 0, 1, 1]);
  * console.log(nca.history[0] > nca.history.at(-1)!); // true
  * ```
  */
-export class NCA extends LinearLearnerBase {
-  readonly name = "nca";
+export class NCA extends LinearLearnerBase implements SupervisedLearner {
+  readonly name = "NCA";
   private readonly batchSize: number;
 
   constructor(options: NcaOptions = {}) {
-    super(
-      (checkOptionKeys("NCA", options, [
-        "components",
-        "init",
-        "seed",
-        "iterations",
-        "learningRate",
-        "onStep",
-        "batchSize",
-      ]),
-        options),
-      100,
-    );
+    super("NCA", options, ["batchSize"], 100);
     this.batchSize = options.batchSize ?? 512;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 2) {
       throw new Error(`NCA: batchSize must be an integer ≥ 2, got ${this.batchSize}`);
@@ -86,26 +78,33 @@ export class NCA extends LinearLearnerBase {
   /**
    * Fits L to labelled points.
    *
-   * @param x `[n, d]`
-   * @param labels `[n]` class labels
+   * @param x `[n, d]`, n ≥ 2
+   * @param labels `[n]` class labels, at least 2 classes
+   * @throws Error for fewer than 2 samples or classes, NaN/±Infinity, a label count that differs
+   * from n, or nComponents outside [1, d].
    */
-  async fit(x: tf.Tensor2D, labels: ArrayLike<number> | tf.Tensor1D): Promise<void> {
-    checkX(x, "NCA.fit");
-    const y = labelArray(labels, x.shape[0], "NCA.fit");
-    const n = x.shape[0];
-    const L = this.initL(x.shape[1]);
+  async fit(x: MatrixInput, labels: LabelInput): Promise<this> {
+    const fn = "NCA.fit";
+    const points = await readPoints(fn, "x", x, 2);
+    const y = await readLabels(fn, labels, points.n);
+    requireTwoClasses(fn, y);
+    const n = points.n;
+    const L = this.initL(points.d);
     const yAll = tf.tensor1d(y, "float32");
+    const xAll = tf.tensor2d(Float32Array.from(points.data), [n, points.d]);
     try {
       await this.optimize(() => {
         const i = tf.tensor1d(this.sample(n, this.batchSize), "int32");
         const yb = tf.gather(yAll, i);
         const same = tf.cast(tf.equal(tf.expandDims(yb, 1), tf.expandDims(yb, 0)), "float32");
-        const z = tf.matMul(tf.gather(x, i), L, false, true) as tf.Tensor2D;
+        const z = tf.matMul(tf.gather(xAll, i), L, false, true) as tf.Tensor2D;
         const p = neighbourProbabilities(squaredEuclideanMatrix(z, z));
         return tf.neg(tf.mean(tf.sum(tf.mul(p, same), 1))) as tf.Scalar;
       });
+      await this.finish();
     } finally {
-      yAll.dispose();
+      tf.dispose([yAll, xAll]);
     }
+    return this;
   }
 }

@@ -5,7 +5,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { symmetricEigen } from "./_internal.ts";
+import { checkFiniteTensor } from "../validate.ts";
+import { symmetricEigen } from "./_linalg.ts";
 
 /**
  * A fitted PCA.
@@ -54,6 +55,8 @@ function orthonormalize(v: Float64Array, d: number, k: number): void {
  * @param x `[n, d]`
  * @param k components (1 ≤ k ≤ d)
  * @param iterations subspace iterations (default 60)
+ * @throws Error when k is outside [1, d], x has fewer than 2 rows, or x holds NaN/±Infinity
+ * (naming the first bad row); `transform` likewise for its input.
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -68,6 +71,7 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
     throw new Error(`fitPca: k must be an integer in [1, ${d}], got ${k}`);
   }
   if (n < 2) throw new Error(`fitPca: need at least 2 rows, got ${n}`);
+  checkFiniteTensor("fitPca", "x", x);
   const meanT = tf.mean(x, 0);
   const cov = tf.tidy(() => {
     const c = tf.sub(x, meanT);
@@ -85,7 +89,7 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
     next.dispose();
     orthonormalize(v, d, k);
   }
-  // Rayleigh–Ritz: eigen-decompose the small k × k matrix Vᵀ C V (Jacobi) and rotate V.
+  // Rayleigh–Ritz: eigen-decompose the small k × k matrix Vᵀ C V (ml-matrix) and rotate V.
   const cv = tf.tidy(() => {
     const vt = tf.tensor2d(Float32Array.from(v), [d, k]);
     return tf.matMul(vt, tf.matMul(cov, vt), true, false);
@@ -117,8 +121,13 @@ export async function fitPca(x: tf.Tensor2D, k: number, iterations = 60): Promis
     mean,
     components,
     explainedVarianceRatio: order.map((c) => (trace > 0 ? values[c] / trace : 0)),
-    transform: (t) =>
-      tf.tidy(() => tf.matMul(tf.sub(t, meanRow), components, false, true) as tf.Tensor2D),
+    transform: (t) => {
+      if (t.rank !== 2 || t.shape[1] !== d) {
+        throw new Error(`PcaModel.transform: x must be [n, ${d}], got [${t.shape}]`);
+      }
+      checkFiniteTensor("PcaModel.transform", "x", t);
+      return tf.tidy(() => tf.matMul(tf.sub(t, meanRow), components, false, true) as tf.Tensor2D);
+    },
     dispose: () => tf.dispose([components, meanRow]),
   };
 }
