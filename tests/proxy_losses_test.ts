@@ -50,6 +50,7 @@ interface Case {
   labels: number[];
   indices?: Record<string, number[]>;
   distance?: string;
+  normalizeEmbeddings?: boolean;
   reduction?: unknown;
   weightRegularizer?: { name: string; options?: Record<string, number> };
   weightRegWeight?: number;
@@ -95,6 +96,7 @@ function lossOf(c: Case): (x: tf.Tensor2D, p: tf.Tensor) => tf.Tensor {
   assert.ok(loss, `${c.loss} is exported`);
   const base: Record<string, unknown> = { ...c.options };
   if (c.distance) base.distance = c.distance;
+  if (c.normalizeEmbeddings !== undefined) base.normalizeEmbeddings = c.normalizeEmbeddings;
   if (c.reduction) base.reduction = c.reduction;
   if (c.indices) base.indices = toIndices(c.indices);
   if (c.weightRegularizer) base.weightRegularizer = regularizerOf(c.weightRegularizer);
@@ -103,7 +105,12 @@ function lossOf(c: Case): (x: tf.Tensor2D, p: tf.Tensor) => tf.Tensor {
 }
 
 function describe(c: Case): string {
-  const extra = [c.distance, c.reduction && JSON.stringify(c.reduction), c.indices && "indices"]
+  const extra = [
+    c.distance,
+    c.normalizeEmbeddings === false && "unnormalised",
+    c.reduction && JSON.stringify(c.reduction),
+    c.indices && "indices",
+  ]
     .concat(c.weightRegularizer?.name).filter(Boolean);
   return `${c.loss} ${JSON.stringify(c.options)} ${extra.join(" ")}`;
 }

@@ -66,6 +66,11 @@ CASES = [
     ("subCenterArcFaceLoss", {"numClasses": 3, "subCenters": 2, "margin": 20, "scale": 8}, {}),
     ("normalizedSoftmaxLoss", {"numClasses": 3}, {}),
     ("normalizedSoftmaxLoss", {"numClasses": 3, "temperature": 0.5}, {"distance": "euclidean"}),
+    # Unnormalised embeddings: only W's columns are scaled to unit length.
+    ("normalizedSoftmaxLoss", {"numClasses": 3, "temperature": 0.5},
+     {"distance": "dot", "normalizeEmbeddings": False}),
+    ("proxyAnchorLoss", {"numClasses": 3, "alpha": 0.5},
+     {"distance": "dot", "normalizeEmbeddings": False}),
     ("normalizedSoftmaxLoss", {"numClasses": 3, "temperature": 0.2},
      {"indices": TRIPLETS, "weightRegularizer": {"name": "lpRegularizer"}}),
     ("proxyAnchorLoss", {"numClasses": 3}, {}),
@@ -112,6 +117,8 @@ def make(name, options, extra):
     kwargs["embedding_size"] = D
     if "distance" in extra:
         kwargs["distance"] = lc.DISTANCES[extra["distance"]]()
+    if extra.get("normalizeEmbeddings") is False:  # with distance "dot"
+        kwargs["distance"] = distances.DotProductSimilarity(normalize_embeddings=False)
     if "reduction" in extra:
         kwargs["reducer"] = lc.pml_reducer(extra["reduction"])
     if "weightRegularizer" in extra:
@@ -157,7 +164,8 @@ def one_case(index, name, options, extra):
     p = torch.tensor(param, dtype=torch.float32)
     out = evaluate(x, p, torch.float32)
     case = {"loss": name, "options": options, "param": attr, "paramValue": param, "labels": y}
-    for k in ("indices", "distance", "reduction", "weightRegularizer", "weightRegWeight"):
+    for k in ("indices", "distance", "normalizeEmbeddings", "reduction", "weightRegularizer",
+              "weightRegWeight"):
         if k in extra:
             case[k] = extra[k]
     if out.ndim > 0:  # reduction "none"
