@@ -25,6 +25,7 @@ import {
   T_975,
   tQuantile975,
 } from "../lib/benchmark/mod.ts";
+import { initBackend } from "../lib/backend.ts";
 import {
   parseShard,
   resolveBenchmarkOptions,
@@ -325,6 +326,15 @@ Deno.test("protocol helpers, method registry and options", () => {
       "npairs",
       "circle",
       "ring",
+      "angular",
+      "intra-pair-variance",
+      "margin",
+      "tuplet-margin",
+      "snr-contrastive",
+      "dynamic-soft-margin",
+      "threshold-consistent-margin",
+      "nca",
+      "instance",
       "linear-euclidean",
       "linear-nca",
       "linear-lmnn",
@@ -453,4 +463,29 @@ Deno.test({
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("every deep method's loss takes tensor labels and trains (Adam steps, finite)", async () => {
+  await initBackend("wasm"); // the protocol's backend, with the project's kernels
+  // The protocol's batches: 128 rows of 64-d unit vectors, labels as a [128] int tensor.
+  const y = tf.tensor1d(Array.from({ length: 128 }, (_, i) => (i * 7) % 10), "int32");
+  for (const method of BENCHMARK_METHODS.filter((m) => m.family === "deep")) {
+    const e = tf.variable(tf.randomNormal([128, 64], 0, 1, "float32", 3));
+    const optimizer = tf.train.adam(1e-2);
+    const losses: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const cost = optimizer.minimize(
+        () => method.loss!(tf.div(e, tf.norm(e, 2, 1, true)) as tf.Tensor2D, y),
+        true,
+        [e],
+      )!;
+      losses.push(cost.dataSync()[0]);
+      cost.dispose();
+    }
+    assert.ok(losses.every(Number.isFinite), `${method.id}: ${losses}`);
+    assert.ok(e.dataSync().every(Number.isFinite), `${method.id}: embeddings not finite`);
+    optimizer.dispose();
+    e.dispose();
+  }
+  y.dispose();
 });

@@ -8,21 +8,31 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { BatchLoss, StatefulLoss } from "../train.ts";
 import {
+  angularLoss,
   ArcFaceLoss,
   circleLoss,
   contrastiveLoss,
   CosFaceLoss,
+  dynamicSoftMarginLoss,
+  instanceLoss,
+  intraPairVarianceLoss,
   liftedStructureLoss,
+  marginLoss,
   multiSimilarityLoss,
+  ncaLoss,
   NormalizedSoftmaxLoss,
   nPairsLoss,
   ntXentLoss,
   ProxyAnchorLoss,
   ProxyNCALoss,
   ringLoss,
+  signalToNoiseRatioContrastiveLoss,
   SoftTripleLoss,
   supConLoss,
+  thresholdConsistentMarginLoss,
+  TrainableLoss,
   tripletMarginLoss,
+  tupletMarginLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
 import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
@@ -177,6 +187,78 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     family: "deep",
     description: "ringLoss, defaults (inner radius 0.5, outer radius 1.2, Euclidean)",
     loss: (e, y) => ringLoss(e, y),
+  },
+  {
+    id: "angular",
+    family: "deep",
+    description: "angularLoss, PML defaults (α 40°, Euclidean on normalised embeddings), all pairs",
+    loss: (e, y) => angularLoss(e, y),
+  },
+  {
+    id: "intra-pair-variance",
+    family: "deep",
+    description: "intraPairVarianceLoss, PML defaults (ε⁺ = ε⁻ = 0.01, cosine), all pairs",
+    loss: (e, y) => intraPairVarianceLoss(e, y),
+  },
+  {
+    id: "margin",
+    family: "deep",
+    description: "marginLoss, PML defaults (margin 0.2, fixed β 1.2, ν 0, divisor), all triplets",
+    loss: (e, y) => marginLoss(e, y),
+  },
+  {
+    id: "margin-beta",
+    family: "deep",
+    description:
+      "marginLoss with one learned β per class (PML's learn_beta with num_classes: margin 0.2, " +
+      "β initialised 1.2, ν 0, divisor), all triplets; β at the network's learning rate",
+    trainableLoss: (c) =>
+      new TrainableLoss(marginLoss, {
+        numClasses: c.numClasses,
+        learnBeta: true,
+        embeddingSize: c.embeddingSize,
+        seed: c.seed,
+      }),
+  },
+  {
+    id: "tuplet-margin",
+    family: "deep",
+    description: "tupletMarginLoss, PML defaults (margin 5.73°, scale 64, cosine), all pairs",
+    loss: (e, y) => tupletMarginLoss(e, y),
+  },
+  {
+    id: "snr-contrastive",
+    family: "deep",
+    description:
+      "signalToNoiseRatioContrastiveLoss, PML defaults (posMargin 0, negMargin 1, SNR distance)",
+    loss: (e, y) => signalToNoiseRatioContrastiveLoss(e, y),
+  },
+  {
+    id: "dynamic-soft-margin",
+    family: "deep",
+    description:
+      "dynamicSoftMarginLoss, PML defaults (minVal −2, 10 bins), all triplets; each batch's own " +
+      "histogram (PML's momentum 0.01 weighs the kept one by about 99/#triplets: negligible)",
+    loss: (e, y) => dynamicSoftMarginLoss(e, y),
+  },
+  {
+    id: "threshold-consistent-margin",
+    family: "deep",
+    description:
+      "thresholdConsistentMarginLoss, PML defaults (λ⁺ = λ⁻ = 1, m⁺ 0.9, m⁻ 0.5, cosine), all pairs",
+    loss: (e, y) => thresholdConsistentMarginLoss(e, y),
+  },
+  {
+    id: "nca",
+    family: "deep",
+    description: "ncaLoss, PML defaults (softmax scale 1, squared Euclidean), the whole batch",
+    loss: (e, y) => ncaLoss(e, y),
+  },
+  {
+    id: "instance",
+    family: "deep",
+    description: "instanceLoss, PML defaults (γ 64, cosine), the batch's similarities as logits",
+    loss: (e, y) => instanceLoss(e, y),
   },
   {
     id: "proxy-nca",

@@ -127,8 +127,11 @@ export interface CheckEnv {
 export interface ParameterSpec {
   /** Its shape for the resolved options and the embedding size `d`. */
   shape(options: Record<string, unknown>, embeddingSize: number): number[];
-  /** PML's initialisation, seeded. */
-  init(shape: number[], seed: number | undefined): tf.Tensor;
+  /**
+   * PML's initialisation, seeded; `options` are the loss's resolved options (a parameter option
+   * that also accepts a number, such as `marginLoss`'s `beta`, holds its initial value there).
+   */
+  init(shape: number[], seed: number | undefined, options: Record<string, unknown>): tf.Tensor;
   /** The `[k, d]` view the `weightRegularizer` sees (PML passes e.g. `W.t()`); default as is. */
   regularize?(value: tf.Tensor): tf.Tensor2D;
 }
@@ -637,7 +640,10 @@ function runLoss<O extends LossOptions>(
   if (o.indices !== undefined) checkIndices(fn, o.indices, n, m);
   const specs = def.options as unknown as Record<string, OptionSpec<unknown>>;
   for (const [name, spec] of Object.entries(specs)) {
-    if (!spec.parameter) continue;
+    // A parameter option may also take a plain number (a fixed value): only tensors are shaped.
+    if (!spec.parameter || !((r.own as Record<string, unknown>)[name] instanceof tf.Tensor)) {
+      continue;
+    }
     const want = spec.parameter.shape(r.own as Record<string, unknown>, d);
     const got = (r.own as Record<string, tf.Tensor>)[name].shape;
     if (want.length !== got.length || want.some((s, i) => s !== got[i])) {
@@ -811,17 +817,28 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
     ).filter(([, s]) => s.parameter);
     if (specs.length === 0) throw new Error(`${fn} has no learnable parameters`);
     for (const [name] of specs) {
-      if ((rest as Record<string, unknown>)[name] !== undefined) {
+      if ((rest as Record<string, unknown>)[name] instanceof tf.Tensor) {
         throw new Error(`${fn}: ${name} is owned by the TrainableLoss; do not pass it`);
       }
     }
-    // Resolve the other options (defaults and checks) with placeholder parameters.
+    // Resolve the other options (defaults and checks) with placeholder parameters; a parameter
+    // given as a plain value (where its check allows one, e.g. a number) is its initial value.
     const placeholder = tf.zeros([0]);
     const probe = { ...loss.boundOptions, ...rest } as Record<string, unknown>;
-    for (const [name] of specs) probe[name] = placeholder;
+    const initial: Record<string, unknown> = {};
+    for (const [name] of specs) {
+      if (probe[name] !== undefined && !(probe[name] instanceof tf.Tensor)) {
+        initial[name] = probe[name];
+      }
+      probe[name] = placeholder;
+    }
     let resolved: Record<string, unknown>;
     try {
-      resolved = resolveOptions(loss.definition, probe as O).own as Record<string, unknown>;
+      const r = resolveOptions(loss.definition, probe as O);
+      for (const [name, s] of specs) {
+        if (name in initial) s.check(initial[name], { fn, name, distance: r.distance });
+      }
+      resolved = { ...(r.own as Record<string, unknown>), ...initial };
     } finally {
       placeholder.dispose();
     }
@@ -829,7 +846,7 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
     specs.forEach(([name, s], i) => {
       const shape = s.parameter!.shape(resolved, embeddingSize);
       const init = tf.tidy(() =>
-        s.parameter!.init(shape, seed === undefined ? undefined : seed + i)
+        s.parameter!.init(shape, seed === undefined ? undefined : seed + i, resolved)
       );
       variables[name] = tf.variable(init, true);
       init.dispose();
