@@ -253,9 +253,22 @@ Deno.test("trainable losses create PML's parameters: shapes, initial distributio
       for (const n of norms) assert.ok(Math.abs(n - 1) < 1e-5, `P2SGrad column norm ${n}`);
     }
   }
-  // The seed fixes the draw.
+  // The seed fixes the draw (seed 0 too: tfjs's normal generator takes 0 for "no seed").
   const again = new ArcFaceLoss(o);
   assert.deepEqual(Array.from(again.W.dataSync()), Array.from(arc.W.dataSync()));
+  for (
+    const make of [
+      (s: number) => new ProxyAnchorLoss({ ...o, seed: s }).proxies,
+      (s: number) => new ProxyNCALoss({ ...o, seed: s }).proxies,
+      (s: number) => new SoftTripleLoss({ ...o, seed: s }).fc,
+    ]
+  ) {
+    for (const s of [0, 1]) {
+      const [a, b] = [make(s), make(s)];
+      assert.deepEqual(Array.from(a.dataSync()), Array.from(b.dataSync()), `seed ${s}`);
+      tf.dispose([a, b]);
+    }
+  }
   const other = new ArcFaceLoss({ ...o, seed: 4 });
   assert.notDeepEqual(Array.from(other.W.dataSync()), Array.from(arc.W.dataSync()));
   for (const l of [again, other, ...made.map((m) => m[1])]) l.dispose();

@@ -172,7 +172,14 @@ function fans(shape: number[]): { fanIn: number; fanOut: number } {
 }
 
 /**
- * PML's initialisations of learnable tensors (its `weight_init_func`), seeded:
+ * A seed tfjs honours: its normal generator treats a seed of 0 as "no seed" (`seed ? seed :
+ * Math.random()`), so seeds map to odd numbers (distinct seeds stay distinct, none is 0).
+ */
+const tfSeed = (seed: number | undefined) => seed === undefined ? undefined : 2 * seed + 1;
+
+/**
+ * PML's initialisations of learnable tensors (its `weight_init_func`), seeded (the same seed,
+ * 0 included, gives the same tensor):
  *
  * - `normal`: `torch.nn.init.normal_` — N(0, 1) (PML's default, `WeightMixin`);
  * - `kaimingNormalFanOut`: `kaiming_normal_(mode="fan_out")` — N(0, 2 / fanOut) (ProxyAnchor);
@@ -184,16 +191,18 @@ function fans(shape: number[]): { fanIn: number; fanOut: number } {
  */
 export const inits: Readonly<Record<string, ParameterSpec["init"]>> = Object.freeze({
   normal: (shape: number[], seed: number | undefined) =>
-    tf.randomNormal(shape, 0, 1, "float32", seed),
+    tf.randomNormal(shape, 0, 1, "float32", tfSeed(seed)),
   kaimingNormalFanOut: (shape: number[], seed: number | undefined) =>
-    tf.randomNormal(shape, 0, Math.sqrt(2 / fans(shape).fanOut), "float32", seed),
+    tf.randomNormal(shape, 0, Math.sqrt(2 / fans(shape).fanOut), "float32", tfSeed(seed)),
   kaimingUniformSqrt5: (shape: number[], seed: number | undefined) => {
     const bound = 1 / Math.sqrt(fans(shape).fanIn);
-    return tf.randomUniform(shape, -bound, bound, "float32", seed);
+    return tf.randomUniform(shape, -bound, bound, "float32", tfSeed(seed));
   },
   unitColumns: (shape: number[], seed: number | undefined) =>
     tf.tidy(() =>
-      renormColumns(tf.randomUniform(shape, -1, 1, "float32", seed) as unknown as tf.Tensor2D)
+      renormColumns(
+        tf.randomUniform(shape, -1, 1, "float32", tfSeed(seed)) as unknown as tf.Tensor2D,
+      )
     ),
 });
 
