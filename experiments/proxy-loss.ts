@@ -3,54 +3,30 @@
  * parameters — class weights (ArcFace, CosFace, normalized softmax), proxies (ProxyNCA,
  * ProxyAnchor), SoftTriple's centers, or MarginLoss's per-class β — chosen by the benchmark's
  * method id, with its hyper-parameters and learning-rate multiplier; retrieval on the test split
- * before and after. Checkpoints carry the loss's parameters with the network's: Ctrl-C and
- * `--resume <run-dir>` end with the same metrics as an uninterrupted run.
+ * before and after. Checkpoints carry the loss's parameters (and their optimiser's state) with
+ * the network's: Ctrl-C or a kill, then `--resume <run-dir>`, end with the same metrics as an
+ * uninterrupted run.
  *
- * Writes `<run-dir>/metrics.json`, `history.jsonl`, `encoder/` (the encoder alone, for
- * `loadEncoder` and `experiment index`), `loss-parameters.json` (the learned tensors) and
- * `embeddings.html` (the test embeddings, PCA).
+ * Writes, besides the runner's files, `encoder/` (the encoder alone, for `loadEncoder` and
+ * `experiment index`), `loss-parameters.json` (the learned tensors) and `embeddings.html` (the
+ * test embeddings, PCA).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  type Experiment,
-  Interrupted,
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
   loadExperimentData,
-  onInterrupt,
-  parseOptions,
-  resumeArgs,
-  startRun,
+  option,
+  UsageError,
 } from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { evaluate, type Evaluation } from "../lib/eval/mod.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { saveEncoder } from "../lib/io/export.ts";
-import { embeddingScatter, pca, writeFigureHtml } from "../lib/viz/mod.ts";
+import { embeddingScatter, pca } from "../lib/viz/mod.ts";
 import { BENCHMARK_METHODS } from "../lib/benchmark/methods.ts";
-
-const DEFAULTS = {
-  /** A benchmark method with a trainable loss (see --help: arcface, proxy-anchor, …). */
-  method: "arcface",
-  seed: 0,
-  steps: 300,
-  batchSize: 128,
-  learningRate: 1e-3,
-  embeddingDim: 64,
-  /** Test images evaluated (0 = the whole test split). */
-  testLimit: 0,
-  /** Train images used (0 = the whole train split). */
-  trainLimit: 0,
-  dataSource: "",
-  /** Steps between checkpoints in `<run-dir>/checkpoints/` (0: only at the end or on Ctrl-C). */
-  checkpointEvery: 0,
-  /** Where run directories are created. */
-  resultsRoot: "results",
-  /** A run directory to continue (its config.json fixes every other option). */
-  resume: "",
-};
 
 /** The benchmark's methods whose loss owns learnable parameters. */
 export const PROXY_LOSS_METHODS: readonly string[] = BENCHMARK_METHODS
@@ -62,133 +38,120 @@ function row(name: string, m: Evaluation): string {
   } ${m.precisionAt1.toFixed(4).padStart(8)}`;
 }
 
-function check(options: typeof DEFAULTS): void {
-  if (!PROXY_LOSS_METHODS.includes(options.method)) {
-    throw new Error(
-      `--method: "${options.method}" is not a method with a trainable loss; use one of ${
-        PROXY_LOSS_METHODS.join(", ")
-      }`,
-    );
-  }
-  for (const key of ["steps", "batchSize", "embeddingDim"] as const) {
-    if (!Number.isInteger(options[key]) || options[key] < 1) {
-      throw new Error(`--${key}: expected an integer ≥ 1, got ${options[key]}`);
-    }
-  }
-  for (const key of ["checkpointEvery", "trainLimit", "testLimit", "seed"] as const) {
-    if (!Number.isInteger(options[key]) || options[key] < 0) {
-      throw new Error(`--${key}: expected a non-negative integer, got ${options[key]}`);
-    }
-  }
-  if (!(options.learningRate > 0)) {
-    throw new Error(`--learningRate: expected a number > 0, got ${options.learningRate}`);
-  }
-}
-
 /** The proxy-loss experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "proxy-loss",
   description:
     "reference CNN + a loss with learned class vectors (ArcFace, ProxyAnchor, …); resumable",
-  async run(args) {
-    const first = parseOptions(args, DEFAULTS);
-    if (first.resume) args = await resumeArgs("proxy-loss", first.resume, args);
-    const options = parseOptions(args, DEFAULTS);
-    check(options);
-    const method = BENCHMARK_METHODS.find((m) => m.id === options.method)!;
-    const run = await startRun("proxy-loss", args, options, {
-      root: options.resultsRoot,
-      resumeDir: options.resume || undefined,
-    });
-    const data = await loadExperimentData(options);
-    const { trainSet, testSet, train: trainTensors, test: testTensors } = data;
-    const numClasses = trainSet.labels.reduce((m, y) => Math.max(m, y), -1) + 1;
-    const model = referenceCnn({
-      embeddingDim: options.embeddingDim,
-      seed: options.seed,
-      initializer: "pytorch",
-    });
-    const loss = method.trainableLoss!({
-      numClasses,
-      embeddingSize: options.embeddingDim,
-      seed: options.seed,
-    });
-    console.log(`loss: ${method.description}`);
-    const before = await evaluate(model, testTensors.x, testSet.labels);
-    const interrupt = onInterrupt();
-    const optimizer = tf.train.adam(options.learningRate);
-    let result;
-    try {
-      result = await train({
-        model,
-        loss,
-        ...(method.lossLearningRateMultiplier && method.lossLearningRateMultiplier !== 1
-          ? { lossLearningRateMultiplier: method.lossLearningRateMultiplier }
-          : {}),
-        sampler: shuffledBatches(trainTensors.x, trainSet.labels, {
-          batchSize: options.batchSize,
-          seed: options.seed,
-        }),
-        steps: options.steps,
-        optimizer,
-        checkpointDir: `${run.dir}/checkpoints`,
-        checkpointEvery: options.checkpointEvery,
-        resume: options.resume !== "",
-        signal: interrupt.signal,
-      });
-    } finally {
-      interrupt.dispose();
-      optimizer.dispose();
-    }
-    await writeTextAtomic(
-      `${run.dir}/history.jsonl`,
-      result.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
-    );
-    if (result.stopped === "aborted") {
+  options: {
+    method: option.choice(
+      PROXY_LOSS_METHODS,
+      "arcface",
+      "the benchmark method (its loss, hyper-parameters and learning-rate multiplier)",
+    ),
+    seed: option.integer(
+      0,
+      "seed of the initial weights, the loss's parameters and the batch order",
+      {
+        min: 0,
+      },
+    ),
+    steps: option.integer(300, "optimisation steps", { min: 1 }),
+    batchSize: option.integer(128, "images per batch", { min: 2 }),
+    learningRate: option.number(1e-3, "Adam's learning rate (the network's)", { above: 0 }),
+    embeddingDim: option.integer(64, "embedding dimension", { min: 1 }),
+    trainLimit: option.integer(0, "train images used (0: the whole train split)", { min: 0 }),
+    testLimit: option.integer(0, "test images evaluated (0: the whole test split)", { min: 0 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  encoder: (o) => ({
+    name: "referenceCnn",
+    embeddingDim: o.embeddingDim,
+    initializer: "pytorch",
+    layers: "conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense, L2",
+  }),
+  data: async (o, log) => {
+    const data = await loadExperimentData(o, log);
+    if (data.trainSet.n < o.batchSize) {
       data.dispose();
-      model.dispose();
-      loss.dispose();
-      throw new Interrupted(
-        `interrupted after step ${result.step} of ${options.steps}; checkpoint: ${result.checkpoint}\n` +
-          `resume with: deno task experiment proxy-loss --resume ${run.dir}`,
+      throw new UsageError(
+        `--batchSize ${o.batchSize} is larger than the ${data.trainSet.n} train images`,
       );
     }
-    const after = await evaluate(model, testTensors.x, testSet.labels);
-    const parameters: Record<string, { shape: number[]; values: number[] }> = {};
-    (loss.trainableWeights ?? []).forEach((v, i) => {
-      parameters[`${i}`] = { shape: v.shape, values: Array.from(v.dataSync()) };
+    return data;
+  },
+  async run(ctx) {
+    const { options, data } = ctx;
+    const method = BENCHMARK_METHODS.find((m) => m.id === options.method)!;
+    const numClasses = data.trainSet.labels.reduce((m, y) => Math.max(m, y), -1) + 1;
+    const model = ctx.keep(
+      referenceCnn({
+        embeddingDim: options.embeddingDim,
+        seed: options.seed,
+        initializer: "pytorch",
+      }),
+    );
+    const loss = ctx.keep(
+      method.trainableLoss!({
+        numClasses,
+        embeddingSize: options.embeddingDim,
+        seed: options.seed,
+      }),
+    );
+    ctx.log(`loss: ${method.description}`);
+    const before = await ctx.stage(
+      "before",
+      () => evaluate(model, data.test.x, data.testSet.labels),
+    );
+    const multiplier = method.lossLearningRateMultiplier ?? 1;
+    const result = await ctx.train("train", {
+      model,
+      loss,
+      ...(multiplier !== 1 ? { lossLearningRateMultiplier: multiplier } : {}),
+      sampler: shuffledBatches(data.train.x, data.trainSet.labels, {
+        batchSize: options.batchSize,
+        seed: options.seed,
+      }),
+      steps: options.steps,
+      optimizer: tf.train.adam(options.learningRate),
     });
-    await writeJsonAtomic(`${run.dir}/loss-parameters.json`, { method: method.id, parameters });
-    await saveEncoder(model, `${run.dir}/encoder`);
-    const embeddings = embed(model, testTensors.x);
+    ctx.log("evaluating the trained encoder on the test split");
+    const after = await evaluate(model, data.test.x, data.testSet.labels);
+    const parameters: Record<string, { shape: number[]; values: number[] }> = {};
+    for (const [i, v] of (loss.trainableWeights ?? []).entries()) {
+      parameters[`${i}`] = { shape: v.shape, values: Array.from(await v.data()) };
+    }
+    await ctx.writeJson("loss-parameters.json", { method: method.id, parameters });
+    await saveEncoder(model, `${ctx.dir}/encoder`);
+    const embeddings = embed(model, data.test.x);
     const projection = await pca(embeddings, 2);
     embeddings.dispose();
-    await writeFigureHtml(
-      `${run.dir}/embeddings.html`,
+    await ctx.writeFigure(
+      "embeddings.html",
       embeddingScatter(
         projection.points,
-        testSet.labels,
-        testSet.classNames,
+        data.testSet.labels,
+        data.testSet.classNames,
         `${method.id}: test embeddings after ${options.steps} steps (PCA)`,
       ),
       `proxy-loss: ${method.id}`,
     );
-    // metrics.json last: its presence marks a finished run.
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
+    ctx.log(
+      `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`,
+    );
+    ctx.log(row("before", before));
+    ctx.log(row("after", after));
+    return {
       method: method.id,
       before,
       after,
       train: { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond },
-      data: { source: trainSet.source, train: trainSet.n, test: testSet.n, numClasses },
-    });
-    data.dispose();
-    model.dispose();
-    loss.dispose();
-    console.log(
-      `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`,
-    );
-    console.log(row("before", before));
-    console.log(row("after", after));
-    console.log(`\nresults: ${run.dir}/`);
+      data: {
+        source: data.trainSet.source,
+        train: data.trainSet.n,
+        test: data.testSet.n,
+        numClasses,
+      },
+    };
   },
-};
+});

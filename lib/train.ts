@@ -9,7 +9,8 @@
  *   `evaluateEvery` steps and at the end; `onStep` / `onEvaluate` callbacks for live plots.
  * - **Checkpoints** (`checkpointDir`) every `checkpointEvery` steps and at the end: model
  *   (`tf.loadLayersModel` format), optimizer state, sampler position (with its RNG state), step
- *   and history; see `io/checkpoint.ts` for the atomic layout.
+ *   and history, plus the caller's `extraState` (JSON) and `extraVariables`; see
+ *   `io/checkpoint.ts` for the atomic layout.
  * - **Resume** (`resume: true`) continues from the latest checkpoint and ends with the same
  *   weights, losses and metrics as an uninterrupted run on the same backend (bit-equal on `cpu`).
  * - **NaN guard**: a NaN or infinite loss stops training with an error naming the step, before
@@ -27,6 +28,7 @@ import type { AsyncSampler, Batch, Sampler } from "./data/batches.ts";
 import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 import { checkOptionKeys } from "./validate.ts";
+import { applyGradients } from "./kernels/adam.ts";
 
 /**
  * A loss over a batch of embeddings `[b, d]` and their labels `[b]`.
@@ -191,6 +193,13 @@ export interface TrainOptions<B = Batch> {
   resume?: boolean;
   /** Stops after the current step (and writes a checkpoint) once aborted. */
   signal?: AbortSignal;
+  /**
+   * Caller state saved in every checkpoint (as `state.extra`, JSON) and handed back on resume
+   * before the first step, for values that callbacks accumulate (counters, tracked metrics).
+   */
+  extraState?: { save(): unknown; restore(saved: unknown): void };
+  /** Variables outside the model saved in every checkpoint and restored by name on resume. */
+  extraVariables?: Record<string, tf.Variable>;
   /** Progress display; `false` for none. */
   progress?: false | ProgressOptions;
 }
@@ -263,9 +272,14 @@ function trainableVariables(model: tf.LayersModel): tf.Variable[] {
 /** What `train` needs of its `loss`: the call, its variables, its checkpoint state. */
 interface LossParts {
   call: BatchLoss;
+  /** Its trainable variables, in order. */
   variables: tf.Variable[];
-  save(): Promise<unknown>;
-  restore(saved: unknown): void;
+  /** The same, by the names checkpoints keep them under (`loss/<name>`). */
+  named: Record<string, tf.Variable>;
+  /** Whether it has a `state()` / `setState()` to checkpoint. */
+  hasState: boolean;
+  saveState(): Promise<unknown>;
+  restoreState(saved: unknown): void;
 }
 
 /** Float32/Int32 arrays inside a loss's state, as JSON-safe tagged arrays (exact for float32). */
@@ -308,38 +322,23 @@ function lossParts(loss: BatchLoss | StatefulLoss): LossParts {
       throw new Error("train: the loss's trainableWeights must be tf.Variables");
     }
   }
+  // A TrainableLoss names its variables (W, proxies, …); others are numbered.
+  const own = (loss as { variables?: Record<string, tf.Variable> }).variables;
+  const names = variables.map((v, i) => {
+    const found = own && Object.entries(own).find(([, w]) => w === v)?.[0];
+    return `loss/${found ?? i}`;
+  });
   const hasState = typeof stateful.state === "function" && typeof stateful.setState === "function";
   return {
     call,
     variables,
-    // The variables' values as float32 arrays (JSON numbers carry float32 exactly).
-    async save() {
-      const values = [];
-      for (const v of variables) values.push({ shape: v.shape, values: await v.data() });
-      return toJson({ variables: values, state: hasState ? await stateful.state!() : undefined });
+    named: Object.fromEntries(variables.map((v, i) => [names[i], v])),
+    hasState,
+    async saveState() {
+      return toJson(await stateful.state!());
     },
-    restore(saved) {
-      const s = fromJson(saved) as {
-        variables?: { shape: number[]; values: Float32Array | Int32Array }[];
-        state?: unknown;
-      };
-      const values = s?.variables ?? [];
-      if (values.length !== variables.length) {
-        throw new Error(
-          `train: the checkpoint holds ${values.length} loss variables, the loss has ${variables.length}`,
-        );
-      }
-      variables.forEach((v, i) => {
-        if (values[i].shape.join(",") !== v.shape.join(",")) {
-          throw new Error(
-            `train: loss variable ${i} is [${
-              values[i].shape
-            }] in the checkpoint, [${v.shape}] here`,
-          );
-        }
-        tf.tidy(() => v.assign(tf.tensor(values[i].values, v.shape, v.dtype)));
-      });
-      if (hasState && s.state !== undefined) stateful.setState!(s.state);
+    restoreState(saved) {
+      if (hasState) stateful.setState!(fromJson(saved));
     },
   };
 }
@@ -368,7 +367,7 @@ class GroupedOptimizer extends tf.Optimizer {
     for (const g of this.groups) {
       const part: tf.NamedTensorMap = {};
       for (const [name, t] of Object.entries(map)) if (g.names.has(name)) part[name] = t;
-      if (Object.keys(part).length) g.optimizer.applyGradients(part);
+      if (Object.keys(part).length) applyGradients(g.optimizer, part);
     }
   }
   override async getWeights(): Promise<NamedTensor[]> {
@@ -418,11 +417,6 @@ function scaledCopy(optimizer: tf.Optimizer, factor: number): tf.Optimizer {
   } as tf.serialization.ConfigDict);
 }
 
-function hasLossState(loss: unknown): boolean {
-  const l = loss as StatefulLoss | undefined;
-  return typeof l?.state === "function" && typeof l?.setState === "function";
-}
-
 /**
  * Trains `model` for `steps` mini-batches (see the module documentation for progress, history,
  * checkpoints, resume, the NaN guard and stopping).
@@ -466,6 +460,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     "keepCheckpoints",
     "resume",
     "signal",
+    "extraState",
+    "extraVariables",
     "progress",
   ]);
   const { model, sampler, steps, signal } = options;
@@ -528,13 +524,22 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       { optimizer: lossOptimizer, names: new Set(lossVariables.map((v) => v.name)) },
     ])
     : mainOptimizer;
+  // What checkpoints keep besides the model: the caller's variables and the loss's.
+  const checkpointVariables: Record<string, tf.Variable> | undefined =
+    options.extraVariables || lossVariables.length
+      ? { ...(options.extraVariables ?? {}), ...(parts?.named ?? {}) }
+      : undefined;
 
   let history: StepRecord[] = [];
   let evaluations: EvaluationRecord[] = [];
   let start = 0;
   let checkpoint: string | undefined;
   if (options.resume && checkpointDir) {
-    const restored = await restoreCheckpoint(checkpointDir, { model, optimizer });
+    const restored = await restoreCheckpoint(checkpointDir, {
+      model,
+      optimizer,
+      variables: checkpointVariables,
+    });
     if (restored) {
       start = restored.step;
       checkpoint = restored.checkpointDir;
@@ -542,10 +547,12 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
         sampler: ReturnType<Sampler<B>["state"]>;
         history: StepRecord[];
         evaluations: EvaluationRecord[];
+        extra?: unknown;
         loss?: unknown;
       };
       sampler.setState(saved.sampler);
-      if (parts && saved.loss !== undefined) parts.restore(saved.loss);
+      if (options.extraState) options.extraState.restore(saved.extra);
+      if (parts && saved.loss !== undefined) parts.restoreState(saved.loss);
       history = saved.history ?? [];
       evaluations = saved.evaluations ?? [];
       if (start > steps) {
@@ -574,14 +581,14 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     checkpoint = await saveCheckpoint(checkpointDir, {
       model,
       optimizer,
+      variables: checkpointVariables,
       state: {
         step,
         sampler: sampler.state(),
         history,
         evaluations,
-        ...(parts && (parts.variables.length || hasLossState(options.loss))
-          ? { loss: await parts.save() }
-          : {}),
+        ...(options.extraState ? { extra: options.extraState.save() } : {}),
+        ...(parts?.hasState ? { loss: await parts.saveState() } : {}),
       },
     }, { keep: options.keepCheckpoints ?? 2 });
     lastSaved = step;
@@ -616,7 +623,9 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
               : ""),
         );
       }
-      optimizer.applyGradients(computed.grads);
+      // tf.train.adam's update as one fused kernel per variable where the backend has it (same
+      // numbers); any other optimizer applies its own update.
+      applyGradients(optimizer, computed.grads);
       tf.dispose(computed.grads);
       step = current;
       const record: StepRecord = { step, loss: value, seconds: (performance.now() - began) / 1000 };

@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import {
   BENCHMARK_METHODS,
   benchmarkMarkdown,
+  type BenchmarkTable,
   compareCrossCheck,
   configKey,
   DEFAULT_CONFIG,
@@ -16,7 +17,8 @@ import {
   readCrossCheck,
   type RunRecord,
 } from "../lib/benchmark/mod.ts";
-import { CROSSCHECK_FILE, runBenchmarkCommand } from "../experiments/benchmark.ts";
+import { CROSSCHECK_FILE, experiment as benchmarkExperiment } from "../experiments/benchmark.ts";
+import { runExperiment } from "../lib/experiment.ts";
 import { initBackend } from "../lib/backend.ts";
 
 await initBackend("cpu");
@@ -167,7 +169,8 @@ Deno.test({
           steps: 2,
         }) + "\n",
       );
-      const table = await runBenchmarkCommand([
+      const errors: string[] = [];
+      const code = await runExperiment(benchmarkExperiment, [
         "--quick",
         "--backend",
         "wasm",
@@ -187,7 +190,11 @@ Deno.test({
         "512",
         "--testLimit",
         "200",
-      ], () => {});
+      ], { log: () => {}, logError: (l) => errors.push(l) });
+      assert.equal(code, 0, errors.join("\n"));
+      const table = JSON.parse(
+        await Deno.readTextFile(`${root}/out/benchmark.json`),
+      ) as BenchmarkTable;
       assert.deepEqual(table.rows.map((r) => r.method), ["proxy-anchor", "arcface"]);
       const ours = table.rows.find((r) => r.method === "arcface")!.mapAtR.mean;
       assert.deepEqual(table.crossCheck?.map((c) => [c.method, c.ours, c.pml]), [

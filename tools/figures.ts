@@ -7,7 +7,13 @@
  *
  * Options: `--out DIR` (default `figures`), `--only name,name`, `--backend wasm|cpu|webgpu|auto`
  * (default `wasm`, so that numbers do not depend on the machine's GPU), `--fast` (tiny budgets,
- * for tests), `--no-static` (HTML only, when Chromium is missing).
+ * for tests), `--no-static` (HTML only, when Chromium is missing), `--allow-dirty`.
+ *
+ * The figures must come from a commit anyone can check out: the task refuses to start when the
+ * working tree has uncommitted changes or untracked files (other than the figure files it is
+ * about to rewrite in `--out`), listing them. `--allow-dirty` runs anyway and records in the
+ * manifest `gitCommit: "<sha>+dirty"`, `git.dirty: true`, the dirty paths and `git.diffSha256`
+ * (SHA-256 of `git diff HEAD --binary` plus the untracked files), so the tree is still named.
  *
  * Sizes fit a paper: one column is 3.5 in wide (1050 px at 300 dpi), two columns 7 in; body fonts
  * 10 pt. The HTML files load plotly.js from the project's `node_modules` (present after any
@@ -28,7 +34,7 @@ import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
 import { retrievalMetrics } from "../lib/eval/retrieval.ts";
 import { knn } from "../lib/eval/knn.ts";
 import { train } from "../lib/train.ts";
-import { gitCommit } from "../lib/io/run_dir.ts";
+import { type GitState, gitState } from "../lib/io/run_dir.ts";
 import { writeFileAtomic, writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { metricNames, resolveMetric } from "../lib/distances.ts";
 import { checkMetricAxioms } from "../lib/axioms.ts";
@@ -84,6 +90,7 @@ function parseArgs(args: string[]) {
     backend: "wasm",
     fast: false,
     static: true,
+    allowDirty: false,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -96,6 +103,7 @@ function parseArgs(args: string[]) {
     else if (a === "--backend") opts.backend = value();
     else if (a === "--fast") opts.fast = true;
     else if (a === "--no-static") opts.static = false;
+    else if (a === "--allow-dirty") opts.allowDirty = true;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -538,8 +546,47 @@ async function benchmarkFigures(out: string): Promise<FigureEntry[]> {
   }];
 }
 
+/**
+ * The git state for the manifest; throws (before any work) when the tree is dirty and
+ * `allowDirty` is not set. The figure files this task rewrites in `out` (`*.svg`, `*.png`,
+ * `*.html` and `manifest.json` directly in it) do not count; every other change does, including
+ * `benchmark.json` (an input) and anything under `figures/benchmark-runs/`.
+ */
+export async function checkCleanTree(
+  out: string,
+  allowDirty: boolean,
+  cwd?: string,
+): Promise<GitState> {
+  const prefix = out.replace(/^\.\//, "").replace(/\/+$/, "") + "/";
+  const state = await gitState({
+    cwd,
+    ignore: (path) => {
+      if (!path.startsWith(prefix)) return false;
+      const name = path.slice(prefix.length);
+      return !name.includes("/") && (/\.(svg|png|html)$/.test(name) || name === "manifest.json");
+    },
+  });
+  if (state.dirty && !allowDirty) {
+    const shown = state.dirtyPaths.slice(0, 10).join(", ") +
+      (state.dirtyPaths.length > 10 ? `, … (${state.dirtyPaths.length} in all)` : "");
+    throw new Error(
+      `the working tree has uncommitted changes (${shown}): figures must come from a commit ` +
+        `anyone can check out. Commit first, or pass --allow-dirty to record the tree as ` +
+        `${state.commit.slice(0, 12)}+dirty with the hash of the changes`,
+    );
+  }
+  return state;
+}
+
 async function main(args: string[]): Promise<void> {
   const opts = parseArgs(args);
+  const git = await checkCleanTree(opts.out, opts.allowDirty);
+  if (git.dirty) {
+    console.log(
+      `working tree dirty (${git.dirtyPaths.length} paths): recording ${git.commit}+dirty, ` +
+        `changes ${git.diffSha256}`,
+    );
+  }
   const info = await initBackend(parseBackendName(opts.backend));
   console.log(`backend: ${info.backend}${opts.fast ? " (fast mode)" : ""}`);
   const chromium = opts.static ? await findChromium() : undefined;
@@ -594,7 +641,10 @@ async function main(args: string[]): Promise<void> {
   );
   const manifest = {
     generatedBy: `deno task figures${args.length ? " " + args.join(" ") : ""}`,
-    gitCommit: await gitCommit(),
+    gitCommit: git.dirty ? `${git.commit}+dirty` : git.commit,
+    git: git.dirty
+      ? { commit: git.commit, dirty: true, dirtyPaths: git.dirtyPaths, diffSha256: git.diffSha256 }
+      : { commit: git.commit, dirty: false },
     versions: { tfjs: tf.version.tfjs, plotly: PLOTLY_VERSION, deno: Deno.version.deno },
     backend: info.backend,
     png: { dpi: DPI, note: "width = widthIn × dpi" },
