@@ -74,7 +74,8 @@ function spawn(root: string, args: string[]): Child {
 async function runDirOf(root: string): Promise<string | undefined> {
   try {
     for await (const e of Deno.readDir(`${root}/proxy-loss`)) {
-      if (e.isDirectory) return `${root}/proxy-loss/${e.name}`;
+      // Hidden entries are the runner's temporary directories.
+      if (e.isDirectory && !e.name.startsWith(".")) return `${root}/proxy-loss/${e.name}`;
     }
   } catch {
     // not created yet
@@ -84,7 +85,7 @@ async function runDirOf(root: string): Promise<string | undefined> {
 
 async function latestStep(dir: string): Promise<number> {
   try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/latest.json`)).step;
+    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/train/latest.json`)).step;
   } catch {
     return 0;
   }
@@ -162,11 +163,8 @@ Deno.test("proxy-loss: a method without a trainable loss is refused before any w
   const root = await Deno.makeTempDir({ prefix: "simlearn-proxy-bad-" });
   try {
     const r = await spawn(root, ["--method", "contrastive"]).done;
-    assert.equal(r.code, 1);
-    assert.match(
-      r.output,
-      /--method: "contrastive" is not a method with a trainable loss; use one of .*arcface/,
-    );
+    assert.equal(r.code, 2);
+    assert.match(r.output, /--method: expected one of .*arcface.*, got "contrastive"/);
     assert.equal(await runDirOf(root), undefined);
   } finally {
     await Deno.remove(root, { recursive: true });

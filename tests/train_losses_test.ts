@@ -17,7 +17,8 @@ import {
   ProxyAnchorLoss,
   SoftTripleLoss,
 } from "../lib/losses/mod.ts";
-import { loadEncoder, saveEncoder } from "../lib/io/export.ts";
+import { saveEncoder } from "../lib/io/export.ts";
+import { loadEncoder } from "../lib/models/load.ts";
 import { latestCheckpoint } from "../lib/io/checkpoint.ts";
 import { createRng } from "../lib/data/random.ts";
 
