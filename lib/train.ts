@@ -209,8 +209,9 @@ export interface TrainOptions<B = Batch> {
  *
  * @example
  * ```ts
- * declare const result: TrainResult;
- * console.log(result.history.at(-1)?.loss, result.stopped);
+ * import type { TrainResult } from "./train.ts";
+ * const report = (result: TrainResult) => `${result.history.at(-1)?.loss} ${result.stopped}`;
+ * console.log(report({ history: [], evaluations: [], seconds: 0, imagesPerSecond: 0, step: 0, stopped: "completed", resumedFrom: 0 }));
  * ```
  */
 export interface TrainResult {

@@ -14,8 +14,10 @@ import {
   ArcFaceLoss,
   contrastiveLoss,
   crossBatchMemory,
+  marginLoss,
   ProxyAnchorLoss,
   SoftTripleLoss,
+  TrainableLoss,
 } from "../lib/losses/mod.ts";
 import { saveEncoder } from "../lib/io/export.ts";
 import { loadEncoder } from "../lib/models/load.ts";
@@ -222,6 +224,23 @@ Deno.test("train: abort + resume is bit-equal with a proxy loss on its own optim
 Deno.test("train: abort + resume is bit-equal with ArcFace's W in the model's optimiser", async () => {
   await assertResumesBitEqual((seed) => {
     const loss = new ArcFaceLoss({ numClasses: 4, embeddingSize: 3, seed, scale: 16 });
+    return {
+      loss,
+      snapshot: () => Promise.resolve(valuesOf(loss.trainableWeights)),
+      dispose: () => loss.dispose(),
+    };
+  });
+});
+
+Deno.test("train: abort + resume is bit-equal with MarginLoss's learned per-class β", async () => {
+  await assertResumesBitEqual((seed) => {
+    const loss = new TrainableLoss(marginLoss, {
+      numClasses: 4,
+      learnBeta: true,
+      embeddingSize: 3,
+      seed,
+      ...(seed === 1 ? {} : { beta: 0.7 }), // the resumed run starts elsewhere: only the checkpoint can fix β
+    });
     return {
       loss,
       snapshot: () => Promise.resolve(valuesOf(loss.trainableWeights)),
