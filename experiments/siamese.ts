@@ -1,22 +1,27 @@
 /**
- * The default experiment: a Siamese network (the reference CNN, shared weights, L2-normalised
- * 64-d output) trained with the contrastive loss on Fashion-MNIST, with retrieval measured on the
- * test split before and after training.
+ * The default experiment: a Siamese network (shared weights, L2-normalised 64-d output) trained
+ * with the contrastive loss, with retrieval measured on the test split before and after training.
+ * On Fashion-MNIST (the default) the encoder is the reference CNN; with `--data <kind>:<path>`
+ * (an image folder or a benchmark data set, `lib/experiment_data.ts`) it is `encoderFor` the
+ * images' shape (the ResNet-style CNN for colour images), trained on batches streamed from the
+ * files and tested on the classes the training never saw.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { defineExperiment, option, UsageError } from "../lib/experiment.ts";
 import {
-  defineExperiment,
-  FASHION_MNIST_OPTIONS,
-  loadExperimentData,
-  option,
-  UsageError,
-} from "../lib/experiment.ts";
-import { shuffledBatches } from "../lib/data/batches.ts";
+  checkDataOptions,
+  DATA_OPTIONS,
+  dataShape,
+  encoderForDescription,
+  experimentEncoder,
+  isFashionMnist,
+  loadExperimentImages,
+} from "../lib/experiment_data.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
-import { evaluate, type Evaluation } from "../lib/eval/mod.ts";
+import type { Evaluation } from "../lib/eval/mod.ts";
 import { embeddingScatter, pca } from "../lib/viz/mod.ts";
 
 function row(name: string, m: Evaluation): string {
@@ -29,7 +34,7 @@ function row(name: string, m: Evaluation): string {
 export const experiment = defineExperiment({
   name: "siamese",
   description:
-    "Siamese reference CNN + contrastive loss on Fashion-MNIST; retrieval before/after (default)",
+    "Siamese network + contrastive loss on Fashion-MNIST or your images (--data); retrieval before/after",
   options: {
     seed: option.integer(0, "seed of the initial weights and the batch order", { min: 0 }),
     steps: option.integer(300, "optimisation steps", { min: 1 }),
@@ -40,7 +45,11 @@ export const experiment = defineExperiment({
     negMargin: option.number(1, "contrastive loss: negative margin m−", { min: 0 }),
     trainLimit: option.integer(0, "train images used (0: the whole train split)", { min: 0 }),
     testLimit: option.integer(0, "test images evaluated (0: the whole test split)", { min: 0 }),
-    ...FASHION_MNIST_OPTIONS,
+    ...DATA_OPTIONS,
+  },
+  resolve(o, given) {
+    checkDataOptions(o, given);
+    return o;
   },
   validate(o) {
     if (o.posMargin >= o.negMargin) {
@@ -49,17 +58,20 @@ export const experiment = defineExperiment({
       );
     }
   },
-  encoder: (o) => ({
-    name: "referenceCnn",
-    embeddingDim: o.embeddingDim,
-    layers: "conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense, L2",
-  }),
+  encoder: (o) =>
+    isFashionMnist(o)
+      ? {
+        name: "referenceCnn",
+        embeddingDim: o.embeddingDim,
+        layers: "conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense, L2",
+      }
+      : encoderForDescription(dataShape(o), o.embeddingDim),
   data: async (o, log) => {
-    const data = await loadExperimentData(o, log);
-    if (data.trainSet.n < o.batchSize) {
+    const data = await loadExperimentImages(o, log);
+    if (data.train.n < o.batchSize) {
       data.dispose();
       throw new UsageError(
-        `--batchSize ${o.batchSize} is larger than the ${data.trainSet.n} train images`,
+        `--batchSize ${o.batchSize} is larger than the ${data.train.n} train images`,
       );
     }
     return data;
@@ -67,25 +79,30 @@ export const experiment = defineExperiment({
   async run(ctx) {
     const { options, data } = ctx;
     const model = ctx.keep(
-      referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed }),
+      experimentEncoder(
+        data,
+        options,
+        () => referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed }),
+      ),
     );
-    const before = await ctx.stage(
-      "before",
-      () => evaluate(model, data.test.x, data.testSet.labels),
-    );
+    if (!isFashionMnist(options)) {
+      ctx.log(
+        `encoder: ${model.name} for ${data.inputShape.join("×")}, ${model.countParams()} weights`,
+      );
+    }
+    const before = await ctx.stage("before", () => data.evaluate(model));
+    const sampler = data.batches({ batchSize: options.batchSize, seed: options.seed });
     const result = await ctx.train("train", {
       model,
       loss: (e, y) =>
         contrastiveLoss(e, y, { posMargin: options.posMargin, negMargin: options.negMargin }),
-      sampler: shuffledBatches(data.train.x, data.trainSet.labels, {
-        batchSize: options.batchSize,
-        seed: options.seed,
-      }),
+      sampler,
       steps: options.steps,
       optimizer: tf.train.adam(options.learningRate),
     });
+    if ("close" in sampler) await sampler.close();
     ctx.log("evaluating the trained encoder on the test split");
-    const after = await evaluate(model, data.test.x, data.testSet.labels);
+    const after = await data.evaluate(model);
 
     const embeddings = embed(model, data.test.x);
     const projection = await pca(embeddings, 2);
@@ -94,8 +111,8 @@ export const experiment = defineExperiment({
       "embeddings.html",
       embeddingScatter(
         projection.points,
-        data.testSet.labels,
-        data.testSet.classNames,
+        data.test.labels,
+        data.classNames,
         `Test embeddings after ${options.steps} steps (PCA)`,
       ),
       "siamese: test embeddings",
@@ -115,7 +132,16 @@ export const experiment = defineExperiment({
       before,
       after,
       train: { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond },
-      data: { source: data.trainSet.source, train: data.trainSet.n, test: data.testSet.n },
+      data: isFashionMnist(options)
+        ? { source: data.fashionMnist!.trainSet.source, train: data.train.n, test: data.test.n }
+        : {
+          dataset: data.dataset,
+          source: data.source,
+          inputShape: data.inputShape,
+          train: data.train.n,
+          test: data.test.n,
+          ...(data.test.queries !== undefined ? { queries: data.test.queries } : {}),
+        },
     };
   },
 });

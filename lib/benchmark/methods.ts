@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { BatchLoss, StatefulLoss } from "../train.ts";
 import {
   angularLoss,
@@ -14,27 +14,35 @@ import {
   contrastiveLoss,
   CosFaceLoss,
   dynamicSoftMarginLoss,
+  fastAPLoss,
+  histogramLoss,
   instanceLoss,
   intraPairVarianceLoss,
   liftedStructureLoss,
+  manifoldLoss,
   marginLoss,
   multiSimilarityLoss,
   ncaLoss,
   NormalizedSoftmaxLoss,
   nPairsLoss,
   ntXentLoss,
+  pnpLoss,
   ProxyAnchorLoss,
   ProxyNCALoss,
+  rankedListLoss,
   ringLoss,
   signalToNoiseRatioContrastiveLoss,
+  smoothAPLoss,
   SoftTripleLoss,
   supConLoss,
   thresholdConsistentMarginLoss,
   TrainableLoss,
   tripletMarginLoss,
   tupletMarginLoss,
+  vicRegLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
+import { createRng } from "../data/random.ts";
 import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
 
 /** How a method produces its embedding. */
@@ -107,6 +115,24 @@ export interface BenchmarkMethod {
   lossLearningRateMultiplier?: number;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
+}
+
+/**
+ * Two views for VICReg in a labelled benchmark: the rows of each class paired in batch order,
+ * `(first[i], second[i])` two images of one class (an odd row out is left out).
+ */
+function classPairs(labels: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] {
+  const byClass = new Map<number, number[]>();
+  for (const [i, c] of labels.dataSync().entries()) {
+    const list = byClass.get(c);
+    if (list) list.push(i);
+    else byClass.set(c, [i]);
+  }
+  const first: number[] = [], second: number[] = [];
+  for (const list of byClass.values()) {
+    for (let k = 0; k + 1 < list.length; k += 2) first.push(list[k]), second.push(list[k + 1]);
+  }
+  return [tf.tensor1d(first, "int32"), tf.tensor1d(second, "int32")];
 }
 
 /**
@@ -309,6 +335,64 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
       "Kaiming-uniform); centers at 100× the network's learning rate (the paper's)",
     trainableLoss: (c) => new SoftTripleLoss(c),
     lossLearningRateMultiplier: 100,
+  },
+  {
+    id: "fastap",
+    family: "deep",
+    description: "fastAPLoss, PML defaults (10 bins, squared Euclidean)",
+    loss: (e, y) => fastAPLoss(e, y),
+  },
+  {
+    id: "histogram",
+    family: "deep",
+    description: "histogramLoss, PML defaults (100 bins, cosine similarity)",
+    loss: (e, y) => histogramLoss(e, y),
+  },
+  {
+    id: "pnp",
+    family: "deep",
+    description: "pnpLoss, PML defaults (variant PNP-O, anneal 0.01)",
+    loss: (e, y) => pnpLoss(e, y),
+  },
+  {
+    id: "ranked-list",
+    family: "deep",
+    description:
+      "rankedListLoss, the paper's margin 0.4, Tn 10 (PML has no default), PML defaults otherwise (α 1.2, λ 0.5, Tp 0)",
+    loss: (e, y) => rankedListLoss(e, y, { margin: 0.4, Tn: 10 }),
+  },
+  {
+    id: "smooth-ap",
+    family: "deep",
+    description: "smoothAPLoss, PML defaults (temperature 0.01), classes from the labels",
+    loss: (e, y) => smoothAPLoss(e, y),
+  },
+  {
+    id: "vicreg",
+    family: "deep",
+    description:
+      "vicRegLoss, PML defaults (λ 25, μ 25, ν 1); views: the batch's rows paired within each class",
+    loss: (e, y) => {
+      const [a, b] = classPairs(y);
+      return vicRegLoss(tf.gather(e, a), undefined, { refEmbeddings: tf.gather(e, b) });
+    },
+  },
+  {
+    id: "manifold",
+    family: "deep",
+    description:
+      "manifoldLoss, PML defaults (K 50, λC 1, α 0.8, margin 5e-4); proxies N(0, 1) seeded and " +
+      "trained at the network's learning rate (PML's nn.Parameter), meta classes drawn per batch " +
+      "from the run's seed",
+    trainableLoss: ({ embeddingSize, seed }) => {
+      const loss = new TrainableLoss(manifoldLoss, { embeddingSize, seed });
+      const rng = createRng(seed);
+      return {
+        trainableWeights: loss.trainableWeights,
+        call: (e: tf.Tensor2D) => loss.call(e, undefined, { rng }),
+        dispose: () => loss.dispose(),
+      };
+    },
   },
   {
     id: "linear-euclidean",

@@ -324,6 +324,11 @@ export interface LossDefinition<O extends LossOptions> {
   indices?: boolean;
   /** Whether `refEmbeddings`/`refLabels` are accepted (default true); PML's `ref_not_supported`. */
   ref?: boolean;
+  /**
+   * False for a loss that takes no labels (PML's `labels_not_supported`, e.g. VICReg): it is
+   * called with `labels` undefined, labels given are refused, and `refLabels` is no option.
+   */
+  labels?: boolean;
   /** Whether PML's `SelfSupervisedLoss` and `CrossBatchMemory` wrappers support the loss. */
   wrappers?: { selfSupervised?: boolean; crossBatchMemory?: boolean };
   /** A message when the distance does not suit the loss (e.g. a similarity is required). */
@@ -411,9 +416,16 @@ export interface LossContext {
  */
 export interface Loss<O extends LossOptions = LossOptions> {
   /** The per-element losses (`reduction: "none"`). */
-  (embeddings: tf.Tensor2D, labels: Labels, options: O & { reduction: "none" }): tf.Tensor;
-  /** The loss, a scalar. */
-  (embeddings: tf.Tensor2D, labels: Labels, options?: O): tf.Scalar;
+  (
+    embeddings: tf.Tensor2D,
+    labels: Labels | undefined,
+    options: O & { reduction: "none" },
+  ): tf.Tensor;
+  /**
+   * The loss, a scalar. `labels` are required by every loss that uses them (the error names the
+   * loss, as PML's `labels_required`); the label-free losses take `undefined`.
+   */
+  (embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O): tf.Scalar;
   /** The exported name (`"contrastiveLoss"`). */
   readonly lossName: string;
   /** Its definition (for wrappers and benches). */
@@ -464,7 +476,8 @@ function resolveOptions<O extends LossOptions>(
   const known: string[] = [
     ...COMMON_KEYS.filter((k) =>
       (def.indices !== false || k !== "indices") &&
-      (def.ref !== false || (k !== "refEmbeddings" && k !== "refLabels"))
+      (def.ref !== false || (k !== "refEmbeddings" && k !== "refLabels")) &&
+      (def.labels !== false || k !== "refLabels")
     ),
     ...(hasParameters ? ["weightRegularizer", "weightRegWeight"] : []),
     ...Object.keys(specs),
@@ -617,6 +630,9 @@ function runLoss<O extends LossOptions>(
   const r = resolveOptions(def, options);
   const o = (options ?? {}) as ParametrizedLossOptions & Record<string, unknown>;
   const [n, d] = checkEmbeddings(fn, "embeddings", embeddings);
+  if (def.labels === false && labels !== undefined) {
+    throw new Error(`${fn}: takes no labels (PML's labels_not_supported); pass undefined`);
+  }
   const y = labels === undefined ? undefined : labelsArray(labels, n, fn);
   let ref = embeddings, m = n, refY = y;
   const hasRef = o.refEmbeddings !== undefined;
@@ -725,7 +741,7 @@ export function defineLoss<O extends LossOptions>(
   def: LossDefinition<O>,
   bound: O = {} as O,
 ): Loss<O> {
-  const loss = ((embeddings: tf.Tensor2D, labels: Labels, options?: O) => {
+  const loss = ((embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O) => {
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw new Error(`${def.name}: options must be an object, got ${String(options)}`);
     }
@@ -862,7 +878,7 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
   }
 
   /** The loss with the owned parameters; `options` override the constructor's. */
-  call(embeddings: tf.Tensor2D, labels: Labels, options?: O): tf.Scalar {
+  call(embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O): tf.Scalar {
     return this.loss(embeddings, labels, { ...this.#options, ...(options ?? {}) } as O);
   }
 
