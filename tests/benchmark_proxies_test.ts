@@ -20,6 +20,8 @@ import {
 import { CROSSCHECK_FILE, experiment as benchmarkExperiment } from "../experiments/benchmark.ts";
 import { runExperiment } from "../lib/experiment.ts";
 import { initBackend } from "../lib/backend.ts";
+import { cnnEncoder, referenceCnn } from "../lib/models/encoders.ts";
+import { encoderFor } from "../lib/models/resnet.ts";
 
 await initBackend("cpu");
 
@@ -45,8 +47,10 @@ Deno.test("registry: the reality check's classification and proxy losses, with t
   assert.equal(byId.get("arcface")!.lossLearningRateMultiplier, undefined);
   assert.match(byId.get("arcface")!.description, /margin 28\.6°, scale 64/);
   assert.doesNotMatch(byId.get("multisimilarity")!.description, /miner/);
-  // Each trainable loss is made per run for the setting's classes, seeded.
-  const e = tf.randomNormal([6, 64], 0, 1, "float32", 1) as tf.Tensor2D;
+  // Each trainable loss is made per run for the setting's classes, seeded (64 rows: manifold's
+  // 50 proxies each need one).
+  const e = tf.randomNormal([64, 64], 0, 1, "float32", 1) as tf.Tensor2D;
+  const y = tf.tensor1d(Array.from({ length: 64 }, (_, i) => i % 5), "int32");
   for (const m of BENCHMARK_METHODS.filter((m) => m.trainableLoss)) {
     for (const numClasses of [5, 10]) {
       const a = m.trainableLoss!({ numClasses, embeddingSize: 64, seed: 3 });
@@ -56,13 +60,21 @@ Deno.test("registry: the reality check's classification and proxy losses, with t
         b.trainableWeights!.map((v) => Array.from(v.dataSync())),
         `${m.id}: seeded`,
       );
-      const v = a.call(e, tf.tensor1d([0, 1, 2, 3, 4, 0], "int32")).dataSync()[0];
+      const v = a.call(e, y).dataSync()[0];
       assert.ok(Number.isFinite(v), `${m.id}: ${v}`);
       a.dispose();
       b.dispose();
     }
   }
-  e.dispose();
+  tf.dispose([e, y]);
+  // Manifold's proxies are PML's nn.Parameter: trained with the network, [K, d].
+  const manifold = byId.get("manifold")!.trainableLoss!({
+    numClasses: 5,
+    embeddingSize: 64,
+    seed: 0,
+  });
+  assert.deepEqual(manifold.trainableWeights!.map((v) => v.shape), [[50, 64]]);
+  manifold.dispose();
   assert.equal(DEFAULT_CONFIG.initializer, "pytorch");
   assert.match(configKey(DEFAULT_CONFIG), /-initpytorch$/);
   assert.notEqual(
@@ -94,6 +106,41 @@ Deno.test({
     }
     data.dispose();
   },
+});
+
+Deno.test("executeRun builds the setting's encoder with the protocol's initializer (reference CNN, encoderFor's small CNN)", async () => {
+  // A boolean, not deepEqual on the arrays: assert's diff of 200,000 numbers takes minutes.
+  const same = (a: tf.LayersModel, b: tf.LayersModel) =>
+    a.getWeights().every((w, i) => {
+      const x = w.dataSync(), y = b.getWeights()[i].dataSync();
+      return x.length === y.length && x.every((v, j) => v === y[j]);
+    });
+  const images = new Float32Array(4 * 784).map((_, i) => (i % 13) / 13);
+  const split = { images, labels: Int32Array.of(0, 0, 1, 1), n: 4 };
+  const data = prepareSetting("seen", split, split);
+  const asked: unknown[] = [];
+  const spy = {
+    ...data,
+    encoder: (...a: Parameters<typeof data.encoder>) => (asked.push(a[2]), data.encoder(...a)),
+  };
+  await executeRun(BENCHMARK_METHODS[0], spy, 3, DEFAULT_CONFIG);
+  await executeRun(BENCHMARK_METHODS[0], spy, 3, { ...DEFAULT_CONFIG, initializer: "glorot" });
+  assert.deepEqual(asked, ["pytorch", "glorot"]);
+  const [ours, torchLike, keras] = [
+    data.encoder(3, 64, "pytorch"),
+    referenceCnn({ seed: 3, embeddingDim: 64, initializer: "pytorch" }),
+    data.encoder(3, 64, "glorot"),
+  ];
+  assert.ok(same(ours, torchLike), "data.encoder(seed, d, 'pytorch') is referenceCnn's");
+  assert.ok(!same(ours, keras), "the glorot encoder differs");
+  // Image folders of small grey images: encoderFor passes the initializer to its CNN.
+  const [folder, cnn] = [
+    encoderFor([28, 28, 1], { seed: 3, embeddingDim: 16, initializer: "pytorch" }),
+    cnnEncoder({ inputShape: [28, 28, 1], seed: 3, embeddingDim: 16, initializer: "pytorch" }),
+  ];
+  assert.ok(same(folder, cnn), "encoderFor passes the initializer to cnnEncoder");
+  tf.dispose([ours, torchLike, keras, folder, cnn].flatMap((m) => m.getWeights()));
+  data.dispose();
 });
 
 Deno.test("cross-check: PyTorch + PML's lines beside our runs, in the Markdown table", async () => {
