@@ -141,3 +141,5 @@ export * from "./vicreg.ts";
 export * from "./manifold.ts";
 export * from "./regularizers.ts";
 export * from "./wrappers.ts";
+export * from "./classification.ts";
+export * from "./proxies.ts";
