@@ -78,9 +78,10 @@ export const CONTENT_HASH_LIMIT = 1 << 30;
  * @throws ReadPermissionError when the process may not read the folder.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dataSpecProblem } from "./experiment_data.ts";
- * dataSpecProblem("fashion-mnist"); // undefined
- * dataSpecProblem("folders:/data/pets"); // "expected fashion-mnist or <kind>:<path> … (did you mean folder?)"
+ * assert.equal(dataSpecProblem("fashion-mnist"), undefined);
+ * assert.match(dataSpecProblem("folders:/data/pets")!, /did you mean folder\?/);
  * ```
  */
 export function dataSpecProblem(spec: string): string | undefined {
@@ -104,8 +105,9 @@ export function dataSpecProblem(spec: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DATA_OPTIONS } from "./experiment_data.ts";
- * console.log(DATA_OPTIONS.data.default); // "fashion-mnist"
+ * assert.equal(DATA_OPTIONS.data.default, "fashion-mnist");
  * ```
  */
 export const DATA_OPTIONS = {
@@ -145,8 +147,9 @@ export interface DataOptionValues {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isFashionMnist } from "./experiment_data.ts";
- * isFashionMnist({ data: "folder:/x" }); // false
+ * assert.equal(isFashionMnist({ data: "folder:/x" }), false);
  * ```
  */
 export function isFashionMnist(o: { data: string }): boolean {
@@ -161,8 +164,11 @@ export function isFashionMnist(o: { data: string }): boolean {
  * @throws UsageError naming the options.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkDataOptions } from "./experiment_data.ts";
- * checkDataOptions({ data: "folder:/x", imageSize: 64, channels: "3", dataSource: "" }, ["data"]);
+ * checkDataOptions({ data: "folder:/x", imageSize: 64, channels: "3", dataSource: "" }, ["data"]); // fine
+ * const fashion = { data: "fashion-mnist", imageSize: 64, channels: "3", dataSource: "" };
+ * assert.throws(() => checkDataOptions(fashion, ["imageSize"]), /Fashion-MNIST is 28×28 grey/);
  * ```
  */
 export function checkDataOptions(o: DataOptionValues, given: readonly string[]): void {
@@ -187,8 +193,9 @@ export function checkDataOptions(o: DataOptionValues, given: readonly string[]):
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dataShape } from "./experiment_data.ts";
- * dataShape({ data: "folder:/x", imageSize: 64, channels: "3", dataSource: "" }); // [64, 64, 3]
+ * assert.deepEqual(dataShape({ data: "folder:/x", imageSize: 64, channels: "3", dataSource: "" }), [64, 64, 3]);
  * ```
  */
 export function dataShape(o: DataOptionValues): [number, number, number] {
@@ -200,8 +207,9 @@ export function dataShape(o: DataOptionValues): [number, number, number] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encoderForDescription } from "./experiment_data.ts";
- * encoderForDescription([64, 64, 3], 64).name; // "resnetEncoder"
+ * assert.equal(encoderForDescription([64, 64, 3], 64).name, "resnetEncoder (encoderFor)");
  * ```
  */
 export function encoderForDescription(
@@ -234,8 +242,11 @@ export function encoderForDescription(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ExperimentImages } from "./experiment_data.ts";
  * const describe = (d: ExperimentImages) => `${d.dataset}: ${d.train.n} train, ${d.test.n} test`;
+ * const d = { dataset: "folder", train: { n: 4 }, test: { n: 2 } } as unknown as ExperimentImages;
+ * assert.equal(describe(d), "folder: 4 train, 2 test");
  * ```
  */
 export interface ExperimentImages extends ExperimentDataSet {
@@ -305,12 +316,14 @@ function classCount(labels: Int32Array): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageListProvenance } from "./experiment_data.ts";
  * import { scanImageFolder, writeImageFolder } from "./data/image_folder.ts";
  * const root = await Deno.makeTempDir();
  * await writeImageFolder(root, new Uint8Array(4 * 4 * 4), [0, 0, 1, 1], ["a", "b"], { shape: [4, 4, 1] });
  * const p = await imageListProvenance(await scanImageFolder(root), "all");
- * console.log(p.count, p.fingerprint.startsWith("sha256:")); // 4 true
+ * assert.equal(p.count, 4);
+ * assert.ok(p.fingerprint.startsWith("sha256:"));
  * ```
  */
 export async function imageListProvenance(
@@ -358,6 +371,7 @@ export async function imageListProvenance(
  * limits that are not integers ≥ 0; ImageDecodeError for a bad test image.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
  * import { loadExperimentImages } from "./experiment_data.ts";
  * import { writeImageFolder } from "./data/image_folder.ts";
@@ -369,7 +383,8 @@ export async function imageListProvenance(
  *   { data: `folder:${root}`, imageSize: 8, channels: "3", dataSource: "" },
  *   () => {},
  * );
- * console.log(data.train.n, data.test.x.shape); // 4 [4, 8, 8, 3]
+ * assert.equal(data.train.n, 4);
+ * assert.deepEqual(data.test.x.shape, [4, 8, 8, 3]);
  * data.dispose();
  * ```
  */
@@ -525,13 +540,14 @@ function fromFashionMnist(data: ExperimentData): ExperimentImages {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
  * import { experimentEncoder } from "./experiment_data.ts";
  * import { referenceCnn } from "./models/mod.ts";
  * await initBackend("cpu");
  * const data = { dataset: "folder", inputShape: [32, 32, 3] as [number, number, number] };
  * const model = experimentEncoder(data, { embeddingDim: 16, seed: 0 }, () => referenceCnn());
- * console.log(model.name); // "resnet_encoder"
+ * assert.equal(model.name, "resnet_encoder");
  * ```
  */
 export function experimentEncoder(

@@ -35,7 +35,9 @@ import type { AsyncSampler, Batch, Sampler, SamplerState } from "./batches.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const crop: CropOptions = { size: 32, scale: [0.2, 1], ratio: [3 / 4, 4 / 3] };
+ * assert.equal(crop.size, 32);
  * ```
  */
 export interface CropOptions {
@@ -53,7 +55,9 @@ export interface CropOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const jitter: ColorJitterOptions = { brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, p: 0.8 };
+ * assert.equal(jitter.p, 0.8);
  * ```
  */
 export interface ColorJitterOptions {
@@ -74,7 +78,9 @@ export interface ColorJitterOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: AugmentOptions = { crop: { scale: [0.5, 1] }, flip: 0.5, seed: 1 };
+ * assert.equal(o.flip, 0.5);
  * ```
  */
 export interface AugmentOptions {
@@ -97,8 +103,10 @@ export interface AugmentOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createAugmenter, SIMCLR_AUGMENTATION } from "./augment.ts";
  * const augmenter = createAugmenter({ ...SIMCLR_AUGMENTATION, seed: 1 });
+ * assert.equal(augmenter.state(), createAugmenter({ ...SIMCLR_AUGMENTATION, seed: 1 }).state());
  * ```
  */
 export const SIMCLR_AUGMENTATION: Readonly<AugmentOptions> = Object.freeze({
@@ -123,7 +131,9 @@ export interface Augmenter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const box: CropBox = { top: 2, left: 0, height: 20, width: 24 };
+ * assert.equal(box.top + box.height, 22);
  * ```
  */
 export interface CropBox {
@@ -151,10 +161,11 @@ function roundHalfEven(x: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRng } from "./random.ts";
  * import { randomResizedCropBox } from "./augment.ts";
  * const box = randomResizedCropBox(createRng(0), 32, 32, [0.08, 1], [3 / 4, 4 / 3]);
- * console.log(box.width <= 32 && box.height <= 32); // true
+ * assert.ok(box.width <= 32 && box.height <= 32);
  * ```
  */
 export function randomResizedCropBox(
@@ -228,12 +239,13 @@ const LUMA = [0.299, 0.587, 0.114];
  * @throws TypeError for an out-of-range option.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { createAugmenter } from "./augment.ts";
  * const augmenter = createAugmenter({ crop: { size: 8 }, flip: 0.5, colorJitter: { brightness: 0.4 }, seed: 1 });
  * const x = tf.randomUniform([4, 16, 16, 3]) as tf.Tensor4D;
  * const y = augmenter.apply(x);
- * console.log(y.shape); // [4, 8, 8, 3]
+ * assert.deepEqual(y.shape, [4, 8, 8, 3]);
  * ```
  */
 export function createAugmenter(options: AugmentOptions = {}): Augmenter {
@@ -401,10 +413,12 @@ function mul3(a: number[][], b: number[][]): number[][] {
  * @returns `[view1, view2]`, each `[b, h', w', c]` (the caller disposes them)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { createAugmenter, SIMCLR_AUGMENTATION, twoViews } from "./augment.ts";
  * const [a, b] = twoViews(tf.randomUniform([2, 8, 8, 3]) as tf.Tensor4D, createAugmenter({ ...SIMCLR_AUGMENTATION, seed: 0 }));
- * console.log(a.shape, b.shape); // [2, 8, 8, 3] [2, 8, 8, 3]
+ * assert.deepEqual(a.shape, [2, 8, 8, 3]);
+ * assert.deepEqual(b.shape, [2, 8, 8, 3]);
  * ```
  */
 export function twoViews(x: tf.Tensor4D, augmenter: Augmenter): [tf.Tensor4D, tf.Tensor4D] {
@@ -420,13 +434,14 @@ type AugmentedState = SamplerState & { augmenterState?: number };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { shuffledBatches } from "./batches.ts";
  * import { augmentedBatches, createAugmenter } from "./augment.ts";
  * const base = shuffledBatches(tf.randomUniform([8, 8, 8, 3]), new Int32Array(8), { batchSize: 4 });
  * const s = augmentedBatches(base, createAugmenter({ crop: {}, seed: 2 }));
  * const { x } = s.next();
- * console.log(x.shape); // [4, 8, 8, 3]
+ * assert.deepEqual(x.shape, [4, 8, 8, 3]);
  * ```
  */
 export function augmentedBatches<S extends Sampler<Batch> | AsyncSampler<Batch>>(
@@ -447,12 +462,14 @@ export function augmentedBatches<S extends Sampler<Batch> | AsyncSampler<Batch>>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { shuffledBatches } from "./batches.ts";
  * import { createAugmenter, SIMCLR_AUGMENTATION, twoViewBatches } from "./augment.ts";
  * const base = shuffledBatches(tf.randomUniform([8, 8, 8, 3]), new Int32Array(8), { batchSize: 4 });
  * const { x, y } = twoViewBatches(base, createAugmenter({ ...SIMCLR_AUGMENTATION, seed: 2 })).next();
- * console.log(x.shape, Array.from(y.dataSync())); // [8, 8, 8, 3] [0, 1, 2, 3, 0, 1, 2, 3]
+ * assert.deepEqual(x.shape, [8, 8, 8, 3]);
+ * assert.deepEqual(Array.from(y.dataSync()), [0, 1, 2, 3, 0, 1, 2, 3]);
  * ```
  */
 export function twoViewBatches<S extends Sampler<Batch> | AsyncSampler<Batch>>(

@@ -12,8 +12,10 @@ import { createRng } from "./random.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * const batch: Batch = { x: tf.zeros([2, 4]), y: tf.tensor1d([0, 1], "int32") };
+ * assert.deepEqual(batch.x.shape, [2, 4]);
  * ```
  */
 export interface Batch {
@@ -29,8 +31,10 @@ export interface Batch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * const batch: PairBatch = { inputs: [tf.zeros([2, 4]), tf.ones([2, 4])], target: tf.tensor1d([1, 0]) };
+ * assert.equal(batch.inputs.length, 2);
  * ```
  */
 export interface PairBatch {
@@ -45,9 +49,11 @@ export interface PairBatch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * const x = tf.zeros([2, 4]);
  * const batch: TripletBatch = { inputs: [x, x, x] };
+ * assert.equal(batch.inputs.length, 3);
  * ```
  */
 export interface TripletBatch {
@@ -60,12 +66,15 @@ export interface TripletBatch {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { type Batch, type Sampler, shuffledBatches } from "./batches.ts";
- * const s: Sampler<Batch> = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * const labels = Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+ * const s: Sampler<Batch> = shuffledBatches(tf.zeros([8, 2]), labels, { batchSize: 4 });
  * const saved = s.state();
- * s.next();
+ * const first = s.next().y.arraySync();
  * s.setState(saved); // the next batch is the same one again
+ * assert.deepEqual(s.next().y.arraySync(), first);
  * ```
  */
 export interface Sampler<B> {
@@ -85,11 +94,13 @@ export interface Sampler<B> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { type AsyncSampler, type Batch, shuffledBatches } from "./batches.ts";
  * const base = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
  * const s: AsyncSampler<Batch> = { ...base, next: () => Promise.resolve(base.next()) };
  * const batch = await s.next();
+ * assert.deepEqual(batch.x.shape, [4, 2]);
  * ```
  */
 export interface AsyncSampler<B> extends Omit<Sampler<B>, "next"> {
@@ -102,8 +113,10 @@ export interface AsyncSampler<B> extends Omit<Sampler<B>, "next"> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * const s: BatchSampler = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * assert.deepEqual(s.next().x.shape, [4, 2]);
  * ```
  */
 export type BatchSampler = Sampler<Batch>;
@@ -113,7 +126,9 @@ export type BatchSampler = Sampler<Batch>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const state: SamplerState = { epoch: 2, batch: 5, rngState: 123456 };
+ * assert.equal(state.batch, 5);
  * ```
  */
 export interface SamplerState {
@@ -134,8 +149,10 @@ export interface SamplerState {
  * @throws Error naming `who` and the bad field.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkSamplerState } from "./batches.ts";
  * checkSamplerState({ epoch: 0, batch: 3, rngState: 7 }, "demo"); // ok
+ * assert.throws(() => checkSamplerState({ epoch: -1, batch: 3, rngState: 7 }, "demo"), Error);
  * ```
  */
 export function checkSamplerState(state: SamplerState, who: string): void {
@@ -155,11 +172,13 @@ export function checkSamplerState(state: SamplerState, who: string): void {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { shuffledBatches } from "./batches.ts";
  * const s = shuffledBatches(tf.zeros([10, 2]), new Int32Array(10), { batchSize: 4, seed: 1 });
  * const { x, y } = s.next();
- * console.log(x.shape, y.shape); // [4, 2] [4]
+ * assert.deepEqual(x.shape, [4, 2]);
+ * assert.deepEqual(y.shape, [4]);
  * ```
  */
 export function shuffledBatches(

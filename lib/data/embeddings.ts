@@ -31,7 +31,9 @@ import { DataError, FileFormatError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const a: NpyArray = { dtype: "<f4", shape: [2, 2], data: new Float64Array([1, 2, 3, 4]) };
+ * assert.equal(a.data.length, a.shape[0] * a.shape[1]);
  * ```
  */
 export interface NpyArray {
@@ -67,10 +69,13 @@ const NPY_READERS: Record<string, [number, (v: DataView, p: number, le: boolean)
  * or fewer data bytes than the shape needs.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNpy } from "../io/export.ts";
  * import { parseNpy } from "./embeddings.ts";
  * const a = parseNpy(encodeNpy(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]));
- * console.log(a.dtype, a.shape, a.data[5]); // "<f4" [2, 3] 6
+ * assert.equal(a.dtype, "<f4");
+ * assert.deepEqual(a.shape, [2, 3]);
+ * assert.equal(a.data[5], 6);
  * ```
  */
 export function parseNpy(
@@ -139,7 +144,9 @@ export function parseNpy(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: LoadEmbeddingsOptions = { labelColumn: "species", metadata: "meta.tsv" };
+ * assert.equal(o.labelColumn, "species");
  * ```
  */
 export interface LoadEmbeddingsOptions {
@@ -163,10 +170,12 @@ export interface LoadEmbeddingsOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const e: LoadedEmbeddings = {
  *   embeddings: new Float32Array([0, 1, 1, 0]), n: 2, d: 2, shape: [2, 2],
  *   labels: Int32Array.from([0, 1]), labelNames: ["cat", "dog"], format: "csv", path: "e.csv",
  * };
+ * assert.equal(e.labelNames?.[e.labels![1]], "dog");
  * ```
  */
 export interface LoadedEmbeddings {

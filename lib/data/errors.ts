@@ -56,9 +56,10 @@ export class ImageDecodeError extends DataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ImageSizeError } from "./errors.ts";
  * const e = new ImageSizeError("loadImages: /b.png is 40×30, expected 28×28", "/b.png");
- * console.log(e.name); // "ImageSizeError"
+ * assert.equal(e.name, "ImageSizeError");
  * ```
  */
 export class ImageSizeError extends DataError {
@@ -76,9 +77,10 @@ export class ImageSizeError extends DataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DatasetLayoutError } from "./errors.ts";
  * const e = new DatasetLayoutError("scanImageFolder: /data has no class folders", "/data");
- * console.log(e.name); // "DatasetLayoutError"
+ * assert.equal(e.name, "DatasetLayoutError");
  * ```
  */
 export class DatasetLayoutError extends DataError {
@@ -96,9 +98,11 @@ export class DatasetLayoutError extends DataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FileFormatError } from "./errors.ts";
  * const e = new FileFormatError("loadEmbeddings: x.csv line 3 has 4 fields, expected 5", "x.csv", 3);
- * console.log(e.name, e.line); // "FileFormatError" 3
+ * assert.equal(e.name, "FileFormatError");
+ * assert.equal(e.line, 3);
  * ```
  */
 export class FileFormatError extends DataError {
@@ -117,7 +121,9 @@ export class FileFormatError extends DataError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const s: SkippedFile = { path: "/data/cat/3.jpg", reason: "ImageDecodeError: truncated" };
+ * assert.ok(s.reason.startsWith("ImageDecodeError"));
  * ```
  */
 export interface SkippedFile {
@@ -134,7 +140,9 @@ export interface SkippedFile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const policy: OnError = "skip";
+ * assert.equal(policy, "skip");
  * ```
  */
 export type OnError = "throw" | "skip";

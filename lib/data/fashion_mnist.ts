@@ -24,7 +24,8 @@ import { type Fingerprint, fingerprintArrays } from "./fingerprint.ts";
  *
  * @example
  * ```ts
- * FASHION_MNIST_CLASSES[9]; // "Ankle boot"
+ * import assert from "node:assert/strict";
+ * assert.equal(FASHION_MNIST_CLASSES[9], "Ankle boot");
  * ```
  */
 export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
@@ -58,7 +59,9 @@ export type FashionMnistSourceKind = "option" | "env" | "debian" | "downloaded" 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const f: FashionMnistFile = FASHION_MNIST_FILES[0];
+ * assert.equal(f.name, "train-images-idx3-ubyte");
  * ```
  */
 export interface FashionMnistFile {
@@ -81,7 +84,8 @@ export interface FashionMnistFile {
  *
  * @example
  * ```ts
- * FASHION_MNIST_FILES.map((f) => f.name + ".gz"); // the four upstream file names
+ * import assert from "node:assert/strict";
+ * assert.equal(FASHION_MNIST_FILES.map((f) => f.name + ".gz").length, 4); // the four upstream file names
  * ```
  */
 export const FASHION_MNIST_FILES: readonly FashionMnistFile[] = Object.freeze([
@@ -138,7 +142,9 @@ export const EMBEDDED_FASHION_MNIST_DIR: string = moduleDir("../../data/fashion-
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const opts: LoadFashionMnistOptions = { split: "test", limit: 500 };
+ * assert.equal(opts.limit, 500);
  * ```
  */
 export interface LoadFashionMnistOptions {
@@ -161,8 +167,9 @@ export interface LoadFashionMnistOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const ds: FashionMnist = await loadFashionMnist({ split: "test" });
- * console.log(`${ds.n} images from ${ds.source.kind} (${ds.source.dir})`);
+ * assert.equal(ds.n, 10000);
  * ```
  */
 export interface FashionMnist {
@@ -366,9 +373,10 @@ function checkDecoded(images: IdxArray, labels: IdxArray, files: Located): void 
  * @returns images `[n, 28, 28, 1]` in [0, 1], labels `[n]`, and the source used
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadFashionMnist } from "./fashion_mnist.ts";
  * const test = await loadFashionMnist({ split: "test", limit: 1000 });
- * console.log(`Fashion-MNIST test: ${test.n} images from ${test.source.kind} ${test.source.dir}`);
+ * assert.equal(test.n, 1000);
  * ```
  */
 export async function loadFashionMnist(options: LoadFashionMnistOptions): Promise<FashionMnist> {
@@ -421,9 +429,11 @@ export async function loadFashionMnist(options: LoadFashionMnistOptions): Promis
  * @returns `{ x, y }`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * const { x, y } = toTensors(await loadFashionMnist({ split: "test", limit: 64 }));
- * // x.shape = [64, 28, 28, 1], y.dtype = "int32"
+ * assert.deepEqual(x.shape, [64, 28, 28, 1]);
+ * assert.equal(y.dtype, "int32");
  * tf.dispose([x, y]);
  * ```
  */

@@ -234,11 +234,13 @@ export async function listFiles(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const p: DataProvenance = {
  *   dataset: "fashion-mnist", split: "test", source: "/usr/share/datasets/fashion-mnist",
  *   sourceKind: "debian", count: 10000, fingerprint: "sha256:…",
  *   fingerprintOf: "images float32 [n,28,28,1] and labels int32 [n], as loaded",
  * };
+ * assert.equal(p.count, 10000);
  * ```
  */
 export interface DataProvenance {

@@ -33,7 +33,9 @@ export type IdxData =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const a: IdxArray = { dtype: "uint8", shape: [2, 3], data: new Uint8Array(6) };
+ * assert.equal(a.data.length, 6);
  * ```
  */
 export interface IdxArray {
@@ -125,10 +127,13 @@ function hex(b: number): string {
  * @returns the decoded array
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseIdx } from "./idx.ts";
  * // int16, 1 dimension of size 2: values 1 and -2, big-endian
  * const a = parseIdx(new Uint8Array([0, 0, 0x0b, 1, 0, 0, 0, 2, 0x00, 0x01, 0xff, 0xfe]));
- * // a.dtype === "int16", a.shape = [2], Array.from(a.data) = [1, -2]
+ * assert.equal(a.dtype, "int16");
+ * assert.deepEqual(a.shape, [2]);
+ * assert.deepEqual(Array.from(a.data), [1, -2]);
  * ```
  */
 export function parseIdx(bytes: Uint8Array): IdxArray {
@@ -213,10 +218,12 @@ export function parseIdx(bytes: Uint8Array): IdxArray {
  * @returns the IDX file contents (not compressed)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeIdx, parseIdx } from "./idx.ts";
  * const bytes = encodeIdx({ dtype: "int32", shape: [2], data: new Int32Array([1, -1]) });
  * // bytes: 00 00 0C 01 | 00 00 00 02 | 00 00 00 01 | FF FF FF FF
- * parseIdx(bytes).data; // Int32Array [1, -1]
+ * assert.equal(bytes.length, 16);
+ * assert.deepEqual(parseIdx(bytes).data, Int32Array.of(1, -1));
  * ```
  */
 export function encodeIdx(array: IdxArray): Uint8Array {

@@ -34,7 +34,8 @@ export type BenchmarkDataset = "cub200" | "cars196" | "sop" | "inshop";
  *
  * @example
  * ```ts
- * PUBLISHED_COUNTS.cub200.train; // { images: 5864, classes: 100 }
+ * import assert from "node:assert/strict";
+ * assert.deepEqual(PUBLISHED_COUNTS.cub200.train, { images: 5864, classes: 100 });
  * ```
  */
 export const PUBLISHED_COUNTS: Readonly<
@@ -68,7 +69,9 @@ export const PUBLISHED_COUNTS: Readonly<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: ScanBenchmarkOptions = { subset: "test", checkFiles: true };
+ * assert.equal(o.subset, "test");
  * ```
  */
 export interface ScanBenchmarkOptions {
@@ -232,8 +235,10 @@ function firstHalf(classCount: number, label: number): string {
  * listed image that does not exist.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanCub200 } from "./image_benchmarks.ts";
  * const train = await scanCub200("data/CUB_200_2011", { subset: "train" }).catch(() => undefined);
+ * assert.ok(train === undefined || train.paths.length === train.labels.length);
  * ```
  */
 export async function scanCub200(
@@ -408,8 +413,10 @@ function annotationsOf(
  * @throws DatasetLayoutError for a missing or malformed annotation file or a missing image.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanCars196 } from "./image_benchmarks.ts";
  * const test = await scanCars196("data/cars196", { subset: "test" }).catch(() => undefined);
+ * assert.ok(test === undefined || test.paths.length === test.labels.length);
  * ```
  */
 export async function scanCars196(
@@ -472,8 +479,10 @@ export async function scanCars196(
  * @throws DatasetLayoutError for a malformed line or a missing image.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanSop } from "./image_benchmarks.ts";
  * const test = await scanSop("data/Stanford_Online_Products", { subset: "test" }).catch(() => undefined);
+ * assert.ok(test === undefined || test.paths.length === test.labels.length);
  * ```
  */
 export async function scanSop(
@@ -525,8 +534,10 @@ export async function scanSop(
  * or a missing image.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanInShop } from "./image_benchmarks.ts";
  * const query = await scanInShop("data/inshop", { subset: "query" }).catch(() => undefined);
+ * assert.ok(query === undefined || query.paths.length === query.labels.length);
  * ```
  */
 export async function scanInShop(
@@ -610,7 +621,8 @@ export async function scanInShop(
  *
  * @example
  * ```ts
- * IMAGE_DATA_KINDS.includes("cub200"); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(IMAGE_DATA_KINDS.includes("cub200"));
  * ```
  */
 export const IMAGE_DATA_KINDS: readonly string[] = ["folder", "cub200", "cars196", "sop", "inshop"];
@@ -622,8 +634,9 @@ export const IMAGE_DATA_KINDS: readonly string[] = ["folder", "cub200", "cars196
  * @throws TypeError for an unknown kind or an empty path.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseImageDataSpec } from "./image_benchmarks.ts";
- * parseImageDataSpec("cub200:/data/CUB_200_2011"); // { kind: "cub200", root: "/data/CUB_200_2011" }
+ * assert.deepEqual(parseImageDataSpec("cub200:/data/CUB_200_2011"), { kind: "cub200", root: "/data/CUB_200_2011" });
  * ```
  */
 export function parseImageDataSpec(spec: string): { kind: string; root: string } {
@@ -648,8 +661,10 @@ export function parseImageDataSpec(spec: string): { kind: string; root: string }
  * @param options the subset and the error policy (and, for folders, the scan's options)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanImageData } from "./image_benchmarks.ts";
  * const list = await scanImageData("folder:/data/pets", { subset: "test" }).catch(() => undefined);
+ * assert.ok(list === undefined || list.paths.length === list.labels.length);
  * ```
  */
 export async function scanImageData(

@@ -44,7 +44,8 @@ import {
  *
  * @example
  * ```ts
- * IMG_EXTENSIONS.includes(".png"); // true
+ * import assert from "node:assert/strict";
+ * assert.ok(IMG_EXTENSIONS.includes(".png"));
  * ```
  */
 export const IMG_EXTENSIONS: readonly string[] = Object.freeze([
@@ -65,8 +66,9 @@ export const IMG_EXTENSIONS: readonly string[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareCodePoints } from "./image_folder.ts";
- * ["b", "B", "a"].sort(compareCodePoints); // ["B", "a", "b"]
+ * assert.deepEqual(["b", "B", "a"].sort(compareCodePoints), ["B", "a", "b"]);
  * ```
  */
 export function compareCodePoints(a: string, b: string): number {
@@ -84,7 +86,9 @@ export function compareCodePoints(a: string, b: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const s: ImageSplitOptions = { subset: "test", split: "images", testFraction: 0.2, seed: 1 };
+ * assert.equal(s.testFraction, 0.2);
  * ```
  */
 export interface ImageSplitOptions {
@@ -103,7 +107,9 @@ export interface ImageSplitOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: ScanImageFolderOptions = { subset: "train", extensions: [".png"], onError: "skip" };
+ * assert.deepEqual(o.extensions, [".png"]);
  * ```
  */
 export interface ScanImageFolderOptions extends ImageSplitOptions {
@@ -380,7 +386,9 @@ export async function scanImageFolder(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: LoadImageFolderOptions = { size: 64, subset: "train", split: "classes" };
+ * assert.equal(o.size, 64);
  * ```
  */
 export type LoadImageFolderOptions = ScanImageFolderOptions & LoadImagesOptions;
@@ -395,11 +403,13 @@ export type LoadImageFolderOptions = ScanImageFolderOptions & LoadImagesOptions;
  * @throws DatasetLayoutError, ImageDecodeError, ImageSizeError (see the two steps).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadImageFolder, writeImageFolder } from "./image_folder.ts";
  * const root = await Deno.makeTempDir();
  * await writeImageFolder(root, new Float32Array(4 * 16 * 16 * 3), [0, 0, 1, 1], ["x", "y"], { shape: [16, 16, 3] });
  * const ds = await loadImageFolder(root, { size: 8, progress: false });
- * console.log(ds.shape, ds.classNames); // [4, 8, 8, 3] ["x", "y"]
+ * assert.deepEqual(ds.shape, [4, 8, 8, 3]);
+ * assert.deepEqual(ds.classNames, ["x", "y"]);
  * ```
  */
 export async function loadImageFolder(
@@ -423,7 +433,9 @@ export async function loadImageFolder(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: WriteImageFolderOptions = { shape: [28, 28, 1], format: "png" };
+ * assert.deepEqual(o.shape, [28, 28, 1]);
  * ```
  */
 export interface WriteImageFolderOptions {
@@ -447,10 +459,11 @@ export interface WriteImageFolderOptions {
  * @throws TypeError for a bad shape, label or class name.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeImageFolder } from "./image_folder.ts";
  * const root = await Deno.makeTempDir();
  * const paths = await writeImageFolder(root, new Uint8Array(2 * 4 * 4), [0, 1], ["cat", "dog"], { shape: [4, 4, 1] });
- * console.log(paths.map((p) => p.slice(root.length))); // ["/cat/0.png", "/dog/1.png"]
+ * assert.deepEqual(paths.map((p) => p.slice(root.length)), ["/cat/0.png", "/dog/1.png"]);
  * ```
  */
 export async function writeImageFolder(

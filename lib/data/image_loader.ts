@@ -54,11 +54,13 @@ import { defaultWorkers, ImagePool, type PoolResult, scaleInto } from "./_image_
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const list: ImageList = {
  *   dataset: "folder", root: "/data/pets", subset: "all",
  *   paths: ["/data/pets/cat/1.jpg", "/data/pets/dog/1.jpg"],
  *   labels: Int32Array.from([0, 1]), classNames: ["cat", "dog"],
  * };
+ * assert.equal(list.paths.length, list.labels.length);
  * ```
  */
 export interface ImageList {
@@ -81,11 +83,13 @@ export interface ImageList {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const ds: ImageDataset = {
  *   dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png", "/d/a/2.png"],
  *   labels: Int32Array.from([0, 0]), classNames: ["a"], images: new Float32Array(2 * 4 * 4 * 3),
  *   n: 2, shape: [2, 4, 4, 3], skipped: [],
  * };
+ * assert.equal(ds.images.length, 2 * 4 * 4 * 3);
  * ```
  */
 export interface ImageDataset extends ImageList {
@@ -104,7 +108,9 @@ export interface ImageDataset extends ImageList {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: LoadImagesOptions = { size: 64, channels: 3, onError: "skip", workers: 2 };
+ * assert.equal(o.workers, 2);
  * ```
  */
 export interface LoadImagesOptions extends ImageTransformOptions {
@@ -159,8 +165,11 @@ function checkCount(fn: string, name: string, v: unknown, min: number, fallback:
  * @throws TypeError naming `fn` and the first problem.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkImageList } from "./image_loader.ts";
- * checkImageList("f", { dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png"], labels: Int32Array.from([0]), classNames: ["a"] });
+ * const list = { dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png"], labels: Int32Array.from([0]), classNames: ["a"] };
+ * checkImageList("f", list); // fine
+ * assert.throws(() => checkImageList("f", { ...list, labels: Int32Array.from([0, 1]) }), TypeError);
  * ```
  */
 export function checkImageList(fn: string, list: ImageList): void {
@@ -370,12 +379,14 @@ export async function loadImages(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageTensors } from "./image_loader.ts";
  * const { x, y } = imageTensors({
  *   dataset: "folder", root: "/d", subset: "all", paths: ["/d/a/1.png"], labels: Int32Array.from([0]),
  *   classNames: ["a"], images: new Float32Array(4 * 4 * 3), n: 1, shape: [1, 4, 4, 3], skipped: [],
  * });
- * console.log(x.shape, y.shape); // [1, 4, 4, 3] [1]
+ * assert.deepEqual(x.shape, [1, 4, 4, 3]);
+ * assert.deepEqual(y.shape, [1]);
  * ```
  */
 export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D } {
@@ -392,12 +403,19 @@ export function imageTensors(ds: ImageDataset): { x: tf.Tensor4D; y: tf.Tensor1D
  *
  * @example
  * ```ts
- * import type { Batch } from "./batches.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type Batch, shuffledBatches } from "./batches.ts";
  * async function firstBatch(s: AsyncBatchSampler): Promise<Batch> {
  *   const batch = await s.next();
  *   await s.close();
  *   return batch;
  * }
+ * const base = shuffledBatches(tf.zeros([4, 2]), new Int32Array(4), { batchSize: 2 });
+ * const s: AsyncBatchSampler = {
+ *   ...base, next: () => Promise.resolve(base.next()), skipped: [], close: () => Promise.resolve(),
+ * };
+ * assert.deepEqual((await firstBatch(s)).x.shape, [2, 2]);
  * ```
  */
 export interface AsyncBatchSampler extends AsyncSampler<Batch> {
@@ -412,7 +430,9 @@ export interface AsyncBatchSampler extends AsyncSampler<Batch> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: ImageBatchesOptions = { size: 64, batchSize: 64, seed: 1, prefetch: 2 };
+ * assert.equal(o.prefetch, 2);
  * ```
  */
 export interface ImageBatchesOptions extends ImageTransformOptions {
@@ -461,13 +481,15 @@ interface Planned {
  * (with `onError: "throw"`).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeImageFolder, scanImageFolder } from "./image_folder.ts";
  * import { imageBatches } from "./image_loader.ts";
  * const root = await Deno.makeTempDir();
  * await writeImageFolder(root, new Float32Array(8 * 8 * 8 * 3), [0, 0, 0, 0, 1, 1, 1, 1], ["a", "b"], { shape: [8, 8, 3] });
  * const batches = imageBatches(await scanImageFolder(root), { size: 4, batchSize: 4, seed: 1 });
  * const { x, y } = await batches.next();
- * console.log(x.shape, y.shape); // [4, 4, 4, 3] [4]
+ * assert.deepEqual(x.shape, [4, 4, 4, 3]);
+ * assert.deepEqual(y.shape, [4]);
  * x.dispose();
  * y.dispose();
  * await batches.close();

@@ -40,9 +40,10 @@ export type ImageFileFormat = "png" | "jpeg";
  * @param bytes the file's bytes (the first 12 suffice)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sniffImageFormat } from "./images.ts";
- * sniffImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])); // "jpeg"
- * sniffImageFormat(new TextEncoder().encode("hello")); // undefined
+ * assert.equal(sniffImageFormat(new Uint8Array([0xff, 0xd8, 0xff, 0xe0])), "jpeg");
+ * assert.equal(sniffImageFormat(new TextEncoder().encode("hello")), undefined);
  * ```
  */
 export function sniffImageFormat(bytes: Uint8Array): string | undefined {
@@ -62,9 +63,11 @@ export function sniffImageFormat(bytes: Uint8Array): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const img: DecodedImage = {
  *   width: 2, height: 1, channels: 1, data: new Uint8Array([0, 255]), format: "png", sourceChannels: 1,
  * };
+ * assert.equal(img.data.length, img.width * img.height * img.channels);
  * ```
  */
 export interface DecodedImage {
@@ -259,7 +262,9 @@ export async function decodeImage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const filter: ResizeFilter = "lanczos3";
+ * assert.equal(filter, "lanczos3");
  * ```
  */
 export type ResizeFilter = "box" | "hamming" | "lanczos2" | "lanczos3" | "mks2013";
@@ -273,7 +278,9 @@ const FILTERS: readonly ResizeFilter[] = ["box", "hamming", "lanczos2", "lanczos
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const fit: ImageFit = "stretch";
+ * assert.equal(fit, "stretch");
  * ```
  */
 export type ImageFit = "center-crop" | "stretch";
@@ -283,7 +290,9 @@ export type ImageFit = "center-crop" | "stretch";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const t: ImageTransformOptions = { size: 64, channels: 3, fit: "center-crop", filter: "hamming" };
+ * assert.equal(t.fit, "center-crop");
  * ```
  */
 export interface ImageTransformOptions {
@@ -310,8 +319,9 @@ export const IMAGE_TRANSFORM_KEYS: readonly string[] = ["size", "channels", "fit
  * @throws TypeError naming `fn` and the option for a bad size, channel count, fit or filter.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveImageTransform } from "./images.ts";
- * resolveImageTransform("f", { size: 32 }); // { size: [32, 32], channels: 3, fit: "center-crop", filter: "hamming" }
+ * assert.deepEqual(resolveImageTransform("f", { size: 32 }), { size: [32, 32], channels: 3, fit: "center-crop", filter: "hamming" });
  * ```
  */
 export function resolveImageTransform(
@@ -365,8 +375,9 @@ function roundHalfEven(x: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fitGeometry } from "./images.ts";
- * fitGeometry(40, 50, [16, 16], "center-crop"); // { resized: [16, 20], top: 0, left: 2 }
+ * assert.deepEqual(fitGeometry(40, 50, [16, 16], "center-crop"), { resized: [16, 20], top: 0, left: 2 });
  * ```
  */
 export function fitGeometry(
@@ -467,10 +478,12 @@ function convertChannels(img: DecodedImage, channels: 1 | 3): Uint8Array {
  * @returns `[h, w, channels]` row-major values in [0, 1], and the shape
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeImage, encodeImage, transformImage } from "./images.ts";
  * const png = encodeImage(new Uint8Array(8 * 6 * 3).fill(255), { width: 8, height: 6, channels: 3 });
  * const { data, shape } = await transformImage(await decodeImage(png), { size: 4, channels: 1 });
- * console.log(shape, data[0]); // [4, 4, 1] 1
+ * assert.deepEqual(shape, [4, 4, 1]);
+ * assert.equal(data[0], 1);
  * ```
  */
 export async function transformImage(
@@ -490,10 +503,12 @@ export async function transformImage(
  * @returns `[h, w, channels]` row-major samples 0..255, and the shape
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeImage, encodeImage, transformImageBytes } from "./images.ts";
  * const png = encodeImage(new Uint8Array(4 * 4).fill(51), { width: 4, height: 4, channels: 1 });
  * const { samples, shape } = await transformImageBytes(await decodeImage(png), { size: 2 });
- * console.log(shape, samples[0]); // [2, 2, 3] 51
+ * assert.deepEqual(shape, [2, 2, 3]);
+ * assert.equal(samples[0], 51);
  * ```
  */
 export async function transformImageBytes(
@@ -536,11 +551,13 @@ export async function transformImageBytes(
  * @throws ImageDecodeError naming `path` when it cannot be read or decoded.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeImage, readImage } from "./images.ts";
  * const path = await Deno.makeTempFile({ suffix: ".png" });
  * await Deno.writeFile(path, encodeImage(new Uint8Array(16).fill(51), { width: 4, height: 4, channels: 1 }));
  * const { data, shape } = await readImage(path, { size: 2, channels: 3 });
- * console.log(shape, data[0]); // [2, 2, 3] 0.2
+ * assert.deepEqual(shape, [2, 2, 3]);
+ * assert.ok(Math.abs(data[0] - 0.2) < 1e-6);
  * ```
  */
 export async function readImage(
@@ -563,7 +580,9 @@ export async function readImage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: EncodeImageOptions = { width: 64, height: 64, channels: 3, format: "jpeg", quality: 90 };
+ * assert.equal(o.quality, 90);
  * ```
  */
 export interface EncodeImageOptions {
@@ -587,9 +606,10 @@ export interface EncodeImageOptions {
  * @throws TypeError when the sizes do not match the data or the options are out of range.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeImage, sniffImageFormat } from "./images.ts";
  * const jpg = encodeImage(new Float32Array(16 * 16 * 3).fill(0.5), { width: 16, height: 16, channels: 3, format: "jpeg" });
- * console.log(sniffImageFormat(jpg)); // "jpeg"
+ * assert.equal(sniffImageFormat(jpg), "jpeg");
  * ```
  */
 export function encodeImage(

@@ -27,7 +27,9 @@ import { createRng, type Rng } from "./random.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const labels: LabelArray = Int32Array.from([0, 1, 1]);
+ * assert.equal(labels.length, 3);
  * ```
  */
 export type LabelArray = Int32Array | readonly number[];
@@ -38,8 +40,9 @@ export type LabelArray = Int32Array | readonly number[];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FASHION_MNIST_SUPER_CATEGORIES } from "./pairs.ts";
- * FASHION_MNIST_SUPER_CATEGORIES[3]; // 0: Dress is a top
+ * assert.equal(FASHION_MNIST_SUPER_CATEGORIES[3], 0); // Dress is a top
  * ```
  */
 export const FASHION_MNIST_SUPER_CATEGORIES: readonly number[] = Object.freeze([
@@ -60,8 +63,9 @@ export const FASHION_MNIST_SUPER_CATEGORIES: readonly number[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FASHION_MNIST_SUPER_CATEGORY_NAMES } from "./pairs.ts";
- * FASHION_MNIST_SUPER_CATEGORY_NAMES[2]; // "footwear"
+ * assert.equal(FASHION_MNIST_SUPER_CATEGORY_NAMES[2], "footwear");
  * ```
  */
 export const FASHION_MNIST_SUPER_CATEGORY_NAMES: readonly string[] = Object.freeze([
@@ -78,9 +82,10 @@ export const FASHION_MNIST_SUPER_CATEGORY_NAMES: readonly string[] = Object.free
  * @param superCategories super-category per label (default Fashion-MNIST's)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gradedSimilarity } from "./pairs.ts";
- * gradedSimilarity(5, 7); // 0.5: Sandal and Sneaker are both footwear
- * gradedSimilarity(1, 8); // 0
+ * assert.equal(gradedSimilarity(5, 7), 0.5); // Sandal and Sneaker are both footwear
+ * assert.equal(gradedSimilarity(1, 8), 0);
  * ```
  */
 export function gradedSimilarity(
@@ -101,8 +106,9 @@ export function gradedSimilarity(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const p: IndexPairs = labelledPairs([0, 0, 1, 1], { count: 2 });
- * console.log(p.left, p.right, p.target);
+ * assert.deepEqual([p.left.length, p.right.length, p.target.length], [2, 2, 2]);
  * ```
  */
 export interface IndexPairs {
@@ -119,7 +125,9 @@ export interface IndexPairs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const t: IndexTriplets = tripletIndices([0, 0, 1, 1], { count: 2 });
+ * assert.equal(t.anchor.length, 2);
  * ```
  */
 export interface IndexTriplets {
@@ -136,8 +144,9 @@ export interface IndexTriplets {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const index: ClassIndex = classIndex([0, 1, 0]);
- * index.members.get(0); // Int32Array [0, 2]
+ * assert.deepEqual(index.members.get(0), Int32Array.of(0, 2));
  * ```
  */
 export interface ClassIndex {
@@ -153,8 +162,9 @@ export interface ClassIndex {
  * @throws Error when a label is not an integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classIndex } from "./pairs.ts";
- * classIndex([1, 0, 1]).members.get(1); // Int32Array [0, 2]
+ * assert.deepEqual(classIndex([1, 0, 1]).members.get(1), Int32Array.of(0, 2));
  * ```
  */
 export function classIndex(labels: LabelArray): ClassIndex {
@@ -198,8 +208,10 @@ function pickTwo(rng: Rng, from: Int32Array): [number, number] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRng } from "./random.ts";
  * const options: PairBuilderOptions = { count: 100, rng: createRng(7) };
+ * assert.equal(options.count, 100);
  * ```
  */
 export interface PairBuilderOptions {
@@ -219,9 +231,10 @@ export interface PairBuilderOptions {
  * @throws Error when no class has two examples (positives) or there is one class (negatives).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelledPairs } from "./pairs.ts";
  * const p = labelledPairs([0, 0, 1, 1], { count: 4, rng: 1 });
- * console.log(p.target); // two 1s and two 0s
+ * assert.deepEqual([...p.target].sort(), [0, 0, 1, 1]); // two 1s and two 0s
  * ```
  */
 export function labelledPairs(
@@ -277,9 +290,10 @@ export function labelledPairs(
  * @throws Error when some level has no possible pair.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gradedPairs } from "./pairs.ts";
  * const p = gradedPairs([0, 0, 2, 5, 7, 1], { count: 6, rng: 3 });
- * console.log(p.target); // two each of 1, 0.5 and 0
+ * assert.deepEqual([...p.target].sort(), [0, 0, 0.5, 0.5, 1, 1]); // two each of 1, 0.5 and 0
  * ```
  */
 export function gradedPairs(
@@ -349,9 +363,14 @@ export function gradedPairs(
  * @throws Error when no class has two examples or there is a single class.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tripletIndices } from "./pairs.ts";
- * const t = tripletIndices([0, 0, 1, 1], { count: 2, rng: 1 });
- * console.log(t.anchor, t.positive, t.negative);
+ * const labels = [0, 0, 1, 1];
+ * const t = tripletIndices(labels, { count: 2, rng: 1 });
+ * t.anchor.forEach((a, i) => {
+ *   assert.equal(labels[t.positive[i]], labels[a]);
+ *   assert.notEqual(labels[t.negative[i]], labels[a]);
+ * });
  * ```
  */
 export function tripletIndices(labels: LabelArray, options: PairBuilderOptions): IndexTriplets {

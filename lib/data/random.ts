@@ -30,7 +30,9 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const u = createRng(1).nextUint32(); // 0 <= u < 4294967296
+   * assert.ok(Number.isInteger(u) && u >= 0 && u < 4294967296);
    * ```
    */
   nextUint32(): number;
@@ -39,7 +41,9 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const x = createRng(1).next(); // 0 <= x < 1
+   * assert.ok(x >= 0 && x < 1);
    * ```
    */
   next(): number;
@@ -49,7 +53,9 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const die = createRng(1).nextInt(6) + 1; // 1..6
+   * assert.ok(Number.isInteger(die) && die >= 1 && die <= 6);
    * ```
    */
   nextInt(n: number): number;
@@ -59,7 +65,9 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const z = createRng(1).normal();
+   * assert.ok(Number.isFinite(z));
    * ```
    */
   normal(): number;
@@ -69,7 +77,9 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const perm = createRng(7).shuffle([0, 1, 2, 3, 4]); // a permutation of 0..4
+   * assert.deepEqual([...perm].sort(), [0, 1, 2, 3, 4]);
    * ```
    */
   shuffle<A extends { length: number; [i: number]: unknown }>(array: A): A;
@@ -79,11 +89,12 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const rng = createRng(3);
    * const saved = rng.state();
    * const a = rng.next();
    * rng.setState(saved);
-   * rng.next() === a; // true
+   * assert.equal(rng.next(), a);
    * ```
    */
   state(): number;
@@ -93,8 +104,10 @@ export interface Rng {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * const rng = createRng(3);
    * rng.setState(123456789);
+   * assert.equal(rng.state(), 123456789);
    * ```
    */
   setState(state: number): void;
@@ -108,10 +121,12 @@ export interface Rng {
  * @returns a new, independent {@link Rng}
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRng } from "./random.ts";
  * const rng = createRng(42);
- * rng.next(); // 0.6011037519201636 (always, for seed 42)
+ * assert.equal(rng.next(), 0.6011037519201636); // always, for seed 42
  * const idx = rng.shuffle(Array.from({ length: 10 }, (_, i) => i));
+ * assert.deepEqual([...idx].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
  * ```
  */
 export function createRng(seed: number): Rng {

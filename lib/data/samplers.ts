@@ -80,7 +80,9 @@ function streamSampler<B>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const options: MPerClassOptions = { m: 4, batchSize: 32, seed: 1 };
+ * assert.equal(options.batchSize / options.m, 8);
  * ```
  */
 export interface MPerClassOptions {
@@ -101,11 +103,12 @@ export interface MPerClassOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classIndex } from "./pairs.ts";
  * import { createRng } from "./random.ts";
  * import { mPerClassIndices } from "./samplers.ts";
  * const idx = mPerClassIndices(classIndex([0, 0, 1, 1, 2, 2]), 2, 4, createRng(1));
- * console.log(idx.length); // 4: two classes, two examples each
+ * assert.equal(idx.length, 4); // two classes, two examples each
  * ```
  */
 export function mPerClassIndices(
@@ -147,11 +150,13 @@ export function mPerClassIndices(
  * @throws Error when `batchSize` is not a multiple of `m` or needs more classes than exist.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mPerClassSampler } from "./samplers.ts";
  * const labels = Int32Array.from({ length: 40 }, (_, i) => i % 10);
  * const s = mPerClassSampler(tf.zeros([40, 2]), labels, { m: 4, batchSize: 8, seed: 1 });
- * console.log(s.next().y.arraySync()); // two classes, four of each
+ * const y = s.next().y.arraySync() as number[];
+ * assert.deepEqual([...new Set(y)].map((c) => y.filter((v) => v === c).length), [4, 4]); // two classes, four of each
  * ```
  */
 export function mPerClassSampler(
@@ -194,7 +199,9 @@ export function mPerClassSampler(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const options: PairSamplerOptions = { batchSize: 64, targets: "graded", seed: 1 };
+ * assert.equal(options.targets, "graded");
  * ```
  */
 export interface PairSamplerOptions {
@@ -222,10 +229,11 @@ export interface PairSamplerOptions {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairSampler } from "./samplers.ts";
  * const s = pairSampler(tf.zeros([8, 2]), [0, 0, 1, 1, 2, 2, 3, 3], { batchSize: 4, seed: 1 });
- * console.log(s.next().target.arraySync()); // two 1s and two 0s
+ * assert.deepEqual((s.next().target.arraySync() as number[]).sort(), [0, 0, 1, 1]); // two 1s and two 0s
  * ```
  */
 export function pairSampler(
@@ -268,10 +276,11 @@ export function pairSampler(
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { tripletSampler } from "./samplers.ts";
  * const s = tripletSampler(tf.zeros([4, 2]), [0, 0, 1, 1], { batchSize: 3, seed: 1 });
- * console.log(s.next().inputs.length); // 3
+ * assert.equal(s.next().inputs.length, 3);
  * ```
  */
 export function tripletSampler(

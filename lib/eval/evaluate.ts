@@ -45,10 +45,11 @@ export interface EvaluateOptions extends RetrievalOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { evaluateEmbeddings } from "./evaluate.ts";
  * const e = await evaluateEmbeddings(tf.tensor2d([[0], [0.1], [5], [5.1]]), [0, 0, 1, 1]);
- * console.log(e.mapAtR, e.nmi); // 1 1
+ * assert.ok(Math.abs(e.mapAtR - 1) < 1e-6 && Math.abs(e.nmi - 1) < 1e-6);
  * ```
  */
 export async function evaluateEmbeddings(
@@ -105,12 +106,13 @@ export async function evaluateEmbeddings(
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { evaluate } from "./evaluate.ts";
  * import { mlpEncoder } from "../models/encoders.ts";
  * const model = mlpEncoder({ inputShape: [2], hidden: [4], embeddingDim: 2 });
  * const result = await evaluate(model, tf.randomNormal([20, 2]), Array.from({ length: 20 }, (_, i) => i % 2));
- * console.log(result.mapAtR, result.nmi);
+ * assert.ok(result.mapAtR >= 0 && result.mapAtR <= 1 && result.nmi >= 0 && result.nmi <= 1);
  * ```
  */
 export async function evaluate(
@@ -133,10 +135,11 @@ export async function evaluate(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { evaluateEmbeddings, flattenEvaluation } from "./evaluate.ts";
  * const e = await evaluateEmbeddings(tf.tensor2d([[0], [0.1], [5], [5.1]]), [0, 0, 1, 1]);
- * console.log(flattenEvaluation(e).recallAt1); // 1
+ * assert.equal(flattenEvaluation(e).recallAt1, 1);
  * ```
  */
 export function flattenEvaluation(

@@ -132,11 +132,13 @@ const MAGIC = "SIMLIDX1";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Index } from "./index.ts";
  * const index = new Index({ dim: 2, kind: "hnsw", hnsw: { M: 8, seed: 1 } });
  * index.add([[0, 0], [1, 0], [5, 5]]);
  * const { indices, distances } = await index.search([[0.9, 0.1]], 2);
- * console.log([...indices], distances[0]); // [1, 0] 0.1414...
+ * assert.deepEqual([...indices], [1, 0]);
+ * assert.ok(Math.abs(distances[0] - Math.SQRT2 / 10) < 1e-6);
  * ```
  */
 export class Index {
@@ -164,9 +166,10 @@ export class Index {
    * @param options dimension, metric, backend and HNSW parameters
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const flat = new Index({ dim: 64 });
-   * console.log(flat.size); // 0
+   * assert.equal(flat.size, 0);
    * ```
    */
   constructor(options: IndexOptions) {
@@ -206,10 +209,11 @@ export class Index {
    *   `vectors` and the first bad row); nothing is added then.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 2 });
    * index.add([[0, 0], [1, 1]]);
-   * console.log(index.size); // 2
+   * assert.equal(index.size, 2);
    * ```
    */
   add(vectors: Vectors): void {
@@ -237,11 +241,12 @@ export class Index {
    * @param options `efSearch` overrides the index's for this search (HNSW only)
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 1 });
    * index.add([[0], [2], [3]]);
    * const r = await index.search([[2.2]], 2);
-   * console.log([...r.indices]); // [1, 2]
+   * assert.deepEqual([...r.indices], [1, 2]);
    * ```
    */
   // deno-lint-ignore require-await
@@ -276,10 +281,11 @@ export class Index {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 1, kind: "hnsw" });
    * index.add([[0], [1], [2], [3]]);
-   * console.log(await index.recall([[0.2]], 2)); // 1
+   * assert.equal(await index.recall([[0.2]], 2), 1);
    * ```
    */
   async recall(queries: Vectors, k: number, options: { efSearch?: number } = {}): Promise<number> {
@@ -301,11 +307,12 @@ export class Index {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 2 });
    * index.add([[1, 2]]);
    * const copy = Index.deserialize(index.serialize());
-   * console.log(copy.size); // 1
+   * assert.equal(copy.size, 1);
    * ```
    */
   serialize(): Uint8Array {
@@ -349,10 +356,11 @@ export class Index {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 1 });
    * index.add([[3]]);
-   * console.log(Index.deserialize(index.serialize()).dim); // 1
+   * assert.equal(Index.deserialize(index.serialize()).dim, 1);
    * ```
    */
   static deserialize(bytes: Uint8Array): Index {
@@ -400,10 +408,13 @@ export class Index {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
    * const index = new Index({ dim: 1 });
    * index.add([[0]]);
-   * await index.save("/tmp/example.index");
+   * const path = `${await Deno.makeTempDir()}/example.index`;
+   * await index.save(path);
+   * assert.equal((await Index.load(path)).size, 1);
    * ```
    */
   async save(path: string): Promise<void> {
@@ -415,9 +426,14 @@ export class Index {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Index } from "./index.ts";
-   * const index = await Index.load("/tmp/example.index");
-   * console.log(index.size);
+   * const path = `${await Deno.makeTempDir()}/example.index`;
+   * const saved = new Index({ dim: 1 });
+   * saved.add([[0], [1]]);
+   * await saved.save(path);
+   * const index = await Index.load(path);
+   * assert.equal(index.size, 2);
    * ```
    */
   static async load(path: string): Promise<Index> {

@@ -141,8 +141,9 @@ const RERANK_EXTRA = 2;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultKnnThreads } from "./knn.ts";
- * defaultKnnThreads() >= 1; // true
+ * assert.ok(defaultKnnThreads() >= 1);
  * ```
  */
 export function defaultKnnThreads(): number {
@@ -203,10 +204,11 @@ function centred(data: Float32Array, rows: number, d: number, centre: Float64Arr
  * @throws Error when a value is NaN, Infinity or −Infinity (naming the argument and the row).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnArrays } from "./knn.ts";
  * const x = new Float32Array([0, 1, 3]);
  * const r = await knnArrays(x, null, 3, 1, 1, { metric: "euclidean" });
- * console.log([...r.indices]); // [1, 0, 1]
+ * assert.deepEqual([...r.indices], [1, 0, 1]);
  * ```
  */
 export async function knnArrays(
@@ -452,10 +454,13 @@ function reported(family: Family, key: number): number {
  * @param reference `[m * d]` row-major
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { forEachKeyBlock } from "./knn.ts";
  * const q = new Float32Array([0]), r = new Float32Array([3, 1]);
  * // Centred on the reference mean 2: ‖r − 2‖² − 2(q − 2)(r − 2) = [5, −3] (distance² − 4).
- * await forEachKeyBlock(q, r, 1, 2, 1, "euclidean", 1, (keys) => console.log([...keys])); // [5, -3]
+ * const seen: number[] = [];
+ * await forEachKeyBlock(q, r, 1, 2, 1, "euclidean", 1, (keys) => seen.push(...keys));
+ * assert.deepEqual(seen, [5, -3]);
  * ```
  */
 export async function forEachKeyBlock(
@@ -572,8 +577,10 @@ function getPool(size: number): NodeWorker[] {
  *
  * @example
  * ```ts
- * import { terminateKnnWorkers } from "./knn.ts";
+ * import assert from "node:assert/strict";
+ * import { knnWorkerCount, terminateKnnWorkers } from "./knn.ts";
  * terminateKnnWorkers();
+ * assert.equal(knnWorkerCount(), 0);
  * ```
  */
 export function terminateKnnWorkers(): void {
@@ -587,9 +594,10 @@ export function terminateKnnWorkers(): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnWorkerCount, terminateKnnWorkers } from "./knn.ts";
  * terminateKnnWorkers();
- * console.log(knnWorkerCount()); // 0
+ * assert.equal(knnWorkerCount(), 0);
  * ```
  */
 export function knnWorkerCount(): number {
@@ -671,11 +679,13 @@ function runNow(job: ScanJob, threads: number, k: number): Promise<WorkerPart[]>
  * @throws Error when k is out of range, dimensions differ, or an input holds NaN or ±Infinity.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { knn } from "./knn.ts";
  * const x = tf.tensor2d([[0], [1], [3]]);
  * const { indices, distances } = await knn(x, undefined, 1);
- * console.log([...indices], [...distances]); // [1, 0, 1] [1, 1, 2]
+ * assert.deepEqual([...indices], [1, 0, 1]);
+ * assert.deepEqual([...distances], [1, 1, 2]);
  * ```
  */
 export async function knn(

@@ -26,10 +26,11 @@ export class TopK {
    * @param k kept per row
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TopK } from "./knn.ts";
    * const top = new TopK(1, 2);
    * top.push(0, 3, 7); top.push(0, 1, 8); top.push(0, 2, 9);
-   * console.log([...top.indices]); // [8, 9]
+   * assert.deepEqual([...top.indices], [8, 9]);
    * ```
    */
   constructor(readonly rows: number, readonly k: number) {
@@ -44,10 +45,11 @@ export class TopK {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TopK } from "./knn.ts";
    * const top = new TopK(1, 1);
    * top.push(0, 5, 3); top.push(0, 5, 1);
-   * console.log(top.indices[0]); // 1
+   * assert.equal(top.indices[0], 1);
    * ```
    */
   push(row: number, key: number, index: number): void {
@@ -73,9 +75,10 @@ export class TopK {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { readFloat32 } from "./knn_core.ts";
- * readFloat32(tf.tensor1d([1, 2])); // [1, 2]
+ * assert.deepEqual([...readFloat32(tf.tensor1d([1, 2]))], [1, 2]);
  * ```
  */
 export function readFloat32(t: tf.Tensor): Float32Array {
@@ -92,8 +95,10 @@ export function readFloat32(t: tf.Tensor): Float32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeRows } from "./knn_core.ts";
- * normalizeRows(new Float32Array([3, 4]), 1, 2); // [0.6, 0.8]
+ * const u = normalizeRows(new Float32Array([3, 4]), 1, 2); // [0.6, 0.8]
+ * assert.ok(Math.abs(u[0] - 0.6) < 1e-6 && Math.abs(u[1] - 0.8) < 1e-6);
  * ```
  */
 export function normalizeRows(data: Float32Array, rows: number, d: number): Float32Array {
@@ -112,8 +117,9 @@ export function normalizeRows(data: Float32Array, rows: number, d: number): Floa
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { squaredNorms } from "./knn_core.ts";
- * squaredNorms(new Float32Array([3, 4]), 1, 2); // [25]
+ * assert.deepEqual([...squaredNorms(new Float32Array([3, 4]), 1, 2)], [25]);
  * ```
  */
 export function squaredNorms(data: Float32Array, rows: number, d: number): Float32Array {
@@ -131,8 +137,9 @@ export function squaredNorms(data: Float32Array, rows: number, d: number): Float
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { transposedRows } from "./knn_core.ts";
- * transposedRows(new Float32Array([1, 2, 3, 4]), 2, 0, 2); // [1, 3, 2, 4]
+ * assert.deepEqual([...transposedRows(new Float32Array([1, 2, 3, 4]), 2, 0, 2)], [1, 3, 2, 4]);
  * ```
  */
 export function transposedRows(
@@ -186,8 +193,9 @@ export interface ScanJob {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rowNorm2 } from "./knn_core.ts";
- * rowNorm2(new Float32Array([0, 0, 3, 4]), 1, 2); // 25
+ * assert.equal(rowNorm2(new Float32Array([0, 0, 3, 4]), 1, 2), 25);
  * ```
  */
 export function rowNorm2(x: Float32Array, i: number, d: number): number {
@@ -204,8 +212,10 @@ export function rowNorm2(x: Float32Array, i: number, d: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exactKey } from "./knn_core.ts";
- * exactKey("euclidean", new Float32Array([1000, 1000]), new Float32Array([1000.0625, 1000]), 0, 0, 2, 0, new Float64Array()); // 0.00390625
+ * const key = exactKey("euclidean", new Float32Array([1000, 1000]), new Float32Array([1000.0625, 1000]), 0, 0, 2, 0, new Float64Array());
+ * assert.equal(key, 0.00390625);
  * ```
  */
 export function exactKey(
@@ -247,8 +257,9 @@ export function exactKey(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scanBound } from "./knn_core.ts";
- * scanBound("euclidean", 64, 1, 1) > 0; // true
+ * assert.ok(scanBound("euclidean", 64, 1, 1) > 0);
  * ```
  */
 export function scanBound(family: string, d: number, qs: number, maxR: number): number {
@@ -265,8 +276,9 @@ export function scanBound(family: string, d: number, qs: number, maxR: number): 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toScanUnits } from "./knn_core.ts";
- * toScanUnits("euclidean", 5, 4); // 1
+ * assert.equal(toScanUnits("euclidean", 5, 4), 1);
  * ```
  */
 export function toScanUnits(family: string, key: number, qs: number): number {
@@ -283,13 +295,14 @@ export function toScanUnits(family: string, key: number, qs: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs"; // a backend
  * import { exactKeys, scanBlocks, TopK } from "./knn_core.ts";
  * const job = { q: new Float32Array([0, 1, 3]), r: null, n: 3, m: 3, d: 1, k: 1,
  *   family: "euclidean", excludeSelf: true, block: 2 };
  * const top = new TopK(3, 1);
  * scanBlocks(job, top, 0, 1);
- * console.log([...exactKeys(job, top, 1)]); // [1, 1, 4]
+ * assert.deepEqual([...exactKeys(job, top, 1)], [1, 1, 4]);
  * ```
  */
 export function exactKeys(
@@ -334,9 +347,11 @@ export function exactKeys(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blockPairs } from "./knn_core.ts";
- * blockPairs({ q: new Float32Array(3), r: null, n: 3, m: 3, d: 1, k: 1, family: "dot",
- *   excludeSelf: true, block: 2 }); // [[0, 0], [0, 1], [1, 1]]
+ * const pairs = blockPairs({ q: new Float32Array(3), r: null, n: 3, m: 3, d: 1, k: 1, family: "dot",
+ *   excludeSelf: true, block: 2 });
+ * assert.deepEqual(pairs, [[0, 0], [0, 1], [1, 1]]);
  * ```
  */
 export function blockPairs(job: ScanJob): [number, number][] {
@@ -373,13 +388,14 @@ function scanNorms(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs"; // a backend
  * import { scanBlocks, TopK } from "./knn_core.ts";
  * const top = new TopK(3, 1);
  * const job = { q: new Float32Array([0, 1, 3]), r: null, n: 3, m: 3, d: 1, k: 1,
  *   family: "sqeuclidean", excludeSelf: true, block: 2 };
  * scanBlocks(job, top, 0, 1);
- * console.log([...top.indices]); // [1, 0, 1]
+ * assert.deepEqual([...top.indices], [1, 0, 1]);
  * ```
  */
 export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number): ScanNorms {

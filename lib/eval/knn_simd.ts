@@ -180,6 +180,7 @@ let cached: SimdFilter | null | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { simdFilter } from "./knn_simd.ts";
  * const k = simdFilter();
  * if (k) {
@@ -188,7 +189,7 @@ let cached: SimdFilter | null | undefined;
  *   f.set([1, 2, 3, 4], 0); // g: one row of 4
  *   f.set([0, 0, 0, 0], 4); // base
  *   f[8] = 2.5; // row threshold
- *   console.log(k.rows(0, 1, 1, 4, 16, 32, 1, 48)); // 1 (some key ≤ 2.5)
+ *   assert.equal(k.rows(0, 1, 1, 4, 16, 32, 1, 48), 1); // some key ≤ 2.5
  * }
  * ```
  */

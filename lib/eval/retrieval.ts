@@ -388,8 +388,9 @@ function checkLabels(labels: ArrayLike<number>, rows: number, name: string): voi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RETRIEVAL_OPTION_KEYS } from "./retrieval.ts";
- * RETRIEVAL_OPTION_KEYS.includes("ks"); // true
+ * assert.ok(RETRIEVAL_OPTION_KEYS.includes("ks"));
  * ```
  */
 export const RETRIEVAL_OPTION_KEYS: readonly string[] = ["metric", "ks", "k", "blockSize"];

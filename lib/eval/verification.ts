@@ -90,9 +90,11 @@ function sweep(scores: ArrayLike<number>, isSame: ArrayLike<number | boolean>, s
  *   or only one class is present.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rocCurve } from "./verification.ts";
  * const { fpr, tpr } = rocCurve([0.9, 0.8, 0.3], [1, 0, 0]);
- * console.log(fpr, tpr); // [0, 0, 0.5, 1] [0, 1, 1, 1]
+ * assert.deepEqual([...fpr], [0, 0, 0.5, 1]);
+ * assert.deepEqual([...tpr], [0, 1, 1, 1]);
  * ```
  */
 export function rocCurve(
@@ -125,8 +127,9 @@ export function rocCurve(
  * @throws Error when only one class is present (ROC AUC is undefined).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rocAuc } from "./verification.ts";
- * rocAuc([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]); // 0.875
+ * assert.equal(rocAuc([0.9, 0.5, 0.5, 0.1], [1, 1, 0, 0]), 0.875);
  * ```
  */
 export function rocAuc(
@@ -147,8 +150,9 @@ export function rocAuc(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bestThresholdAccuracy } from "./verification.ts";
- * bestThresholdAccuracy([0.9, 0.8, 0.3], [1, 0, 0]); // { threshold: 0.9, accuracy: 1 }
+ * assert.deepEqual(bestThresholdAccuracy([0.9, 0.8, 0.3], [1, 0, 0]), { threshold: 0.9, accuracy: 1 });
  * ```
  */
 export function bestThresholdAccuracy(
@@ -177,8 +181,9 @@ export function bestThresholdAccuracy(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { equalErrorRate } from "./verification.ts";
- * equalErrorRate([0.9, 0.8, 0.3], [1, 0, 0]).eer; // 0
+ * assert.equal(equalErrorRate([0.9, 0.8, 0.3], [1, 0, 0]).eer, 0);
  * ```
  */
 export function equalErrorRate(
@@ -239,10 +244,11 @@ export interface Calibration extends ThresholdPoint {
  *   differ, a distance that is NaN or ±Infinity).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { calibrateThreshold, match } from "./verification.ts";
  * const cal = calibrateThreshold([0.1, 0.2, 0.4, 0.5, 0.9], [1, 1, 0, 1, 0], { targetPrecision: 0.75 });
- * console.log(cal.threshold); // 0.5  (precision 3/4 there)
- * console.log(match([0.3, 0.7], cal.threshold)); // [true, false]
+ * assert.equal(cal.threshold, 0.5); // precision 3/4 there
+ * assert.deepEqual(match([0.3, 0.7], cal.threshold), [true, false]);
  * ```
  */
 export function calibrateThreshold(
@@ -291,8 +297,9 @@ export function calibrateThreshold(
  * @throws Error when a distance is NaN or ±Infinity, or the threshold is NaN.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { match } from "./verification.ts";
- * match([0.2, 0.5, 0.8], 0.5); // [true, true, false]
+ * assert.deepEqual(match([0.2, 0.5, 0.8], 0.5), [true, true, false]);
  * ```
  */
 export function match(distances: ArrayLike<number>, threshold: number): boolean[] {

@@ -28,7 +28,9 @@ import { binaryCrossEntropyWithLogits, marginRankingLoss, meanSquaredErrorLoss }
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const score: PairScore = "cosine";
+ * assert.equal(score, "cosine");
  * ```
  */
 export type PairScore = "cosine" | "learned";
@@ -38,9 +40,11 @@ export type PairScore = "cosine" | "learned";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PairBatch } from "../data/batches.ts";
  * import { mlpEncoder } from "../models/mod.ts";
  * const head: SimilarityHead<PairBatch> = regressionHead(mlpEncoder({ inputShape: [4], hidden: [8] }));
+ * assert.equal(head.kind, "regression");
  * ```
  */
 export interface SimilarityHead<B> {
@@ -66,7 +70,9 @@ export interface SimilarityHead<B> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const options: HeadOptions = { seed: 1, hidden: [32] };
+ * assert.deepEqual(options.hidden, [32]);
  * ```
  */
 export interface HeadOptions {
@@ -140,12 +146,14 @@ function reshapeScores(scores: tf.Tensor): tf.Tensor1D {
  * @param encoder the shared encoder (trained with the head)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../models/mod.ts";
  * import { regressionHead } from "./heads.ts";
  * const head = regressionHead(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 3 }));
  * const loss = head.loss({ inputs: [tf.ones([2, 4]), tf.zeros([2, 4])], target: tf.tensor1d([1, 0]) });
- * loss.print();
+ * assert.deepEqual(loss.shape, []);
+ * assert.ok(loss.dataSync()[0] >= 0);
  * ```
  */
 export function regressionHead(
@@ -184,11 +192,14 @@ export function regressionHead(
  * @param encoder the shared encoder (trained with the head)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../models/mod.ts";
  * import { classificationHead } from "./heads.ts";
  * const head = classificationHead(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 3 }));
- * head.similarity(tf.ones([2, 4]), tf.zeros([2, 4])).print(); // two probabilities
+ * const p = head.similarity(tf.ones([2, 4]), tf.zeros([2, 4])).dataSync(); // two probabilities
+ * assert.equal(p.length, 2);
+ * assert.ok(p.every((v) => v >= 0 && v <= 1));
  * ```
  */
 export function classificationHead(
@@ -228,12 +239,14 @@ export function classificationHead(
  * @param encoder the shared encoder (trained with the head)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../models/mod.ts";
  * import { rankingHead } from "./heads.ts";
  * const head = rankingHead(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 3 }), { margin: 0.3 });
  * const x = tf.randomNormal([5, 4]);
- * head.loss({ inputs: [x, x, tf.neg(x)] }).print();
+ * const loss = head.loss({ inputs: [x, x, tf.neg(x)] });
+ * assert.ok(loss.dataSync()[0] >= 0);
  * ```
  */
 export function rankingHead(

@@ -25,9 +25,10 @@ function sameLength(who: string, a: tf.Tensor, b: tf.Tensor): void {
  * @param target `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { meanSquaredErrorLoss } from "./losses.ts";
- * meanSquaredErrorLoss(tf.tensor1d([1, 0]), tf.tensor1d([0, 0])).print(); // 0.5
+ * assert.equal(meanSquaredErrorLoss(tf.tensor1d([1, 0]), tf.tensor1d([0, 0])).dataSync()[0], 0.5);
  * ```
  */
 export function meanSquaredErrorLoss(prediction: tf.Tensor, target: tf.Tensor): tf.Scalar {
@@ -47,9 +48,11 @@ export function meanSquaredErrorLoss(prediction: tf.Tensor, target: tf.Tensor): 
  * @param target `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { binaryCrossEntropyWithLogits } from "./losses.ts";
- * binaryCrossEntropyWithLogits(tf.tensor1d([0]), tf.tensor1d([1])).print(); // log 2 ≈ 0.6931
+ * const loss = binaryCrossEntropyWithLogits(tf.tensor1d([0]), tf.tensor1d([1])).dataSync()[0];
+ * assert.ok(Math.abs(loss - Math.LN2) < 1e-6); // log 2 ≈ 0.6931
  * ```
  */
 export function binaryCrossEntropyWithLogits(logits: tf.Tensor, target: tf.Tensor): tf.Scalar {
@@ -71,9 +74,11 @@ export function binaryCrossEntropyWithLogits(logits: tf.Tensor, target: tf.Tenso
  * @param margin the required gap, default 0.2
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { marginRankingLoss } from "./losses.ts";
- * marginRankingLoss(tf.tensor1d([0.9, 0.5]), tf.tensor1d([0.1, 0.4]), 0.2).print(); // 0.05
+ * const loss = marginRankingLoss(tf.tensor1d([0.9, 0.5]), tf.tensor1d([0.1, 0.4]), 0.2).dataSync()[0];
+ * assert.ok(Math.abs(loss - 0.05) < 1e-6);
  * ```
  */
 export function marginRankingLoss(

@@ -10,8 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeFileAtomic } from "./atomic.ts";
  * await writeFileAtomic("/tmp/out.bin", new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(await Deno.readFile("/tmp/out.bin"), new Uint8Array([1, 2, 3]));
  * ```
  */
 export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
@@ -33,8 +35,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array): Promise<v
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeTextAtomic } from "./atomic.ts";
  * await writeTextAtomic("/tmp/hello.txt", "hello\n");
+ * assert.equal(await Deno.readTextFile("/tmp/hello.txt"), "hello\n");
  * ```
  */
 export function writeTextAtomic(path: string, text: string): Promise<void> {
@@ -48,8 +52,10 @@ export function writeTextAtomic(path: string, text: string): Promise<void> {
  * @throws Error naming the key path of the first NaN or infinite number.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeJsonAtomic } from "./atomic.ts";
  * await writeJsonAtomic("/tmp/metrics.json", { mapAtR: 0.42 });
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile("/tmp/metrics.json")), { mapAtR: 0.42 });
  * ```
  */
 export function writeJsonAtomic(path: string, value: unknown): Promise<void> {

@@ -39,7 +39,8 @@ import { fileSystemHandler } from "./export.ts";
  *
  * @example
  * ```ts
- * LATEST_FILE; // "latest.json"
+ * import assert from "node:assert/strict";
+ * assert.equal(LATEST_FILE, "latest.json");
  * ```
  */
 export const LATEST_FILE = "latest.json";
@@ -49,7 +50,9 @@ export const LATEST_FILE = "latest.json";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const p: LatestPointer = { step: 40, path: "ckpt-00000040-1a2b3c4d", savedAt: "2026-01-01T00:00:00Z" };
+ * assert.ok(p.path.startsWith("ckpt-"));
  * ```
  */
 export interface LatestPointer {
@@ -66,7 +69,9 @@ export interface LatestPointer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const state: CheckpointState = { step: 40, sampler: { epoch: 0, batch: 40, rngState: 7 } };
+ * assert.equal(state.step, 40);
  * ```
  */
 export interface CheckpointState {
@@ -157,10 +162,12 @@ function pad(step: number): string {
  * @returns the checkpoint's directory
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { saveCheckpoint } from "./checkpoint.ts";
  * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
- * const dir = await saveCheckpoint("/tmp/ckpt", { model, state: { step: 0 } });
+ * const dir = await saveCheckpoint(await Deno.makeTempDir(), { model, state: { step: 0 } });
+ * assert.ok((await Deno.stat(dir)).isDirectory);
  * ```
  */
 export async function saveCheckpoint(
@@ -251,8 +258,10 @@ export async function saveCheckpoint(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { latestCheckpoint } from "./checkpoint.ts";
- * const latest = await latestCheckpoint("/tmp/ckpt"); // { step, path, savedAt, dir } or undefined
+ * const latest = await latestCheckpoint(await Deno.makeTempDir()); // { step, path, savedAt, dir } or undefined
+ * assert.equal(latest, undefined); // nothing saved there yet
  * ```
  */
 export async function latestCheckpoint(
@@ -281,11 +290,14 @@ export async function latestCheckpoint(
  *   from the checkpoint, has another shape, or the checkpoint holds one that was not given.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
- * import { restoreCheckpoint } from "./checkpoint.ts";
+ * import { restoreCheckpoint, saveCheckpoint } from "./checkpoint.ts";
  * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
- * const state = await restoreCheckpoint("/tmp/ckpt", { model });
- * console.log(state?.step);
+ * const root = await Deno.makeTempDir();
+ * await saveCheckpoint(root, { model, state: { step: 5 } });
+ * const state = await restoreCheckpoint(root, { model });
+ * assert.equal(state?.step, 5);
  * ```
  */
 export async function restoreCheckpoint(

@@ -15,7 +15,8 @@ import "../models/layers.ts";
  *
  * @example
  * ```ts
- * WEIGHTS_FILE; // "weights.bin"
+ * import assert from "node:assert/strict";
+ * assert.equal(WEIGHTS_FILE, "weights.bin");
  * ```
  */
 export const WEIGHTS_FILE = "weights.bin";
@@ -30,11 +31,13 @@ function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fileSystemHandler } from "./export.ts";
  * const handler: FileSystemHandler = fileSystemHandler(await Deno.makeTempDir());
  * await tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] }).save(handler);
  * const artifacts = await handler.load();
+ * assert.ok(artifacts.modelTopology !== undefined && artifacts.weightData !== undefined);
  * ```
  */
 export type FileSystemHandler = tf.io.IOHandler & {
@@ -52,11 +55,13 @@ export type FileSystemHandler = tf.io.IOHandler & {
  * @param dir a directory
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { fileSystemHandler } from "./export.ts";
  * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] });
  * await model.save(fileSystemHandler("/tmp/model"));
  * const again = await tf.loadLayersModel(fileSystemHandler("/tmp/model"));
+ * assert.deepEqual(again.outputs[0].shape, [null, 1]);
  * ```
  */
 export function fileSystemHandler(dir: string): FileSystemHandler {
@@ -126,9 +131,11 @@ export function fileSystemHandler(dir: string): FileSystemHandler {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mlpEncoder } from "../models/mod.ts";
  * import { saveEncoder } from "./export.ts";
  * await saveEncoder(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }), "/tmp/enc");
+ * assert.ok((await Deno.stat("/tmp/enc/model.json")).isFile);
  * ```
  */
 export async function saveEncoder(model: tf.LayersModel, dir: string): Promise<void> {
@@ -161,9 +168,10 @@ async function matrixOf(embeddings: tf.Tensor2D | Float32Array, dims?: number) {
  * @param embeddings `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { vectorsTsv } from "./export.ts";
- * await vectorsTsv(tf.tensor2d([[1, 0.5]])); // "1\t0.5\n"
+ * assert.equal(await vectorsTsv(tf.tensor2d([[1, 0.5]])), "1\t0.5\n");
  * ```
  */
 export async function vectorsTsv(embeddings: tf.Tensor2D): Promise<string> {
@@ -181,8 +189,9 @@ export async function vectorsTsv(embeddings: tf.Tensor2D): Promise<string> {
  * @throws Error when columns differ in length or a value holds a tab or newline.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { metadataTsv } from "./export.ts";
- * metadataTsv({ label: [0, 1], class: ["Top", "Trouser"] }); // "label\tclass\n0\tTop\n1\tTrouser\n"
+ * assert.equal(metadataTsv({ label: [0, 1], class: ["Top", "Trouser"] }), "label\tclass\n0\tTop\n1\tTrouser\n");
  * ```
  */
 export function metadataTsv(columns: Record<string, ArrayLike<string | number>>): string {
@@ -216,9 +225,11 @@ export function metadataTsv(columns: Record<string, ArrayLike<string | number>>)
  * @param metadata columns of `metadata.tsv` (see {@linkcode metadataTsv})
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { writeProjectorTsv } from "./export.ts";
  * await writeProjectorTsv("/tmp/proj", tf.tensor2d([[1, 2], [3, 4]]), { label: [0, 1] });
+ * assert.equal(await Deno.readTextFile("/tmp/proj/metadata.tsv"), "0\n1\n"); // one column: no header row
  * ```
  */
 export async function writeProjectorTsv(
@@ -247,9 +258,10 @@ export async function writeProjectorTsv(
  * @param shape the array shape, e.g. `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeNpy } from "./export.ts";
  * const bytes = encodeNpy(new Float32Array([1, 2, 3, 4]), [2, 2]);
- * console.log(bytes.length); // 64 header bytes + 16 data bytes
+ * assert.equal(bytes.length, 128 + 16); // 128 header bytes + 16 data bytes
  * ```
  */
 export function encodeNpy(values: Float32Array, shape: readonly number[]): Uint8Array {
@@ -277,9 +289,11 @@ export function encodeNpy(values: Float32Array, shape: readonly number[]): Uint8
  * @param embeddings `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { writeNpy } from "./export.ts";
  * await writeNpy("/tmp/embeddings.npy", tf.tensor2d([[1, 2], [3, 4]]));
+ * assert.equal((await Deno.stat("/tmp/embeddings.npy")).size, 128 + 16);
  * // python3 -c "import numpy; print(numpy.load('/tmp/embeddings.npy'))"
  * ```
  */

@@ -46,8 +46,9 @@ function isTerminal(): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./progress.ts";
- * formatDuration(185); // "3m05s"
+ * assert.equal(formatDuration(185), "3m05s");
  * ```
  */
 export function formatDuration(seconds: number): string {
@@ -63,10 +64,13 @@ export function formatDuration(seconds: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createProgress } from "./progress.ts";
- * const p = createProgress(100, { label: "train", terminal: false, write: console.log });
+ * const lines: string[] = [];
+ * const p = createProgress(100, { label: "train", terminal: false, write: (s) => lines.push(s) });
  * p.update({ done: 50, fields: { loss: 0.3 } });
  * p.finish();
+ * assert.ok(lines.some((l) => l.includes("train")));
  * ```
  */
 export function createProgress(total: number, options: ProgressOptions = {}): Progress {

@@ -55,9 +55,10 @@ const decoder = new TextDecoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gitState } from "./run_dir.ts";
  * const state = await gitState();
- * console.log(state.commit, state.dirty ? `dirty: ${state.dirtyPaths.join(", ")}` : "clean");
+ * assert.equal(state.dirty, state.dirtyPaths.length > 0);
  * ```
  */
 export async function gitState(
@@ -105,8 +106,9 @@ export async function gitState(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gitCommit } from "./run_dir.ts";
- * console.log(await gitCommit());
+ * assert.match(await gitCommit(), /^([0-9a-f]{40}(\+dirty)?|unknown)$/);
  * ```
  */
 export async function gitCommit(): Promise<string> {
@@ -120,9 +122,11 @@ export async function gitCommit(): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { provenance } from "./run_dir.ts";
  * const p = await provenance();
- * console.log(p.versions.tfjs, p.git.dirty);
+ * assert.equal(p.versions.tfjs, "4.22.0");
+ * assert.equal(typeof p.git.dirty, "boolean");
  * ```
  */
 export async function provenance(): Promise<Provenance> {
@@ -149,8 +153,9 @@ export async function provenance(): Promise<Provenance> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { newRunId } from "./run_dir.ts";
- * newRunId(new Date("2026-01-02T03:04:05Z")).startsWith("20260102-030405-"); // true
+ * assert.ok(newRunId(new Date("2026-01-02T03:04:05Z")).startsWith("20260102-030405-"));
  * ```
  */
 export function newRunId(now: Date = new Date()): string {
@@ -166,8 +171,10 @@ export function newRunId(now: Date = new Date()): string {
  * @param experiment experiment name (letters, digits, `-`, `_`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRunDir } from "./run_dir.ts";
  * const dir = await createRunDir("siamese", { root: "/tmp/results", files: { "config.json": {} } });
+ * assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/config.json`)), {});
  * ```
  */
 export async function createRunDir(
@@ -225,11 +232,12 @@ async function sha256File(path: string): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRunDir, markComplete, readCompletion } from "./run_dir.ts";
  * const dir = await createRunDir("demo", { root: await Deno.makeTempDir() });
  * await Deno.writeTextFile(`${dir}/metrics.json`, "{}");
  * await markComplete(dir);
- * console.log(Object.keys((await readCompletion(dir))!.files)); // ["metrics.json"]
+ * assert.deepEqual(Object.keys((await readCompletion(dir))!.files), ["metrics.json"]);
  * ```
  */
 export async function markComplete(dir: string): Promise<RunCompletion> {
@@ -259,8 +267,9 @@ export async function markComplete(dir: string): Promise<RunCompletion> {
  * @throws Error when the marker exists but is not valid JSON.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCompletion } from "./run_dir.ts";
- * console.log(await readCompletion("/nonexistent")); // undefined
+ * assert.equal(await readCompletion("/nonexistent"), undefined);
  * ```
  */
 export async function readCompletion(dir: string): Promise<RunCompletion | undefined> {
@@ -300,9 +309,15 @@ export interface RunListing {
  * @param experiment only this experiment's runs (default: all)
  * @example
  * ```ts
- * import { listRuns } from "./run_dir.ts";
- * const { complete, incomplete } = await listRuns("results", "siamese");
- * console.log(complete.length, incomplete.length);
+ * import assert from "node:assert/strict";
+ * import { createRunDir, listRuns, markComplete } from "./run_dir.ts";
+ * const root = await Deno.makeTempDir();
+ * const files = { "config.json": { lr: 0.01 } };
+ * await markComplete(await createRunDir("siamese", { root, files }));
+ * await createRunDir("siamese", { root, files }); // never marked complete
+ * const { complete, incomplete } = await listRuns(root, "siamese");
+ * assert.equal(complete.length, 1);
+ * assert.equal(incomplete.length, 1);
  * ```
  */
 export async function listRuns(

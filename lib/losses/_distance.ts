@@ -52,9 +52,10 @@ const LOSS_NAMES: Record<string, string> = {
  * @throws Error naming `fn` and the distance when it is unknown or malformed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveLossDistance } from "./_distance.ts";
- * resolveLossDistance("f", "cosine").inverted; // true
- * resolveLossDistance("f", "cityblock").normP; // 1
+ * assert.equal(resolveLossDistance("f", "cosine").inverted, true);
+ * assert.equal(resolveLossDistance("f", "cityblock").normP, 1);
  * ```
  */
 export function resolveLossDistance(fn: string, distance: LossDistance): ResolvedDistance {
@@ -93,9 +94,10 @@ export function resolveLossDistance(fn: string, distance: LossDistance): Resolve
  * @returns `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { lpNormalize } from "./_distance.ts";
- * lpNormalize(tf.tensor2d([[3, -1]]), 1).print(); // [[0.75, -0.25]]
+ * assert.deepEqual(lpNormalize(tf.tensor2d([[3, -1]]), 1).arraySync(), [[0.75, -0.25]]);
  * ```
  */
 export function lpNormalize(x: tf.Tensor2D, p = 2): tf.Tensor2D {
@@ -123,10 +125,12 @@ export function lpNormalize(x: tf.Tensor2D, p = 2): tf.Tensor2D {
  * @returns `[n, m]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { lossDistanceMatrix, resolveLossDistance } from "./_distance.ts";
  * const d = resolveLossDistance("f", "euclidean");
- * lossDistanceMatrix(tf.tensor2d([[1, 0], [0, 2]]), d, true).print(); // [[0, 1.414], [1.414, 0]]
+ * const m = lossDistanceMatrix(tf.tensor2d([[1, 0], [0, 2]]), d, true).arraySync() as number[][];
+ * assert.ok(Math.abs(m[0][1] - Math.SQRT2) < 1e-6 && m[1][0] === m[0][1] && m[0][0] === 0); // [[0, 1.414], [1.414, 0]]
  * ```
  */
 export function lossDistanceMatrix(
@@ -152,9 +156,10 @@ export function lossDistanceMatrix(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { marginOf } from "./_distance.ts";
- * marginOf(true, tf.scalar(0.2), 0.5).print(); // 0.3
+ * assert.ok(Math.abs(marginOf(true, tf.scalar(0.2), 0.5).dataSync()[0] - 0.3) < 1e-6);
  * ```
  */
 export function marginOf(

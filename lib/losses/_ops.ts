@@ -15,10 +15,11 @@ import * as tf from "@tensorflow/tfjs";
  * @param x any tensor
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { stopGradient } from "./_ops.ts";
  * const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, stopGradient(x))))(tf.tensor1d([3]));
- * g.print(); // [3]
+ * assert.deepEqual(g.arraySync(), [3]);
  * ```
  */
 export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(
@@ -34,9 +35,10 @@ export const stopGradient: <T extends tf.Tensor>(x: T) => T = tf.customGrad(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { binary } from "./_ops.ts";
- * binary(tf.tensor1d([0, 2, 1])).print(); // [0, 1, 1]
+ * assert.deepEqual(binary(tf.tensor1d([0, 2, 1])).arraySync(), [0, 1, 1]);
  * ```
  */
 export function binary<T extends tf.Tensor>(w: T): T {
@@ -55,9 +57,12 @@ const NEG_BIG = -1e30;
  * @returns `[n, 1]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { maskedLogSumExp } from "./_ops.ts";
- * maskedLogSumExp(tf.tensor2d([[0, 0, 5]]), tf.tensor2d([[1, 1, 0]]), false).print(); // [[0.6931]]
+ * const lse = maskedLogSumExp(tf.tensor2d([[0, 0, 5]]), tf.tensor2d([[1, 1, 0]]), false);
+ * assert.deepEqual(lse.shape, [1, 1]);
+ * assert.ok(Math.abs(lse.dataSync()[0] - Math.LN2) < 1e-6);
  * ```
  */
 export function maskedLogSumExp(x: tf.Tensor2D, mask: tf.Tensor2D, addOne: boolean): tf.Tensor2D {

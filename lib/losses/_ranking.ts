@@ -26,9 +26,10 @@ import { isPairIndices, type TupleIndices } from "./_tuples.ts";
  * @returns `[n]` weights in [0, 1]
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { minerWeights } from "./_ranking.ts";
  * const w = minerWeights({ a: Int32Array.of(0, 0), p: Int32Array.of(1, 1), n: Int32Array.of(2, 3) }, 5);
- * console.log([...w]); // [1, 1, 0.5, 0.5, 0]
+ * assert.deepEqual([...w], [1, 1, 0.5, 0.5, 0]);
  * ```
  */
 export function minerWeights(indices: TupleIndices | undefined, n: number): Float32Array {
@@ -59,6 +60,7 @@ export function minerWeights(indices: TupleIndices | undefined, n: number): Floa
  * @returns `[rows, nodes]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { segmentHistogram } from "./_ranking.ts";
  * const h = segmentHistogram(
@@ -67,7 +69,7 @@ export function minerWeights(indices: TupleIndices | undefined, n: number): Floa
  *   tf.tensor2d([[0.75, 0]]),
  *   3,
  * );
- * h.print(); // [[0.25, 1.75, 0]]
+ * assert.deepEqual(h.arraySync(), [[0.25, 1.75, 0]]);
  * ```
  */
 export function segmentHistogram(
@@ -131,9 +133,12 @@ export interface ClassMembers {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { classMembers } from "./_ranking.ts";
  * const c = classMembers(Int32Array.of(0, 1, 0));
- * console.log(c.width, [...c.flat], [...c.valid]); // 2 [0, 2, 4, 4, 6, 8] [1, 1, 1, 0, 1, 1]
+ * assert.equal(c.width, 2);
+ * assert.deepEqual([...c.flat], [0, 2, 4, 4, 6, 8]);
+ * assert.deepEqual([...c.valid], [1, 1, 1, 0, 1, 1]);
  * ```
  */
 export function classMembers(labels: Int32Array): ClassMembers {
@@ -170,10 +175,12 @@ export function classMembers(labels: Int32Array): ClassMembers {
  * @returns `[n, g, n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { classMembers, memberDifferences } from "./_ranking.ts";
  * const s = tf.tensor2d([[1, 0.2], [0.2, 1]]);
- * memberDifferences(s, classMembers(Int32Array.of(0, 0))).print(); // [[[0, -0.8], [0.8, 0]], …]
+ * const diff = memberDifferences(s, classMembers(Int32Array.of(0, 0))).arraySync() as number[][][];
+ * assert.ok(Math.abs(diff[0][0][1] + 0.8) < 1e-6 && Math.abs(diff[0][1][0] - 0.8) < 1e-6); // [[[0, -0.8], [0.8, 0]], …]
  * ```
  */
 export function memberDifferences(s: tf.Tensor2D, members: ClassMembers): tf.Tensor3D {

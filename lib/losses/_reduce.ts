@@ -98,8 +98,9 @@ function keys(fn: string, where: string, spec: object, known: string[]): void {
  * @throws Error naming the loss, the option path and the problem.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveReducer } from "./_reduce.ts";
- * resolveReducer("f", "avgNonZero", ["loss"]); // { name: "threshold", low: 0 }
+ * assert.deepEqual(resolveReducer("f", "avgNonZero", ["loss"]), { name: "threshold", low: 0 });
  * ```
  */
 export function resolveReducer(
@@ -327,11 +328,12 @@ function perAnchor(term: ElementTerm, env: ReduceEnv): LossTerm {
  *   different shapes.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { reduceTerms } from "./_reduce.ts";
  * const env = { fn: "f", n: 3, zero: () => tf.scalar(0) };
  * const terms = { loss: { kind: "element" as const, losses: tf.tensor1d([0, 2, 4]) } };
- * reduceTerms(terms, { name: "threshold", low: 0 }, env).print(); // 3
+ * assert.equal(reduceTerms(terms, { name: "threshold", low: 0 }, env).dataSync()[0], 3);
  * ```
  */
 export function reduceTerms(terms: LossTerms, reducer: Reducer, env: ReduceEnv): tf.Tensor {

@@ -194,9 +194,12 @@ function inRange(v: number, r: Range): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { opt } from "./_template.ts";
  * const spec = opt.number(0.5, { min: 0, max: 1 });
- * spec.check(0.2, { fn: "myLoss", name: "alpha", distance: undefined as never }); // fine
+ * const where = { fn: "myLoss", name: "alpha", distance: undefined as never };
+ * spec.check(0.2, where); // fine
+ * assert.throws(() => spec.check(2, where), /alpha must be a finite number ≥ 0 and ≤ 1, got 2/);
  * ```
  */
 export const opt = {
@@ -755,6 +758,7 @@ function runLoss<O extends LossOptions>(
  * @returns the loss function, with `lossName`, `definition` and `with(options)`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { defineLoss, opt } from "./_template.ts";
  * import type { LossOptions } from "./_template.ts";
@@ -769,7 +773,8 @@ function runLoss<O extends LossOptions>(
  *     return { loss: { kind: "pair", losses: tf.mul(ctx.mat(), o.scale), weights: pos } };
  *   },
  * });
- * meanPositiveDistance(tf.tensor2d([[1, 0], [0, 1]]), [0, 0]).print(); // 1.4142
+ * const loss = meanPositiveDistance(tf.tensor2d([[1, 0], [0, 1]]), [0, 0]).dataSync()[0];
+ * assert.ok(Math.abs(loss - Math.SQRT2) < 1e-6);
  * ```
  */
 export function defineLoss<O extends LossOptions>(
@@ -798,8 +803,9 @@ export function defineLoss<O extends LossOptions>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isLoss } from "./_template.ts";
- * isLoss(() => 0); // false
+ * assert.equal(isLoss(() => 0), false);
  * ```
  */
 export function isLoss(f: unknown): f is Loss<LossOptions> {
@@ -814,6 +820,7 @@ export function isLoss(f: unknown): f is Loss<LossOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { defineLoss, opt, TrainableLoss } from "./_template.ts";
  * import type { ParametrizedLossOptions } from "./_template.ts";
@@ -837,8 +844,8 @@ export function isLoss(f: unknown): f is Loss<LossOptions> {
  *   },
  * });
  * const trainable = new TrainableLoss(centreLoss, { numClasses: 3, embeddingSize: 2, seed: 1 });
- * trainable.trainableWeights.length; // 1
- * trainable.call(tf.tensor2d([[0, 1], [1, 0]]), [0, 2]).print();
+ * assert.equal(trainable.trainableWeights.length, 1);
+ * assert.ok(trainable.call(tf.tensor2d([[0, 1], [1, 0]]), [0, 2]).dataSync()[0] >= 0);
  * trainable.dispose();
  * ```
  */

@@ -53,8 +53,9 @@ export type TupleIndices = PairIndices | TripletIndices;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPairIndices } from "./_tuples.ts";
- * isPairIndices({ a: new Int32Array(), p: new Int32Array(), n: new Int32Array() }); // false
+ * assert.equal(isPairIndices({ a: new Int32Array(), p: new Int32Array(), n: new Int32Array() }), false);
  * ```
  */
 export function isPairIndices(indices: TupleIndices): indices is PairIndices {
@@ -71,8 +72,9 @@ export function isPairIndices(indices: TupleIndices): indices is PairIndices {
  * @throws Error when the count differs or a label is not an integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelsArray } from "./_tuples.ts";
- * labelsArray([0, 1, 1], 3); // Int32Array [0, 1, 1]
+ * assert.deepEqual(labelsArray([0, 1, 1], 3), Int32Array.of(0, 1, 1));
  * ```
  */
 export function labelsArray(labels: Labels, n: number, fn = "labels", name = "labels"): Int32Array {
@@ -112,9 +114,11 @@ export function labelsArray(labels: Labels, n: number, fn = "labels", name = "la
  * @param excludeSelf drop `(i, i)` (PML: when `ref_labels is labels`); default: without `refLabels`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { allPairsIndices } from "./_tuples.ts";
  * const { a1, p } = allPairsIndices([0, 0, 1]);
- * console.log([...a1], [...p]); // [0, 1] [1, 0]
+ * assert.deepEqual([...a1], [0, 1]);
+ * assert.deepEqual([...p], [1, 0]);
  * ```
  */
 export function allPairsIndices(
@@ -151,8 +155,9 @@ export function allPairsIndices(
  * @param excludeSelf drop `p = a` (PML: when `ref_labels is labels`); default: without `refLabels`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { allTripletsIndices } from "./_tuples.ts";
- * allTripletsIndices([0, 0, 1]).a.length; // 2
+ * assert.equal(allTripletsIndices([0, 0, 1]).a.length, 2);
  * ```
  */
 export function allTripletsIndices(
@@ -194,8 +199,10 @@ function checkIndexArray(fn: string, name: string, arr: unknown, size: number, w
  * @throws Error naming `fn`, the array and the offending entry.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkIndices } from "./_tuples.ts";
- * checkIndices("f", { a: Int32Array.of(0), p: Int32Array.of(1), n: Int32Array.of(2) }, 3, 3);
+ * checkIndices("f", { a: Int32Array.of(0), p: Int32Array.of(1), n: Int32Array.of(2) }, 3, 3); // fine
+ * assert.throws(() => checkIndices("f", { a: Int32Array.of(0), p: Int32Array.of(1), n: Int32Array.of(3) }, 3, 3), /outside the batch/);
  * ```
  */
 export function checkIndices(fn: string, indices: TupleIndices, n: number, m: number): void {
@@ -231,8 +238,9 @@ export function checkIndices(fn: string, indices: TupleIndices, n: number, m: nu
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toPairs } from "./_tuples.ts";
- * toPairs([0, 0, 1]).a2.length; // 4
+ * assert.equal(toPairs([0, 0, 1]).a2.length, 4);
  * ```
  */
 export function toPairs(
@@ -253,8 +261,9 @@ export function toPairs(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { toTriplets } from "./_tuples.ts";
- * toTriplets([0, 0, 1]).a.length; // 2
+ * assert.equal(toTriplets([0, 0, 1]).a.length, 2);
  * ```
  */
 export function toTriplets(
@@ -300,8 +309,9 @@ export interface PairWeights {
  * @param m reference-set size (columns; default `n`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { allPairsIndices, pairWeights } from "./_tuples.ts";
- * pairWeights(allPairsIndices([0, 0, 1]), 3).numPos; // 2
+ * assert.equal(pairWeights(allPairsIndices([0, 0, 1]), 3).numPos, 2);
  * ```
  */
 export function pairWeights(pairs: PairIndices, n: number, m = n): PairWeights {
@@ -318,9 +328,10 @@ export function pairWeights(pairs: PairIndices, n: number, m = n): PairWeights {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { concatIndices } from "./_tuples.ts";
  * const t = { a: Int32Array.of(0), p: Int32Array.of(1), n: Int32Array.of(2) };
- * concatIndices(t, t).a.length; // 2
+ * assert.equal(concatIndices(t, t).a.length, 2);
  * ```
  */
 export function concatIndices<T extends TupleIndices>(x: T, y: T): T {

@@ -93,8 +93,10 @@ export interface MultipleReducers {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ReducerSpec } from "./reducers.ts";
  * const r: ReducerSpec = { name: "perAnchor", reducer: { name: "threshold", low: 0 } };
+ * assert.equal(r.name, "perAnchor");
  * ```
  */
 export type ReducerSpec =

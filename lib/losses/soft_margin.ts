@@ -22,11 +22,14 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DynamicSoftMarginHistogram } from "./soft_margin.ts";
  * const h = new DynamicSoftMarginHistogram(10);
- * h.bins.every((b) => b === 0); // true
+ * assert.ok(h.bins.every((b) => b === 0));
  * h.set(h.bins.map((_, i) => (i === 3 ? 1 : 0)));
+ * assert.equal(h.bins[3], 1);
  * h.reset();
+ * assert.ok(h.bins.every((b) => b === 0));
  * ```
  */
 export class DynamicSoftMarginHistogram {

@@ -13,8 +13,10 @@ import { allPairs, f32, type MinerBatch, pairsOf } from "./_common.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MiningStrategy } from "./_easy_hard.ts";
  * const s: MiningStrategy = "semihard";
+ * assert.equal(s, "semihard");
  * ```
  */
 export type MiningStrategy = "easy" | "semihard" | "hard" | "all";

@@ -21,8 +21,10 @@ import type { MinerOptions } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { AngularMinerOptions } from "./angular.ts";
  * const o: AngularMinerOptions = { angle: 30 };
+ * assert.equal(o.angle, 30);
  * ```
  */
 export interface AngularMinerOptions extends MinerOptions {

@@ -18,8 +18,10 @@ export type { MiningStrategy } from "./_easy_hard.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { BatchEasyHardMinerOptions } from "./batch_easy_hard.ts";
  * const o: BatchEasyHardMinerOptions = { posStrategy: "hard", negStrategy: "hard" };
+ * assert.equal(o.negStrategy, "hard");
  * ```
  */
 export interface BatchEasyHardMinerOptions extends MinerOptions {

@@ -24,8 +24,10 @@ import type { MinerOptions, SamplingMinerOptions } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DistanceWeightedMinerOptions } from "./distance_weighted.ts";
  * const o: DistanceWeightedMinerOptions = { cutoff: 0.5, nonzeroLossCutoff: 1.4 };
+ * assert.equal(o.cutoff, 0.5);
  * ```
  */
 export interface DistanceWeightedMinerOptions extends MinerOptions, SamplingMinerOptions {

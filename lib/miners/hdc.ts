@@ -14,8 +14,10 @@ import type { MinerOptions } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { HDCMinerOptions } from "./hdc.ts";
  * const o: HDCMinerOptions = { filterPercentage: 0.3 };
+ * assert.equal(o.filterPercentage, 0.3);
  * ```
  */
 export interface HDCMinerOptions extends MinerOptions {

@@ -37,8 +37,10 @@ function checkMargins(fn: string, options: MinerOptions, margins: Record<string,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TripletMarginMinerOptions } from "./miners.ts";
  * const o: TripletMarginMinerOptions = { margin: 0.1, type: "semihard" };
+ * assert.equal(o.type, "semihard");
  * ```
  */
 export interface TripletMarginMinerOptions extends MinerOptions {
@@ -168,8 +170,10 @@ export function batchHardMiner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MultiSimilarityMinerOptions } from "./miners.ts";
  * const o: MultiSimilarityMinerOptions = { epsilon: 0.05 };
+ * assert.equal(o.epsilon, 0.05);
  * ```
  */
 export interface MultiSimilarityMinerOptions extends MinerOptions {
@@ -249,8 +253,10 @@ export function multiSimilarityMiner(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PairMarginMinerOptions } from "./miners.ts";
  * const o: PairMarginMinerOptions = { posMargin: 0.3, negMargin: 0.9 };
+ * assert.equal(o.negMargin, 0.9);
  * ```
  */
 export interface PairMarginMinerOptions extends MinerOptions {

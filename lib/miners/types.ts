@@ -12,8 +12,10 @@ import type { Labels, LossDistance } from "../losses/mod.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MinerOptions } from "./types.ts";
  * const o: MinerOptions = { distance: "cosine", normalizeEmbeddings: true };
+ * assert.equal(o.distance, "cosine");
  * ```
  */
 export interface MinerOptions {
@@ -42,9 +44,11 @@ export interface MinerOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRng } from "../data/random.ts";
  * import type { SamplingMinerOptions } from "./types.ts";
  * const o: SamplingMinerOptions = { rng: createRng(1) };
+ * assert.ok(o.rng !== undefined);
  * ```
  */
 export interface SamplingMinerOptions {

@@ -17,8 +17,10 @@ import type { MinerOptions, SamplingMinerOptions } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { UniformHistogramMinerOptions } from "./uniform_histogram.ts";
  * const o: UniformHistogramMinerOptions = { numBins: 20, posPerBin: 5, negPerBin: 5 };
+ * assert.equal(o.numBins, 20);
  * ```
  */
 export interface UniformHistogramMinerOptions extends MinerOptions, SamplingMinerOptions {

@@ -12,10 +12,12 @@ import { l2Normalize } from "../distances.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { L2Normalization } from "./layers.ts";
  * const layer = new L2Normalization();
- * (layer.apply(tf.tensor2d([[3, 4]])) as tf.Tensor).print(); // [[0.6, 0.8]]
+ * const y = (layer.apply(tf.tensor2d([[3, 4]])) as tf.Tensor).dataSync(); // [[0.6, 0.8]]
+ * assert.ok(Math.abs(y[0] - 0.6) < 1e-6 && Math.abs(y[1] - 0.8) < 1e-6);
  * ```
  */
 export class L2Normalization extends tf.layers.Layer {
@@ -43,10 +45,11 @@ tf.serialization.registerClass(L2Normalization);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { PairFeatures } from "./layers.ts";
  * const f = new PairFeatures().apply([tf.tensor2d([[1, 2]]), tf.tensor2d([[3, 1]])]) as tf.Tensor;
- * f.print(); // [[2, 1, 3, 2]]
+ * assert.deepEqual(f.arraySync(), [[2, 1, 3, 2]]);
  * ```
  */
 export class PairFeatures extends tf.layers.Layer {

@@ -16,7 +16,9 @@ import { L2Normalization } from "./layers.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const o: LoadEncoderOptions = { embeddingDim: 128, trunkLayer: "pool", freeze: true, seed: 1 };
+ * assert.equal(o.trunkLayer, "pool");
  * ```
  */
 export interface LoadEncoderOptions {

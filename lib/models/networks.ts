@@ -14,7 +14,9 @@ import { L2Normalization } from "./layers.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const options: TupleNetworkOptions = { normalize: true, name: "siamese" };
+ * assert.equal(options.name, "siamese");
  * ```
  */
 export interface TupleNetworkOptions {
@@ -29,8 +31,9 @@ export interface TupleNetworkOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mlpEncoder } from "./encoders.ts";
- * encoderInputShape(mlpEncoder({ inputShape: [4], hidden: [8] })); // [4]
+ * assert.deepEqual(encoderInputShape(mlpEncoder({ inputShape: [4], hidden: [8] })), [4]);
  * ```
  */
 export function encoderInputShape(encoder: tf.LayersModel): number[] {
@@ -67,12 +70,14 @@ function tupleNetwork(
  * @param encoder any single-input encoder (its weights are shared, not copied)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder, siameseNetwork } from "./mod.ts";
  * const encoder = mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 });
  * const siamese = siameseNetwork(encoder);
  * const [e1, e2] = siamese.predict([tf.ones([3, 4]), tf.zeros([3, 4])]) as tf.Tensor[];
- * console.log(e1.shape, e2.shape); // [3, 2] [3, 2]
+ * assert.deepEqual(e1.shape, [3, 2]);
+ * assert.deepEqual(e2.shape, [3, 2]);
  * ```
  */
 export function siameseNetwork(
@@ -89,11 +94,12 @@ export function siameseNetwork(
  * @param encoder any single-input encoder (its weights are shared, not copied)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder, tripletNetwork } from "./mod.ts";
  * const net = tripletNetwork(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }));
  * const out = net.predict([tf.ones([3, 4]), tf.ones([3, 4]), tf.zeros([3, 4])]) as tf.Tensor[];
- * console.log(out.length); // 3
+ * assert.equal(out.length, 3);
  * ```
  */
 export function tripletNetwork(

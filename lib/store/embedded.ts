@@ -32,8 +32,9 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EMBEDDED_POSTGRES_MAJOR } from "./embedded.ts";
- * console.log(EMBEDDED_POSTGRES_MAJOR); // 18
+ * assert.equal(EMBEDDED_POSTGRES_MAJOR, 18);
  * ```
  */
 export const EMBEDDED_POSTGRES_MAJOR = 18;
@@ -43,8 +44,9 @@ export const EMBEDDED_POSTGRES_MAJOR = 18;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STORE_MARKER } from "./embedded.ts";
- * console.log(STORE_MARKER); // simlearn-store.json
+ * assert.equal(STORE_MARKER, "simlearn-store.json");
  * ```
  */
 export const STORE_MARKER = "simlearn-store.json";
@@ -141,11 +143,13 @@ async function checkDirectory(path: string): Promise<boolean> {
  *   and PostgreSQL major version; the errors of {@linkcode SqlStore.open}.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openEmbeddedStore } from "./embedded.ts";
  * const store = await openEmbeddedStore(undefined, { dim: 2, progress: false });
  * await store.add(["a", "b"], [[0, 0], [3, 4]], { labels: [1, 2] });
  * const [hits] = await store.search([[3, 3]], 1);
- * console.log(hits[0].id, hits[0].distance); // b 1
+ * assert.equal(hits[0].id, "b");
+ * assert.ok(Math.abs(hits[0].distance - 1) < 1e-6);
  * await store.close();
  * ```
  */

@@ -13,9 +13,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreError } from "./errors.ts";
  * const e = new StoreError("add: something failed", { stored: 0 });
- * console.log(e.name, e.stored); // StoreError 0
+ * assert.equal(e.name, "StoreError");
+ * assert.equal(e.stored, 0);
  * ```
  */
 export class StoreError extends Error {
@@ -38,9 +40,11 @@ export class StoreError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DimensionMismatchError } from "./errors.ts";
  * const e = new DimensionMismatchError("add: embeddings have 3 columns, the store holds 64", 64, 3);
- * console.log(e.expected, e.actual); // 64 3
+ * assert.equal(e.expected, 64);
+ * assert.equal(e.actual, 3);
  * ```
  */
 export class DimensionMismatchError extends StoreError {
@@ -67,9 +71,10 @@ export class DimensionMismatchError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DuplicateIdError } from "./errors.ts";
  * const e = new DuplicateIdError("add: id \"a\" is already stored", ["a"]);
- * console.log(e.ids); // ["a"]
+ * assert.deepEqual(e.ids, ["a"]);
  * ```
  */
 export class DuplicateIdError extends StoreError {
@@ -93,9 +98,11 @@ export class DuplicateIdError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NonFiniteEmbeddingError } from "./errors.ts";
  * const e = new NonFiniteEmbeddingError("add: embeddings row 2 holds NaN (column 0)", 2, 0);
- * console.log(e.row, e.column); // 2 0
+ * assert.equal(e.row, 2);
+ * assert.equal(e.column, 0);
  * ```
  */
 export class NonFiniteEmbeddingError extends StoreError {
@@ -122,8 +129,9 @@ export class NonFiniteEmbeddingError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownMetricError } from "./errors.ts";
- * console.log(new UnknownMetricError("search: unknown metric \"l3\"", "l3").metric); // l3
+ * assert.equal(new UnknownMetricError("search: unknown metric \"l3\"", "l3").metric, "l3");
  * ```
  */
 export class UnknownMetricError extends StoreError {
@@ -146,9 +154,10 @@ export class UnknownMetricError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UnknownFieldError } from "./errors.ts";
  * const e = new UnknownFieldError("search: unknown field \"colour\"", "colour", ["id", "label"]);
- * console.log(e.field); // colour
+ * assert.equal(e.field, "colour");
  * ```
  */
 export class UnknownFieldError extends StoreError {
@@ -174,8 +183,9 @@ export class UnknownFieldError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreClosedError } from "./errors.ts";
- * console.log(new StoreClosedError("search: the store is closed").name); // StoreClosedError
+ * assert.equal(new StoreClosedError("search: the store is closed").name, "StoreClosedError");
  * ```
  */
 export class StoreClosedError extends StoreError {
@@ -194,9 +204,10 @@ export class StoreClosedError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { StoreConnectionError } from "./errors.ts";
  * const e = new StoreConnectionError("add: connection lost", { stored: 2000 });
- * console.log(e.stored); // 2000
+ * assert.equal(e.stored, 2000);
  * ```
  */
 export class StoreConnectionError extends StoreError {
@@ -217,9 +228,10 @@ export class StoreConnectionError extends StoreError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { IncompatibleStoreError } from "./errors.ts";
  * const e = new IncompatibleStoreError("open: format 9, this version reads format 1");
- * console.log(e.name); // IncompatibleStoreError
+ * assert.equal(e.name, "IncompatibleStoreError");
  * ```
  */
 export class IncompatibleStoreError extends StoreError {

@@ -38,13 +38,14 @@ export interface LookupGalleryOptions {
  * @throws RangeError when a hit's image row is outside `images`, or a hit has no label.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lookupGallery } from "./gallery.ts";
  * const fig = await lookupGallery({
  *   queryImages: new Float32Array(784), queryLabels: [1],
  *   hits: [[{ id: "0", distance: 0.5, label: 1, metadata: {} }]],
  *   images: new Float32Array(784),
  * });
- * console.log((fig.layout.images as unknown[]).length); // 2
+ * assert.equal((fig.layout.images as unknown[]).length, 2);
  * ```
  */
 export async function lookupGallery(options: LookupGalleryOptions): Promise<PlotlyFigure> {

@@ -57,6 +57,7 @@ import type {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryStore } from "./memory.ts";
  * const store = new MemoryStore({ dim: 2 });
  * await store.add(["a", "b", "c"], [[0, 0], [1, 0], [5, 5]], {
@@ -64,7 +65,7 @@ import type {
  *   metadata: [{ colour: "red" }, { colour: "blue" }, { colour: "red" }],
  * });
  * const [hits] = await store.search([[0.9, 0.1]], 2, { filter: { colour: "red" } });
- * console.log(hits.map((h) => h.id)); // ["a", "c"]
+ * assert.deepEqual(hits.map((h) => h.id), ["a", "c"]);
  * await store.close();
  * ```
  */
@@ -95,9 +96,11 @@ export class MemoryStore implements EmbeddingStore {
    *   metric or index (`"ivfflat"` is for the SQL back ends); RangeError for HNSW with `"dot"`.
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 64, metric: "cosine", index: "hnsw" });
-   * console.log(store.dim, store.metric); // 64 cosine
+   * assert.equal(store.dim, 64);
+   * assert.equal(store.metric, "cosine");
    * ```
    */
   constructor(options: StoreOptions) {
@@ -127,10 +130,11 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1 });
    * const r = await store.add(["x"], [[1]], { labels: [7] });
-   * console.log(r); // { stored: 1, replaced: 0 }
+   * assert.deepEqual(r, { stored: 1, replaced: 0 });
    * ```
    */
   async add(
@@ -232,10 +236,12 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1 });
    * await store.add(["a", "b"], [[0], [1]]);
-   * console.log(await store.delete(["a", "zz"]), await store.count()); // 1 1
+   * assert.equal(await store.delete(["a", "zz"]), 1);
+   * assert.equal(await store.count(), 1);
    * ```
    */
   delete(ids: readonly string[]): Promise<number> {
@@ -316,11 +322,12 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1 });
    * await store.add(["a", "b", "c"], [[0], [2], [3]], { labels: [0, 1, 1] });
    * const [hits] = await store.search([[2.2]], 2, { filter: { label: 1 } });
-   * console.log(hits.map((h) => [h.id, h.distance.toFixed(1)])); // [["b", "0.2"], ["c", "0.8"]]
+   * assert.deepEqual(hits.map((h) => [h.id, h.distance.toFixed(1)]), [["b", "0.2"], ["c", "0.8"]]);
    * ```
    */
   async search(queries: Vectors, k: number, options: SearchOptions = {}): Promise<SearchHit[][]> {
@@ -386,11 +393,14 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 2 });
    * await store.add(["a"], [[1, 2]], { metadata: [{ file: "a.png" }] });
    * const [a, none] = await store.get(["a", "b"]);
-   * console.log([...a!.embedding], a!.metadata.file, none); // [1, 2] a.png null
+   * assert.deepEqual([...a!.embedding], [1, 2]);
+   * assert.equal(a!.metadata.file, "a.png");
+   * assert.equal(none, null);
    * ```
    */
   get(ids: readonly string[]): Promise<(StoredItem | null)[]> {
@@ -417,10 +427,12 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1 });
    * await store.add(["a", "b"], [[0], [1]], { labels: [3, 4] });
-   * console.log(await store.count(), await store.count({ label: 4 })); // 2 1
+   * assert.equal(await store.count(), 2);
+   * assert.equal(await store.count({ label: 4 }), 1);
    * ```
    */
   count(filter?: Filter): Promise<number> {
@@ -440,11 +452,12 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1, index: "hnsw" });
    * await store.add(["a", "b"], [[0], [1]]);
    * await store.buildIndex();
-   * console.log((await store.info()).indexBuilt); // true
+   * assert.equal((await store.info()).indexBuilt, true);
    * ```
    */
   buildIndex(): Promise<void> {
@@ -481,9 +494,11 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const info = await new MemoryStore({ dim: 3 }).info();
-   * console.log(info.kind, info.index); // memory exact
+   * assert.equal(info.kind, "memory");
+   * assert.equal(info.index, "exact");
    * ```
    */
   info(): Promise<StoreInfo> {
@@ -509,10 +524,11 @@ export class MemoryStore implements EmbeddingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { MemoryStore } from "./memory.ts";
    * const store = new MemoryStore({ dim: 1 });
    * await store.close();
-   * await store.close(); // idempotent
+   * await assert.doesNotReject(store.close()); // idempotent
    * ```
    */
   close(): Promise<void> {

@@ -15,8 +15,9 @@ import type { EmbeddingStore } from "./types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DATABASE_URL_ENV } from "./open.ts";
- * console.log(DATABASE_URL_ENV); // SIMLEARN_DATABASE_URL
+ * assert.equal(DATABASE_URL_ENV, "SIMLEARN_DATABASE_URL");
  * ```
  */
 export const DATABASE_URL_ENV = "SIMLEARN_DATABASE_URL";
@@ -35,9 +36,10 @@ export const DATABASE_URL_ENV = "SIMLEARN_DATABASE_URL";
  *   back ends only)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openStore } from "./open.ts";
  * const store = await openStore("memory", { dim: 3 });
- * console.log(store.kind); // memory
+ * assert.equal(store.kind, "memory");
  * await store.close();
  * ```
  */

@@ -21,8 +21,9 @@ import { type SqlConnection, type SqlRow, SqlStore, type SqlStoreOptions } from 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SERVER_ENV_VARS } from "./server.ts";
- * console.log(SERVER_ENV_VARS.includes("PGPASSWORD")); // true
+ * assert.ok(SERVER_ENV_VARS.includes("PGPASSWORD"));
  * ```
  */
 export const SERVER_ENV_VARS: readonly string[] = Object.freeze([
@@ -50,8 +51,9 @@ export const SERVER_ENV_VARS: readonly string[] = Object.freeze([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "./server.ts";
- * console.log(redactUrl("postgres://me:secret@db:5432/x")); // postgres://me:***@db:5432/x
+ * assert.equal(redactUrl("postgres://me:secret@db:5432/x"), "postgres://me:***@db:5432/x");
  * ```
  */
 export function redactUrl(url: string): string {
@@ -69,8 +71,10 @@ export function redactUrl(url: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isDatabaseUrl } from "./server.ts";
- * console.log(isDatabaseUrl("postgres://localhost/db"), isDatabaseUrl("stores/a")); // true false
+ * assert.equal(isDatabaseUrl("postgres://localhost/db"), true);
+ * assert.equal(isDatabaseUrl("stores/a"), false);
  * ```
  */
 export function isDatabaseUrl(location: string): boolean {
@@ -116,9 +120,10 @@ class PgConnection implements SqlConnection {
  *   {@linkcode SqlStore.open}.
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { openServerStore } from "./server.ts";
  * const store = await openServerStore("postgres://postgres@127.0.0.1:5432/postgres", { dim: 64 });
- * console.log(await store.count());
+ * assert.ok(await store.count() >= 0);
  * await store.close();
  * ```
  */

@@ -64,6 +64,7 @@ export interface StoreRetrievalOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../models/encoders.ts";
  * import { MemoryStore } from "./memory.ts";
@@ -73,7 +74,7 @@ export interface StoreRetrievalOptions {
  * const x = tf.randomNormal([6, 4], 0, 1, "float32", 1);
  * await index.index(x, [0, 0, 1, 1, 2, 2]);
  * const [hits] = await index.lookup(x.slice([0, 0], [1, 4]), 1);
- * console.log(hits[0].id); // "0" (an image is its own nearest neighbour)
+ * assert.equal(hits[0].id, "0"); // an image is its own nearest neighbour
  * ```
  */
 export class SimilarityIndex {
@@ -101,6 +102,7 @@ export class SimilarityIndex {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import * as tf from "@tensorflow/tfjs";
    * import { mlpEncoder } from "../models/encoders.ts";
    * import { MemoryStore } from "./memory.ts";
@@ -109,7 +111,7 @@ export class SimilarityIndex {
    *   mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }),
    *   new MemoryStore({ dim: 2 }),
    * );
-   * console.log(index.embed(tf.ones([3, 4])).shape); // [3, 2]
+   * assert.deepEqual(index.embed(tf.ones([3, 4])).shape, [3, 2]);
    * ```
    */
   embed(images: tf.Tensor): tf.Tensor2D {

@@ -65,8 +65,9 @@ import type {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STORE_FORMAT } from "./sql.ts";
- * console.log(STORE_FORMAT); // 1
+ * assert.equal(STORE_FORMAT, 1);
  * ```
  */
 export const STORE_FORMAT = 1;
@@ -140,12 +141,14 @@ interface StoreRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openEmbeddedStore } from "./embedded.ts";
  * const store = await openEmbeddedStore(undefined, { dim: 2, index: "ivfflat", progress: false });
  * await store.add(["a", "b"], [[1, 0], [0, 1]], { metadata: [{ tag: "x" }, { tag: "y" }] });
  * await store.buildIndex();
- * console.log(store.table, (await store.info()).ivfflat); // embeddings { lists: 1, probes: 1 }
- * console.log(await store.count({ tag: "y" })); // 1
+ * assert.equal(store.table, "embeddings");
+ * assert.deepEqual((await store.info()).ivfflat, { lists: 1, probes: 1 });
+ * assert.equal(await store.count({ tag: "y" }), 1);
  * await store.close();
  * ```
  */

@@ -21,8 +21,9 @@ export type StoreMetric = "euclidean" | "cosine" | "dot";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { STORE_METRICS } from "./types.ts";
- * console.log(STORE_METRICS.includes("dot")); // true
+ * assert.ok(STORE_METRICS.includes("dot"));
  * ```
  */
 export const STORE_METRICS: readonly StoreMetric[] = Object.freeze(["euclidean", "cosine", "dot"]);
@@ -70,8 +71,10 @@ export interface Condition {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Filter } from "./types.ts";
  * const filter: Filter = { label: [3, 5], colour: "red", price: { gte: 10, lt: 20 } };
+ * assert.deepEqual(filter.price, { gte: 10, lt: 20 });
  * ```
  */
 export type Filter = Record<string, MetadataValue | readonly MetadataValue[] | Condition>;
