@@ -176,7 +176,13 @@ function unescapeHtml(s: string): string {
  */
 export async function chromiumDumpDom(
   html: string,
-  options: { chromium?: string; timeoutMs?: number; dir?: string } = {},
+  options: {
+    chromium?: string;
+    timeoutMs?: number;
+    dir?: string;
+    /** Window size in CSS px, `[width, height]` (Chromium's default otherwise). */
+    windowSize?: [number, number];
+  } = {},
 ): Promise<string> {
   const chromium = options.chromium ?? await findChromium();
   if (!chromium) {
@@ -204,6 +210,7 @@ export async function chromiumDumpDom(
       "--allow-file-access-from-files",
       `--user-data-dir=${tmp}/profile`,
       `--virtual-time-budget=${budget}`,
+      ...(options.windowSize ? [`--window-size=${options.windowSize.join(",")}`] : []),
       "--dump-dom",
       `file://${pagePath}`,
     ];
