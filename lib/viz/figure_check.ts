@@ -18,6 +18,7 @@
 import type { PlotlyFigure } from "./figures.ts";
 import { figureHtmlFragment } from "./display.ts";
 import { chromiumDumpDom } from "./export.ts";
+import { plotlyJsUrl } from "./_plotly.ts";
 
 /**
  * A figure to check, with a name for the report.
@@ -98,7 +99,7 @@ export interface CheckFiguresOptions {
 }
 
 function plotlyScriptUrl(): string {
-  return new URL("../../node_modules/plotly.js-dist-min/plotly.min.js", import.meta.url).href;
+  return plotlyJsUrl().href;
 }
 
 /** The in-page checker: runs after every fragment has been inserted. */
@@ -112,8 +113,8 @@ const CHECKER = String.raw`
     return cx >= box.left - 1 && cx <= box.right + 1 && cy >= box.top - 1 && cy <= box.bottom + 1;
   };
   const overlaps = (a, b) =>
-    a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right && a.top < b.bottom &&
-    b.top < a.bottom;
+    a.right > a.left && b.right > b.left && a.left < b.right && b.left < a.right &&
+    a.top < b.bottom && b.top < a.bottom;
   const finite = (v) => Number.isFinite(v);
   // Pixels differing between two PNG data URLs inside a box (figure coordinates).
   const load = (src) => new Promise((res, rej) => {
@@ -131,27 +132,54 @@ const CHECKER = String.raw`
     ctx.drawImage(im, 0, 0, w, h);
     return ctx.getImageData(0, 0, w, h).data;
   };
-  const glMarks = async (gd, index, box) => {
+  // WebGL traces: pixels of the scene that change when only this trace is shown. The first
+  // renders after a restyle differ slightly from later ones, so one round is drawn and discarded,
+  // and each trace's render is compared with an all-hidden render made right after it.
+  const glMarks = async (gd, indices, boxes) => {
     const fl = gd._fullLayout;
     const w = fl.width, h = fl.height;
-    const n = gd.data.length;
     const saved = gd.data.map((t) => (t.opacity === undefined ? 1 : t.opacity));
     const shot = async (visible) => {
       await Plotly.restyle(gd, { opacity: saved.map((o, i) => (visible === i ? o : 0)) });
       return await pixels(await Plotly.toImage(gd, { format: "png", width: w, height: h }), w, h);
     };
-    const base = await shot(-1);
-    const one = await shot(index);
-    await Plotly.restyle(gd, { opacity: saved });
-    let changed = 0;
-    for (let y = Math.max(0, Math.floor(box.top)); y < Math.min(h, box.bottom); y++) {
-      for (let x = Math.max(0, Math.floor(box.left)); x < Math.min(w, box.right); x++) {
-        const k = 4 * (y * w + x);
-        if (Math.abs(base[k] - one[k]) + Math.abs(base[k + 1] - one[k + 1]) +
-            Math.abs(base[k + 2] - one[k + 2]) > 30) changed++;
+    // Legend symbols change with a trace's opacity too: their pixels do not count.
+    const g = gd.getBoundingClientRect();
+    const skip = [...gd.querySelectorAll(".legend, .colorbar")].map((el) => {
+      const r = el.getBoundingClientRect();
+      return { left: r.left - g.left, right: r.right - g.left, top: r.top - g.top, bottom: r.bottom - g.top };
+    });
+    const skipped = (x, y) =>
+      skip.some((r) => x >= r.left - 2 && x <= r.right + 2 && y >= r.top - 2 && y <= r.bottom + 2);
+    await shot(indices[0]);
+    await shot(-1);
+    const out = [];
+    for (let j = 0; j < indices.length; j++) {
+      const one = await shot(indices[j]);
+      const base = await shot(-1);
+      const box = boxes[j];
+      // Changed pixels; isolated ones (anti-aliasing of the scene's text) do not count: a pixel
+      // counts when at least two of its four neighbours changed too.
+      const mask = new Uint8Array(w * h);
+      for (let y = Math.max(0, Math.floor(box.top)); y < Math.min(h, box.bottom); y++) {
+        for (let x = Math.max(0, Math.floor(box.left)); x < Math.min(w, box.right); x++) {
+          const k = 4 * (y * w + x);
+          if (skipped(x, y)) continue;
+          if (Math.abs(base[k] - one[k]) + Math.abs(base[k + 1] - one[k + 1]) +
+              Math.abs(base[k + 2] - one[k + 2]) > 30) mask[y * w + x] = 1;
+        }
       }
+      let changed = 0;
+      for (let y = 1; y < h - 1; y++) {
+        for (let x = 1; x < w - 1; x++) {
+          const p = y * w + x;
+          if (mask[p] && mask[p - 1] + mask[p + 1] + mask[p - w] + mask[p + w] >= 2) changed++;
+        }
+      }
+      out.push(changed);
     }
-    return changed;
+    await Plotly.restyle(gd, { opacity: saved });
+    return out;
   };
   const reports = [];
   for (let i = 0; i < N; i++) {
@@ -202,7 +230,10 @@ const CHECKER = String.raw`
       for (const key of Object.keys(fl)) {
         const ax = fl[key];
         if (!/^[xy]axis\d*$/.test(key) || !ax || ax.type !== "log" || !ax._vals) continue;
-        const bad = ax._vals.filter((v) => v.text !== "" && Math.abs(v.x - Math.round(v.x)) > 1e-6);
+        const bad = ax._vals.filter((v) =>
+          !v.minor && typeof v.text === "string" && v.text !== "" &&
+          Math.abs(v.x - Math.round(v.x)) > 1e-6
+        );
         if (bad.length) {
           problems.push(key + " (log) labels " + bad.map((v) => '"' + v.text + '"').join(", ") +
             ": label decades only");
@@ -221,10 +252,11 @@ const CHECKER = String.raw`
         }
       }
       // --- traces
+      const gl = [];
       for (const t of gd._fullData) {
         if (t.visible !== true) continue;
         const index = t.index;
-        const name = t.name || "";
+        const name = (gd.data[t.index] && gd.data[t.index].name) || "";
         let marks = 0;
         const cd = gd.calcdata[index];
         const node = cd && cd[0] && cd[0].node3 ? cd[0].node3.node() : null;
@@ -255,7 +287,7 @@ const CHECKER = String.raw`
           } else {
             sceneBox = area;
           }
-          marks = await glMarks(gd, index, sceneBox);
+          gl.push({ index, box: sceneBox, entry: traces.length });
         } else if (node) {
           const els = node.querySelectorAll("path.point, path.js-line, path.js-fill, .points path, text.textpoint");
           for (const el of els) {
@@ -269,8 +301,14 @@ const CHECKER = String.raw`
           }
         }
         traces.push({ index, type: t.type, name, marks });
-        if (marks === 0) {
-          problems.push("trace " + index + " (" + t.type + (name ? ' "' + name + '"' : "") +
+      }
+      if (gl.length) {
+        const counts = await glMarks(gd, gl.map((g) => g.index), gl.map((g) => g.box));
+        gl.forEach((g, j) => (traces[g.entry].marks = counts[j]));
+      }
+      for (const t of traces) {
+        if (t.marks === 0) {
+          problems.push("trace " + t.index + " (" + t.type + (t.name ? ' "' + t.name + '"' : "") +
             ") drew nothing inside its plot area");
         }
       }

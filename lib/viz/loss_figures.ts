@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { pairwiseDistances } from "../distances.ts";
-import type { PlotlyFigure } from "./figures.ts";
+import { CLASS_COLORS, type PlotlyFigure } from "./figures.ts";
+import { COLORS, FIGURE_MAX_WIDTH } from "./style.ts";
 
 /** Distances of positive pairs (same label) and negative pairs (different labels). */
 export interface PairDistanceSamples {
@@ -108,12 +109,14 @@ export function spreadOverTrainingFigure(
   yTitle = "mean distance to centroid",
 ): PlotlyFigure {
   return {
-    data: series.map((s) => ({
+    data: series.map((s, i) => ({
       type: "scatter",
       mode: "lines+markers",
       name: s.name,
       x: s.steps,
       y: s.values.map((v) => Number(v.toPrecision(5))),
+      line: { color: CLASS_COLORS[i % CLASS_COLORS.length] },
+      marker: { color: CLASS_COLORS[i % CLASS_COLORS.length], size: 5 },
     })),
     layout: {
       title: { text: title },
@@ -169,7 +172,8 @@ export interface PairDistancePanel extends PairDistanceSamples {
 /**
  * Histograms of positive versus negative pair distances, one panel per trained model (e.g. per
  * loss or margin setting), binned here (width 0.025) and normalised to probability density so
- * that panels compare; optional dotted lines mark margins or radii.
+ * that panels compare; optional dotted lines mark margins or radii. At most
+ * `FIGURE_MAX_WIDTH` (1,000 px) wide whatever the number of columns.
  *
  * @example
  * ```ts
@@ -194,8 +198,8 @@ export function pairDistanceHistogramFigure(
   panels.forEach((p, i) => {
     const k = i === 0 ? "" : String(i + 1);
     const kinds = [
-      ["positive", p.positive, "#4e79a7"],
-      ["negative", p.negative, "#e15759"],
+      ["positive", p.positive, COLORS.positive],
+      ["negative", p.negative, COLORS.negative],
     ] as const;
     for (const [kind, values, color] of kinds) {
       const h = densityHistogram(values, 0, binEnd, binWidth);
@@ -247,7 +251,7 @@ export function pairDistanceHistogramFigure(
       barmode: "overlay",
       shapes,
       annotations,
-      width: 520 * columns,
+      width: Math.min(FIGURE_MAX_WIDTH, 520 * columns),
       height: 330 * rows + 80,
     },
   };
