@@ -173,8 +173,7 @@ export interface TrainOptions<B = Batch> {
  *
  * @example
  * ```ts
- * declare const result: TrainResult;
- * console.log(result.history.at(-1)?.loss, result.stopped);
+ * const report = (result: TrainResult) => console.log(result.history.at(-1)?.loss, result.stopped);
  * ```
  */
 export interface TrainResult {

@@ -70,8 +70,7 @@ export interface PairSnapshot {
  * @example
  * ```ts
  * import type { ProbeRecorder } from "./train_recorder.ts";
- * declare const probe: ProbeRecorder;
- * console.log(probe.spread.steps, probe.spread.values, probe.snapshots.length);
+ * const show = (probe: ProbeRecorder) => console.log(probe.spread.values, probe.snapshots.length);
  * ```
  */
 export interface ProbeRecorder extends TrainRecorder {
