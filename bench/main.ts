@@ -362,6 +362,10 @@ export async function main(argv: string[]): Promise<void> {
     await (await import("./kernel_gain.ts")).runKernelGain(rest);
     return;
   }
+  if (cmd === "data") {
+    await (await import("./data_bench.ts")).runDataBench(rest);
+    return;
+  }
   if (cmd === "store") {
     await (await import("./store.ts")).runStoreBench(rest);
     return;
@@ -386,6 +390,7 @@ export async function main(argv: string[]): Promise<void> {
     console.log("       [--profile] [--top 25]");
     console.log("       deno task bench knn [--threads 2] [--metrics]");
     console.log("       deno task bench kernel-gain [--steps 100]");
+    console.log("       deno task bench data [--parts decode,train,memory] [--n 20000]");
     console.log("       deno task bench store [--n 100000] [--dim 64] [--efSearch 40,100]");
     console.log(
       "       deno task bench losses [--batch 128] [--steps 8] [--rounds 3] [--only a,b]",

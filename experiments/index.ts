@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
 import { writeJsonAtomic } from "../lib/io/atomic.ts";
 import { restoreCheckpoint } from "../lib/io/checkpoint.ts";
-import { loadEncoder } from "../lib/io/export.ts";
+import { loadEncoder } from "../lib/models/load.ts";
 import { knnArrays } from "../lib/eval/knn.ts";
 import { referenceCnn } from "../lib/models/mod.ts";
 import { type IndexKind, openStore, SimilarityIndex, type StoreMetric } from "../lib/store/mod.ts";

@@ -28,7 +28,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { Batch, Sampler } from "./data/batches.ts";
+import type { AsyncSampler, Batch, Sampler } from "./data/batches.ts";
 import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 import { checkOptionKeys } from "./validate.ts";
@@ -129,8 +129,8 @@ export interface TrainOptions<B = Batch> {
   loss?: BatchLoss;
   /** For any sampler: the loss of a batch (takes precedence over `loss`). */
   objective?: Objective<B>;
-  /** Where batches come from. */
-  sampler: Sampler<B>;
+  /** Where batches come from (an asynchronous sampler, such as `imageBatches`, is awaited). */
+  sampler: Sampler<B> | AsyncSampler<B>;
   /** Total number of optimisation steps (including those of a resumed checkpoint). */
   steps: number;
   /** The optimiser. Default Adam with learning rate 1e-3. */
@@ -404,7 +404,7 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     await record(step, true);
     while (step < steps) {
       const current = step + 1;
-      const batch = sampler.next();
+      const batch = await sampler.next();
       images += examplesIn(batch);
       let computed: { value: tf.Scalar; grads: tf.NamedTensorMap };
       try {

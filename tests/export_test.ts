@@ -2,14 +2,13 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import {
   encodeNpy,
-  loadEncoder,
   metadataTsv,
   saveEncoder,
   vectorsTsv,
   writeNpy,
   writeProjectorTsv,
 } from "../lib/io/export.ts";
-import { cnnEncoder, embed, mlpEncoder } from "../lib/models/mod.ts";
+import { cnnEncoder, embed, loadEncoder, mlpEncoder } from "../lib/models/mod.ts";
 
 await tf.setBackend("cpu");
 

@@ -1,5 +1,15 @@
 /**
- * `deno task data`: makes the full Fashion-MNIST data set available.
+ * `deno task data`: makes the full Fashion-MNIST data set available; `deno task data <name>
+ * [<root>]` checks a copy of an image data set that the user obtained (see `data/README.md`).
+ *
+ * **Checking a copy** (`<name>`: `cub200`, `cars196`, `sop`, `inshop`; `<root>` defaults to the
+ * folder `data/README.md` suggests under `data/`): the layout is read as `lib/data/image_benchmarks.ts`
+ * reads it, every listed image must exist, and the images and classes per split are printed
+ * beside the published counts. Exit code 0 when every split matches, 1 otherwise (a layout error,
+ * a missing image, or different counts). The `data` permission set reads `data/` only: for a copy
+ * elsewhere, run `deno run -P=data --allow-read=data,<root> tools/data.ts <name> <root>`.
+ *
+ * **Fashion-MNIST** (no argument):
  *
  * 1. If Debian's `dataset-fashion-mnist` files are already in `/usr/share/datasets/fashion-mnist`
  *    and verify, there is nothing to do.
@@ -19,6 +29,14 @@
  */
 
 import { createHash } from "node:crypto";
+import {
+  type BenchmarkDataset,
+  PUBLISHED_COUNTS,
+  scanCars196,
+  scanCub200,
+  scanInShop,
+  scanSop,
+} from "../lib/data/image_benchmarks.ts";
 import {
   DEBIAN_FASHION_MNIST_DIR,
   FASHION_MNIST_FILES,
@@ -262,7 +280,118 @@ async function main(): Promise<void> {
   console.log(`Fashion-MNIST: all four files verified in ${FULL_FASHION_MNIST_DIR}.`);
 }
 
+/** Where `deno task data <name>` looks when no root is given. */
+export const DEFAULT_ROOTS: Readonly<Record<BenchmarkDataset, string>> = Object.freeze({
+  cub200: "data/CUB_200_2011",
+  cars196: "data/cars196",
+  sop: "data/Stanford_Online_Products",
+  inshop: "data/inshop",
+});
+
+/** One split of a checked copy. */
+export interface SplitCount {
+  /** `"train"`, `"test"`, `"query"`, `"gallery"`. */
+  split: string;
+  /** Images found. */
+  images: number;
+  /** Distinct classes. */
+  classes: number;
+  /** The published counts. */
+  published: { images: number; classes: number };
+}
+
+/**
+ * Reads a copy of a benchmark data set and counts its images and classes per split (every listed
+ * image must exist).
+ *
+ * @param name `cub200`, `cars196`, `sop` or `inshop`
+ * @param root the copy's root folder
+ * @returns the counts per split, and whether all equal the published ones
+ * @throws DatasetLayoutError for a layout problem or a missing image; TypeError for an unknown name.
+ * @example
+ * ```ts
+ * const { splits, matches } = await checkDataset("cub200", "data/CUB_200_2011");
+ * ```
+ */
+export async function checkDataset(
+  name: string,
+  root: string,
+): Promise<{ splits: SplitCount[]; matches: boolean }> {
+  const scans = { cub200: scanCub200, cars196: scanCars196, sop: scanSop, inshop: scanInShop };
+  if (!(name in scans)) {
+    throw new TypeError(
+      `checkDataset: unknown data set "${name}"; known: ${Object.keys(scans).join(", ")}`,
+    );
+  }
+  const dataset = name as BenchmarkDataset;
+  const splits: SplitCount[] = [];
+  const published = PUBLISHED_COUNTS[dataset];
+  for (const split of Object.keys(published).filter((k) => k !== "all")) {
+    const list = await scans[dataset](root, { subset: split });
+    splits.push({
+      split,
+      images: list.paths.length,
+      classes: new Set(list.labels).size,
+      published: published[split],
+    });
+  }
+  const matches = splits.every((s) =>
+    s.images === s.published.images && s.classes === s.published.classes
+  );
+  return { splits, matches };
+}
+
+async function checkMain(name: string, rootArg: string | undefined): Promise<number> {
+  if (!(name in DEFAULT_ROOTS)) {
+    throw new TypeError(
+      `unknown data set "${name}"; known: fashion-mnist, ${Object.keys(DEFAULT_ROOTS).join(", ")}`,
+    );
+  }
+  const root = rootArg ?? DEFAULT_ROOTS[name as BenchmarkDataset];
+  console.log(`${name}: checking ${root}`);
+  let result;
+  try {
+    result = await checkDataset(name, root);
+  } catch (e) {
+    const errors = Deno.errors as unknown as Record<string, ErrorConstructor | undefined>;
+    const denied = [errors.NotCapable, errors.PermissionDenied].some((c) =>
+      c !== undefined && ((e as Error).cause instanceof c || e instanceof c)
+    );
+    if (denied) {
+      console.error(
+        `deno task data: no permission to read ${root}; the data task reads data/ only. Put the copy under data/ ` +
+          `or run: deno run -P=data --allow-read=data,${root} tools/data.ts ${name} ${root}`,
+      );
+      return 1;
+    }
+    throw e;
+  }
+  console.log(`${"split".padEnd(8)} ${"images".padStart(8)} ${"classes".padStart(8)}   published`);
+  for (const s of result.splits) {
+    const same = s.images === s.published.images && s.classes === s.published.classes;
+    console.log(
+      `${s.split.padEnd(8)} ${String(s.images).padStart(8)} ${String(s.classes).padStart(8)}   ` +
+        `${s.published.images} images, ${s.published.classes} classes${same ? "" : "   DIFFERENT"}`,
+    );
+  }
+  console.log(
+    result.matches
+      ? `${name}: the copy in ${root} matches the published counts.`
+      : `${name}: the copy in ${root} differs from the published counts (incomplete or another version).`,
+  );
+  return result.matches ? 0 : 1;
+}
+
 if (import.meta.main) {
+  const [name, root] = Deno.args;
+  if (name !== undefined && name !== "fashion-mnist") {
+    try {
+      Deno.exit(await checkMain(name, root));
+    } catch (e) {
+      console.error(`deno task data: ${(e as Error).name}: ${(e as Error).message}`);
+      Deno.exit(1);
+    }
+  }
   try {
     await main();
   } catch (e) {

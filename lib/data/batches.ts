@@ -80,6 +80,24 @@ export interface Sampler<B> {
 }
 
 /**
+ * A {@linkcode Sampler} whose batches are produced asynchronously (for example decoded from
+ * image files by worker threads while the training step runs); `train` awaits `next()`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type AsyncSampler, type Batch, shuffledBatches } from "./batches.ts";
+ * const base = shuffledBatches(tf.zeros([8, 2]), new Int32Array(8), { batchSize: 4 });
+ * const s: AsyncSampler<Batch> = { ...base, next: () => Promise.resolve(base.next()) };
+ * const batch = await s.next();
+ * ```
+ */
+export interface AsyncSampler<B> extends Omit<Sampler<B>, "next"> {
+  /** The next batch. */
+  next(): Promise<B>;
+}
+
+/**
  * A resumable source of labelled mini-batches ({@linkcode Batch}).
  *
  * @example

@@ -1,6 +1,7 @@
 /**
  * Exports: embeddings as TensorBoard projector TSV files and as NumPy `.npy`, and models in the
- * TensorFlow.js layers format (`model.json` + `weights.bin`) written to and read from files.
+ * TensorFlow.js layers format (`model.json` + `weights.bin`) written to files (and read back by
+ * `loadEncoder` in `models/load.ts`).
  *
  * @module
  */
@@ -29,7 +30,10 @@ function joinWeightData(data: tf.io.WeightData | undefined): Uint8Array {
  *
  * @example
  * ```ts
- * const handler: FileSystemHandler = fileSystemHandler("/tmp/model");
+ * import * as tf from "@tensorflow/tfjs";
+ * import { fileSystemHandler } from "./export.ts";
+ * const handler: FileSystemHandler = fileSystemHandler(await Deno.makeTempDir());
+ * await tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 1 })] }).save(handler);
  * const artifacts = await handler.load();
  * ```
  */
@@ -40,7 +44,8 @@ export type FileSystemHandler = tf.io.IOHandler & {
 
 /**
  * A `tf.io` handler that saves a model as `<dir>/model.json` + `<dir>/weights.bin` (each written
- * atomically: a temporary file, then a rename; the directory is created) and loads it back. The
+ * atomically: a temporary file, then a rename; the directory is created) and loads it back
+ * (`dir` may also be the path of a model JSON file, with its weight files beside it). The
  * files are those of `tfjs-node`'s `file://` handler, so `tf.loadLayersModel` reads them with this
  * handler or over HTTP.
  *
@@ -86,11 +91,14 @@ export function fileSystemHandler(dir: string): FileSystemHandler {
       };
     },
     async load(): Promise<tf.io.ModelArtifacts> {
+      // `dir` may also name the model's JSON file itself (weights are read beside it).
+      const jsonPath = dir.endsWith(".json") ? dir : `${dir}/model.json`;
+      const base = jsonPath.slice(0, jsonPath.lastIndexOf("/") + 1) || "./";
       let text: string;
       try {
-        text = await Deno.readTextFile(`${dir}/model.json`);
+        text = await Deno.readTextFile(jsonPath);
       } catch (error) {
-        throw new Error(`fileSystemHandler: cannot read ${dir}/model.json: ${error}`);
+        throw new Error(`fileSystemHandler: cannot read ${jsonPath}: ${error}`);
       }
       const modelJson = JSON.parse(text) as tf.io.ModelJSON;
       return await tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
@@ -98,7 +106,7 @@ export function fileSystemHandler(dir: string): FileSystemHandler {
         const buffers: Uint8Array[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
-          for (const path of group.paths) buffers.push(await Deno.readFile(`${dir}/${path}`));
+          for (const path of group.paths) buffers.push(await Deno.readFile(`${base}${path}`));
         }
         const total = buffers.reduce((s, b) => s + b.byteLength, 0);
         const all = new Uint8Array(total);
@@ -125,20 +133,6 @@ export function fileSystemHandler(dir: string): FileSystemHandler {
  */
 export async function saveEncoder(model: tf.LayersModel, dir: string): Promise<void> {
   await model.save(fileSystemHandler(dir));
-}
-
-/**
- * Loads a model saved by {@linkcode saveEncoder} (the project's custom layers, such as
- * `L2Normalization`, are registered); it gives the same embeddings as the saved one.
- *
- * @example
- * ```ts
- * import { loadEncoder } from "./export.ts";
- * const encoder = await loadEncoder("/tmp/enc");
- * ```
- */
-export function loadEncoder(dir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(fileSystemHandler(dir));
 }
 
 async function matrixOf(embeddings: tf.Tensor2D | Float32Array, dims?: number) {
