@@ -184,6 +184,9 @@ export interface PairStepMetricsOptions {
  *   negative pairs with `d < negMargin` — the pairs with a non-zero loss, the only ones
  *   `avgNonZero` (PML's default reducer) averages over;
  * - `meanPositive`, `meanNegative`: the mean distance of positive and of negative pairs;
+ * - `positiveTerm`, `negativeTerm`: the two terms of the loss as `avgNonZero` reduces them (each
+ *   the mean hinge over its active pairs, 0 when none is); their sum is `contrastiveLoss` with its
+ *   default reduction;
  * - `lossAllPairs`: the contrastive loss with the same margins averaged over all pairs (each
  *   sub-loss reduced by PML's `MeanReducer`), which falls when the active fraction falls.
  *
@@ -218,13 +221,17 @@ export function pairStepMetrics(options: PairStepMetricsOptions = {}): TrainReco
         const neg = tf.mul(tf.sub(1, same), upper);
         const count = (m: tf.Tensor) => tf.maximum(tf.sum(m), 1);
         const meanOver = (v: tf.Tensor, m: tf.Tensor) => tf.div(tf.sum(tf.mul(v, m)), count(m));
-        const activePos = tf.cast(tf.greater(d, posMargin), "float32");
-        const activeNeg = tf.cast(tf.less(d, negMargin), "float32");
+        const posHinge = tf.relu(tf.sub(d, posMargin));
+        const negHinge = tf.relu(tf.sub(negMargin, d));
+        const activePos = tf.mul(tf.cast(tf.greater(posHinge, 0), "float32"), pos);
+        const activeNeg = tf.mul(tf.cast(tf.greater(negHinge, 0), "float32"), neg);
         return {
           activePositive: meanOver(activePos, pos) as tf.Scalar,
           activeNegative: meanOver(activeNeg, neg) as tf.Scalar,
           meanPositive: meanOver(d, pos) as tf.Scalar,
           meanNegative: meanOver(d, neg) as tf.Scalar,
+          positiveTerm: meanOver(posHinge, activePos) as tf.Scalar,
+          negativeTerm: meanOver(negHinge, activeNeg) as tf.Scalar,
           lossAllPairs: contrastiveLoss(e, labels, { posMargin, negMargin, reduction: "mean" }),
         };
       });

@@ -35,7 +35,9 @@ Deno.test("pairStepMetrics: active fractions, mean distances and the all-pairs l
   // MeanReducer over all pairs: positives (0.6325 + 1.4142) / 2; negatives 0.1056 / 4.
   close(v.lossAllPairs, (0.63246 + 1.41421) / 2 + 0.10557 / 4);
   // avgNonZero averages the active pairs only: 0.1056 for the negatives, not 0.1056 / 4.
-  close(contrastiveLoss(e, y).dataSync()[0], (0.63246 + 1.41421) / 2 + 0.10557);
+  close(v.positiveTerm, (0.63246 + 1.41421) / 2);
+  close(v.negativeTerm, 0.10557);
+  close(contrastiveLoss(e, y).dataSync()[0], v.positiveTerm + v.negativeTerm);
   // A positive margin of 1 leaves only the pair at 1.4142 active.
   const loose = pairStepMetrics({ posMargin: 1 }).batchMetrics!(e, y);
   close(loose.activePositive.dataSync()[0], 0.5);
@@ -70,8 +72,12 @@ Deno.test("train with recorders: per-step metrics in the history, probe spread a
       "lossAllPairs",
       "meanNegative",
       "meanPositive",
+      "negativeTerm",
+      "positiveTerm",
     ]);
     const m = h.metrics!;
+    // The two terms add up to the loss the step trained on (same pairs, same reduction).
+    assert.ok(Math.abs(m.positiveTerm + m.negativeTerm - h.loss) < 1e-4, `${h.step}`);
     // The reported (avgNonZero) loss is at least the all-pairs mean of the same pairs.
     assert.ok(m.lossAllPairs <= h.loss + 1e-5, `${m.lossAllPairs} > ${h.loss}`);
     assert.ok(m.activeNegative >= 0 && m.activeNegative <= 1);

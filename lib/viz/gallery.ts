@@ -7,8 +7,10 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { PlotlyFigure } from "./figures.ts";
 import { formatNumber } from "./format.ts";
+import { knn } from "../eval/knn.ts";
 import { COLORS, FIGURE_MAX_WIDTH } from "./style.ts";
 
 const CRC_TABLE: Uint32Array = (() => {
@@ -531,4 +533,80 @@ export async function imageStripFigure(
     rows.push({ images: images.slice(i, i + columns), captions: captions.slice(i, i + columns) });
   }
   return await imageGridFigure(rows, { title: options.title, side: options.side });
+}
+
+/**
+ * Options of {@linkcode neighbourGallery}.
+ *
+ * @example
+ * ```ts
+ * import type { NeighbourGalleryOptions } from "./gallery.ts";
+ * const options: NeighbourGalleryOptions = { k: 5, title: "Pixel space" };
+ * ```
+ */
+export interface NeighbourGalleryOptions {
+  /** Neighbours per query. Default 5. */
+  k?: number;
+  /** Names indexed by label. */
+  classNames?: readonly string[];
+  /** Title (default: the count of wrong neighbours). */
+  title?: string;
+  /** Show each neighbour's distance under it. Default false. */
+  distances?: boolean;
+}
+
+/**
+ * Finds each query's `k` nearest other items by Euclidean distance in `points` (the query itself
+ * left out) and draws them with {@linkcode retrievalGallery}.
+ *
+ * @param points `[n, d]` the space to search (pixels or embeddings)
+ * @param images `[n, 28, 28(, 1)]` the images behind the points, in [0, 1]
+ * @param labels `[n]`
+ * @param queries row indices of the queries
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { neighbourGallery } from "./gallery.ts";
+ * const points = tf.tensor2d([[0], [1], [5], [6]]);
+ * const fig = await neighbourGallery(points, new Float32Array(4 * 784), [0, 0, 1, 1], [0, 2], { k: 1 });
+ * console.log((fig.layout.images as unknown[]).length); // 4
+ * ```
+ */
+export async function neighbourGallery(
+  points: tf.Tensor2D,
+  images: Float32Array,
+  labels: ArrayLike<number>,
+  queries: readonly number[],
+  options: NeighbourGalleryOptions = {},
+): Promise<PlotlyFigure> {
+  const k = options.k ?? 5;
+  const q = tf.gather(points, queries) as tf.Tensor2D;
+  let r;
+  try {
+    r = await knn(q, points, k + 1);
+  } finally {
+    q.dispose();
+  }
+  const neighbours: number[] = [];
+  const distances: number[] = [];
+  queries.forEach((query, i) => {
+    let taken = 0;
+    for (let j = 0; j < k + 1 && taken < k; j++) {
+      const index = r.indices[i * (k + 1) + j];
+      if (index === query) continue;
+      neighbours.push(index);
+      distances.push(r.distances[i * (k + 1) + j]);
+      taken++;
+    }
+  });
+  return await retrievalGallery({
+    images,
+    labels,
+    queries: [...queries],
+    neighbours,
+    k,
+    classNames: options.classNames,
+    title: options.title,
+    distances: options.distances ? distances : undefined,
+  });
 }

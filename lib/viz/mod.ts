@@ -18,3 +18,5 @@ export * from "./html.ts";
 export * from "./display.ts";
 export * from "./export.ts";
 export * from "./figure_check.ts";
+export * from "./report.ts";
+export * from "./walk.ts";
