@@ -19,7 +19,7 @@ import { pairwiseDistances } from "./distances.ts";
 import { contrastiveLoss } from "./losses/mod.ts";
 import { embed } from "./models/encoders.ts";
 import { embeddingSpread, pairDistanceSamples } from "./viz/loss_figures.ts";
-import type { EvaluateContext } from "./train.ts";
+import type { EvaluateContext, StepRecord } from "./train.ts";
 
 /**
  * What `train()` calls. Both parts are optional.
@@ -254,4 +254,61 @@ export function stepMetrics(
   fn: (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => Record<string, tf.Scalar>,
 ): TrainRecorder {
   return { batchMetrics: fn };
+}
+
+/**
+ * One row of {@linkcode historySummary}.
+ *
+ * @example
+ * ```ts
+ * import type { HistoryRow } from "./train_recorder.ts";
+ * const row: HistoryRow = { quantity: "loss", first: 0.86, last: 0.84 };
+ * ```
+ */
+export interface HistoryRow {
+  /** `"loss"` or the name of a recorded per-step metric. */
+  quantity: string;
+  /** Mean over the first `window` steps. */
+  first: number;
+  /** Mean over the last `window` steps. */
+  last: number;
+}
+
+/**
+ * The loss and every recorded per-step metric, averaged over the first and the last `window`
+ * steps of a history: how a run started and how it ended, in one table.
+ *
+ * @param history `train()`'s history
+ * @param window steps per average (default 20; fewer when the run is shorter)
+ * @throws RangeError for an empty history or a window below 1.
+ * @example
+ * ```ts
+ * import { historySummary } from "./train_recorder.ts";
+ * const history = [
+ *   { step: 1, loss: 1, seconds: 0, metrics: { activeNegative: 0.3 } },
+ *   { step: 2, loss: 0.5, seconds: 0, metrics: { activeNegative: 0.1 } },
+ * ];
+ * historySummary(history, 1);
+ * // [{ quantity: "loss", first: 1, last: 0.5 }, { quantity: "activeNegative", first: 0.3, last: 0.1 }]
+ * ```
+ */
+export function historySummary(
+  history: readonly Pick<StepRecord, "loss" | "metrics">[],
+  window = 20,
+): HistoryRow[] {
+  if (history.length === 0) throw new RangeError("historySummary: the history is empty");
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`historySummary: window must be a positive integer, got ${window}`);
+  }
+  const w = Math.min(window, history.length);
+  const keys = ["loss", ...new Set(history.flatMap((h) => Object.keys(h.metrics ?? {})))];
+  const value = (h: (typeof history)[number], k: string) =>
+    k === "loss" ? h.loss : h.metrics?.[k] ?? NaN;
+  const mean = (part: typeof history, k: string) =>
+    part.reduce((s, h) => s + value(h, k), 0) / part.length;
+  return keys.map((quantity) => ({
+    quantity,
+    first: mean(history.slice(0, w), quantity),
+    last: mean(history.slice(-w), quantity),
+  }));
 }

@@ -99,6 +99,22 @@ Deno.test("the notebooks are in order, nbformat 4 with the Deno kernel, outputs 
     }
     const first = [code[0].source].flat().join("");
     assert.match(first, /SIMLEARN_FAST/, `${file}: the first cell must read SIMLEARN_FAST`);
+    if (STORY.test(file)) {
+      // The story notebooks: prose plus library calls, and a first output that says which data
+      // and which backend the run used.
+      assert.match(
+        first,
+        /describeSetup\(/,
+        `${file}: the first cell must print describeSetup(...)`,
+      );
+      code.forEach((c, i) => {
+        const lines = logicLines([c.source].flat().join(""));
+        assert.ok(
+          lines <= 20,
+          `${file}: code cell ${i + 1} has ${lines} lines besides imports (> 20)`,
+        );
+      });
+    }
     assert.match(
       nb.cells.map((c) => [c.source].flat().join("")).join("\n"),
       /from "\.\.\/lib\//,
@@ -106,6 +122,15 @@ Deno.test("the notebooks are in order, nbformat 4 with the Deno kernel, outputs 
     );
   }
 });
+
+/** Notebooks 01–07 tell the source document's story. */
+const STORY = /^0[1-7]_/;
+
+/** Lines of a code cell, not counting import statements. */
+function logicLines(source: string): number {
+  const withoutImports = source.replace(/^import[^;]*;\s*$/gms, "");
+  return withoutImports.split("\n").filter((l) => l.trim() !== "").length;
+}
 
 /** The executed notebook's problems: error outputs, and the Plotly figures it showed. */
 function inspect(nb: Notebook, file: string): { errors: string[]; figures: NamedFigure[] } {

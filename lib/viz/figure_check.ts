@@ -133,8 +133,8 @@ const CHECKER = String.raw`
     return ctx.getImageData(0, 0, w, h).data;
   };
   // WebGL traces: pixels of the scene that change when only this trace is shown. The first
-  // renders after a restyle differ slightly from later ones, so one round is drawn and discarded,
-  // and each trace's render is compared with an all-hidden render made right after it.
+  // renders after a restyle differ slightly from later ones, so one round is drawn first; then
+  // each trace's render is compared with the all-hidden render.
   const glMarks = async (gd, indices, boxes) => {
     const fl = gd._fullLayout;
     const w = fl.width, h = fl.height;
@@ -152,11 +152,10 @@ const CHECKER = String.raw`
     const skipped = (x, y) =>
       skip.some((r) => x >= r.left - 2 && x <= r.right + 2 && y >= r.top - 2 && y <= r.bottom + 2);
     await shot(indices[0]);
-    await shot(-1);
+    const base = await shot(-1);
     const out = [];
     for (let j = 0; j < indices.length; j++) {
       const one = await shot(indices[j]);
-      const base = await shot(-1);
       const box = boxes[j];
       // Changed pixels; isolated ones (anti-aliasing of the scene's text) do not count: a pixel
       // counts when at least two of its four neighbours changed too.

@@ -83,6 +83,64 @@ export function embeddingSpread(embeddings: tf.Tensor2D): EmbeddingSpread {
   return out;
 }
 
+/** How the class centres of an embedding sit relative to each other. */
+export interface CentroidGeometry {
+  /** Mean cosine between the directions of two different class centres (0: orthogonal). */
+  meanCosine: number;
+  /** Smallest such cosine. */
+  minCosine: number;
+  /** Largest such cosine (the two most similar classes). */
+  maxCosine: number;
+}
+
+/**
+ * The angles between class centres: each class's mean embedding, normalised to unit length, and
+ * the cosines between every two of them. On a unit sphere, orthogonal directions (cosine 0) are
+ * √2 ≈ 1.414 apart, and ten directions as far apart as possible (a regular simplex, cosine −1/9)
+ * are √(20/9) ≈ 1.491 apart.
+ *
+ * @param embeddings `[n, d]`
+ * @param labels `[n]`
+ * @throws Error for fewer than two classes or mismatched lengths.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { centroidGeometry } from "./loss_figures.ts";
+ * const g = await centroidGeometry(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]);
+ * console.log(g.meanCosine.toFixed(3)); // "0.053"
+ * ```
+ */
+export async function centroidGeometry(
+  embeddings: tf.Tensor2D,
+  labels: ArrayLike<number>,
+): Promise<CentroidGeometry> {
+  const n = embeddings.shape[0];
+  if (labels.length !== n) {
+    throw new Error(`centroidGeometry: ${labels.length} labels for ${n} embeddings`);
+  }
+  const classes = [...new Set(Array.from(labels))].sort((a, b) => a - b);
+  if (classes.length < 2) throw new Error("centroidGeometry: needs at least two classes");
+  const cos = tf.tidy(() => {
+    const centres = tf.stack(classes.map((c) => {
+      const idx: number[] = [];
+      for (let i = 0; i < n; i++) if (labels[i] === c) idx.push(i);
+      const m = tf.mean(tf.gather(embeddings, idx), 0);
+      return tf.div(m, tf.maximum(tf.norm(m), 1e-12));
+    })) as tf.Tensor2D;
+    return tf.matMul(centres, centres, false, true);
+  });
+  const v = await cos.data();
+  cos.dispose();
+  const k = classes.length;
+  const off: number[] = [];
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) if (i !== j) off.push(v[i * k + j]);
+  return {
+    meanCosine: off.reduce((a, b) => a + b, 0) / off.length,
+    minCosine: Math.min(...off),
+    maxCosine: Math.max(...off),
+  };
+}
+
 /** One curve of {@linkcode spreadOverTrainingFigure}. */
 export interface SpreadSeries {
   /** Legend name. */
