@@ -21,7 +21,7 @@ import { contrastiveLoss } from "../lib/losses/mod.ts";
 import { evaluate, type Evaluation } from "../lib/eval/mod.ts";
 import { train } from "../lib/train.ts";
 import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
-import { embeddingScatter, pca, writeFigureHtml } from "../lib/viz/mod.ts";
+import { embeddingFigure, writeRunReport } from "../lib/viz/mod.ts";
 
 const DEFAULTS = {
   seed: 0,
@@ -43,6 +43,12 @@ const DEFAULTS = {
   /** A run directory to continue (its config.json fixes every other option). */
   resume: "",
 };
+
+/** The default experiment's settings (`deno task figures` draws its Siamese figures with them). */
+export const siameseDefaults: Readonly<typeof DEFAULTS> = DEFAULTS;
+
+/** Test images shown in the run report's scatter (each with its image on hover). */
+const REPORT_POINTS = 2000;
 
 function row(name: string, m: Evaluation): string {
   return `${name.padEnd(8)} ${m.mapAtR.toFixed(4).padStart(8)} ${
@@ -80,8 +86,7 @@ export const experiment: Experiment = {
     try {
       result = await train({
         model,
-        loss: (e, y) =>
-          contrastiveLoss(e, y, { posMargin: options.posMargin, negMargin: options.negMargin }),
+        loss: contrastiveLoss.with({ posMargin: options.posMargin, negMargin: options.negMargin }),
         sampler: shuffledBatches(trainTensors.x, trainSet.labels, {
           batchSize: options.batchSize,
           seed: options.seed,
@@ -117,19 +122,33 @@ export const experiment: Experiment = {
       train: { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond },
       data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
     });
-    const embeddings = embed(model, testTensors.x);
-    const projection = await pca(embeddings, 2);
+    // The run report: config, data, before/after metrics, embeddings with images, loss curve.
+    const shown = Math.min(testSet.n, REPORT_POINTS);
+    const embeddings = embed(model, testTensors.x.slice(0, shown));
+    const scatter = await embeddingFigure(embeddings, testSet.labels.subarray(0, shown), {
+      method: shown >= 10 ? "umap" : "pca",
+      seed: options.seed,
+      images: testSet.images.subarray(0, shown * 784),
+      classNames: testSet.classNames,
+      title: `Test embeddings after ${options.steps} steps (UMAP of ${shown} test images)`,
+    });
     embeddings.dispose();
-    await writeFigureHtml(
-      `${run.dir}/embeddings.html`,
-      embeddingScatter(
-        projection.points,
-        testSet.labels,
-        testSet.classNames,
-        `Test embeddings after ${options.steps} steps (PCA)`,
-      ),
-      "siamese: test embeddings",
-    );
+    await writeRunReport(`${run.dir}/embeddings.html`, {
+      experiment: "siamese",
+      runId: run.dir.split("/").at(-1)!,
+      config: options,
+      data: {
+        source: `${trainSet.source.kind} (${trainSet.source.dir})`,
+        train: trainSet.n,
+        test: testSet.n,
+      },
+      metrics: { before, after },
+      history: result.history,
+      reduction: "avgNonZero",
+      scatter,
+      summary: `trained ${options.steps} steps in ${result.seconds.toFixed(1)} s ` +
+        `(${result.imagesPerSecond.toFixed(0)} images/s) on ${run.backend.backend}`,
+    });
     data.dispose();
     model.dispose();
 

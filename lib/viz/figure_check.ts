@@ -34,6 +34,8 @@ export interface NamedFigure {
   name: string;
   /** The figure as displayed. */
   figure: PlotlyFigure;
+  /** Render it as a static export does (`staticPlot`: no toolbar, no interaction). */
+  static?: boolean;
 }
 
 /**
@@ -350,10 +352,13 @@ export async function checkFigures(
   for (const [i, f] of figures.entries()) {
     fragments.push(
       `<section style="margin:0 0 16px 0">` +
-        (await figureHtmlFragment(f.figure, {
-          id: `fig${i}`,
-          plotlySrc: i === 0 ? plotlyScriptUrl() : undefined,
-        })) + `</section>`,
+        (await figureHtmlFragment(
+          f.static ? { ...f.figure, config: { ...f.figure.config, staticPlot: true } } : f.figure,
+          {
+            id: `fig${i}`,
+            plotlySrc: i === 0 ? plotlyScriptUrl() : undefined,
+          },
+        )) + `</section>`,
     );
   }
   const checker = CHECKER.replace("__PAGE__", String(page)).replace(

@@ -37,8 +37,11 @@ export interface RunReportInput {
   config: Record<string, unknown>;
   /** Where the data came from, and how many images. */
   data: { source: string; train?: number; test?: number };
-  /** Metrics before and after training, by name (`mapAtR`, `rPrecision`, `precisionAt1`, ...). */
-  metrics: { before?: Record<string, number>; after: Record<string, number> };
+  /**
+   * Metrics before and after training, by name (`mapAtR`, `rPrecision`, `precisionAt1`, `nmi`,
+   * `ami`, ...: an `evaluate()` result); fields that are not numbers are left out.
+   */
+  metrics: { before?: object; after: object };
   /** The loss per step, as `train()` records it. */
   history: readonly { step: number; loss: number }[];
   /** How the loss is reduced, shown with the curve (e.g. `"avgNonZero"`). */
@@ -83,14 +86,16 @@ function value(v: unknown): string {
  */
 export async function runReport(input: RunReportInput): Promise<string> {
   const title = `${input.experiment} · run ${input.runId}`;
-  const names = [
-    ...new Set([...Object.keys(input.metrics.before ?? {}), ...Object.keys(input.metrics.after)]),
-  ].filter((k) =>
-    typeof input.metrics.after[k] === "number" || typeof input.metrics.before?.[k] === "number"
-  );
+  const numbers = (o: object | undefined) =>
+    Object.fromEntries(Object.entries(o ?? {}).filter(([, v]) => typeof v === "number")) as Record<
+      string,
+      number
+    >;
+  const [before, after] = [numbers(input.metrics.before), numbers(input.metrics.after)];
+  const names = [...new Set([...Object.keys(before), ...Object.keys(after)])];
   const metricRows = names.map((k) => {
-    const b = input.metrics.before?.[k];
-    const a = input.metrics.after[k];
+    const b = before[k];
+    const a = after[k];
     const change = typeof a === "number" && typeof b === "number" ? a - b : undefined;
     return `<tr><th>${esc(METRIC_NAMES[k] ?? k)}</th><td>${
       b === undefined ? "—" : formatNumber(b)
