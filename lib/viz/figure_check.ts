@@ -134,20 +134,31 @@ const CHECKER = String.raw`
     ctx.drawImage(im, 0, 0, w, h);
     return ctx.getImageData(0, 0, w, h).data;
   };
-  // WebGL traces: pixels of the scene that change when only this trace is shown. The first
-  // renders after a restyle differ slightly from later ones, so one round is drawn first; then
-  // each trace's render is compared with the all-hidden render.
-  const glMarks = async (gd, indices, boxes) => {
+  // WebGL traces: pixels that change when only this trace is shown. A 3-D scene is rendered on
+  // its own (the scene's snapshot: fast, and without the legend); other WebGL traces through
+  // Plotly.toImage, inside their box, legend symbols left out. The first renders after a restyle
+  // differ slightly from later ones, so one round is drawn first; then each trace's render is
+  // compared with the all-hidden render.
+  const glMarks = async (gd, indices, boxes, sceneName) => {
     const fl = gd._fullLayout;
-    const w = fl.width, h = fl.height;
+    const scene = sceneName && fl[sceneName] && fl[sceneName]._scene;
     const saved = gd.data.map((t) => (t.opacity === undefined ? 1 : t.opacity));
-    const shot = async (visible) => {
-      await Plotly.restyle(gd, { opacity: saved.map((o, i) => (visible === i ? o : 0)) });
+    let w = fl.width, h = fl.height;
+    const render = async () => {
+      if (scene && scene.toImage) {
+        const im = await load(scene.toImage("png"));
+        w = im.width;
+        h = im.height;
+        return await pixels(im.src, w, h);
+      }
       return await pixels(await Plotly.toImage(gd, { format: "png", width: w, height: h }), w, h);
     };
-    // Legend symbols change with a trace's opacity too: their pixels do not count.
+    const shot = async (visible) => {
+      await Plotly.restyle(gd, { opacity: saved.map((o, i) => (visible === i ? o : 0)) });
+      return await render();
+    };
     const g = gd.getBoundingClientRect();
-    const skip = [...gd.querySelectorAll(".legend, .colorbar")].map((el) => {
+    const skip = scene ? [] : [...gd.querySelectorAll(".legend, .colorbar")].map((el) => {
       const r = el.getBoundingClientRect();
       return { left: r.left - g.left, right: r.right - g.left, top: r.top - g.top, bottom: r.bottom - g.top };
     });
@@ -158,7 +169,7 @@ const CHECKER = String.raw`
     const out = [];
     for (let j = 0; j < indices.length; j++) {
       const one = await shot(indices[j]);
-      const box = boxes[j];
+      const box = scene ? { left: 0, top: 0, right: w, bottom: h } : boxes[j];
       // Changed pixels; isolated ones (anti-aliasing of the scene's text) do not count: a pixel
       // counts when at least two of its four neighbours changed too.
       const mask = new Uint8Array(w * h);
@@ -288,7 +299,7 @@ const CHECKER = String.raw`
           } else {
             sceneBox = area;
           }
-          gl.push({ index, box: sceneBox, entry: traces.length });
+          gl.push({ index, box: sceneBox, entry: traces.length, scene: t.scene });
         } else if (node) {
           const els = node.querySelectorAll("path.point, path.js-line, path.js-fill, .points path, text.textpoint");
           for (const el of els) {
@@ -303,9 +314,10 @@ const CHECKER = String.raw`
         }
         traces.push({ index, type: t.type, name, marks });
       }
-      if (gl.length) {
-        const counts = await glMarks(gd, gl.map((g) => g.index), gl.map((g) => g.box));
-        gl.forEach((g, j) => (traces[g.entry].marks = counts[j]));
+      for (const sceneName of new Set(gl.map((g) => g.scene))) {
+        const group = gl.filter((g) => g.scene === sceneName);
+        const counts = await glMarks(gd, group.map((g) => g.index), group.map((g) => g.box), sceneName);
+        group.forEach((g, j) => (traces[g.entry].marks = counts[j]));
       }
       for (const t of traces) {
         if (t.marks === 0) {

@@ -1,7 +1,8 @@
 /**
  * The house style every displayed or exported figure gets ({@linkcode houseStyle}): one palette
  * (Tableau 10, {@linkcode CLASS_COLORS}), titles left-aligned below the Plotly toolbar (which
- * therefore never covers them), a lean toolbar without the logo, three-significant-digit hover
+ * therefore never covers them) and broken into lines that fit the figure's width, a lean toolbar
+ * without the logo, three-significant-digit hover
  * labels, and log axes labelled at powers of ten only (minor ticks between, unlabelled). Widths
  * are the builders' own: every builder keeps a figure within {@linkcode FIGURE_MAX_WIDTH} so that
  * it fits a 1,200 px page with its hover image panel.
@@ -93,6 +94,27 @@ export const PLOT_CONFIG: Readonly<Record<string, unknown>> = {
 const TITLE_PAD = 30;
 
 type Layout = Record<string, unknown>;
+
+/**
+ * A title broken into lines (`<br>`) at spaces so that each fits `width` px at `fontSize` px
+ * (average glyph width about 0.55 em); a title already broken is kept as it is.
+ */
+function wrapTitle(text: string, width: number, fontSize: number): string {
+  if (text.includes("<br>")) return text;
+  const perLine = Math.max(12, Math.floor(width / (0.55 * fontSize)));
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line && (line + " " + word).replace(/<[^>]*>/g, "").length > perLine) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  lines.push(line);
+  return lines.join("<br>");
+}
 type Axis = Record<string, unknown>;
 
 /** Finite positive values of `field` in the traces on axis `id` (`"x"`, `"y2"`, ...). */
@@ -154,6 +176,10 @@ export function houseStyle(figure: PlotlyFigure): PlotlyFigure {
   const title = layout.title as { text?: string; x?: number; y?: number } | string | undefined;
   const titleObject = typeof title === "string" ? { text: title } : title;
   if (titleObject?.text) {
+    const fontSize = (titleObject as { font?: { size?: number } }).font?.size ?? 17;
+    const text = typeof layout.width === "number"
+      ? wrapTitle(titleObject.text, layout.width - 20, fontSize)
+      : titleObject.text;
     layout.title = titleObject.x === undefined && titleObject.y === undefined
       ? {
         x: 0.01,
@@ -164,11 +190,17 @@ export function houseStyle(figure: PlotlyFigure): PlotlyFigure {
         yanchor: "top",
         pad: { t: TITLE_PAD },
         ...titleObject,
+        text,
       }
-      : titleObject;
+      : { ...titleObject, text };
+    const lines = text.split("<br>").length;
+    const need = TITLE_PAD + 34 + (lines - 1) * Math.round(fontSize * 1.3);
     const margin = (layout.margin ?? {}) as Record<string, number>;
-    if (margin.t === undefined || margin.t < TITLE_PAD + 34) {
-      layout.margin = { ...margin, t: Math.max(margin.t ?? 0, TITLE_PAD + 34) };
+    if (margin.t === undefined || margin.t < need) {
+      layout.margin = { ...margin, t: Math.max(margin.t ?? 0, need) };
+      if (typeof layout.height === "number" && margin.t !== undefined) {
+        layout.height += need - margin.t; // keep the plot area's height
+      }
     }
   }
   const cartesian = figure.data.length === 0 ||
