@@ -12,6 +12,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import process from "node:process";
 import "@tensorflow/tfjs-backend-wasm";
 import { conv2DBackpropFilterConfig } from "../lib/kernels/conv2d_backprop_filter.ts";
 import { registerWasmTrainingKernels, setSimdDisabled } from "../lib/kernels/mod.ts";
@@ -20,6 +21,8 @@ import { referenceCnn } from "../lib/models/mod.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
 import { train } from "../lib/train.ts";
+import { initBackend } from "../lib/backend.ts";
+import { type ConvAlgorithm, type ConvPass, setConvAlgorithm } from "../lib/kernels/winograd.ts";
 
 async function imagesPerSecond(
   x: tf.Tensor,
@@ -74,3 +77,110 @@ export async function runKernelGain(args: string[]): Promise<void> {
 }
 
 if (import.meta.main) await runKernelGain(Deno.args);
+
+/** CPU milliseconds of the process (`getrusage`: precise, unlike `/proc` schedstat). */
+function cpuClock(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** One row of {@link runConvTable}. */
+export interface ConvTableRow {
+  /** Pass measured. */
+  pass: ConvPass;
+  /** `[n, h, w, ci] → co`. */
+  shape: string;
+  /** `ci·co`. */
+  channels: number;
+  /** Milliseconds of the im2col route (fastest of the repeats). */
+  im2col: number;
+  /** Milliseconds of the Winograd route. */
+  winograd: number;
+}
+
+/**
+ * `deno task bench conv-table`: each 3×3 stride-1 convolution pass of a set of shapes (the
+ * reference CNN's second convolution and neighbours) by the im2col route and by Winograd
+ * F(2×2, 3×3), on one thread, timed by the process's CPU time (robust to other load); prints
+ * the table behind `WINOGRAD_MIN_SIDE` in `lib/kernels/winograd.ts`.
+ *
+ * @example
+ * ```ts
+ * import { runConvTable } from "./kernel_gain.ts";
+ * const rows = await runConvTable(["--repeats", "2"]);
+ * ```
+ */
+export async function runConvTable(args: string[]): Promise<ConvTableRow[]> {
+  const i = args.indexOf("--repeats");
+  const repeats = i >= 0 ? Number(args[i + 1]) : 7;
+  if (!Number.isInteger(repeats) || repeats < 1) throw new Error("--repeats: a positive integer");
+  tf.env().set("PROD", true);
+  const info = await initBackend("wasm", { threads: 1 });
+  const clock = cpuClock;
+  const shapes: [number, number, number, number, number][] = [
+    [128, 13, 13, 32, 64], // the reference CNN's second convolution
+    [128, 28, 28, 4, 8],
+    [64, 28, 28, 16, 16],
+    [32, 14, 14, 32, 32],
+    [16, 28, 28, 64, 64],
+    [32, 13, 13, 64, 64],
+    [64, 7, 7, 16, 16],
+    [32, 7, 7, 64, 64],
+    [16, 14, 14, 128, 128],
+    [16, 7, 7, 128, 128],
+  ];
+  const rows: ConvTableRow[] = [];
+  console.log(
+    `conv table: wasm, ${info.threads} thread, 3x3 stride 1 'valid', fastest of ${repeats} ` +
+      `(process CPU ms)`,
+  );
+  console.log("pass      shape                     ci*co    im2col  winograd  winograd speed-up");
+  for (const [n, h, w, ci, co] of shapes) {
+    const x = tf.randomNormal([n, h, w, ci], 0, 1, "float32", 1) as tf.Tensor4D;
+    const f = tf.randomNormal([3, 3, ci, co], 0, 1, "float32", 2) as tf.Tensor4D;
+    const dy = tf.randomNormal([n, h - 2, w - 2, co], 0, 1, "float32", 3) as tf.Tensor4D;
+    const passes: [ConvPass, () => tf.Tensor][] = [
+      ["forward", () => tf.conv2d(x, f, 1, "valid")],
+      ["filter", () =>
+        tf.engine().runKernel("Conv2DBackpropFilter", { x, dy }, {
+          strides: 1,
+          pad: "valid",
+          dataFormat: "NHWC",
+          filterShape: [3, 3, ci, co],
+        }) as tf.Tensor],
+      ["input", () => tf.conv2dTranspose(dy, f, [n, h, w, ci], 1, "valid")],
+    ];
+    for (const [pass, run] of passes) {
+      const ms: Record<ConvAlgorithm, number> = { im2col: Infinity, winograd: Infinity };
+      for (let r = 0; r < repeats + 1; r++) {
+        for (const algo of ["im2col", "winograd"] as ConvAlgorithm[]) {
+          const old = setConvAlgorithm(algo);
+          try {
+            const t0 = clock();
+            const y = run();
+            const t = clock() - t0;
+            y.dispose();
+            if (r > 0) ms[algo] = Math.min(ms[algo], t);
+          } finally {
+            setConvAlgorithm(old);
+          }
+        }
+      }
+      const row: ConvTableRow = {
+        pass,
+        shape: `[${n},${h},${w},${ci}]->${co}`,
+        channels: ci * co,
+        im2col: ms.im2col,
+        winograd: ms.winograd,
+      };
+      rows.push(row);
+      console.log(
+        `${pass.padEnd(8)}  ${row.shape.padEnd(24)} ${String(ci * co).padStart(6)}  ` +
+          `${ms.im2col.toFixed(2).padStart(8)}  ${ms.winograd.toFixed(2).padStart(8)}  ` +
+          `${(ms.im2col / ms.winograd).toFixed(2).padStart(8)}x`,
+      );
+    }
+    tf.dispose([x, f, dy]);
+  }
+  return rows;
+}

@@ -68,6 +68,14 @@ export function parseLossesArgs(argv: string[]): LossesBenchArgs {
   return a;
 }
 
+/**
+ * Options that PML requires without a default, for the losses that have such options (the
+ * paper's values): every other loss runs at its defaults.
+ */
+const REQUIRED_OPTIONS: Record<string, Record<string, unknown>> = {
+  rankedListLoss: { margin: 0.4, Tn: 10 },
+};
+
 /** A loss of the registry, ready to train. */
 interface Entry {
   name: string;
@@ -80,9 +88,11 @@ interface Entry {
 }
 
 /**
- * Every loss exported by `lib/losses/mod.ts`, at its defaults; a loss with learnable parameters
- * as a `TrainableLoss` with 10 classes and 64-d embeddings. Returns the entries and the losses
- * that could not be set up, with the reason.
+ * Every loss exported by `lib/losses/mod.ts`, at its defaults (PML's required options at the
+ * paper's values); a loss with learnable parameters as a `TrainableLoss` with 64-d embeddings
+ * (and 10 classes where it has `numClasses`); a label-free loss without labels (VICReg with the
+ * batch's two halves as its two views). Returns the entries and the losses that could not be set
+ * up, with the reason.
  *
  * @example
  * ```ts
@@ -97,28 +107,48 @@ export function lossRegistry(): { entries: Entry[]; skipped: [string, string][] 
   for (const [name, value] of Object.entries(losses)) {
     if (!losses.isLoss(value)) continue;
     const loss = value as Loss<LossOptions>;
-    const cubic = loss.definition.cubic === true;
-    const hasParameters = Object.values(loss.definition.options).some((s) =>
-      (s as { parameter?: unknown }).parameter
-    );
+    const def = loss.definition;
+    const cubic = def.cubic === true;
+    const options = (REQUIRED_OPTIONS[name] ?? {}) as LossOptions;
+    const specs = def.options as Record<string, { parameter?: unknown }>;
+    const hasParameters = Object.values(specs).some((s) => s.parameter);
+    let base: (e: tf.Tensor2D, y: Int32Array | undefined, o: LossOptions) => tf.Scalar;
+    let variables: tf.Variable[] = [], dispose = () => {};
     if (!hasParameters) {
-      entries.push({ name, loss, variables: [], call: (e, y) => loss(e, y), dispose() {}, cubic });
-      continue;
+      base = (e, y, o) => loss(e, y, o);
+    } else {
+      try {
+        const setup = {
+          ...(specs.numClasses ? { numClasses: 10 } : {}),
+          embeddingSize: 64,
+          seed: 0,
+        };
+        const t = new losses.TrainableLoss(
+          loss,
+          { ...options, ...setup } as LossOptions & typeof setup,
+        );
+        base = (e, y, o) => t.call(e, y, o);
+        variables = t.trainableWeights;
+        dispose = () => t.dispose();
+      } catch (e) {
+        skipped.push([name, (e as Error).message]);
+        continue;
+      }
     }
-    try {
-      const options = { numClasses: 10, embeddingSize: 64, seed: 0 };
-      const t = new losses.TrainableLoss(loss, options as LossOptions & typeof options);
-      entries.push({
-        name,
-        loss,
-        variables: t.trainableWeights,
-        call: (e, y) => t.call(e, y),
-        dispose: () => t.dispose(),
-        cubic,
-      });
-    } catch (e) {
-      skipped.push([name, (e as Error).message]);
-    }
+    // A loss without labels (PML's labels_not_supported) gets none; one that takes a second view
+    // (VICReg) gets the batch's two halves as its two views.
+    const call = def.labels !== false
+      ? (e: tf.Tensor2D, y: Int32Array) => base(e, y, options)
+      : def.ref !== false
+      ? (e: tf.Tensor2D) => {
+        const half = Math.floor(e.shape[0] / 2);
+        return base(tf.slice(e, [0, 0], [half, -1]), undefined, {
+          ...options,
+          refEmbeddings: tf.slice(e, [half, 0], [half, -1]),
+        });
+      }
+      : (e: tf.Tensor2D) => base(e, undefined, options);
+    entries.push({ name, loss, variables, call, dispose, cubic });
   }
   return { entries, skipped };
 }

@@ -8,10 +8,18 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import process from "node:process";
-import { registerWasmTrainingKernels, setSimdDisabled } from "../lib/kernels/mod.ts";
+import { setSimdDisabled } from "../lib/kernels/mod.ts";
+import { applyGradients } from "../lib/kernels/adam.ts";
+import { initBackend } from "../lib/backend.ts";
+import {
+  buildModel,
+  localContrastiveLoss,
+  type ModelKind,
+  type PairLoss,
+  syntheticImages,
+} from "./train_models.ts";
 
-/** The two encoders of the benchmark. */
-export type ModelKind = "cnn" | "mlp";
+export { buildModel, localContrastiveLoss, type ModelKind, type PairLoss };
 
 /** Backends the benchmark knows: three of tfjs, and PyTorch on the CPU. */
 export type BenchBackend = "wasm" | "torch" | "cpu" | "webgpu";
@@ -52,6 +60,8 @@ export interface BenchResult {
   lossFirst: number;
   /** Loss of the last step. */
   lossLast: number;
+  /** CPU threads the framework trained on (tfjs: the wasm kernels' threads). */
+  threads?: number;
   /** Free-form remarks (batch changes, versions). */
   note?: string;
 }
@@ -71,84 +81,6 @@ export interface RunOptions {
   /** Profiled steps whose per-kernel minimum {@link profileStep} reports (default 5). */
   profileRuns?: number;
 }
-
-/**
- * Builds an encoder: the reference CNN (conv3x3(32, valid)-relu-maxpool2, conv3x3(64)-relu-
- * maxpool2, flatten, dense(128)-relu, dense(64)) or the MLP (784-256-128-64), input
- * `[n, 28, 28, 1]`, output `[n, 64]` (the loss L2-normalises).
- *
- * @example
- * ```ts
- * import { buildModel } from "./train_bench.ts";
- * const m = buildModel("mlp");
- * console.log(m.outputs[0].shape); // [null, 64]
- * ```
- */
-export function buildModel(kind: ModelKind): tf.Sequential {
-  if (kind === "cnn") {
-    return tf.sequential({
-      layers: [
-        tf.layers.conv2d({
-          inputShape: [28, 28, 1],
-          filters: 32,
-          kernelSize: 3,
-          activation: "relu",
-        }),
-        tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: "relu" }),
-        tf.layers.maxPooling2d({ poolSize: 2 }),
-        tf.layers.flatten(),
-        tf.layers.dense({ units: 128, activation: "relu" }),
-        tf.layers.dense({ units: 64 }),
-      ],
-    });
-  }
-  return tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [28, 28, 1] }),
-      tf.layers.dense({ units: 256, activation: "relu" }),
-      tf.layers.dense({ units: 128, activation: "relu" }),
-      tf.layers.dense({ units: 64 }),
-    ],
-  });
-}
-
-/** A loss of embeddings `[n, d]` and labels `[n]`. */
-export type PairLoss = (embeddings: tf.Tensor2D, labels: Int32Array) => tf.Scalar;
-
-/**
- * PML's default contrastive loss written out (used only when `lib/losses` cannot be loaded):
- * Euclidean distances of L2-normalised embeddings, `relu(d)` on positive pairs, `relu(1 − d)` on
- * negative pairs, each averaged over its non-zero terms, summed.
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { localContrastiveLoss } from "./train_bench.ts";
- * localContrastiveLoss(tf.tensor2d([[1, 0], [0, 1]]), Int32Array.of(0, 1)).print(); // 0
- * ```
- */
-export const localContrastiveLoss: PairLoss = (embeddings, labels) =>
-  tf.tidy(() => {
-    const n = labels.length;
-    const e = tf.div(embeddings, tf.add(tf.norm(embeddings, 2, 1, true), 1e-12));
-    const sq = tf.relu(tf.sub(2, tf.mul(2, tf.matMul(e, e, false, true))));
-    const pos = new Float32Array(n * n);
-    const neg = new Float32Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < n; j++) {
-        if (labels[i] === labels[j]) pos[i * n + j] = i === j ? 0 : 1;
-        else neg[i * n + j] = 1;
-      }
-    }
-    // Off the diagonal sq > 0 almost surely; the mask keeps sqrt's gradient finite there.
-    const eye = tf.eye(n);
-    const d = tf.sqrt(tf.add(sq, eye));
-    const pl = tf.mul(d, tf.tensor2d(pos, [n, n]));
-    const nl = tf.mul(tf.relu(tf.sub(1, d)), tf.tensor2d(neg, [n, n]));
-    const avg = (t: tf.Tensor) => tf.div(tf.sum(t), tf.maximum(tf.sum(tf.sign(t)), 1));
-    return tf.add(avg(pl), avg(nl)) as tf.Scalar;
-  });
 
 /**
  * The contrastive loss of `lib/losses` (PML defaults) when it loads, else
@@ -181,18 +113,6 @@ async function gunzip(path: string): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-/** Seeded uniform numbers in [0, 1) (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * `n` training images: the first `n` of Fashion-MNIST's training set when the Debian package
  * `dataset-fashion-mnist` is installed (`dir`), else synthetic images (ten noisy class
@@ -222,17 +142,7 @@ export async function loadBenchData(
     for (let i = 0; i < n; i++) labels[i] = lab[8 + i];
     return { images, labels, n, source: `Fashion-MNIST train[0:${n}] (${dir})` };
   } catch {
-    const r = rng(42);
-    const protos = Array.from({ length: 10 }, () => Float32Array.from({ length: 784 }, r));
-    const images = new Float32Array(n * 784);
-    const labels = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      labels[i] = Math.floor(r() * 10);
-      const p = protos[labels[i]];
-      for (let j = 0; j < 784; j++) {
-        images[i * 784 + j] = Math.min(1, Math.max(0, p[j] + 0.3 * (r() - 0.5)));
-      }
-    }
+    const { images, labels } = syntheticImages(n, 42);
     return { images, labels, n, source: `synthetic (${dir} not found)` };
   }
 }
@@ -250,6 +160,7 @@ export async function loadBenchData(
 export async function useBackend(
   backend: Exclude<BenchBackend, "torch">,
   simd = true,
+  threads?: number,
 ): Promise<string> {
   if (backend === "webgpu") {
     // deno-lint-ignore no-explicit-any
@@ -267,13 +178,14 @@ export async function useBackend(
       adapter.isFallbackAdapter ? ", fallback adapter" : ""
     })`;
   }
+  if (backend === "wasm") {
+    const info = await initBackend("wasm", { threads });
+    setSimdDisabled(!simd);
+    return `wasm + lib/kernels (${simd ? "SIMD route" : "XNNPACK route"}, ${info.threads} ` +
+      `thread${info.threads === 1 ? "" : "s"})`;
+  }
   if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
   await tf.ready();
-  if (backend === "wasm") {
-    registerWasmTrainingKernels();
-    setSimdDisabled(!simd);
-    return `wasm + lib/kernels (${simd ? "SIMD route" : "XNNPACK route"})`;
-  }
   return backend;
 }
 
@@ -292,14 +204,16 @@ function trainer(data: BenchData, opts: RunOptions, loss: PairLoss): Trainer {
   const step = async (i: number) => {
     const b = i % batches;
     const y = data.labels.subarray(b * opts.batch, (b + 1) * opts.batch);
-    const cost = optimizer.minimize(() => {
+    // The step of lib/train.ts: gradients, the loss read, the (fused) update.
+    const { value, grads } = optimizer.computeGradients(() => {
       const x = tf.slice(xAll, [b * opts.batch, 0, 0, 0], [opts.batch, 28, 28, 1]);
       return loss(model.apply(x, { training: true }) as tf.Tensor2D, y);
-    }, true);
-    if (!cost) throw new Error("bench: optimizer returned no cost");
+    });
     // An asynchronous read: webgpu under Deno cannot read synchronously (no 2-D canvas).
-    const v = (await cost.data())[0];
-    cost.dispose();
+    const v = (await value.data())[0];
+    value.dispose();
+    applyGradients(optimizer, grads);
+    tf.dispose(grads);
     return v;
   };
   return {
@@ -521,7 +435,7 @@ export async function probeTorch(): Promise<
 }
 
 /**
- * Runs the PyTorch comparator on the data file `path` (one thread).
+ * Runs the PyTorch comparator on the data file `path` with `threads` CPU threads (default 1).
  *
  * @example
  * ```ts
@@ -532,7 +446,12 @@ export async function probeTorch(): Promise<
  * console.log(r.imagesPerSecond);
  * ```
  */
-export async function trainTorch(path: string, n: number, opts: RunOptions): Promise<BenchResult> {
+export async function trainTorch(
+  path: string,
+  n: number,
+  opts: RunOptions,
+  threads = 1,
+): Promise<BenchResult> {
   const out = await new Deno.Command(PYTHON, {
     args: [
       TORCH_SCRIPT,
@@ -550,7 +469,7 @@ export async function trainTorch(path: string, n: number, opts: RunOptions): Pro
       "--seconds",
       String(opts.seconds),
       "--threads",
-      "1",
+      String(threads),
     ],
     stdout: "piped",
     stderr: "piped",
@@ -572,6 +491,7 @@ export async function trainTorch(path: string, n: number, opts: RunOptions): Pro
     msPerStep: r.msPerStep,
     lossFirst: r.lossFirst,
     lossLast: r.lossLast,
-    note: `torch ${r.version}, ${r.threads} thread`,
+    threads: r.threads,
+    note: `torch ${r.version}, ${r.threads} thread${r.threads === 1 ? "" : "s"}`,
   };
 }

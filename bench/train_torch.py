@@ -2,10 +2,13 @@
 """PyTorch side of `deno task bench train`: trains the reference CNN or the MLP encoder with the
 contrastive loss as pytorch-metric-learning defines it (ContrastiveLoss(pos_margin=0,
 neg_margin=1), LpDistance on L2-normalised embeddings, all pairs of the batch, AvgNonZeroReducer on
-the positive and the negative terms, summed), Adam, on the batches the Deno bench wrote, on one
-thread. Prints one JSON line with the throughput.
+the positive and the negative terms, summed), Adam, on the batches the Deno bench wrote, with
+--threads CPU threads, or on a GPU with --device cuda (--device auto: CUDA when available). The
+loss is read every step (float(loss)), as the Deno side does. Prints one JSON line with the
+throughput.
 
 Usage: train_torch.py DATA_FILE --n N --batch B --model cnn|mlp --warmup W --steps S --seconds T
+                      [--threads K] [--device cpu|cuda|auto]
 DATA_FILE holds N float32 images of 28x28 (row-major, [0, 1]) followed by N int32 labels.
 """
 import argparse
@@ -47,7 +50,7 @@ def contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Te
     e = F.normalize(embeddings, p=2, dim=1)
     d = torch.cdist(e, e, p=2)
     same = labels[:, None] == labels[None, :]
-    eye = torch.eye(len(labels), dtype=torch.bool)
+    eye = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     pos = d[same & ~eye]
     neg = d[~same]
     return avg_non_zero(F.relu(pos - 0.0)) + avg_non_zero(F.relu(1.0 - neg))
@@ -63,20 +66,24 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
     a = p.parse_args()
+    device = a.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
 
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     raw = np.fromfile(a.data, dtype=np.uint8)
     images = np.frombuffer(raw[: a.n * 784 * 4].tobytes(), dtype=np.float32).reshape(a.n, 1, 28, 28)
     labels = np.frombuffer(raw[a.n * 784 * 4: a.n * 784 * 4 + a.n * 4].tobytes(), dtype=np.int32)
-    x_all = torch.from_numpy(images.copy())
-    y_all = torch.from_numpy(labels.astype(np.int64))
+    x_all = torch.from_numpy(images.copy()).to(device)
+    y_all = torch.from_numpy(labels.astype(np.int64)).to(device)
     batches = a.n // a.batch
     if batches < 1:
         sys.exit(f"train_torch.py: --n {a.n} is smaller than --batch {a.batch}")
 
-    model = reference_cnn() if a.model == "cnn" else mlp()
+    model = (reference_cnn() if a.model == "cnn" else mlp()).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step(i: int) -> float:
@@ -117,6 +124,8 @@ def main() -> None:
         "lossLast": last,
         "threads": torch.get_num_threads(),
         "version": torch.__version__,
+        "device": device,
+        "deviceName": torch.cuda.get_device_name(0) if device == "cuda" else "CPU",
     }))
 
 

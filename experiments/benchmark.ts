@@ -9,11 +9,25 @@
  * the table from the run records without training. `--quick` runs a small slice with few steps
  * and one seed (about a minute), written under the run directory in `results/benchmark/`.
  *
+ * Records carry the fingerprints of the data they were made on: a runs directory holding records
+ * of other data (another source, another limit) is refused instead of mixed into one table.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import {
+  defineExperiment,
+  type ExperimentDataSet,
+  FASHION_MNIST_OPTIONS,
+  fashionMnistProvenance,
+  option,
+  type OptionValues,
+  RUN_OPTIONS,
+  UsageError,
+} from "../lib/experiment.ts";
+import { parseOptionArgs } from "../lib/cli.ts";
+import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import type { DataProvenance } from "../lib/data/fingerprint.ts";
 import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { formatDuration } from "../lib/io/progress.ts";
 import { writeFigureHtml } from "../lib/viz/html.ts";
@@ -30,7 +44,6 @@ import {
   DEFAULT_CONFIG,
   describeProtocol,
   executeRun,
-  parseSetting,
   prepareSetting,
   readRunRecords,
   runBenchmark,
@@ -44,49 +57,92 @@ import {
 } from "../lib/benchmark/mod.ts";
 
 /** The command-line options and their defaults (the full protocol). */
-export const BENCHMARK_DEFAULTS = {
-  /** A small slice, few steps, one seed: about a minute (see {@linkcode QUICK_OVERRIDES}). */
-  quick: false,
-  /** Comma-separated method ids (default: all). */
-  methods: "",
-  /** Comma-separated settings. */
-  settings: "seen,unseen",
-  /** Comma-separated seeds. */
-  seeds: "0,1,2",
-  /** Epochs per deep run. */
-  epochs: DEFAULT_CONFIG.epochs,
-  /** Steps per deep run instead of epochs (0: use epochs). */
-  steps: DEFAULT_CONFIG.steps,
-  /** Directory of the per-run records (default `results/benchmark/runs`; quick: the run dir). */
-  runsDir: "",
-  /** Directory of the table and figure (default `figures`; quick: the run dir). */
-  out: "",
-  /** Rebuild the table from the run records in --runsDir, without training. */
-  aggregate: false,
-  /** A Fashion-MNIST directory (default: the loader's source order). */
-  dataSource: "",
-  /** First N train-split images only (0: all). */
-  trainLimit: DEFAULT_CONFIG.trainLimit,
-  /** First N test-split images only (0: all). */
-  testLimit: DEFAULT_CONFIG.testLimit,
-  /** Train images the linear metrics are fitted on (per seed). */
-  linearSamples: DEFAULT_CONFIG.linearSamples,
-  /** PCA dimension before the linear metrics. */
-  pcaDim: DEFAULT_CONFIG.pcaDim,
-  /** Steps of the linear learners (0: their defaults). */
-  linearIterations: DEFAULT_CONFIG.linearIterations,
-  /**
-   * `k/n`: run only every n-th run starting at the k-th (0-based), so that n processes sharing
-   * one --runsDir split the work (one per core); the table is written once all runs exist.
-   */
-  shard: "",
-  /** Root of the run directories (`<root>/benchmark/<run-id>/`). */
-  resultsRoot: "results",
+export const BENCHMARK_OPTIONS = {
+  quick: {
+    ...option.flag("a small slice, few steps, one seed: about a minute (see QUICK_OVERRIDES)"),
+    conflicts: ["aggregate"],
+  },
+  methods: option.strings([], "method ids (default: all)", {
+    choices: BENCHMARK_METHODS.map((m) => m.id),
+    allowEmpty: true,
+  }),
+  settings: option.strings(["seen", "unseen"], "settings", { choices: SETTINGS }),
+  seeds: option.integers([0, 1, 2], "seeds", { min: 0, unique: true }),
+  epochs: { ...option.number(DEFAULT_CONFIG.epochs, "epochs per deep run", { above: 0 }) },
+  steps: {
+    ...option.integer(
+      DEFAULT_CONFIG.steps,
+      "steps per deep run instead of epochs (0: use epochs)",
+      {
+        min: 0,
+      },
+    ),
+    conflicts: ["epochs"],
+  },
+  runsDir: option.string(
+    "",
+    "directory of the per-run records (default <resultsRoot>/benchmark/runs; quick: the run dir)",
+    { placeholder: "dir", defaultLabel: "see description" },
+  ),
+  out: option.string(
+    "",
+    "directory of the table and figure (default figures; quick: the run dir)",
+    {
+      placeholder: "dir",
+      defaultLabel: "see description",
+    },
+  ),
+  aggregate: {
+    ...option.flag("rebuild the table from the run records in --runsDir, without training"),
+    conflicts: ["shard"],
+  },
+  trainLimit: option.integer(
+    DEFAULT_CONFIG.trainLimit,
+    "first N train-split images only (0: all)",
+    {
+      min: 0,
+    },
+  ),
+  testLimit: option.integer(DEFAULT_CONFIG.testLimit, "first N test-split images only (0: all)", {
+    min: 0,
+  }),
+  linearSamples: option.integer(
+    DEFAULT_CONFIG.linearSamples,
+    "train images the linear metrics are fitted on (per seed)",
+    { min: 2 },
+  ),
+  pcaDim: option.integer(DEFAULT_CONFIG.pcaDim, "PCA dimension before the linear metrics", {
+    min: 1,
+    max: 784,
+  }),
+  linearIterations: option.integer(
+    DEFAULT_CONFIG.linearIterations,
+    "steps of the linear learners (0: their defaults)",
+    { min: 0 },
+  ),
+  shard: option.string(
+    "",
+    "k/n: run only every n-th run starting at the k-th (0-based), for n processes sharing --runsDir",
+    {
+      placeholder: "k/n",
+      check: (v) => {
+        try {
+          parseShard(v);
+          return undefined;
+        } catch {
+          return "expected k/n with integers 0 ≤ k < n";
+        }
+      },
+    },
+  ),
+  ...FASHION_MNIST_OPTIONS,
 };
 
+type Options = OptionValues<typeof BENCHMARK_OPTIONS>;
+
 /** The option values `--quick` changes, unless given explicitly. */
-export const QUICK_OVERRIDES: Partial<typeof BENCHMARK_DEFAULTS> = {
-  seeds: "0",
+export const QUICK_OVERRIDES: Partial<Options> = {
+  seeds: [0],
   steps: 3,
   trainLimit: 2560,
   testLimit: 1000,
@@ -94,44 +150,31 @@ export const QUICK_OVERRIDES: Partial<typeof BENCHMARK_DEFAULTS> = {
   linearIterations: 10,
 };
 
-type Options = typeof BENCHMARK_DEFAULTS;
-
-function given(args: readonly string[], key: string): boolean {
-  return args.some((a) => a === `--${key}` || a.startsWith(`--${key}=`));
-}
-
-function parseSeeds(text: string): number[] {
-  const seeds = text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
-  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0)) {
-    throw new Error(`--seeds must be comma-separated non-negative integers, got "${text}"`);
-  }
-  if (new Set(seeds).size !== seeds.length) throw new Error(`--seeds lists a seed twice: ${text}`);
-  return seeds;
-}
-
-function parseSettings(text: string): SettingId[] {
-  const list = text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(parseSetting);
-  if (!list.length) throw new Error("--settings is empty");
-  return SETTINGS.filter((s) => list.includes(s));
+/** `--quick`'s overrides applied to the options not given on the command line. */
+function applyQuick(options: Options, given: readonly string[]): Options {
+  if (!options.quick) return options;
+  const out = { ...options } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(QUICK_OVERRIDES)) if (!given.includes(k)) out[k] = v;
+  return out as Options;
 }
 
 /**
  * The options of a command line with `--quick`'s overrides applied to the options not given.
  *
+ * @throws UsageError as the command line would.
  * @example
  * ```ts
  * import { resolveBenchmarkOptions } from "./benchmark.ts";
- * resolveBenchmarkOptions(["--quick", "--seeds", "0,1"]).seeds; // "0,1"
+ * resolveBenchmarkOptions(["--quick", "--seeds", "0,1"]).seeds; // [0, 1]
  * ```
  */
 export function resolveBenchmarkOptions(args: readonly string[]): Options {
-  const options = parseOptions(args, BENCHMARK_DEFAULTS);
-  if (options.quick) {
-    for (const [k, v] of Object.entries(QUICK_OVERRIDES)) {
-      if (!given(args, k)) (options as Record<string, unknown>)[k] = v;
-    }
-  }
-  return options;
+  const parsed = parseOptionArgs<typeof BENCHMARK_OPTIONS>("benchmark", "", [
+    { heading: "Options:", options: BENCHMARK_OPTIONS },
+    { heading: "Run options:", options: RUN_OPTIONS },
+  ], args);
+  if (parsed.help !== undefined) throw new UsageError("--help is not an option set");
+  return applyQuick(parsed.values, parsed.given);
 }
 
 /**
@@ -155,21 +198,6 @@ export function parseShard(text: string): { index: number; count: number } {
 }
 
 function configOf(o: Options): BenchmarkConfig {
-  for (
-    const key of [
-      "epochs",
-      "steps",
-      "trainLimit",
-      "testLimit",
-      "linearSamples",
-      "pcaDim",
-      "linearIterations",
-    ] as const
-  ) {
-    if (!(o[key] >= 0)) throw new Error(`--${key} must be ≥ 0, got ${o[key]}`);
-  }
-  if (o.pcaDim < 1) throw new Error(`--pcaDim must be ≥ 1`);
-  if (o.steps === 0 && !(o.epochs > 0)) throw new Error("--epochs must be > 0 (or give --steps)");
   return {
     ...DEFAULT_CONFIG,
     epochs: o.epochs,
@@ -225,153 +253,205 @@ async function writeOutputs(dir: string, table: BenchmarkTable): Promise<void> {
   await writeFigureHtml(`${dir}/benchmark.html`, benchmarkFigure(table), "Fashion-MNIST benchmark");
 }
 
-/**
- * Runs the benchmark command line (see the module documentation); returns the table written.
- *
- * @example
- * ```ts
- * import { runBenchmarkCommand } from "./benchmark.ts";
- * const table = await runBenchmarkCommand(["--quick", "--methods", "untrained", "--resultsRoot", "/tmp/r"]);
- * console.log(table.rows.length);
- * ```
- */
-export async function runBenchmarkCommand(
-  args: readonly string[],
-  log: (line: string) => void = console.log,
+/** The two splits, unless only aggregating. */
+interface BenchmarkData extends ExperimentDataSet {
+  train?: FashionMnist;
+  test?: FashionMnist;
+}
+
+/** The data fingerprints a record carries (`extra.data`). */
+function dataTag(provenance: readonly DataProvenance[]): Record<string, string> {
+  return Object.fromEntries(provenance.map((p) => [p.split, p.fingerprint]));
+}
+
+function recordData(r: RunRecord): string | undefined {
+  const tag = r.extra?.data as Record<string, string> | undefined;
+  return tag ? JSON.stringify(tag) : undefined;
+}
+
+/** Refuses records made on other data than `tag` (or, for old records, another source). */
+function checkRecordsData(
+  runsDir: string,
+  records: readonly RunRecord[],
+  tag: Record<string, string>,
+  source: string,
+): void {
+  const want = JSON.stringify(tag);
+  const other = records.find((r) => {
+    const have = recordData(r);
+    return have !== undefined ? have !== want : r.extra?.dataSource !== source;
+  });
+  if (other) {
+    throw new Error(
+      `${runsDir}/${runFileName(other)} was made on other data (${
+        recordData(other) ?? other.extra?.dataSource
+      }) than this run's (${want}, ${source}); use another --runsDir, or remove the old records`,
+    );
+  }
+}
+
+async function aggregate(
+  options: Options,
+  runsDir: string,
+  log: (line: string) => void,
 ): Promise<BenchmarkTable> {
-  const options = resolveBenchmarkOptions(args);
   const config = configOf(options);
   const key = configKey(config);
-  const methods = selectMethods(options.methods);
-  const settings = parseSettings(options.settings);
-  const seeds = parseSeeds(options.seeds);
+  const methods = selectMethods(options.methods.join(","));
   const methodOrder = methods.map((m) => m.id);
-  const defaultRunsDir = `${options.resultsRoot}/benchmark/runs`;
-
-  if (options.aggregate) {
-    const runsDir = options.runsDir || defaultRunsDir;
-    const all = await readRunRecords(runsDir);
-    const records = all.filter((r) =>
-      methodOrder.includes(r.method) && (settings as string[]).includes(r.setting) &&
-      (!given(args, "seeds") || seeds.includes(r.seed))
+  const all = await readRunRecords(runsDir);
+  const records = all.filter((r) =>
+    methodOrder.includes(r.method) && (options.settings as string[]).includes(r.setting) &&
+    options.seeds.includes(r.seed)
+  );
+  if (!records.length) throw new Error(`no run records to aggregate in ${runsDir}`);
+  const keys = [...new Set(records.map((r) => r.configKey))];
+  if (keys.length > 1) {
+    throw new Error(
+      `${runsDir} mixes configurations ${keys.join(", ")}; aggregate one at a time`,
     );
-    if (!records.length) throw new Error(`no run records to aggregate in ${runsDir}`);
-    const keys = [...new Set(records.map((r) => r.configKey))];
-    if (keys.length > 1) {
-      throw new Error(
-        `${runsDir} mixes configurations ${keys.join(", ")}; aggregate one at a time`,
-      );
-    }
-    const used = keys[0] === key ? config : undefined;
-    if (!used) log(`note: records were made under ${keys[0]}, options say ${key}`);
-    const table = aggregateRuns(records, {
-      protocol: used
-        ? tableProtocol(config, methods, records)
-        : { note: `configuration ${keys[0]}`, ...tableProtocol(config, methods, records) },
-      settingOrder: SETTINGS,
-      methodOrder: BENCHMARK_METHODS.map((m) => m.id),
-    });
-    const out = options.out || "figures";
-    await writeOutputs(out, table);
-    log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
-    log(
-      `aggregated ${records.length} runs from ${runsDir} into ${out}/benchmark.{json,md,csv,html}`,
-    );
-    return table;
   }
-
-  const run = await startRun("benchmark", args, { ...options, configKey: key }, {
-    root: options.resultsRoot,
-  });
-  const runsDir = options.runsDir || (options.quick ? `${run.dir}/runs` : defaultRunsDir);
-  const out = options.out || (options.quick ? run.dir : "figures");
-  const source = options.dataSource || undefined;
-  const began = performance.now();
-  const trainSplit = await loadFashionMnist({
-    split: "train",
-    source,
-    limit: config.trainLimit || undefined,
-  });
-  const testSplit = await loadFashionMnist({
-    split: "test",
-    source,
-    limit: config.testLimit || undefined,
-  });
-  const dataSource = `${trainSplit.source.kind} (${trainSplit.source.dir})`;
-  log(`data: ${dataSource}: ${trainSplit.n} train, ${testSplit.n} test images`);
-  log(`configuration ${key}; runs in ${runsDir}`);
-
-  const byId = new Map(methods.map((m) => [m.id, m]));
-  const allSpecs: RunSpec[] = [];
-  for (const setting of settings) {
-    for (const m of methods) {
-      for (const seed of seeds) allSpecs.push({ setting, method: m.id, seed });
-    }
+  const datas = [...new Set(records.map((r) => recordData(r) ?? String(r.extra?.dataSource)))];
+  if (datas.length > 1) {
+    throw new Error(`${runsDir} mixes records made on different data (${datas.join("; ")})`);
   }
-  const shard = parseShard(options.shard);
-  const specs = allSpecs.filter((_, i) => i % shard.count === shard.index);
-  if (shard.count > 1) {
-    log(`shard ${shard.index}/${shard.count}: ${specs.length} of ${allSpecs.length} runs`);
-  }
-  let current: SettingData | undefined;
-  let result;
-  try {
-    result = await runBenchmark({
-      specs,
-      runsDir,
-      configKey: key,
-      costKey: (s) => `${s.setting}:${byId.get(s.method)?.family}`,
-      log,
-      execute: async (spec) => {
-        if (current?.setting !== spec.setting) {
-          current?.dispose();
-          current = undefined;
-          current = prepareSetting(spec.setting as SettingId, trainSplit, testSplit);
-        }
-        const m = await executeRun(byId.get(spec.method)!, current, spec.seed, config, {
-          progress: options.quick ? false : undefined,
-        });
-        return { ...m, extra: { backend: run.backend.backend, dataSource } };
-      },
-    });
-  } finally {
-    current?.dispose();
-  }
-  let records = result.records;
-  if (shard.count > 1) {
-    const done = new Map((await readRunRecords(runsDir)).map((r) => [runFileName(r), r]));
-    const missing = allSpecs.filter((s) => !done.has(runFileName(s)));
-    if (missing.length) {
-      log(
-        `shard ${shard.index}/${shard.count} done: ${result.ran} runs; ${missing.length} runs of ` +
-          `other shards still missing, so no table yet (the last shard writes it, or --aggregate)`,
-      );
-      return aggregateRuns(records, { settingOrder: SETTINGS, methodOrder: methodOrder });
-    }
-    records = allSpecs.map((s) => done.get(runFileName(s))!);
-  }
+  const used = keys[0] === key ? config : undefined;
+  if (!used) log(`note: records were made under ${keys[0]}, options say ${key}`);
   const table = aggregateRuns(records, {
-    protocol: tableProtocol(config, methods, records),
+    protocol: used
+      ? tableProtocol(config, methods, records)
+      : { note: `configuration ${keys[0]}`, ...tableProtocol(config, methods, records) },
     settingOrder: SETTINGS,
     methodOrder: BENCHMARK_METHODS.map((m) => m.id),
   });
+  const out = options.out || "figures";
   await writeOutputs(out, table);
-  log("");
   log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
-  log(
-    `${result.ran} runs in ${formatDuration((performance.now() - began) / 1000)} ` +
-      `(${result.skipped} already done); tensors alive: ${tf.memory().numTensors}`,
-  );
-  log(`table: ${out}/benchmark.{json,md,csv,html}; runs: ${runsDir}`);
+  log(`aggregated ${records.length} runs from ${runsDir} into ${out}/benchmark.{json,md,csv,html}`);
   return table;
 }
 
 /** The benchmark experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "benchmark",
   description:
     "every loss and linear metric on Fashion-MNIST, seen/unseen classes, 3 seeds, 95% CIs (resumable)",
-  async run(args) {
-    await runBenchmarkCommand(args);
+  options: BENCHMARK_OPTIONS,
+  trains: false,
+  resolve: applyQuick,
+  encoder: () => ({
+    deep: "referenceCnn (64-d, L2-normalised), Adam 1e-3, batch 128",
+    linear: "Mahalanobis metrics on PCA features",
+  }),
+  async data(o, log): Promise<BenchmarkData> {
+    if (o.aggregate) return { provenance: [] };
+    const config = configOf(o);
+    const source = o.dataSource || undefined;
+    const train = await loadFashionMnist({
+      split: "train",
+      source,
+      limit: config.trainLimit || undefined,
+    });
+    const test = await loadFashionMnist({
+      split: "test",
+      source,
+      limit: config.testLimit || undefined,
+    });
+    log(
+      `data: ${train.source.kind} (${train.source.dir}): ${train.n} train, ${test.n} test images`,
+    );
+    return {
+      train,
+      test,
+      provenance: [fashionMnistProvenance(train, "train"), fashionMnistProvenance(test, "test")],
+    };
   },
-};
+  async run(ctx) {
+    const options = ctx.options;
+    const log = ctx.log;
+    const defaultRunsDir = `${ctx.dir.replace(/\/[^/]+$/, "")}/runs`;
+    if (options.aggregate) {
+      const runsDir = options.runsDir || defaultRunsDir;
+      const table = await aggregate(options, runsDir, log);
+      return { aggregatedFrom: runsDir, out: options.out || "figures", rows: table.rows.length };
+    }
+    const config = configOf(options);
+    const key = configKey(config);
+    const methods = selectMethods(options.methods.join(","));
+    const settings = SETTINGS.filter((s) => (options.settings as string[]).includes(s));
+    const seeds = options.seeds;
+    const runsDir = options.runsDir || (options.quick ? `${ctx.dir}/runs` : defaultRunsDir);
+    const out = options.out || (options.quick ? ctx.dir : "figures");
+    const trainSplit = ctx.data.train!, testSplit = ctx.data.test!;
+    const began = performance.now();
+    const dataSource = `${trainSplit.source.kind} (${trainSplit.source.dir})`;
+    const tag = dataTag(ctx.data.provenance);
+    checkRecordsData(runsDir, await readRunRecords(runsDir), tag, dataSource);
+    log(`configuration ${key}; runs in ${runsDir}`);
+
+    const byId = new Map(methods.map((m) => [m.id, m]));
+    const allSpecs: RunSpec[] = [];
+    for (const setting of settings) {
+      for (const m of methods) {
+        for (const seed of seeds) allSpecs.push({ setting, method: m.id, seed });
+      }
+    }
+    const shard = parseShard(options.shard);
+    const specs = allSpecs.filter((_, i) => i % shard.count === shard.index);
+    if (shard.count > 1) {
+      log(`shard ${shard.index}/${shard.count}: ${specs.length} of ${allSpecs.length} runs`);
+    }
+    let current: SettingData | undefined;
+    let result;
+    try {
+      result = await runBenchmark({
+        specs,
+        runsDir,
+        configKey: key,
+        costKey: (s) => `${s.setting}:${byId.get(s.method)?.family}`,
+        log,
+        execute: async (spec) => {
+          ctx.checkInterrupt();
+          if (current?.setting !== spec.setting) {
+            current?.dispose();
+            current = undefined;
+            current = prepareSetting(spec.setting as SettingId, trainSplit, testSplit);
+          }
+          const m = await executeRun(byId.get(spec.method)!, current, spec.seed, config, {
+            progress: options.quick ? false : undefined,
+          });
+          return { ...m, extra: { backend: ctx.backend.backend, dataSource, data: tag } };
+        },
+      });
+    } finally {
+      current?.dispose();
+    }
+    let records = result.records;
+    if (shard.count > 1) {
+      const done = new Map((await readRunRecords(runsDir)).map((r) => [runFileName(r), r]));
+      const missing = allSpecs.filter((s) => !done.has(runFileName(s)));
+      if (missing.length) {
+        log(
+          `shard ${shard.index}/${shard.count} done: ${result.ran} runs; ${missing.length} runs of ` +
+            `other shards still missing, so no table yet (the last shard writes it, or --aggregate)`,
+        );
+        return { runsDir, ran: result.ran, skipped: result.skipped, table: null };
+      }
+      records = allSpecs.map((s) => done.get(runFileName(s))!);
+    }
+    const table = aggregateRuns(records, {
+      protocol: tableProtocol(config, methods, records),
+      settingOrder: SETTINGS,
+      methodOrder: BENCHMARK_METHODS.map((m) => m.id),
+    });
+    await writeOutputs(out, table);
+    log("");
+    log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
+    log(
+      `${result.ran} runs in ${formatDuration((performance.now() - began) / 1000)} ` +
+        `(${result.skipped} already done); tensors alive: ${tf.memory().numTensors}`,
+    );
+    log(`table: ${out}/benchmark.{json,md,csv,html}; runs: ${runsDir}`);
+    return { runsDir, ran: result.ran, skipped: result.skipped, table: `${out}/benchmark.json` };
+  },
+});

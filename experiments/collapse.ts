@@ -8,13 +8,15 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
+import {
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
+  loadExperimentData,
+  option,
+} from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, mlpEncoder, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/html.ts";
 import {
   embeddingSpread,
   pairDistanceHistogramFigure,
@@ -22,23 +24,6 @@ import {
   pairDistanceSamples,
   spreadOverTrainingFigure,
 } from "../lib/viz/loss_figures.ts";
-
-const DEFAULTS = {
-  seed: 0,
-  steps: 300,
-  batchSize: 128,
-  learningRate: 1e-3,
-  embeddingDim: 32,
-  /** `mlp` (fast) or `cnn` (the reference CNN). */
-  model: "mlp",
-  /** Train images used (0 = all of the chosen source). */
-  trainLimit: 10000,
-  /** Held-out test images whose spread is tracked. */
-  probe: 500,
-  /** Record the spread every this many steps. */
-  every: 10,
-  dataSource: "",
-};
 
 interface Track {
   steps: number[];
@@ -48,34 +33,57 @@ interface Track {
   loss: (number | null)[];
 }
 
+/** The two losses compared, with their checkpoint unit names. */
+const LOSSES = [
+  {
+    name: "positive pairs only",
+    unit: "positive-only",
+    loss: (e: tf.Tensor2D, y: tf.Tensor1D) => positivePairLoss(e, y),
+  },
+  {
+    name: "contrastive (m+ = 0, m− = 1)",
+    unit: "contrastive",
+    loss: (e: tf.Tensor2D, y: tf.Tensor1D) => contrastiveLoss(e, y),
+  },
+];
+
 /** The collapse experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "collapse",
   description: "positive-pairs-only loss collapses the embedding; the contrastive loss does not",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    if (options.model !== "mlp" && options.model !== "cnn") {
-      throw new Error(`--model must be "mlp" or "cnn", got "${options.model}"`);
-    }
-    const run = await startRun("collapse", args, options);
-    const data = await loadExperimentData({
-      dataSource: options.dataSource,
-      trainLimit: options.trainLimit,
-      testLimit: options.probe,
-    });
-    const { trainSet, testSet: probeSet, train: trainT, test: probeT } = data;
-
-    const losses = {
-      "positive pairs only": (e: tf.Tensor2D, y: tf.Tensor1D) => positivePairLoss(e, y),
-      "contrastive (m+ = 0, m− = 1)": (e: tf.Tensor2D, y: tf.Tensor1D) => contrastiveLoss(e, y),
-    };
+  options: {
+    seed: option.integer(0, "seed of the initial weights and the batch order", { min: 0 }),
+    steps: option.integer(300, "optimisation steps per loss", { min: 1 }),
+    batchSize: option.integer(128, "images per batch", { min: 2 }),
+    learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
+    embeddingDim: option.integer(32, "embedding dimension", { min: 1 }),
+    model: option.choice(["mlp", "cnn"], "mlp", "encoder: mlp (fast) or cnn (the reference CNN)"),
+    trainLimit: option.integer(10000, "train images used (0: all of the chosen source)", {
+      min: 0,
+    }),
+    probe: option.integer(500, "held-out test images whose spread is tracked", { min: 2 }),
+    every: option.integer(10, "record the spread every this many steps", { min: 1 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  encoder: (o) => ({
+    name: o.model === "cnn" ? "referenceCnn" : "mlpEncoder",
+    embeddingDim: o.embeddingDim,
+  }),
+  data: (o, log) =>
+    loadExperimentData(
+      { dataSource: o.dataSource, trainLimit: o.trainLimit, testLimit: o.probe },
+      log,
+    ),
+  async run(ctx) {
+    const options = ctx.options;
+    const { trainSet, testSet: probeSet, train: trainT, test: probeT } = ctx.data;
     const tracks: Record<string, Track> = {};
     const panels: PairDistancePanel[] = [];
     const final: Record<string, unknown> = {};
-    for (const [name, loss] of Object.entries(losses)) {
+    for (const { name, unit, loss } of LOSSES) {
       const build = options.model === "cnn" ? referenceCnn : mlpEncoder;
-      const model = build({ embeddingDim: options.embeddingDim, seed: options.seed });
-      const track: Track = { steps: [], meanDistanceToCentroid: [], covarianceTrace: [], loss: [] };
+      const model = ctx.keep(build({ embeddingDim: options.embeddingDim, seed: options.seed }));
+      let track: Track = { steps: [], meanDistanceToCentroid: [], covarianceTrace: [], loss: [] };
       const record = (step: number, lossValue: number | null) => {
         const e = embed(model, probeT.x);
         const s = embeddingSpread(e);
@@ -86,8 +94,8 @@ export const experiment: Experiment = {
         track.loss.push(lossValue);
       };
       record(0, null);
-      console.log(`\n${name}`);
-      const result = await train({
+      ctx.log(`\n${name}`);
+      const result = await ctx.train(unit, {
         model,
         loss,
         sampler: shuffledBatches(trainT.x, trainSet.labels, {
@@ -99,8 +107,11 @@ export const experiment: Experiment = {
         onStep: (r) => {
           if (r.step % options.every === 0 || r.step === options.steps) record(r.step, r.loss);
         },
+        // The spread recorded so far travels with the checkpoints.
+        extraState: { save: () => track, restore: (saved) => track = saved as Track },
       });
       tracks[name] = track;
+      ctx.log(`measuring ${name}`);
       const e = embed(model, probeT.x);
       const distances = await pairDistanceSamples(e, probeSet.labels);
       e.dispose();
@@ -113,13 +124,10 @@ export const experiment: Experiment = {
         meanNegativeDistance: mean(distances.negative),
         trainSeconds: result.seconds,
       };
-      model.dispose();
     }
-    data.dispose();
 
-    await writeJsonAtomic(`${run.dir}/metrics.json`, { final, tracks });
-    await writeFigureHtml(
-      `${run.dir}/spread.html`,
+    await ctx.writeFigure(
+      "spread.html",
       spreadOverTrainingFigure(
         Object.entries(tracks).map(([name, t]) => ({
           name,
@@ -130,23 +138,23 @@ export const experiment: Experiment = {
       ),
       "collapse: spread over training",
     );
-    await writeFigureHtml(
-      `${run.dir}/pair_distances.html`,
+    await ctx.writeFigure(
+      "pair_distances.html",
       pairDistanceHistogramFigure(panels, "Held-out pair distances after training"),
       "collapse: pair distances",
     );
 
-    console.log(
+    ctx.log(
       `\n${"loss".padEnd(30)} ${"spread start".padStart(13)} ${"spread end".padStart(11)}`,
     );
     for (const [name, t] of Object.entries(tracks)) {
-      console.log(
+      ctx.log(
         `${name.padEnd(30)} ${t.meanDistanceToCentroid[0].toFixed(4).padStart(13)} ${
           t.meanDistanceToCentroid.at(-1)!.toFixed(4).padStart(11)
         }`,
       );
     }
-    console.log(`(spread = mean distance of held-out embeddings to their centroid)`);
-    console.log(`\nresults: ${run.dir}/`);
+    ctx.log(`(spread = mean distance of held-out embeddings to their centroid)`);
+    return { final, tracks };
   },
-};
+});

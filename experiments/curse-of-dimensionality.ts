@@ -10,40 +10,68 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import {
+  defineExperiment,
+  type ExperimentDataSet,
+  FASHION_MNIST_OPTIONS,
+  fashionMnistProvenance,
+  option,
+} from "../lib/experiment.ts";
+import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import { createRng } from "../lib/data/random.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
-import { forEachDistanceBlock, type MetricSpec } from "../lib/distances.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/html.ts";
+import { forEachDistanceBlock, metricNames, type MetricSpec } from "../lib/distances.ts";
 import { type ContrastSeries, relativeContrastFigure } from "../lib/viz/metric_figures.ts";
 import { fitPca, NCA, standardizer } from "../lib/linear/mod.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
-import { train } from "../lib/train.ts";
 
-const DEFAULTS = {
-  seed: 0,
-  /** Sample points per synthetic data set. */
-  samples: 1000,
-  /** Queries per synthetic data set. */
-  queries: 50,
-  /** Comma-separated dimensions of the synthetic data. */
-  dims: "2,4,8,16,32,64,128,256,512,1024",
-  /** Comma-separated metrics (any `cdist` name). */
-  metrics: "euclidean,cityblock,chebyshev,cosine",
-  /** Fashion-MNIST sample (train split) and queries (test split). */
-  fashionSamples: 2000,
-  fashionQueries: 200,
-  /** PCA dimension of the pixels (also the input of NCA). */
-  pcaDim: 50,
-  /** NCA steps on the PCA features. */
-  ncaIterations: 100,
-  /** Train the reference CNN (batch 128) with the contrastive loss this many steps (0 = skip). */
-  trainSteps: 150,
-  dataSource: "",
+const OPTIONS = {
+  seed: option.integer(0, "seed of the synthetic data, NCA and the CNN", { min: 0 }),
+  samples: option.integer(1000, "sample points per synthetic data set", { min: 2 }),
+  queries: option.integer(50, "queries per synthetic data set", { min: 1 }),
+  dims: option.integers(
+    [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    "dimensions of the synthetic data",
+    {
+      min: 1,
+      unique: true,
+    },
+  ),
+  metrics: option.strings(
+    ["euclidean", "cityblock", "chebyshev", "cosine"],
+    "distance metrics",
+    { choices: metricNames() },
+  ),
+  fashionSamples: option.integer(2000, "Fashion-MNIST sample (train split)", { min: 6 }),
+  fashionQueries: option.integer(200, "Fashion-MNIST queries (test split)", { min: 1 }),
+  pcaDim: option.integer(50, "PCA dimension of the pixels (also the input of NCA)", {
+    min: 1,
+    max: 784,
+  }),
+  ncaIterations: option.integer(100, "NCA steps on the PCA features", { min: 1 }),
+  trainSteps: option.integer(
+    150,
+    "train the reference CNN (batch 128, contrastive loss) this many steps (0: skip)",
+    { min: 0 },
+  ),
+  ...FASHION_MNIST_OPTIONS,
 };
+
+/** The Fashion-MNIST parts: the whole train split when the CNN trains, else the sample. */
+interface CurseData extends ExperimentDataSet {
+  train: FashionMnist;
+  test: FashionMnist;
+}
+
+/** The first `n` images of a split. */
+function firstImages(
+  ds: FashionMnist,
+  n: number,
+): { images: Float32Array; labels: Int32Array; n: number } {
+  const m = Math.min(n, ds.n);
+  return { images: ds.images.subarray(0, m * 784), labels: ds.labels.subarray(0, m), n: m };
+}
 
 /**
  * Contrast statistics of one (data, metric) cell.
@@ -111,7 +139,8 @@ function draw(kind: "uniform" | "gaussian", n: number, d: number, seed: number):
 }
 
 /**
- * The curse-of-dimensionality experiment.
+ * The curse-of-dimensionality experiment. The synthetic part and the linear representations are
+ * stages of the run, the CNN a checkpointed training: an interrupted run resumes from there.
  *
  * @example
  * ```ts
@@ -119,45 +148,67 @@ function draw(kind: "uniform" | "gaussian", n: number, d: number, seed: number):
  * console.log(experiment.name); // run it with `deno task experiment curse-of-dimensionality`
  * ```
  */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "curse-of-dimensionality",
   description:
     "relative contrast of distances vs dimension; Fashion-MNIST pixels vs PCA and learned",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    const dims = options.dims.split(",").map((s) => Number(s.trim()));
-    if (dims.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`--dims must be comma-separated positive integers, got "${options.dims}"`);
-    }
-    const metrics = options.metrics.split(",").map((s) => s.trim()).filter(Boolean);
-    const run = await startRun("curse-of-dimensionality", args, options);
+  options: OPTIONS,
+  encoder: (o) => ({
+    representations: ["pixels", `PCA-${o.pcaDim}`, `NCA on PCA-${o.pcaDim}`].concat(
+      o.trainSteps > 0 ? ["referenceCnn (64-d, contrastive)"] : [],
+    ),
+  }),
+  async data(o, log): Promise<CurseData> {
+    const source = o.dataSource || undefined;
+    const train = await loadFashionMnist({
+      split: "train",
+      source,
+      limit: o.trainSteps > 0 ? undefined : o.fashionSamples,
+    });
+    const test = await loadFashionMnist({ split: "test", source, limit: o.fashionQueries });
+    log(
+      `data: ${train.source.kind} (${train.source.dir}): ${train.n} train, ${test.n} test images`,
+    );
+    return {
+      train,
+      test,
+      provenance: [fashionMnistProvenance(train, "train"), fashionMnistProvenance(test, "test")],
+    };
+  },
+  async run(ctx) {
+    const options = ctx.options;
+    const { dims, metrics } = options;
     const t0 = performance.now();
 
     // 1. Synthetic data.
-    const synthetic: Record<string, Record<string, Record<number, ContrastStats>>> = {};
-    for (const kind of ["uniform", "gaussian"] as const) {
-      synthetic[kind] = {};
-      for (const metric of metrics) synthetic[kind][metric] = {};
-      for (const d of dims) {
-        const sample = draw(kind, options.samples, d, options.seed * 7919 + d);
-        const queries = draw(kind, options.queries, d, options.seed * 7919 + d + 104729);
-        for (const metric of metrics) {
-          synthetic[kind][metric][d] = await contrast(queries, sample, metric);
+    type Synthetic = Record<string, Record<string, Record<number, ContrastStats>>>;
+    const synthetic = await ctx.stage("synthetic", async (): Promise<Synthetic> => {
+      const synthetic: Synthetic = {};
+      for (const kind of ["uniform", "gaussian"] as const) {
+        synthetic[kind] = {};
+        for (const metric of metrics) synthetic[kind][metric] = {};
+        for (const d of dims) {
+          const sample = draw(kind, options.samples, d, options.seed * 7919 + d);
+          const queries = draw(kind, options.queries, d, options.seed * 7919 + d + 104729);
+          for (const metric of metrics) {
+            synthetic[kind][metric][d] = await contrast(queries, sample, metric);
+          }
+          tf.dispose([sample, queries]);
         }
-        tf.dispose([sample, queries]);
       }
-    }
-    console.log(
+      return synthetic;
+    });
+    ctx.log(
       `\nmean relative contrast (max − min)/min, ${options.queries} queries × ${options.samples} points`,
     );
-    console.log(
+    ctx.log(
       ["data", "metric", ...dims.map((d) => `d=${d}`)].map((s, i) => s.padStart(i < 2 ? 10 : 9))
         .join(""),
     );
     for (const kind of ["uniform", "gaussian"]) {
       for (const metric of metrics) {
         const cells = dims.map((d) => synthetic[kind][metric][d].meanContrast);
-        console.log(
+        ctx.log(
           [
             kind.padStart(10),
             metric.padStart(10),
@@ -168,100 +219,91 @@ export const experiment: Experiment = {
     }
 
     // 2. Fashion-MNIST: pixels against lower-dimensional and learned representations.
-    const source = options.dataSource || undefined;
-    const trainSet = await loadFashionMnist({
-      split: "train",
-      limit: options.fashionSamples,
-      source,
+    const trainSet = firstImages(ctx.data.train, options.fashionSamples);
+    const testSet = ctx.data.test;
+    type Results = Record<string, { dim: number; metrics: Record<string, ContrastStats> }>;
+    const contrasts = async (r: { sample: tf.Tensor2D; queries: tf.Tensor2D; dim: number }) => {
+      const out: Record<string, ContrastStats> = {};
+      for (const metric of metrics) {
+        out[metric] = await contrast(r.queries, r.sample, metric, testSet.labels, trainSet.labels);
+      }
+      return { dim: r.dim, metrics: out };
+    };
+    const linear = await ctx.stage("linear", async (): Promise<Results> => {
+      const pixels = tf.tensor2d(trainSet.images, [trainSet.n, 784]);
+      const pixelQueries = tf.tensor2d(testSet.images, [testSet.n, 784]);
+      const pca = await fitPca(pixels, options.pcaDim);
+      const pcaSample = pca.transform(pixels), pcaQueries = pca.transform(pixelQueries);
+      pca.dispose();
+      // NCA on standardised PCA features: a learned linear metric (same dimension as PCA).
+      const scale = standardizer(await pcaSample.data(), options.pcaDim);
+      const stdSample = tf.tensor2d(scale(await pcaSample.data()), pcaSample.shape);
+      const stdQueries = tf.tensor2d(scale(await pcaQueries.data()), pcaQueries.shape);
+      const nca = new NCA({ iterations: options.ncaIterations, seed: options.seed });
+      await nca.fit(stdSample, trainSet.labels);
+      const ncaSample = nca.transform(stdSample), ncaQueries = nca.transform(stdQueries);
+      nca.dispose();
+      const out: Results = {
+        pixels: await contrasts({ dim: 784, sample: pixels, queries: pixelQueries }),
+        [`PCA-${options.pcaDim}`]: await contrasts({
+          dim: options.pcaDim,
+          sample: pcaSample,
+          queries: pcaQueries,
+        }),
+        [`NCA on PCA-${options.pcaDim}`]: await contrasts({
+          dim: options.pcaDim,
+          sample: ncaSample,
+          queries: ncaQueries,
+        }),
+      };
+      tf.dispose([
+        pixels,
+        pixelQueries,
+        pcaSample,
+        pcaQueries,
+        stdSample,
+        stdQueries,
+        ncaSample,
+        ncaQueries,
+      ]);
+      return out;
     });
-    const testSet = await loadFashionMnist({
-      split: "test",
-      limit: options.fashionQueries,
-      source,
-    });
-    const pixels = tf.tensor2d(trainSet.images, [trainSet.n, 784]);
-    const pixelQueries = tf.tensor2d(testSet.images, [testSet.n, 784]);
-    const pca = await fitPca(pixels, options.pcaDim);
-    const pcaSample = pca.transform(pixels), pcaQueries = pca.transform(pixelQueries);
-    pca.dispose();
-    // NCA on standardised PCA features: a learned linear metric (same dimension as PCA).
-    const scale = standardizer(await pcaSample.data(), options.pcaDim);
-    const stdSample = tf.tensor2d(scale(await pcaSample.data()), pcaSample.shape);
-    const stdQueries = tf.tensor2d(scale(await pcaQueries.data()), pcaQueries.shape);
-    const nca = new NCA({ iterations: options.ncaIterations, seed: options.seed });
-    await nca.fit(stdSample, trainSet.labels);
-    const ncaSample = nca.transform(stdSample), ncaQueries = nca.transform(stdQueries);
-    nca.dispose();
-    const representations: {
-      name: string;
-      dim: number;
-      sample: tf.Tensor2D;
-      queries: tf.Tensor2D;
-    }[] = [
-      { name: "pixels", dim: 784, sample: pixels, queries: pixelQueries },
-      {
-        name: `PCA-${options.pcaDim}`,
-        dim: options.pcaDim,
-        sample: pcaSample,
-        queries: pcaQueries,
-      },
-      {
-        name: `NCA on PCA-${options.pcaDim}`,
-        dim: options.pcaDim,
-        sample: ncaSample,
-        queries: ncaQueries,
-      },
-    ];
+    const fashion: Results = { ...linear };
     let learnedNote =
       `learned embeddings: NCA (a learned linear metric) on PCA-${options.pcaDim} features; ` +
       "no CNN trained (--trainSteps 0)";
+    let cnnSeconds: number | null = null;
     if (options.trainSteps > 0) {
-      const all = await loadFashionMnist({ split: "train", source });
+      const all = ctx.data.train;
       const x = tf.tensor4d(all.images, [all.n, 28, 28, 1]);
-      const model = referenceCnn({ seed: options.seed });
-      const result = await train({
-        model,
-        loss: (e, y) => contrastiveLoss(e, y),
-        sampler: shuffledBatches(x, all.labels, { batchSize: 128, seed: options.seed }),
-        steps: options.trainSteps,
-        optimizer: tf.train.adam(1e-3),
-      });
-      x.dispose();
+      const model = ctx.keep(referenceCnn({ seed: options.seed }));
+      let result;
+      try {
+        result = await ctx.train("cnn", {
+          model,
+          loss: (e, y) => contrastiveLoss(e, y),
+          sampler: shuffledBatches(x, all.labels, { batchSize: 128, seed: options.seed }),
+          steps: options.trainSteps,
+          optimizer: tf.train.adam(1e-3),
+        });
+      } finally {
+        x.dispose();
+      }
       const xs = tf.tensor4d(trainSet.images, [trainSet.n, 28, 28, 1]);
       const xq = tf.tensor4d(testSet.images, [testSet.n, 28, 28, 1]);
-      representations.push({
-        name: "reference CNN (contrastive)",
-        dim: 64,
-        sample: embed(model, xs),
-        queries: embed(model, xq),
-      });
-      tf.dispose([xs, xq]);
-      model.dispose();
+      const sample = embed(model, xs) as tf.Tensor2D, queries = embed(model, xq) as tf.Tensor2D;
+      fashion["reference CNN (contrastive)"] = await contrasts({ dim: 64, sample, queries });
+      tf.dispose([xs, xq, sample, queries]);
       learnedNote =
         `learned embeddings: NCA on PCA-${options.pcaDim}, and the reference CNN trained ` +
-        `${options.trainSteps} steps with the contrastive loss (${result.seconds.toFixed(0)} s)`;
+        `${options.trainSteps} steps with the contrastive loss`;
+      cnnSeconds = result.seconds;
     }
-    const fashion: Record<string, { dim: number; metrics: Record<string, ContrastStats> }> = {};
-    for (const r of representations) {
-      fashion[r.name] = { dim: r.dim, metrics: {} };
-      for (const metric of metrics) {
-        fashion[r.name].metrics[metric] = await contrast(
-          r.queries,
-          r.sample,
-          metric,
-          testSet.labels,
-          trainSet.labels,
-        );
-      }
-    }
-    tf.dispose(
-      representations.flatMap((r) => [r.sample, r.queries]).concat([stdSample, stdQueries]),
-    );
 
-    console.log(
-      `\nFashion-MNIST (${trainSet.source.kind}): ${testSet.n} test queries × ${trainSet.n} train images`,
+    ctx.log(
+      `\nFashion-MNIST (${testSet.source.kind}): ${testSet.n} test queries × ${trainSet.n} train images`,
     );
-    console.log(
+    ctx.log(
       `${"representation".padEnd(36)}${"metric".padStart(10)}${"contrast".padStart(10)}${
         "5-NN agree".padStart(12)
       }`,
@@ -269,14 +311,14 @@ export const experiment: Experiment = {
     for (const [name, r] of Object.entries(fashion)) {
       for (const metric of metrics) {
         const s = r.metrics[metric];
-        console.log(
+        ctx.log(
           `${`${name} (${r.dim}-d)`.padEnd(36)}${metric.padStart(10)}${
             s.meanContrast.toPrecision(3).padStart(10)
           }${(s.knnLabelAgreement ?? NaN).toFixed(3).padStart(12)}`,
         );
       }
     }
-    console.log(learnedNote);
+    ctx.log(learnedNote);
 
     const series: ContrastSeries[] = [];
     for (const kind of ["uniform", "gaussian"]) {
@@ -303,24 +345,25 @@ export const experiment: Experiment = {
         });
       }
     });
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
+    await ctx.writeFigure(
+      "relative_contrast.html",
+      relativeContrastFigure(series, "Curse of dimensionality: relative contrast of distances"),
+      "curse-of-dimensionality",
+    );
+    ctx.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return {
       definition:
         "relative contrast = (max − min)/min of the distances from one query to the sample, averaged over queries",
       synthetic: { samples: options.samples, queries: options.queries, dims, results: synthetic },
       fashionMnist: {
-        source: trainSet.source,
+        source: testSet.source,
         samples: trainSet.n,
         queries: testSet.n,
         learned: learnedNote,
+        cnnTrainSeconds: cnnSeconds,
         results: fashion,
       },
       seconds: (performance.now() - t0) / 1000,
-    });
-    await writeFigureHtml(
-      `${run.dir}/relative_contrast.html`,
-      relativeContrastFigure(series, "Curse of dimensionality: relative contrast of distances"),
-      "curse-of-dimensionality",
-    );
-    console.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s; results: ${run.dir}/`);
+    };
   },
-};
+});

@@ -7,47 +7,29 @@
  *
  * The encoder: `<run-dir>/encoder/` when the run exported one (`saveEncoder`), else the
  * reference CNN of the run's `config.json` (`embeddingDim`) restored from the newest checkpoint in
- * `<run-dir>/checkpoints/` (what `siamese` writes).
- *
- * Written against the current experiment shape (`Experiment.run`, `parseOptions`, `startRun`).
+ * `<run-dir>/checkpoints/train/` (what `siamese` writes; `<run-dir>/checkpoints/` for runs made
+ * before the experiment runner).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { restoreCheckpoint } from "../lib/io/checkpoint.ts";
+import {
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
+  loadExperimentData,
+  option,
+  UsageError,
+} from "../lib/experiment.ts";
+import { latestCheckpoint, restoreCheckpoint } from "../lib/io/checkpoint.ts";
 import { loadEncoder } from "../lib/models/load.ts";
 import { knnArrays } from "../lib/eval/knn.ts";
 import { referenceCnn } from "../lib/models/mod.ts";
 import { type IndexKind, openStore, SimilarityIndex, type StoreMetric } from "../lib/store/mod.ts";
 
-const DEFAULTS = {
-  /** The run directory holding the trained encoder (required). */
-  run: "",
-  /** `memory`, an embedded store directory, or a postgres:// URL ("" = SIMLEARN_DATABASE_URL or memory). */
-  store: "",
-  /** The store's table (SQL back ends). */
-  table: "embeddings",
-  /** `hnsw`, `ivfflat` (SQL back ends) or `exact`. */
-  index: "hnsw",
-  metric: "euclidean",
-  k: 10,
-  /** Test images used as queries (0 = all). */
-  queries: 1000,
-  M: 16,
-  efConstruction: 64,
-  efSearch: 40,
-  /** IVFFlat lists visited per query (0 = √lists). */
-  probes: 0,
-  /** Test images indexed (0 = the whole test split). */
-  testLimit: 0,
-  dataSource: "",
-  /** Where the run directory of this experiment is created. */
-  resultsRoot: "results",
-};
-
-async function loadTrainedEncoder(runDir: string): Promise<tf.LayersModel> {
+async function loadTrainedEncoder(
+  runDir: string,
+  log: (line: string) => void,
+): Promise<tf.LayersModel> {
   const dir = runDir.replace(/\/+$/, "");
   try {
     await Deno.stat(`${dir}/encoder/model.json`);
@@ -62,49 +44,68 @@ async function loadTrainedEncoder(runDir: string): Promise<tf.LayersModel> {
     throw new Error(`--run ${runDir}: no config.json there (${(e as Error).message})`);
   }
   const model = referenceCnn({ embeddingDim: config.options?.embeddingDim ?? 64, seed: 0 });
-  const state = await restoreCheckpoint(`${dir}/checkpoints`, { model });
+  const root = (await latestCheckpoint(`${dir}/checkpoints/train`))
+    ? `${dir}/checkpoints/train`
+    : `${dir}/checkpoints`;
+  const state = await restoreCheckpoint(root, { model });
   if (state === undefined) {
     model.dispose();
-    throw new Error(`--run ${runDir}: neither encoder/ nor a checkpoint in checkpoints/`);
+    throw new Error(`--run ${runDir}: neither encoder/ nor a checkpoint in checkpoints/train/`);
   }
-  console.log(`encoder: reference CNN from ${dir}/checkpoints (step ${state.step})`);
+  log(`encoder: reference CNN from ${root} (step ${state.step})`);
   return model;
 }
 
 /** The `index` experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "index",
   description:
     "index the test split with a run's trained encoder in a store; recall@k vs exact, queries/s",
-  async run(args) {
-    const o = parseOptions(args, DEFAULTS);
+  options: {
+    run: option.string("", "the run directory holding the trained encoder (required)", {
+      placeholder: "run-dir",
+      check: (dir) => {
+        try {
+          return Deno.statSync(dir).isDirectory ? undefined : "not a directory";
+        } catch (e) {
+          return e instanceof Deno.errors.NotFound
+            ? "no such directory"
+            : `cannot read it (${(e as Error).message})`;
+        }
+      },
+    }),
+    store: option.string(
+      "",
+      "memory, an embedded store directory, or a postgres:// URL",
+      { placeholder: "store", defaultLabel: "SIMLEARN_DATABASE_URL, else memory" },
+    ),
+    table: option.string("embeddings", "the store's table (SQL back ends)", {
+      placeholder: "name",
+    }),
+    index: option.choice(["hnsw", "ivfflat", "exact"], "hnsw", "approximate index (ivfflat: SQL)"),
+    metric: option.choice(["euclidean", "cosine", "dot"], "euclidean", "the store's metric"),
+    k: option.integer(10, "neighbours per query", { min: 1 }),
+    queries: option.integer(1000, "test images used as queries (0: all)", { min: 0 }),
+    M: option.integer(16, "HNSW: links per node", { min: 2 }),
+    efConstruction: option.integer(64, "HNSW: candidates while building", { min: 1 }),
+    efSearch: option.integer(40, "HNSW: candidates while searching", { min: 1 }),
+    probes: option.integer(0, "IVFFlat: lists visited per query (0: √lists)", { min: 0 }),
+    testLimit: option.integer(0, "test images indexed (0: the whole test split)", { min: 0 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  trains: false,
+  validate(o) {
     if (!o.run) {
-      throw new Error("--run <run-dir> is required (a run directory with a trained encoder)");
+      throw new UsageError("--run <run-dir> is required (a run directory with a trained encoder)");
     }
-    for (
-      const [name, v] of [["k", o.k], ["M", o.M], ["efConstruction", o.efConstruction], [
-        "efSearch",
-        o.efSearch,
-      ]] as const
-    ) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new Error(`--${name}: expected a positive integer, got ${v}`);
-      }
-    }
-    if (!["hnsw", "ivfflat", "exact"].includes(o.index)) {
-      throw new Error(`--index: expected hnsw, ivfflat or exact, got ${o.index}`);
-    }
-    if (!["euclidean", "cosine", "dot"].includes(o.metric)) {
-      throw new Error(`--metric: expected euclidean, cosine or dot, got ${o.metric}`);
-    }
-    const run = await startRun("index", args, o, { root: o.resultsRoot });
-    const encoder = await loadTrainedEncoder(o.run);
-    const data = await loadExperimentData({
-      dataSource: o.dataSource,
-      trainLimit: 1,
-      testLimit: o.testLimit,
-    });
-    const { testSet, test } = data;
+  },
+  encoder: (o) => ({ from: o.run }),
+  data: (o, log) =>
+    loadExperimentData({ dataSource: o.dataSource, trainLimit: 1, testLimit: o.testLimit }, log),
+  async run(ctx) {
+    const o = ctx.options;
+    const encoder = ctx.keep(await loadTrainedEncoder(o.run, ctx.log));
+    const { testSet, test } = ctx.data;
     const dim = (encoder.outputs[0].shape as number[])[1];
     const store = await openStore(o.store || undefined, {
       dim,
@@ -115,7 +116,7 @@ export const experiment: Experiment = {
       ...(o.store === "memory" ? {} : { table: o.table }),
     });
     try {
-      console.log(
+      ctx.log(
         `store: ${store.kind}${o.store ? ` (${o.store.replace(/:[^:@/]*@/, ":***@")})` : ""}`,
       );
       const search = new SimilarityIndex(encoder, store);
@@ -155,23 +156,20 @@ export const experiment: Experiment = {
         queriesPerSecond,
         recallAtK: recall,
       };
-      await writeJsonAtomic(`${run.dir}/metrics.json`, metrics);
-      console.log(
+      ctx.log(
         `\nembedded and stored ${testSet.n} test images in ${insertSeconds.toFixed(1)} s ` +
           `(${metrics.insertRowsPerSecond.toFixed(0)} rows/s); ${o.index} built in ${
             buildSeconds.toFixed(1)
           } s`,
       );
-      console.log(
+      ctx.log(
         `${nq} queries: ${
           queriesPerSecond.toFixed(0)
         } queries/s, recall@${k} against exact search ${recall.toFixed(4)}`,
       );
-      console.log(`\nresults: ${run.dir}/`);
+      return metrics;
     } finally {
       await store.close();
-      data.dispose();
-      encoder.dispose();
     }
   },
-};
+});

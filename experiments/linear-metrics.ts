@@ -10,11 +10,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, parseOptions, startRun } from "../lib/experiment.ts";
-import { loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import {
+  defineExperiment,
+  type ExperimentDataSet,
+  FASHION_MNIST_OPTIONS,
+  fashionMnistProvenance,
+  option,
+  type OptionValues,
+  UsageError,
+} from "../lib/experiment.ts";
+import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
+import { type DataProvenance, fingerprintArrays } from "../lib/data/fingerprint.ts";
 import { createRng } from "../lib/data/random.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/html.ts";
 import { knnAccuracyFigure, type KnnAccuracyRow } from "../lib/viz/metric_figures.ts";
 import {
   fitPca,
@@ -22,32 +29,40 @@ import {
   LINEAR_LEARNERS,
   loadTabular,
   standardizer,
-  type TabularName,
+  TABULAR_DIR,
+  type TabularDataset,
 } from "../lib/linear/mod.ts";
 
-const DEFAULTS = {
-  seed: 0,
-  /** Fashion-MNIST training images (from the train split, file order). */
-  trainSize: 3000,
-  /** Fashion-MNIST test images (from the test split, file order). */
-  testSize: 1000,
-  /** PCA dimension of the pixels. */
-  pcaDim: 30,
-  /** Neighbours of the kNN classifier. */
-  k: 5,
-  /** Cross-validation folds for the tabular set. */
-  folds: 5,
-  /** `wine` or `iris`. */
-  tabular: "wine",
-  /** Optimisation steps of every learner (0 = each learner's default). */
-  iterations: 0,
-  /** A Fashion-MNIST directory (default: the usual search, ending at the embedded subset). */
-  dataSource: "",
-  /** Skip Fashion-MNIST (tabular only). */
-  skipFashion: false,
+const OPTIONS = {
+  seed: option.integer(0, "seed of the folds, the pairs and the learners", { min: 0 }),
+  trainSize: option.integer(3000, "Fashion-MNIST training images (train split, file order)", {
+    min: 10,
+  }),
+  testSize: option.integer(1000, "Fashion-MNIST test images (test split, file order)", { min: 1 }),
+  pcaDim: option.integer(30, "PCA dimension of the pixels", { min: 1, max: 784 }),
+  k: option.integer(5, "neighbours of the kNN classifier", { min: 1 }),
+  folds: option.integer(5, "cross-validation folds for the tabular set", { min: 2 }),
+  tabular: option.choice(["wine", "iris"], "wine", "the tabular data set"),
+  iterations: option.integer(0, "optimisation steps of every learner (0: each one's default)", {
+    min: 0,
+  }),
+  skipFashion: {
+    ...option.flag("skip Fashion-MNIST (tabular only)"),
+    conflicts: ["trainSize", "testSize", "pcaDim", "dataSource"],
+  },
+  ...FASHION_MNIST_OPTIONS,
 };
 
-type Options = typeof DEFAULTS;
+type Options = OptionValues<typeof OPTIONS>;
+
+/** What the experiment loads. */
+interface LinearData extends ExperimentDataSet {
+  fashion?: { train: FashionMnist; test: FashionMnist };
+  tabular: TabularDataset;
+}
+
+/** Runs `work` as the stage `name` of the run (its result kept for a resume). */
+type Stage = <T>(name: string, work: () => Promise<T>) => Promise<T>;
 
 /** Accuracy and fitting time of each method on one split (`null` accuracy and `error` when it failed). */
 type SplitResult = Record<
@@ -71,38 +86,42 @@ async function evaluateSplit(
   xTest: tf.Tensor2D,
   yTest: Int32Array,
   options: Options,
+  stage: Stage,
+  prefix: string,
 ): Promise<SplitResult> {
   const out: SplitResult = {};
-  out.euclidean = {
+  out.euclidean = await stage(`${prefix}-euclidean`, async () => ({
     accuracy: await knnClassificationAccuracy(xTrain, yTrain, xTest, yTest, options.k, "euclidean"),
     fitSeconds: 0,
-  };
+  }));
   for (const spec of LINEAR_LEARNERS) {
-    const t0 = performance.now();
-    const learner = spec.create({
-      seed: options.seed,
-      iterations: options.iterations,
-      labels: yTrain,
+    out[spec.id] = await stage(`${prefix}-${spec.id}`, async () => {
+      const t0 = performance.now();
+      const learner = spec.create({
+        seed: options.seed,
+        iterations: options.iterations,
+        labels: yTrain,
+      });
+      try {
+        await learner.fit(xTrain, yTrain);
+        const fitSeconds = (performance.now() - t0) / 1000;
+        const accuracy = await knnClassificationAccuracy(
+          xTrain,
+          yTrain,
+          xTest,
+          yTest,
+          options.k,
+          learner.getMetric(),
+        );
+        return { accuracy, fitSeconds, warnings: learner.warnings };
+      } catch (e) {
+        const error = (e as Error).message;
+        console.log(`  ${spec.id} failed: ${error}`);
+        return { accuracy: null, fitSeconds: (performance.now() - t0) / 1000, error };
+      } finally {
+        learner.dispose();
+      }
     });
-    try {
-      await learner.fit(xTrain, yTrain);
-      const fitSeconds = (performance.now() - t0) / 1000;
-      const accuracy = await knnClassificationAccuracy(
-        xTrain,
-        yTrain,
-        xTest,
-        yTest,
-        options.k,
-        learner.getMetric(),
-      );
-      out[spec.id] = { accuracy, fitSeconds, warnings: learner.warnings };
-    } catch (e) {
-      const error = (e as Error).message;
-      console.log(`  ${spec.id} failed: ${error}`);
-      out[spec.id] = { accuracy: null, fitSeconds: (performance.now() - t0) / 1000, error };
-    } finally {
-      learner.dispose();
-    }
   }
   return out;
 }
@@ -116,10 +135,12 @@ function standardized(
   return [f(train), f(test)];
 }
 
-async function fashion(options: Options): Promise<DatasetResult> {
-  const source = options.dataSource || undefined;
-  const train = await loadFashionMnist({ split: "train", limit: options.trainSize, source });
-  const test = await loadFashionMnist({ split: "test", limit: options.testSize, source });
+async function fashion(
+  options: Options,
+  data: { train: FashionMnist; test: FashionMnist },
+  stage: Stage,
+): Promise<DatasetResult> {
+  const { train, test } = data;
   const xTr = tf.tensor2d(train.images, [train.n, 784]);
   const xTe = tf.tensor2d(test.images, [test.n, 784]);
   const pca = await fitPca(xTr, options.pcaDim);
@@ -134,7 +155,7 @@ async function fashion(options: Options): Promise<DatasetResult> {
   pca.dispose();
   const a = tf.tensor2d(sTr, [train.n, options.pcaDim]);
   const b = tf.tensor2d(sTe, [test.n, options.pcaDim]);
-  const result = await evaluateSplit(a, train.labels, b, test.labels, options);
+  const result = await evaluateSplit(a, train.labels, b, test.labels, options, stage, "fashion");
   tf.dispose([a, b]);
   return {
     name: `fashion-mnist (PCA ${options.pcaDim})`,
@@ -145,14 +166,14 @@ async function fashion(options: Options): Promise<DatasetResult> {
   };
 }
 
-async function tabular(options: Options): Promise<DatasetResult> {
-  const name = options.tabular as TabularName;
-  const ds = await loadTabular(name);
+async function tabular(
+  options: Options,
+  ds: TabularDataset,
+  stage: Stage,
+): Promise<DatasetResult> {
+  const name = options.tabular;
   const order = createRng(options.seed).shuffle(Int32Array.from({ length: ds.n }, (_, i) => i));
   const folds = options.folds;
-  if (!Number.isInteger(folds) || folds < 2 || folds > ds.n) {
-    throw new Error(`--folds must be an integer in [2, ${ds.n}], got ${folds}`);
-  }
   const correct: Record<string, number> = {}, seconds: Record<string, number> = {};
   const errors: Record<string, string> = {};
   for (let f = 0; f < folds; f++) {
@@ -167,7 +188,7 @@ async function tabular(options: Options): Promise<DatasetResult> {
     const [sTr, sTe] = standardized(tr.x, te.x, ds.d);
     const a = tf.tensor2d(sTr, [trainIdx.length, ds.d]);
     const b = tf.tensor2d(sTe, [testIdx.length, ds.d]);
-    const result = await evaluateSplit(a, tr.y, b, te.y, options);
+    const result = await evaluateSplit(a, tr.y, b, te.y, options, stage, `${name}-fold${f}`);
     tf.dispose([a, b]);
     for (const [m, r] of Object.entries(result)) {
       correct[m] = (correct[m] ?? 0) + (r.accuracy ?? NaN) * testIdx.length;
@@ -193,7 +214,8 @@ async function tabular(options: Options): Promise<DatasetResult> {
 }
 
 /**
- * The learned-linear-metrics experiment.
+ * The learned-linear-metrics experiment. Each (data set, fold, method) result is a stage of the
+ * run: an interrupted run resumes after the last finished fit.
  *
  * @example
  * ```ts
@@ -201,23 +223,55 @@ async function tabular(options: Options): Promise<DatasetResult> {
  * console.log(experiment.name); // run it with `deno task experiment linear-metrics`
  * ```
  */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "linear-metrics",
   description:
     "every learned linear metric (metric-learn's eleven) vs Euclidean: 5-NN accuracy, Fashion-MNIST (PCA), wine",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    if (options.tabular !== "wine" && options.tabular !== "iris") {
-      throw new Error(`--tabular must be "wine" or "iris", got "${options.tabular}"`);
+  options: OPTIONS,
+  trains: false,
+  encoder: (o) => ({
+    name: `linear Mahalanobis metrics (${LINEAR_LEARNERS.map((l) => l.id).join(", ")})`,
+    input: o.skipFashion ? "standardised features" : `PCA-${o.pcaDim} of the pixels, standardised`,
+  }),
+  async data(o, log): Promise<LinearData> {
+    const tabularSet = await loadTabular(o.tabular);
+    if (o.folds > tabularSet.n) {
+      throw new UsageError(`--folds ${o.folds} exceeds the ${tabularSet.n} rows of ${o.tabular}`);
     }
-    const run = await startRun("linear-metrics", args, options);
+    const provenance: DataProvenance[] = [{
+      dataset: o.tabular,
+      split: "all",
+      source: `${TABULAR_DIR}${o.tabular}.csv`,
+      count: tabularSet.n,
+      fingerprint: fingerprintArrays({ x: tabularSet.x, labels: tabularSet.labels }),
+      fingerprintOf: "features float32 [n,d] and labels int32 [n], as parsed",
+    }];
+    let fashionData: LinearData["fashion"];
+    if (!o.skipFashion) {
+      const source = o.dataSource || undefined;
+      const train = await loadFashionMnist({ split: "train", limit: o.trainSize, source });
+      const test = await loadFashionMnist({ split: "test", limit: o.testSize, source });
+      if (o.pcaDim > train.n) {
+        throw new UsageError(`--pcaDim ${o.pcaDim} exceeds the ${train.n} train images`);
+      }
+      log(
+        `data: ${train.source.kind} (${train.source.dir}): ${train.n} train, ${test.n} test images`,
+      );
+      provenance.push(fashionMnistProvenance(train, "train"), fashionMnistProvenance(test, "test"));
+      fashionData = { train, test };
+    }
+    return { tabular: tabularSet, fashion: fashionData, provenance };
+  },
+  async run(ctx) {
+    const options = ctx.options;
+    const stage: Stage = (name, work) => ctx.stage(name, work);
     const t0 = performance.now();
     const datasets: DatasetResult[] = [];
-    if (!options.skipFashion) datasets.push(await fashion(options));
-    datasets.push(await tabular(options));
+    if (ctx.data.fashion) datasets.push(await fashion(options, ctx.data.fashion, stage));
+    datasets.push(await tabular(options, ctx.data.tabular, stage));
 
-    console.log(`\n${options.k}-NN accuracy (fit seconds in brackets)`);
-    console.log(["method".padEnd(18), ...datasets.map((d) => d.name.padStart(26))].join(" "));
+    ctx.log(`\n${options.k}-NN accuracy (fit seconds in brackets)`);
+    ctx.log(["method".padEnd(18), ...datasets.map((d) => d.name.padStart(26))].join(" "));
     for (const m of METHODS) {
       const cells = datasets.map((d) => {
         const r = d.methods[m];
@@ -225,10 +279,10 @@ export const experiment: Experiment = {
         const mark = m !== "euclidean" && r.accuracy > d.methods.euclidean.accuracy! ? "+" : " ";
         return `${r.accuracy.toFixed(4)}${mark} (${r.fitSeconds.toFixed(1)} s)`.padStart(26);
       });
-      console.log([m.padEnd(18), ...cells].join(" "));
+      ctx.log([m.padEnd(18), ...cells].join(" "));
     }
-    console.log("(+ = beats Euclidean on that data set)");
-    for (const d of datasets) console.log(`${d.name}: ${d.protocol}`);
+    ctx.log("(+ = beats Euclidean on that data set)");
+    for (const d of datasets) ctx.log(`${d.name}: ${d.protocol}`);
     const beats = Object.fromEntries(
       METHODS.filter((m) => m !== "euclidean").map((
         m,
@@ -246,17 +300,17 @@ export const experiment: Experiment = {
         accuracy: d.methods[m].accuracy!,
       }))
     );
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
+    await ctx.writeFigure(
+      "knn_accuracy.html",
+      knnAccuracyFigure(rows, `${options.k}-NN accuracy: learned linear metrics vs Euclidean`),
+      "linear-metrics",
+    );
+    ctx.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return {
       k: options.k,
       datasets,
       beatsEuclidean: beats,
       seconds: (performance.now() - t0) / 1000,
-    });
-    await writeFigureHtml(
-      `${run.dir}/knn_accuracy.html`,
-      knnAccuracyFigure(rows, `${options.k}-NN accuracy: learned linear metrics vs Euclidean`),
-      "linear-metrics",
-    );
-    console.log(`\n${((performance.now() - t0) / 1000).toFixed(1)} s; results: ${run.dir}/`);
+    };
   },
-};
+});

@@ -7,34 +7,21 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
+import {
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
+  loadExperimentData,
+  option,
+} from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, mlpEncoder, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss, ringLoss } from "../lib/losses/mod.ts";
 import { evaluateEmbeddings } from "../lib/eval/evaluate.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/html.ts";
 import {
   pairDistanceHistogramFigure,
   type PairDistancePanel,
   pairDistanceSamples,
 } from "../lib/viz/loss_figures.ts";
-
-const DEFAULTS = {
-  seed: 0,
-  steps: 200,
-  batchSize: 128,
-  learningRate: 1e-3,
-  embeddingDim: 32,
-  /** `mlp` (fast) or `cnn` (the reference CNN). */
-  model: "mlp",
-  /** Train images used (0 = all of the chosen source). */
-  trainLimit: 10000,
-  /** Held-out test images whose pair distances are plotted. */
-  probe: 1000,
-  dataSource: "",
-};
 
 /** Per-class inner radii for the last setting: the four upper-body garment classes, which look
  * alike (T-shirt/top, pullover, coat, shirt), get a wider ball than the others. */
@@ -43,6 +30,8 @@ const PER_CLASS_INNER = Array.from({ length: 10 }, (_, c) => (WIDE.has(c) ? 0.6 
 
 interface Setting {
   name: string;
+  /** Checkpoint unit name. */
+  unit: string;
   loss: (e: tf.Tensor2D, y: tf.Tensor1D) => tf.Scalar;
   /** [positive threshold per class, negative threshold] used for the summary fractions. */
   pos: (label: number) => number;
@@ -53,6 +42,7 @@ interface Setting {
 const SETTINGS: Setting[] = [
   {
     name: "contrastive m+ 0, m− 0.5",
+    unit: "contrastive-neg0.5",
     loss: (e, y) => contrastiveLoss(e, y, { posMargin: 0, negMargin: 0.5 }),
     pos: () => 0,
     neg: 0.5,
@@ -60,6 +50,7 @@ const SETTINGS: Setting[] = [
   },
   {
     name: "contrastive m+ 0, m− 1 (PML default)",
+    unit: "contrastive-default",
     loss: (e, y) => contrastiveLoss(e, y),
     pos: () => 0,
     neg: 1,
@@ -67,6 +58,7 @@ const SETTINGS: Setting[] = [
   },
   {
     name: "contrastive m+ 0.4, m− 1",
+    unit: "contrastive-pos0.4",
     loss: (e, y) => contrastiveLoss(e, y, { posMargin: 0.4, negMargin: 1 }),
     pos: () => 0.4,
     neg: 1,
@@ -74,6 +66,7 @@ const SETTINGS: Setting[] = [
   },
   {
     name: "contrastive squared m+ 0, m− 1",
+    unit: "contrastive-squared",
     loss: (e, y) => contrastiveLoss(e, y, { squared: true }),
     pos: () => 0,
     neg: 1,
@@ -81,6 +74,7 @@ const SETTINGS: Setting[] = [
   },
   {
     name: "ring r_in 0.4, r_out 1.2",
+    unit: "ring",
     loss: (e, y) => ringLoss(e, y, { innerRadius: 0.4, outerRadius: 1.2 }),
     pos: () => 0.4,
     neg: 1.2,
@@ -88,6 +82,7 @@ const SETTINGS: Setting[] = [
   },
   {
     name: "ring, per-class r_in 0.3 / 0.6, r_out 1.2",
+    unit: "ring-per-class",
     loss: (e, y) => ringLoss(e, y, { innerRadius: PER_CLASS_INNER, outerRadius: 1.2 }),
     pos: (c) => PER_CLASS_INNER[c],
     neg: 1.2,
@@ -96,22 +91,37 @@ const SETTINGS: Setting[] = [
 ];
 
 /** The margins experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "margins",
   description:
     "contrastive margins (hinged/squared) and ring radii: held-out pair-distance histograms",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    if (options.model !== "mlp" && options.model !== "cnn") {
-      throw new Error(`--model must be "mlp" or "cnn", got "${options.model}"`);
-    }
-    const run = await startRun("margins", args, options);
-    const data = await loadExperimentData({
-      dataSource: options.dataSource,
-      trainLimit: options.trainLimit,
-      testLimit: options.probe,
-    });
-    const { trainSet, testSet: probeSet, train: trainT, test: probeT } = data;
+  options: {
+    seed: option.integer(0, "seed of the initial weights and the batch order", { min: 0 }),
+    steps: option.integer(200, "optimisation steps per setting", { min: 1 }),
+    batchSize: option.integer(128, "images per batch", { min: 2 }),
+    learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
+    embeddingDim: option.integer(32, "embedding dimension", { min: 1 }),
+    model: option.choice(["mlp", "cnn"], "mlp", "encoder: mlp (fast) or cnn (the reference CNN)"),
+    trainLimit: option.integer(10000, "train images used (0: all of the chosen source)", {
+      min: 0,
+    }),
+    probe: option.integer(1000, "held-out test images whose pair distances are plotted", {
+      min: 2,
+    }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  encoder: (o) => ({
+    name: o.model === "cnn" ? "referenceCnn" : "mlpEncoder",
+    embeddingDim: o.embeddingDim,
+  }),
+  data: (o, log) =>
+    loadExperimentData(
+      { dataSource: o.dataSource, trainLimit: o.trainLimit, testLimit: o.probe },
+      log,
+    ),
+  async run(ctx) {
+    const options = ctx.options;
+    const { trainSet, testSet: probeSet, train: trainT, test: probeT } = ctx.data;
     const build = options.model === "cnn" ? referenceCnn : mlpEncoder;
     const labels = Array.from(probeSet.labels);
 
@@ -155,9 +165,9 @@ export const experiment: Experiment = {
     await measure("untrained", initial);
     initial.dispose();
     for (const setting of SETTINGS) {
-      console.log(`\n${setting.name}`);
-      const model = build({ embeddingDim: options.embeddingDim, seed: options.seed });
-      await train({
+      ctx.log(`\n${setting.name}`);
+      const model = ctx.keep(build({ embeddingDim: options.embeddingDim, seed: options.seed }));
+      await ctx.train(setting.unit, {
         model,
         loss: setting.loss,
         sampler: shuffledBatches(trainT.x, trainSet.labels, {
@@ -167,14 +177,12 @@ export const experiment: Experiment = {
         steps: options.steps,
         optimizer: tf.train.adam(options.learningRate),
       });
+      ctx.log(`measuring ${setting.name}`);
       await measure(setting.name, model, setting);
-      model.dispose();
     }
-    data.dispose();
 
-    await writeJsonAtomic(`${run.dir}/metrics.json`, { settings: summary });
-    await writeFigureHtml(
-      `${run.dir}/pair_distances.html`,
+    await ctx.writeFigure(
+      "pair_distances.html",
       pairDistanceHistogramFigure(
         panels,
         `Distances of held-out pairs (${probeSet.n} test images) after ${options.steps} steps`,
@@ -183,18 +191,18 @@ export const experiment: Experiment = {
     );
 
     const f = (v: unknown) => (typeof v === "number" ? v.toFixed(3) : "  —  ").padStart(8);
-    console.log(
+    ctx.log(
       `\n${"setting".padEnd(42)} ${"mean d+".padStart(8)} ${"mean d−".padStart(8)} ${
         "d+≤m+".padStart(8)
       } ${"d−≥m−".padStart(8)} ${"P@1".padStart(8)}`,
     );
     for (const r of summary) {
-      console.log(
+      ctx.log(
         `${String(r.setting).padEnd(42)} ${f(r.meanPositiveDistance)} ${
           f(r.meanNegativeDistance)
         } ${f(r.positivesWithinMargin)} ${f(r.negativesBeyondMargin)} ${f(r.precisionAt1)}`,
       );
     }
-    console.log(`\nresults: ${run.dir}/`);
+    return { settings: summary };
   },
-};
+});

@@ -7,45 +7,17 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  type Experiment,
-  Interrupted,
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
   loadExperimentData,
-  onInterrupt,
-  parseOptions,
-  resumeArgs,
-  startRun,
+  option,
+  UsageError,
 } from "../lib/experiment.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
 import { evaluate, type Evaluation } from "../lib/eval/mod.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
-import { embeddingFigure, writeRunReport } from "../lib/viz/mod.ts";
-
-const DEFAULTS = {
-  seed: 0,
-  steps: 300,
-  batchSize: 128,
-  learningRate: 1e-3,
-  embeddingDim: 64,
-  posMargin: 0,
-  negMargin: 1,
-  /** Test images evaluated (0 = the whole test split). */
-  testLimit: 0,
-  /** Train images used (0 = the whole train split). */
-  trainLimit: 0,
-  dataSource: "",
-  /** Steps between checkpoints in `<run-dir>/checkpoints/` (0: only at the end or on Ctrl-C). */
-  checkpointEvery: 0,
-  /** Where run directories are created. */
-  resultsRoot: "results",
-  /** A run directory to continue (its config.json fixes every other option). */
-  resume: "",
-};
-
-/** The default experiment's settings (`deno task figures` draws its Siamese figures with them). */
-export const siameseDefaults: Readonly<typeof DEFAULTS> = DEFAULTS;
+import { embeddingFigure } from "../lib/viz/mod.ts";
 
 /** Test images shown in the run report's scatter (each with its image on hover). */
 const REPORT_POINTS = 2000;
@@ -57,110 +29,99 @@ function row(name: string, m: Evaluation): string {
 }
 
 /** The Siamese network + contrastive loss experiment. */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "siamese",
   description:
     "Siamese reference CNN + contrastive loss on Fashion-MNIST; retrieval before/after (default)",
-  async run(args) {
-    const first = parseOptions(args, DEFAULTS);
-    if (first.resume) args = await resumeArgs("siamese", first.resume, args);
-    const options = parseOptions(args, DEFAULTS);
-    if (!Number.isInteger(options.checkpointEvery) || options.checkpointEvery < 0) {
-      throw new Error(
-        `--checkpointEvery: expected a non-negative integer, got ${options.checkpointEvery}`,
+  options: {
+    seed: option.integer(0, "seed of the initial weights and the batch order", { min: 0 }),
+    steps: option.integer(300, "optimisation steps", { min: 1 }),
+    batchSize: option.integer(128, "images per batch", { min: 2 }),
+    learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
+    embeddingDim: option.integer(64, "embedding dimension", { min: 1 }),
+    posMargin: option.number(0, "contrastive loss: positive margin m+", { min: 0 }),
+    negMargin: option.number(1, "contrastive loss: negative margin m−", { min: 0 }),
+    trainLimit: option.integer(0, "train images used (0: the whole train split)", { min: 0 }),
+    testLimit: option.integer(0, "test images evaluated (0: the whole test split)", { min: 0 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  validate(o) {
+    if (o.posMargin >= o.negMargin) {
+      throw new UsageError(
+        `--posMargin (${o.posMargin}) must be below --negMargin (${o.negMargin})`,
       );
     }
-    const run = await startRun("siamese", args, options, {
-      root: options.resultsRoot,
-      resumeDir: options.resume || undefined,
-    });
-    const data = await loadExperimentData(options);
-    const { trainSet, testSet, train: trainTensors, test: testTensors } = data;
-    const model = referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed });
-
-    const before = await evaluate(model, testTensors.x, testSet.labels);
-    const checkpointDir = `${run.dir}/checkpoints`;
-    const interrupt = onInterrupt();
-    const optimizer = tf.train.adam(options.learningRate);
-    let result;
-    try {
-      result = await train({
-        model,
-        loss: contrastiveLoss.with({ posMargin: options.posMargin, negMargin: options.negMargin }),
-        sampler: shuffledBatches(trainTensors.x, trainSet.labels, {
-          batchSize: options.batchSize,
-          seed: options.seed,
-        }),
-        steps: options.steps,
-        optimizer,
-        checkpointDir,
-        checkpointEvery: options.checkpointEvery,
-        resume: options.resume !== "",
-        signal: interrupt.signal,
-      });
-    } finally {
-      interrupt.dispose();
-      optimizer.dispose(); // its slot variables (Adam: 2 per weight + 2) would otherwise leak
-    }
-    await writeTextAtomic(
-      `${run.dir}/history.jsonl`,
-      result.history.map((r) => JSON.stringify(r)).join("\n") + "\n",
-    );
-    if (result.stopped === "aborted") {
+  },
+  encoder: (o) => ({
+    name: "referenceCnn",
+    embeddingDim: o.embeddingDim,
+    layers: "conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense, L2",
+  }),
+  data: async (o, log) => {
+    const data = await loadExperimentData(o, log);
+    if (data.trainSet.n < o.batchSize) {
       data.dispose();
-      model.dispose();
-      throw new Interrupted(
-        `interrupted after step ${result.step} of ${options.steps}; checkpoint: ${result.checkpoint}\n` +
-          `resume with: deno task experiment siamese --resume ${run.dir}`,
+      throw new UsageError(
+        `--batchSize ${o.batchSize} is larger than the ${data.trainSet.n} train images`,
       );
     }
-    const after = await evaluate(model, testTensors.x, testSet.labels);
-
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
-      before,
-      after,
-      train: { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond },
-      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
+    return data;
+  },
+  async run(ctx) {
+    const { options, data } = ctx;
+    const model = ctx.keep(
+      referenceCnn({ embeddingDim: options.embeddingDim, seed: options.seed }),
+    );
+    const before = await ctx.stage(
+      "before",
+      () => evaluate(model, data.test.x, data.testSet.labels),
+    );
+    const result = await ctx.train("train", {
+      model,
+      loss: contrastiveLoss.with({ posMargin: options.posMargin, negMargin: options.negMargin }),
+      sampler: shuffledBatches(data.train.x, data.trainSet.labels, {
+        batchSize: options.batchSize,
+        seed: options.seed,
+      }),
+      steps: options.steps,
+      optimizer: tf.train.adam(options.learningRate),
     });
-    // The run report: config, data, before/after metrics, embeddings with images, loss curve.
-    const shown = Math.min(testSet.n, REPORT_POINTS);
-    const embeddings = embed(model, testTensors.x.slice(0, shown));
-    const scatter = await embeddingFigure(embeddings, testSet.labels.subarray(0, shown), {
+    ctx.log("evaluating the trained encoder on the test split");
+    const after = await evaluate(model, data.test.x, data.testSet.labels);
+
+    // The run report: the test embeddings with their images, beside what the runner knows.
+    const shown = Math.min(data.testSet.n, REPORT_POINTS);
+    const embeddings = embed(model, data.test.x.slice(0, shown));
+    const scatter = await embeddingFigure(embeddings, data.testSet.labels.subarray(0, shown), {
       method: shown >= 10 ? "umap" : "pca",
       seed: options.seed,
-      images: testSet.images.subarray(0, shown * 784),
-      classNames: testSet.classNames,
+      images: data.testSet.images.subarray(0, shown * 784),
+      classNames: data.testSet.classNames,
       title: `Test embeddings after ${options.steps} steps (UMAP of ${shown} test images)`,
     });
     embeddings.dispose();
-    await writeRunReport(`${run.dir}/embeddings.html`, {
-      experiment: "siamese",
-      runId: run.dir.split("/").at(-1)!,
-      config: options,
-      data: {
-        source: `${trainSet.source.kind} (${trainSet.source.dir})`,
-        train: trainSet.n,
-        test: testSet.n,
-      },
+    await ctx.writeReport("embeddings.html", {
       metrics: { before, after },
-      history: result.history,
-      reduction: "avgNonZero",
       scatter,
-      summary: `trained ${options.steps} steps in ${result.seconds.toFixed(1)} s ` +
-        `(${result.imagesPerSecond.toFixed(0)} images/s) on ${run.backend.backend}`,
+      reduction: "avgNonZero",
+      summary: `trained ${options.steps} steps (${result.imagesPerSecond.toFixed(0)} images/s)`,
     });
-    data.dispose();
-    model.dispose();
-
-    console.log(
-      `\ntrained ${options.steps} steps in ${result.seconds.toFixed(1)} s ` +
-        `(${result.imagesPerSecond.toFixed(0)} images/s)`,
-    );
-    console.log(
+    if (result.resumedFrom < options.steps) {
+      ctx.log(
+        `\ntrained ${options.steps - result.resumedFrom} steps in ${result.seconds.toFixed(1)} s ` +
+          `(${result.imagesPerSecond.toFixed(0)} images/s)`,
+      );
+    }
+    ctx.log(
       `\n${"".padEnd(8)} ${"MAP@R".padStart(8)} ${"R-precision".padStart(12)} ${"P@1".padStart(8)}`,
     );
-    console.log(row("before", before));
-    console.log(row("after", after));
-    console.log(`\nresults: ${run.dir}/`);
+    ctx.log(row("before", before));
+    ctx.log(row("after", after));
+    return {
+      before,
+      after,
+      train: { seconds: result.seconds, imagesPerSecond: result.imagesPerSecond },
+      data: { source: data.trainSet.source, train: data.trainSet.n, test: data.testSet.n },
+    };
   },
-};
+});

@@ -14,7 +14,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
+import {
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
+  loadExperimentData,
+  option,
+  UsageError,
+} from "../lib/experiment.ts";
 import { pairSampler, tripletSampler } from "../lib/data/samplers.ts";
 import { gradedPairs, labelledPairs } from "../lib/data/pairs.ts";
 import type { PairBatch, TripletBatch } from "../lib/data/batches.ts";
@@ -26,31 +32,6 @@ import {
   type SimilarityHead,
 } from "../lib/heads/mod.ts";
 import { evaluate, type Evaluation, rocAuc } from "../lib/eval/mod.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/mod.ts";
-
-const DEFAULTS = {
-  seed: 0,
-  steps: 120,
-  /** Images through the encoder per step, for every head (divisible by 6). */
-  imagesPerStep: 192,
-  learningRate: 1e-3,
-  embeddingDim: 64,
-  /** Hidden sizes of the MLP encoder, comma-separated. */
-  hidden: "128",
-  /** Steps between test MAP@R measurements during training (0 = none). */
-  evaluateEvery: 30,
-  /** Margin of the ranking head. */
-  margin: 0.2,
-  /** Balanced test pairs for verification ROC-AUC. */
-  verificationPairs: 2000,
-  /** Train images used (0 = the whole train split). */
-  trainLimit: 6000,
-  /** Test images evaluated (0 = the whole test split). */
-  testLimit: 1000,
-  dataSource: "",
-};
 
 /**
  * Cosine similarity of the embeddings of each pair, `[p]`.
@@ -59,8 +40,10 @@ const DEFAULTS = {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { mlpEncoder } from "../lib/models/mod.ts";
+ * await tf.setBackend("cpu");
  * const encoder = mlpEncoder({ inputShape: [4], hidden: [8] });
  * const s = await cosinePairScores(encoder, tf.randomNormal([3, 4]), Int32Array.of(0), Int32Array.of(1));
+ * console.log(s.length); // 1
  * ```
  */
 export async function cosinePairScores(
@@ -101,24 +84,48 @@ function fmt(v: number, digits = 4): string {
  *
  * @example
  * ```ts
- * await experiment.run(["--steps", "20"]); // or: deno task experiment similarity-kinds --steps 20
+ * console.log(experiment.name); // deno task experiment similarity-kinds --steps 20
  * ```
  */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "similarity-kinds",
   description:
     "regression vs classification vs ranking similarity heads on one encoder and budget; retrieval + ROC-AUC",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    if (options.imagesPerStep % 6 !== 0 || options.imagesPerStep < 6) {
-      throw new Error(
-        `--imagesPerStep must be a positive multiple of 6, got ${options.imagesPerStep}`,
+  options: {
+    seed: option.integer(0, "seed of the initial weights, batches and test pairs", { min: 0 }),
+    steps: option.integer(120, "optimisation steps per head", { min: 1 }),
+    imagesPerStep: option.integer(
+      192,
+      "images through the encoder per step, for every head (a multiple of 6)",
+      { min: 6 },
+    ),
+    learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
+    embeddingDim: option.integer(64, "embedding dimension", { min: 1 }),
+    hidden: option.integers([128], "hidden layer sizes of the MLP encoder", { min: 1 }),
+    evaluateEvery: option.integer(30, "steps between test MAP@R measurements (0: none)", {
+      min: 0,
+    }),
+    margin: option.number(0.2, "margin of the ranking head", { above: 0 }),
+    verificationPairs: option.integer(2000, "balanced test pairs for verification ROC-AUC", {
+      min: 2,
+    }),
+    trainLimit: option.integer(6000, "train images used (0: the whole train split)", { min: 0 }),
+    testLimit: option.integer(1000, "test images evaluated (0: the whole test split)", { min: 0 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  validate(o) {
+    if (o.imagesPerStep % 6 !== 0) {
+      throw new UsageError(
+        `--imagesPerStep: expected a positive multiple of 6, got ${o.imagesPerStep}`,
       );
     }
-    const hidden = options.hidden.split(",").filter((s) => s.trim()).map(Number);
-    const run = await startRun("similarity-kinds", args, options);
-    const data = await loadExperimentData(options);
-    const { trainSet, testSet, train: trainT, test: testT } = data;
+  },
+  encoder: (o) => ({ name: "mlpEncoder", hidden: o.hidden, embeddingDim: o.embeddingDim }),
+  data: (o, log) => loadExperimentData(o, log),
+  async run(ctx) {
+    const options = ctx.options;
+    const hidden = options.hidden;
+    const { trainSet, testSet, train: trainT, test: testT } = ctx.data;
     const makeEncoder = () =>
       mlpEncoder({ hidden, embeddingDim: options.embeddingDim, seed: options.seed });
     const verification = labelledPairs(testSet.labels, {
@@ -144,24 +151,28 @@ export const experiment: Experiment = {
     };
 
     const rows: Row[] = [];
-    const histories: Record<string, number[]> = {};
     const curves: Record<string, { step: number; mapAtR: number }[]> = {};
-    {
-      const encoder = makeEncoder();
-      rows.push({
-        name: "untrained",
-        evaluation: await evaluate(encoder, testT.x, testSet.labels),
-        aucCosine: rocAuc(
-          await cosinePairScores(encoder, testT.x, verification.left, verification.right),
-          verification.target,
-        ),
-        aucHead: NaN,
-        gradedMse: NaN,
-        seconds: 0,
-        finalLoss: NaN,
-      });
-      encoder.dispose();
-    }
+    rows.push(
+      await ctx.stage("untrained", async () => {
+        const encoder = makeEncoder();
+        try {
+          return {
+            name: "untrained",
+            evaluation: await evaluate(encoder, testT.x, testSet.labels),
+            aucCosine: rocAuc(
+              await cosinePairScores(encoder, testT.x, verification.left, verification.right),
+              verification.target,
+            ),
+            aucHead: NaN,
+            gradedMse: NaN,
+            seconds: 0,
+            finalLoss: NaN,
+          };
+        } finally {
+          encoder.dispose();
+        }
+      }),
+    );
     const pairBatch = options.imagesPerStep / 2;
     const tripletBatch = options.imagesPerStep / 3;
     const kinds = ["regression", "classification", "ranking"] as const;
@@ -170,7 +181,6 @@ export const experiment: Experiment = {
       const seed = options.seed;
       let head: SimilarityHead<PairBatch> | SimilarityHead<TripletBatch>;
       let result;
-      curves[kind] = [];
       const common = {
         steps: options.steps,
         optimizer: tf.train.adam(options.learningRate),
@@ -183,13 +193,12 @@ export const experiment: Experiment = {
               (await evaluate(encoder, testT.x, testSet.labels, { clustering: false })).mapAtR,
           })
           : undefined,
-        onEvaluate: (r: { step: number; metrics: Record<string, number> }) =>
-          curves[kind].push({ step: r.step, mapAtR: r.metrics.mapAtR }),
       };
       if (kind === "ranking") {
         const h = rankingHead(encoder, { margin: options.margin, seed });
+        ctx.keep(h.model);
         head = h;
-        result = await train({
+        result = await ctx.train(kind, {
           ...common,
           model: h.model,
           objective: h.loss,
@@ -199,8 +208,9 @@ export const experiment: Experiment = {
         const h = kind === "regression"
           ? regressionHead(encoder, { seed })
           : classificationHead(encoder, { seed });
+        ctx.keep(h.model);
         head = h;
-        result = await train({
+        result = await ctx.train(kind, {
           ...common,
           model: h.model,
           objective: h.loss,
@@ -211,8 +221,9 @@ export const experiment: Experiment = {
           }),
         });
       }
-      common.optimizer.dispose();
-      histories[kind] = result.history.map((h) => h.loss);
+      // From the result, so that evaluations of a resumed run's earlier part are included.
+      curves[kind] = result.evaluations.map((r) => ({ step: r.step, mapAtR: r.metrics.mapAtR }));
+      ctx.log(`evaluating ${kind}`);
       let gradedMse = NaN;
       if (kind === "regression") {
         const y = await headScores(head as SimilarityHead<unknown>, graded.left, graded.right);
@@ -234,42 +245,16 @@ export const experiment: Experiment = {
         finalLoss: result.history.slice(-20).reduce((s, h) => s + h.loss, 0) /
           Math.min(20, result.history.length),
       });
-      head.model.dispose();
     }
 
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
-      rows: rows.map((r) => ({
-        ...r,
-        evaluation: { ...r.evaluation, nmi: r.evaluation.nmi, ami: r.evaluation.ami },
-        aucHead: Number.isFinite(r.aucHead) ? r.aucHead : null,
-        gradedMse: Number.isFinite(r.gradedMse) ? r.gradedMse : null,
-        finalLoss: Number.isFinite(r.finalLoss) ? r.finalLoss : null,
-      })),
-      budget: {
-        steps: options.steps,
-        imagesPerStep: options.imagesPerStep,
-        pairBatch,
-        tripletBatch,
-      },
-      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
-      verificationPairs: options.verificationPairs,
-      aucMethod: "rocAuc (lib/eval/verification.ts; ties count 1/2)",
-      mapAtRDuringTraining: curves,
-    });
-    await writeTextAtomic(
-      `${run.dir}/history.jsonl`,
-      Object.entries(histories).map(([kind, losses]) => JSON.stringify({ kind, losses })).join(
-        "\n",
-      ) + "\n",
-    );
     const metricsShown = [
       ["MAP@R", (r: Row) => r.evaluation.mapAtR],
       ["P@1", (r: Row) => r.evaluation.precisionAt1],
       ["NMI", (r: Row) => r.evaluation.nmi],
       ["ROC-AUC (cosine)", (r: Row) => r.aucCosine],
     ] as const;
-    await writeFigureHtml(
-      `${run.dir}/comparison.html`,
+    await ctx.writeFigure(
+      "comparison.html",
       {
         data: rows.map((r) => ({
           type: "bar",
@@ -292,8 +277,8 @@ export const experiment: Experiment = {
     );
     if (options.evaluateEvery > 0) {
       const untrainedMap = rows[0].evaluation.mapAtR;
-      await writeFigureHtml(
-        `${run.dir}/map-at-r.html`,
+      await ctx.writeFigure(
+        "map-at-r.html",
         {
           data: Object.entries(curves).map(([kind, points]) => ({
             type: "scatter",
@@ -313,8 +298,6 @@ export const experiment: Experiment = {
         "similarity-kinds: MAP@R during training",
       );
     }
-    data.dispose();
-
     const header = [
       "head",
       "MAP@R",
@@ -346,12 +329,29 @@ export const experiment: Experiment = {
     const text = table.map((row) =>
       row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ")
     ).join("\n");
-    await writeTextAtomic(`${run.dir}/table.txt`, text + "\n");
-    console.log(
+    await ctx.writeText("table.txt", text + "\n");
+    ctx.log(
       `\n${options.steps} steps × ${options.imagesPerStep} images per head (pairs ${pairBatch}, triplets ` +
         `${tripletBatch}); test: ${testSet.n} images, ${options.verificationPairs} verification pairs`,
     );
-    console.log(text);
-    console.log(`\nresults: ${run.dir}/`);
+    ctx.log(text);
+    return {
+      rows: rows.map((r) => ({
+        ...r,
+        aucHead: Number.isFinite(r.aucHead) ? r.aucHead : null,
+        gradedMse: Number.isFinite(r.gradedMse) ? r.gradedMse : null,
+        finalLoss: Number.isFinite(r.finalLoss) ? r.finalLoss : null,
+      })),
+      budget: {
+        steps: options.steps,
+        imagesPerStep: options.imagesPerStep,
+        pairBatch,
+        tripletBatch,
+      },
+      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
+      verificationPairs: options.verificationPairs,
+      aucMethod: "rocAuc (lib/eval/verification.ts; ties count 1/2)",
+      mapAtRDuringTraining: curves,
+    };
   },
-};
+});

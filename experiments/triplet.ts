@@ -14,35 +14,20 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { type Experiment, loadExperimentData, parseOptions, startRun } from "../lib/experiment.ts";
+import {
+  defineExperiment,
+  FASHION_MNIST_OPTIONS,
+  loadExperimentData,
+  option,
+  UsageError,
+} from "../lib/experiment.ts";
 import { mPerClassSampler } from "../lib/data/samplers.ts";
 import { labelledPairs } from "../lib/data/pairs.ts";
 import { mlpEncoder } from "../lib/models/mod.ts";
 import { tripletMarginLoss } from "../lib/losses/mod.ts";
 import { batchHardMiner, tripletMarginMiner } from "../lib/miners/mod.ts";
 import { evaluate, type Evaluation, rocAuc } from "../lib/eval/mod.ts";
-import { train } from "../lib/train.ts";
-import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
-import { writeFigureHtml } from "../lib/viz/mod.ts";
 import { cosinePairScores } from "./similarity-kinds.ts";
-
-const DEFAULTS = {
-  seed: 0,
-  steps: 200,
-  batchSize: 32,
-  /** Examples per class in a batch. */
-  m: 4,
-  margin: 0.2,
-  learningRate: 1e-3,
-  embeddingDim: 64,
-  /** Hidden sizes of the MLP encoder, comma-separated. */
-  hidden: "128",
-  /** Balanced test pairs for verification ROC-AUC. */
-  verificationPairs: 2000,
-  trainLimit: 6000,
-  testLimit: 1000,
-  dataSource: "",
-};
 
 type Mining = "none (all triplets)" | "all" | "hard" | "semihard" | "batch-hard";
 const MININGS: Mining[] = ["none (all triplets)", "all", "hard", "semihard", "batch-hard"];
@@ -60,26 +45,64 @@ function fmt(v: number, digits = 4): string {
   return Number.isFinite(v) ? v.toFixed(digits) : "-";
 }
 
+/** Unit names of the trainings (checkpoint folders). */
+const UNIT: Record<Mining, string> = {
+  "none (all triplets)": "no-miner",
+  all: "miner-all",
+  hard: "miner-hard",
+  semihard: "miner-semihard",
+  "batch-hard": "batch-hard",
+};
+
 /**
  * The triplet-network × miners experiment.
  *
  * @example
  * ```ts
- * await experiment.run(["--steps", "20"]); // or: deno task experiment triplet --steps 20
+ * console.log(experiment.name); // deno task experiment triplet --steps 20
  * ```
  */
-export const experiment: Experiment = {
+export const experiment = defineExperiment({
   name: "triplet",
   description:
     "triplet network + triplet margin loss with each miner (all, hard, semi-hard, batch-hard); one table",
-  async run(args) {
-    const options = parseOptions(args, DEFAULTS);
-    const hidden = options.hidden.split(",").filter((s) => s.trim()).map(Number);
-    const run = await startRun("triplet", args, options);
-    const data = await loadExperimentData(options);
+  options: {
+    seed: option.integer(0, "seed of the initial weights, batches and test pairs", { min: 0 }),
+    steps: option.integer(200, "optimisation steps per miner", { min: 1 }),
+    batchSize: option.integer(32, "images per batch (a multiple of m)", { min: 2 }),
+    m: option.integer(4, "examples per class in a batch", { min: 2 }),
+    margin: option.number(0.2, "margin of the triplet loss and the miners", { above: 0 }),
+    learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
+    embeddingDim: option.integer(64, "embedding dimension", { min: 1 }),
+    hidden: option.integers([128], "hidden layer sizes of the MLP encoder", { min: 1 }),
+    verificationPairs: option.integer(2000, "balanced test pairs for verification ROC-AUC", {
+      min: 2,
+    }),
+    trainLimit: option.integer(6000, "train images used (0: the whole train split)", { min: 0 }),
+    testLimit: option.integer(1000, "test images evaluated (0: the whole test split)", { min: 0 }),
+    ...FASHION_MNIST_OPTIONS,
+  },
+  validate(o) {
+    if (o.batchSize % o.m !== 0) {
+      throw new UsageError(`--batchSize ${o.batchSize} is not a multiple of --m ${o.m}`);
+    }
+    if (o.batchSize / o.m > 10) {
+      throw new UsageError(
+        `--batchSize / --m = ${o.batchSize / o.m} classes per batch; Fashion-MNIST has 10`,
+      );
+    }
+  },
+  encoder: (o) => ({ name: "mlpEncoder", hidden: o.hidden, embeddingDim: o.embeddingDim }),
+  data: (o, log) => loadExperimentData(o, log),
+  async run(ctx) {
+    const { options, data } = ctx;
     const { trainSet, testSet, train: trainT, test: testT } = data;
     const makeEncoder = () =>
-      mlpEncoder({ hidden, embeddingDim: options.embeddingDim, seed: options.seed });
+      mlpEncoder({
+        hidden: options.hidden,
+        embeddingDim: options.embeddingDim,
+        seed: options.seed,
+      });
     const pairs = labelledPairs(testSet.labels, {
       count: options.verificationPairs,
       rng: options.seed + 12345,
@@ -91,25 +114,29 @@ export const experiment: Experiment = {
       );
 
     const rows: Row[] = [];
-    {
-      const encoder = makeEncoder();
-      rows.push({
-        mining: "untrained",
-        evaluation: await evaluate(encoder, testT.x, testSet.labels),
-        aucCosine: await auc(encoder),
-        triplets: NaN,
-        finalLoss: NaN,
-        seconds: 0,
-      });
-      encoder.dispose();
-    }
+    rows.push(
+      await ctx.stage("untrained", async () => {
+        const encoder = makeEncoder();
+        try {
+          return {
+            mining: "untrained",
+            evaluation: await evaluate(encoder, testT.x, testSet.labels),
+            aucCosine: await auc(encoder),
+            triplets: NaN,
+            finalLoss: NaN,
+            seconds: 0,
+          };
+        } finally {
+          encoder.dispose();
+        }
+      }),
+    );
     const histories: Record<string, { loss: number[]; triplets: number[] }> = {};
     const { margin } = options;
     for (const mining of MININGS) {
-      const encoder = makeEncoder();
-      const counts: number[] = [];
-      const optimizer = tf.train.adam(options.learningRate);
-      const result = await train({
+      const encoder = ctx.keep(makeEncoder());
+      let counts: number[] = [];
+      const result = await ctx.train(UNIT[mining], {
         model: encoder,
         loss: (e, y) => {
           if (mining === "none (all triplets)") {
@@ -121,18 +148,23 @@ export const experiment: Experiment = {
           counts.push(indices.a.length);
           return tripletMarginLoss(e, y, { margin, indices });
         },
+        // The mined-triplet counts so far travel with the checkpoints.
+        extraState: {
+          save: () => counts,
+          restore: (saved) => counts = [...(saved as number[])],
+        },
         sampler: mPerClassSampler(trainT.x, trainSet.labels, {
           m: options.m,
           batchSize: options.batchSize,
           seed: options.seed,
         }),
         steps: options.steps,
-        optimizer,
+        optimizer: tf.train.adam(options.learningRate),
         progress: { label: mining },
       });
-      optimizer.dispose();
       const losses = result.history.map((h) => h.loss);
       histories[mining] = { loss: losses, triplets: counts };
+      ctx.log(`evaluating ${mining}`);
       rows.push({
         mining,
         evaluation: await evaluate(encoder, testT.x, testSet.labels),
@@ -141,26 +173,15 @@ export const experiment: Experiment = {
         finalLoss: losses.slice(-20).reduce((a, b) => a + b, 0) / Math.min(20, losses.length),
         seconds: result.seconds,
       });
-      encoder.dispose();
     }
-    data.dispose();
 
-    await writeJsonAtomic(`${run.dir}/metrics.json`, {
-      rows: rows.map((r) => ({
-        ...r,
-        triplets: Number.isFinite(r.triplets) ? r.triplets : null,
-        finalLoss: Number.isFinite(r.finalLoss) ? r.finalLoss : null,
-      })),
-      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
-      aucMethod: "rocAuc (lib/eval/verification.ts; ties count 1/2)",
-    });
-    await writeTextAtomic(
-      `${run.dir}/history.jsonl`,
+    await ctx.writeText(
+      "triplets.jsonl",
       Object.entries(histories).map(([mining, h]) => JSON.stringify({ mining, ...h })).join("\n") +
         "\n",
     );
-    await writeFigureHtml(
-      `${run.dir}/loss.html`,
+    await ctx.writeFigure(
+      "loss.html",
       {
         data: Object.entries(histories).map(([mining, h]) => ({
           type: "scatter",
@@ -208,12 +229,20 @@ export const experiment: Experiment = {
     const text = table.map((row) =>
       row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  ")
     ).join("\n");
-    await writeTextAtomic(`${run.dir}/table.txt`, text + "\n");
-    console.log(
+    await ctx.writeText("table.txt", text + "\n");
+    ctx.log(
       `\n${options.steps} steps, batches of ${options.batchSize} (${options.m} per class), margin ${margin}; ` +
         `test: ${testSet.n} images, ${options.verificationPairs} verification pairs`,
     );
-    console.log(text);
-    console.log(`\nresults: ${run.dir}/`);
+    ctx.log(text);
+    return {
+      rows: rows.map((r) => ({
+        ...r,
+        triplets: Number.isFinite(r.triplets) ? r.triplets : null,
+        finalLoss: Number.isFinite(r.finalLoss) ? r.finalLoss : null,
+      })),
+      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
+      aucMethod: "rocAuc (lib/eval/verification.ts; ties count 1/2)",
+    };
   },
-};
+});

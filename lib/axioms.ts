@@ -108,7 +108,8 @@ function basis(dim: number, i: number, value = 1): number[] {
 /**
  * Seeded sample points for {@linkcode checkMetricAxioms}: `count` random points from `domain`
  * plus, when `adversarial`, points built to break axioms that some metrics lack — scaled and
- * negated copies (parallel vectors), shifted copies (equal correlation), exact duplicates,
+ * negated copies (parallel vectors), shifted copies (equal correlation; equal up to a constant
+ * for the SNR distance), exact duplicates,
  * collinear and near-collinear triples, the triple e₁, (e₁ + e₂)/√2, e₂, 0/1 vectors such as
  * {a}, {a, b}, {b}, the zero vector and a constant vector (where the domain allows them).
  *
@@ -177,7 +178,9 @@ export function axiomSamples(
       mid,
       mid.map((t) => t + 0.05 * Math.abs(rng.normal())),
     );
-    if (domain === "real") pts.push(uu.map((t) => -t), uu.map((t) => -1.5 * t));
+    if (domain === "real") {
+      pts.push(uu.map((t) => -t), uu.map((t) => -1.5 * t), uu.map((t) => t + 1));
+    }
     if (dim >= 2) {
       const diag = basis(dim, 0, Math.SQRT1_2);
       diag[1] = Math.SQRT1_2;

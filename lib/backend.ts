@@ -6,7 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { registerWasmTrainingKernels } from "./kernels/mod.ts";
+import {
+  availableThreads,
+  registerWasmTrainingKernels,
+  setKernelThreads,
+  shareWasmHeap,
+} from "./kernels/mod.ts";
 
 /** Backend names accepted by {@linkcode initBackend}. */
 export type BackendName = "auto" | "webgpu" | "wasm" | "cpu";
@@ -22,6 +27,21 @@ export interface BackendInfo {
   adapter?: string;
   /** Kernels the project registered for this backend (for example `Conv2DBackpropFilter`). */
   kernels: string[];
+  /**
+   * CPU threads the training kernels run on: on `wasm` the calling thread plus worker threads
+   * sharing the backend's heap; 1 on `cpu` (single-threaded) and on `webgpu` (the GPU computes).
+   */
+  threads: number;
+}
+
+/** Options of {@linkcode initBackend}. */
+export interface InitBackendOptions {
+  /**
+   * Threads for the wasm training kernels, the calling thread included: a positive integer, at
+   * most 64. Default: all cores (`navigator.hardwareConcurrency`). Results are the same numbers
+   * whatever the count.
+   */
+  threads?: number;
 }
 
 /** The facts about a WebGPU adapter that backend selection depends on. */
@@ -145,17 +165,35 @@ export function parseBackendName(value: string): BackendName {
  * `"auto"` (the default) picks WebGPU only on a real GPU adapter (never a fallback adapter such as
  * llvmpipe), else wasm, else cpu. An explicit name that cannot be initialised throws.
  *
+ * On wasm the training kernels run on `options.threads` threads (default: all cores) that share
+ * the backend's heap; this needs the heap to be set up before the wasm backend is first
+ * initialised, which `initBackend` does — if something initialised the wasm backend earlier, the
+ * kernels run on one thread and `threads` says 1. Calling `initBackend` again changes the count.
+ *
  * @param name `"auto" | "webgpu" | "wasm" | "cpu"`.
- * @returns The backend in use, the adapter for WebGPU, and the kernels registered.
+ * @param options `threads` for the wasm kernels.
+ * @returns The backend in use, the adapter for WebGPU, the kernels registered and the threads.
+ * @throws RangeError when `options.threads` is not an integer in [1, 64].
  * @example
  * ```ts
  * import { initBackend } from "./backend.ts";
- * const { backend } = await initBackend("wasm");
- * console.log(backend); // "wasm"
+ * const { backend, threads } = await initBackend("wasm", { threads: 2 });
+ * console.log(backend, threads); // "wasm" 2 (1 if the wasm heap could not be shared)
  * ```
  */
-export async function initBackend(name: BackendName = "auto"): Promise<BackendInfo> {
+export async function initBackend(
+  name: BackendName = "auto",
+  options: InitBackendOptions = {},
+): Promise<BackendInfo> {
   parseBackendName(name);
+  const threads = options.threads ?? availableThreads();
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
+    throw new RangeError(
+      `initBackend: options.threads must be an integer from 1 to 64, got ${options.threads}`,
+    );
+  }
+  // Before anything can initialise the wasm backend: give it a heap that threads can share.
+  shareWasmHeap();
   let target: "webgpu" | "wasm" | "cpu";
   let probe: AdapterProbe | undefined;
   if (name === "auto" || name === "webgpu") {
@@ -173,17 +211,18 @@ export async function initBackend(name: BackendName = "auto"): Promise<BackendIn
       if (name === "webgpu") throw new Error("backend: the webgpu backend failed to initialise");
       target = "wasm";
     } else {
-      return { backend: "webgpu", adapter: probe.description, kernels: [] };
+      return { backend: "webgpu", adapter: probe.description, kernels: [], threads: 1 };
     }
   }
   if (target === "wasm") {
     if (await activate("wasm")) {
-      return { backend: "wasm", kernels: registerWasmTrainingKernels() };
+      const kernels = registerWasmTrainingKernels();
+      return { backend: "wasm", kernels, threads: await setKernelThreads(threads) };
     }
     if (name === "wasm") throw new Error("backend: the wasm backend failed to initialise");
   }
   if (!(await activate("cpu"))) throw new Error("backend: the cpu backend failed to initialise");
-  return { backend: "cpu", kernels: [] };
+  return { backend: "cpu", kernels: [], threads: 1 };
 }
 
 /**

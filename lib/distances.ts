@@ -596,6 +596,21 @@ function correlationDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   });
 }
 
+/**
+ * PML's `SNRDistance` (signal-to-noise ratio, Yuan et al. 2019): `var(a_i − b_j) / var(a_i)`, the
+ * variance of the difference (the noise) over the variance of the query row (the signal), each
+ * over the row's `d` coordinates (the `d − 1` of the unbiased variance cancels). In matmul form on
+ * the row-centred inputs. A constant query row divides by 0 (∞, or NaN for 0/0), as in PML.
+ */
+function snrDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const ca = tf.sub(a, tf.mean(a, 1, true)) as tf.Tensor2D;
+    const cb = a === b ? ca : tf.sub(b, tf.mean(b, 1, true)) as tf.Tensor2D;
+    const noise = centredSquaredEuclidean(ca, cb);
+    return tf.div(noise, tf.sum(tf.square(ca), 1, true)) as tf.Tensor2D;
+  });
+}
+
 /** The identity with a zero gradient. */
 const constantOf: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
   // deno-lint-ignore no-explicit-any
@@ -917,6 +932,18 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       ),
     };
   },
+  snr: (params) => {
+    checkParams("snr", params, []);
+    return {
+      name: "snr",
+      isSimilarity: false,
+      // 0 for y = x + c (a constant shift), not symmetric (the query's variance divides).
+      axioms: { nonNegativity: true, identity: false, symmetry: false, triangleInequality: false },
+      domain: "real",
+      form: "matmul",
+      pairwise: snrDistance,
+    };
+  },
   cosineSimilarity: (params) => {
     checkParams("cosineSimilarity", params, []);
     return {
@@ -1032,6 +1059,7 @@ export interface PairwiseOptions {
  * | `jaccard` | #{xᵢ ≠ yᵢ, (xᵢ ≠ 0 or yᵢ ≠ 0)} / #{xᵢ ≠ 0 or yᵢ ≠ 0}; 0 for two zero rows |
  * | `dice` | on x ≠ 0, y ≠ 0: (n₁₀ + n₀₁) / (2n₁₁ + n₁₀ + n₀₁); NaN for two zero rows |
  * | `dot`, `cosineSimilarity` | x·y and x·y/(‖x‖‖y‖) (similarities; zero rows give 0) |
+ * | `snr` | var(x − y)/var(x), PML's `SNRDistance` (not symmetric); ∞ or NaN for a constant x |
  *
  * Matmul-form metrics are exact to float32 round-off of ‖x‖² + ‖y‖² − 2x·y, so distances that are
  * tiny relative to the norms lose relative precision; when `a` and `b` are the same tensor the

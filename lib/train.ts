@@ -14,7 +14,8 @@
  * - **Progress** shows the loss averaged over the last steps and names its reduction.
  * - **Checkpoints** (`checkpointDir`) every `checkpointEvery` steps and at the end: model
  *   (`tf.loadLayersModel` format), optimizer state, sampler position (with its RNG state), step
- *   and history; see `io/checkpoint.ts` for the atomic layout.
+ *   and history, plus the caller's `extraState` (JSON) and `extraVariables`; see
+ *   `io/checkpoint.ts` for the atomic layout.
  * - **Resume** (`resume: true`) continues from the latest checkpoint and ends with the same
  *   weights, losses and metrics as an uninterrupted run on the same backend (bit-equal on `cpu`).
  * - **NaN guard**: a NaN or infinite loss stops training with an error naming the step, before
@@ -34,6 +35,7 @@ import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 import { checkOptionKeys } from "./validate.ts";
 import { isLoss } from "./losses/_template.ts";
 import type { TrainRecorder } from "./train_recorder.ts";
+import { applyGradients } from "./kernels/adam.ts";
 
 /**
  * A loss over a batch of embeddings `[b, d]` and their labels `[b]`.
@@ -153,6 +155,13 @@ export interface TrainOptions<B = Batch> {
   resume?: boolean;
   /** Stops after the current step (and writes a checkpoint) once aborted. */
   signal?: AbortSignal;
+  /**
+   * Caller state saved in every checkpoint (as `state.extra`, JSON) and handed back on resume
+   * before the first step, for values that callbacks accumulate (counters, tracked metrics).
+   */
+  extraState?: { save(): unknown; restore(saved: unknown): void };
+  /** Variables outside the model saved in every checkpoint and restored by name on resume. */
+  extraVariables?: Record<string, tf.Variable>;
   /** Progress display; `false` for none. */
   progress?: false | ProgressOptions;
   /**
@@ -287,6 +296,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     "keepCheckpoints",
     "resume",
     "signal",
+    "extraState",
+    "extraVariables",
     "progress",
     "recorders",
     "lossLabel",
@@ -340,7 +351,11 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
   let start = 0;
   let checkpoint: string | undefined;
   if (options.resume && checkpointDir) {
-    const restored = await restoreCheckpoint(checkpointDir, { model, optimizer });
+    const restored = await restoreCheckpoint(checkpointDir, {
+      model,
+      optimizer,
+      variables: options.extraVariables,
+    });
     if (restored) {
       start = restored.step;
       checkpoint = restored.checkpointDir;
@@ -348,8 +363,10 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
         sampler: ReturnType<Sampler<B>["state"]>;
         history: StepRecord[];
         evaluations: EvaluationRecord[];
+        extra?: unknown;
       };
       sampler.setState(saved.sampler);
+      if (options.extraState) options.extraState.restore(saved.extra);
       history = saved.history ?? [];
       evaluations = saved.evaluations ?? [];
       if (start > steps) {
@@ -378,7 +395,14 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     checkpoint = await saveCheckpoint(checkpointDir, {
       model,
       optimizer,
-      state: { step, sampler: sampler.state(), history, evaluations },
+      variables: options.extraVariables,
+      state: {
+        step,
+        sampler: sampler.state(),
+        history,
+        evaluations,
+        ...(options.extraState ? { extra: options.extraState.save() } : {}),
+      },
     }, { keep: options.keepCheckpoints ?? 2 });
     lastSaved = step;
   };
@@ -428,7 +452,9 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
               : ""),
         );
       }
-      optimizer.applyGradients(computed.grads);
+      // tf.train.adam's update as one fused kernel per variable where the backend has it (same
+      // numbers); any other optimizer applies its own update.
+      applyGradients(optimizer, computed.grads);
       tf.dispose(computed.grads);
       step = current;
       const stepRecord: StepRecord = {

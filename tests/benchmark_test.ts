@@ -25,11 +25,13 @@ import {
   T_975,
   tQuantile975,
 } from "../lib/benchmark/mod.ts";
+import { initBackend } from "../lib/backend.ts";
 import {
+  experiment as benchmarkExperiment,
   parseShard,
   resolveBenchmarkOptions,
-  runBenchmarkCommand,
 } from "../experiments/benchmark.ts";
+import { runExperiment } from "../lib/experiment.ts";
 
 const close = (a: number, b: number, tol: number, what = "") =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
@@ -325,6 +327,15 @@ Deno.test("protocol helpers, method registry and options", () => {
       "npairs",
       "circle",
       "ring",
+      "angular",
+      "intra-pair-variance",
+      "margin",
+      "tuplet-margin",
+      "snr-contrastive",
+      "dynamic-soft-margin",
+      "threshold-consistent-margin",
+      "nca",
+      "instance",
       "linear-euclidean",
       "linear-nca",
       "linear-lmnn",
@@ -343,9 +354,9 @@ Deno.test("protocol helpers, method registry and options", () => {
   assert.deepEqual(selectMethods("supcon, untrained").map((m) => m.id), ["untrained", "supcon"]);
   assert.throws(() => selectMethods("nope,supcon"), /unknown method nope/);
   const quick = resolveBenchmarkOptions(["--quick", "--seeds", "0,1"]);
-  assert.equal(quick.seeds, "0,1");
+  assert.deepEqual(quick.seeds, [0, 1]);
   assert.equal(quick.steps, 3);
-  assert.equal(resolveBenchmarkOptions([]).seeds, "0,1,2");
+  assert.deepEqual(resolveBenchmarkOptions([]).seeds, [0, 1, 2]);
   assert.equal(resolveBenchmarkOptions([]).steps, 0);
   assert.deepEqual(parseShard(""), { index: 0, count: 1 });
   assert.deepEqual(parseShard("1/2"), { index: 1, count: 2 });
@@ -385,12 +396,27 @@ Deno.test({
       ];
       const lines: string[] = [];
       const t0 = performance.now();
+      const run = async (a: string[], log: (l: string) => void = (l) => lines.push(l)) => {
+        const errors: string[] = [];
+        const code = await runExperiment(benchmarkExperiment, a, {
+          log,
+          logError: (l) => errors.push(l),
+        });
+        assert.equal(code, 0, errors.join("\n"));
+      };
+      const readTable = async (dir: string) =>
+        JSON.parse(await Deno.readTextFile(`${dir}/benchmark.json`)) as {
+          rows: { setting: string; method: string }[];
+        };
       // Two shards sharing the runs directory: the first writes no table, the second the whole.
-      await runBenchmarkCommand([...args, "--shard", "0/2"], (l) => lines.push(l));
+      await run([...args, "--shard", "0/2"]);
       assert.ok(lines.some((l) => /shard 0\/2: 8 of 16 runs/.test(l)));
       assert.ok(lines.some((l) => /8 runs of other shards still missing/.test(l)));
       await assert.rejects(Deno.stat(`${root}/out/benchmark.json`), Deno.errors.NotFound);
-      const table = await runBenchmarkCommand([...args, "--shard", "1/2"], (l) => lines.push(l));
+      await run([...args, "--shard", "1/2"]);
+      const table = await readTable(`${root}/out`) as unknown as Awaited<
+        ReturnType<typeof aggregateRuns>
+      >;
       const seconds = (performance.now() - t0) / 1000;
       assert.equal(tf.getBackend(), "wasm");
       assert.equal(table.rows.length, 8);
@@ -432,25 +458,80 @@ Deno.test({
 
       // Restart: nothing is re-run.
       lines.length = 0;
-      const again = await runBenchmarkCommand(args, (l) => lines.push(l));
+      await run(args);
       assert.ok(lines.some((l) => /16\/16 runs already done/.test(l)));
       assert.ok(!lines.some((l) => /^\[\d+\/\d+\]/.test(l)));
-      assert.deepEqual(again.rows, table.rows);
+      assert.deepEqual((await readTable(`${root}/out`)).rows, table.rows);
+
+      // Records of other data (same configuration) are refused, not mixed in.
+      const other = await Deno.makeTempDir({ prefix: "bench-other-data-" });
+      try {
+        const { EMBEDDED_FASHION_MNIST_DIR } = await import("../lib/data/fashion_mnist.ts");
+        for (const name of ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"]) {
+          await Deno.copyFile(`${EMBEDDED_FASHION_MNIST_DIR}/${name}`, `${other}/${name}`);
+        }
+        for (const name of ["train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"]) {
+          const gz = await Deno.open(`${EMBEDDED_FASHION_MNIST_DIR}/${name}.gz`);
+          const bytes = new Uint8Array(
+            await new Response(gz.readable.pipeThrough(new DecompressionStream("gzip")))
+              .arrayBuffer(),
+          );
+          bytes[8] = (bytes[8] + 1) % 10;
+          await Deno.writeFile(`${other}/${name}`, bytes);
+        }
+        const errors: string[] = [];
+        const mixed = await runExperiment(benchmarkExperiment, [...args, "--dataSource", other], {
+          log: () => {},
+          logError: (l) => errors.push(l),
+        });
+        assert.equal(mixed, 1);
+        assert.match(errors.join("\n"), /was made on other data .*use another --runsDir/);
+      } finally {
+        await Deno.remove(other, { recursive: true });
+      }
 
       // Aggregate only: the same table from the records.
-      const agg = await runBenchmarkCommand([
+      await run([
         "--aggregate",
+        "--backend",
+        "wasm",
+        "--resultsRoot",
+        root,
         "--runsDir",
         `${root}/runs`,
         "--out",
         `${root}/agg`,
-        "--quick",
         ...args.slice(args.indexOf("--methods")),
       ], () => {});
-      assert.deepEqual(agg.rows, table.rows);
+      assert.deepEqual((await readTable(`${root}/agg`)).rows, table.rows);
       console.log(`quick end to end: ${seconds.toFixed(1)} s for 16 runs`);
     } finally {
       await Deno.remove(root, { recursive: true });
     }
   },
+});
+
+Deno.test("every deep method's loss takes tensor labels and trains (Adam steps, finite)", async () => {
+  await initBackend("wasm"); // the protocol's backend, with the project's kernels
+  // The protocol's batches: 128 rows of 64-d unit vectors, labels as a [128] int tensor.
+  const y = tf.tensor1d(Array.from({ length: 128 }, (_, i) => (i * 7) % 10), "int32");
+  for (const method of BENCHMARK_METHODS.filter((m) => m.family === "deep")) {
+    const e = tf.variable(tf.randomNormal([128, 64], 0, 1, "float32", 3));
+    const optimizer = tf.train.adam(1e-2);
+    const losses: number[] = [];
+    for (let step = 0; step < 3; step++) {
+      const cost = optimizer.minimize(
+        () => method.loss!(tf.div(e, tf.norm(e, 2, 1, true)) as tf.Tensor2D, y),
+        true,
+        [e],
+      )!;
+      losses.push(cost.dataSync()[0]);
+      cost.dispose();
+    }
+    assert.ok(losses.every(Number.isFinite), `${method.id}: ${losses}`);
+    assert.ok(e.dataSync().every(Number.isFinite), `${method.id}: embeddings not finite`);
+    optimizer.dispose();
+    e.dispose();
+  }
+  y.dispose();
 });

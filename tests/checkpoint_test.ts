@@ -106,3 +106,83 @@ Deno.test("restoreCheckpoint: a different architecture is refused clearly", asyn
   );
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("checkpoints carry extra named variables and train's extraState, restored on resume", async () => {
+  const root = await Deno.makeTempDir({ prefix: "ckpt-extra-" });
+  try {
+    const model = make(3);
+    const scale = tf.variable(tf.tensor1d([1.5, -2]), true, "scale");
+    const proxies = tf.variable(tf.tensor2d([[1, 2], [3, 4]]), true, "proxies");
+    await saveCheckpoint(root, { model, variables: { scale, proxies }, state: { step: 1 } });
+    const names = [...Deno.readDirSync((await latestCheckpoint(root))!.dir)].map((e) => e.name);
+    assert.ok(names.includes("variables.bin") && names.includes("variables.json"));
+
+    const scale2 = tf.variable(tf.zeros([2]));
+    const proxies2 = tf.variable(tf.zeros([2, 2]));
+    await restoreCheckpoint(root, {
+      model: make(4),
+      variables: { scale: scale2, proxies: proxies2 },
+    });
+    assert.deepEqual(Array.from(await scale2.data()), [1.5, -2]);
+    assert.deepEqual(Array.from(await proxies2.data()), [1, 2, 3, 4]);
+    await assert.rejects(
+      restoreCheckpoint(root, { model: make(4), variables: { scale: scale2 } }),
+      /holds variables not given to restore: proxies/,
+    );
+    await assert.rejects(
+      restoreCheckpoint(root, {
+        model: make(4),
+        variables: { scale: scale2, proxies: proxies2, w: scale2 },
+      }),
+      /holds no variable "w"/,
+    );
+    await assert.rejects(
+      restoreCheckpoint(root, {
+        model: make(4),
+        variables: { scale: proxies2, proxies: proxies2 },
+      }),
+      /variable "scale" is \[2\] in .*, \[2,2\] here/,
+    );
+    tf.dispose([scale, proxies, scale2, proxies2]);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("train's extraState is saved with every checkpoint and handed back on resume", async () => {
+  const { train } = await import("../lib/train.ts");
+  const { shuffledBatches } = await import("../lib/data/batches.ts");
+  const { contrastiveLoss } = await import("../lib/losses/mod.ts");
+  const root = await Deno.makeTempDir({ prefix: "ckpt-state-" });
+  try {
+    const x = tf.randomNormal([32, 3], 0, 1, "float32", 7);
+    const labels = Int32Array.from({ length: 32 }, (_, i) => i % 4);
+    const run = async (steps: number, counter: { seen: number[] }) => {
+      const result = await train({
+        model: make(5),
+        loss: contrastiveLoss,
+        sampler: shuffledBatches(x, labels, { batchSize: 8, seed: 1 }),
+        steps,
+        progress: false,
+        checkpointDir: root,
+        checkpointEvery: 2,
+        resume: true,
+        onStep: (r) => counter.seen.push(r.step),
+        extraState: {
+          save: () => counter.seen,
+          restore: (saved) => counter.seen = [...(saved as number[])],
+        },
+      });
+      return result;
+    };
+    const first = { seen: [] as number[] };
+    await run(4, first);
+    assert.deepEqual(first.seen, [1, 2, 3, 4]);
+    const second = { seen: [] as number[] };
+    await run(6, second);
+    assert.deepEqual(second.seen, [1, 2, 3, 4, 5, 6], "steps 1-4 come back from the checkpoint");
+    x.dispose();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -127,6 +127,11 @@ const REFERENCE: Record<string, Ref> = {
     return diff / (2 * tt + diff);
   },
   dot: (x, y) => dot(x, y),
+  snr: (x, y) => {
+    const centred = (v: Row) => v.map((t) => t - sum(v) / v.length);
+    const noise = centred(x.map((v, i) => v - y[i]));
+    return sum(noise.map((t) => t * t)) / sum(centred(x).map((t) => t * t));
+  },
   cosineSimilarity: (
     x,
     y,
@@ -188,6 +193,7 @@ const REAL = [
   "mahalanobis",
   "dot",
   "cosineSimilarity",
+  "snr",
 ];
 
 Deno.test("every built-in metric has a reference implementation in this test", () => {
@@ -390,6 +396,7 @@ Deno.test("gradients match finite differences of the reference loops", async () 
       "cityblock",
       "correlation",
       "canberra",
+      "snr",
     ]
   ) {
     await gradCheck(name, a, b);
@@ -413,6 +420,7 @@ Deno.test("finite gradients at identical points for the metrics losses use", () 
       "dot",
       "cityblock",
       "chebyshev",
+      "snr",
     ]
   ) {
     const metric = resolveMetric(name);

@@ -19,7 +19,7 @@ Deno.test({
       const [runId] = [...Deno.readDirSync(`${root}/siamese`)].map((e) => e.name);
       const runDir = `${root}/siamese/${runId}`;
       const errors: string[] = [];
-      assert.equal(await main(["index", "--resultsRoot", root], quiet, (l) => errors.push(l)), 1);
+      assert.equal(await main(["index", "--resultsRoot", root], quiet, (l) => errors.push(l)), 2);
       assert.match(errors[0], /--run <run-dir> is required/);
       const args = ["index", "--run", runDir, "--testLimit", "300", "--queries", "60", "--k", "5"];
       assert.equal(await main([...args, "--resultsRoot", root], quiet), 0);

@@ -1,9 +1,12 @@
 /**
- * Interrupted runs, for real: spawns `deno run -P=experiment experiments/main.ts siamese …` as a
- * child process, kills it with SIGKILL at several points (before the first checkpoint, after one,
- * after a resumed run wrote more) or stops it with SIGINT, checks that every JSON file left in the
- * run directory parses, resumes with `--resume <run-dir>`, and checks that the final metrics equal
- * those of an uninterrupted run with the same seed and backend.
+ * Interrupted runs, for real: spawns `deno run -P=experiment experiments/main.ts <name> …` as a
+ * child process, kills it with SIGKILL at several points during training (before the first
+ * checkpoint, after one, after a resumed run wrote more, in later trainings of the same run) and
+ * during the evaluation, or stops it with SIGINT; checks that every JSON file left in the run
+ * directory parses and that the run is not marked complete, resumes with `--resume <run-dir>`,
+ * and checks that the final metrics and every step's loss equal those of an uninterrupted run
+ * with the same seed and backend. For `siamese`, `triplet` (five trainings) and `collapse` (two
+ * trainings and a spread tracked through the checkpoints), on tiny settings.
  *
  * The child gets the `experiment` permission set plus read/write on its temporary results root
  * only. It runs on the `wasm` backend (the `cpu` backend trains the CNN at a few images/s).
@@ -17,7 +20,7 @@ const BASE_ARGS = [
   "--checkpointEvery",
   "10",
   "--testLimit",
-  "300",
+  "500",
   "--trainLimit",
   "2000",
   "--backend",
@@ -59,7 +62,7 @@ function readFlag(root: string): string {
   return read === true ? "--allow-read" : `--allow-read=${[...read, root].join(",")}`;
 }
 
-function spawn(root: string, args: string[]): Child {
+function spawn(root: string, args: string[], experiment = "siamese"): Child {
   const resumed = args.includes("--resume");
   args = resumed ? args : [...args, "--resultsRoot", root];
   const command = new Deno.Command(denoCommand(), {
@@ -69,7 +72,7 @@ function spawn(root: string, args: string[]): Child {
       readFlag(root),
       `--allow-write=${root}`,
       "experiments/main.ts",
-      "siamese",
+      experiment,
       ...args,
     ],
     cwd: REPO,
@@ -107,10 +110,10 @@ async function waitFor(child: Child, what: string, ready: () => Promise<boolean>
   }
 }
 
-async function runDirOf(root: string): Promise<string | undefined> {
+async function runDirOf(root: string, experiment = "siamese"): Promise<string | undefined> {
   try {
-    for await (const e of Deno.readDir(`${root}/siamese`)) {
-      if (e.isDirectory) return `${root}/siamese/${e.name}`;
+    for await (const e of Deno.readDir(`${root}/${experiment}`)) {
+      if (e.isDirectory && !e.name.startsWith(".")) return `${root}/${experiment}/${e.name}`;
     }
   } catch {
     // not created yet
@@ -118,9 +121,9 @@ async function runDirOf(root: string): Promise<string | undefined> {
   return undefined;
 }
 
-async function latestStep(dir: string): Promise<number> {
+async function latestStep(dir: string, unit = "train"): Promise<number> {
   try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/latest.json`)).step;
+    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/${unit}/latest.json`)).step;
   } catch {
     return 0;
   }
@@ -133,7 +136,7 @@ async function assertJsonConsistent(dir: string): Promise<number> {
     for await (const e of Deno.readDir(d)) {
       const path = `${d}/${e.name}`;
       if (e.isDirectory) await walk(path);
-      else if (e.name.endsWith(".json") && !e.name.endsWith(".tmp")) {
+      else if (e.name.endsWith(".json")) {
         const text = await Deno.readTextFile(path);
         assert.doesNotThrow(() => JSON.parse(text), `${path} is not valid JSON`);
         count++;
@@ -144,11 +147,29 @@ async function assertJsonConsistent(dir: string): Promise<number> {
   return count;
 }
 
-/** The metrics that must not depend on interruptions (timings naturally do). */
+/** Drops timings (they naturally differ between runs) from a JSON value. */
+function withoutTimings(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutTimings);
+  if (value === null || typeof value !== "object") return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k]) => !/seconds|persecond/i.test(k)).map((
+      [k, v],
+    ) => [k, withoutTimings(v)]),
+  );
+}
+
+/** The metrics and the per-step losses, which must not depend on interruptions. */
 async function finalMetrics(dir: string): Promise<unknown> {
   const m = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
-  assert.ok(m.after && m.before, `${dir}/metrics.json lacks before/after`);
-  return { before: m.before, after: m.after, data: m.data };
+  const history = (await Deno.readTextFile(`${dir}/history.jsonl`)).trim().split("\n").map((l) =>
+    withoutTimings(JSON.parse(l))
+  );
+  return { metrics: withoutTimings(m), history };
+}
+
+/** An interrupted run is not marked complete. */
+async function assertIncomplete(dir: string) {
+  await assert.rejects(Deno.stat(`${dir}/done.json`), Deno.errors.NotFound);
 }
 
 async function killAt(
@@ -162,25 +183,29 @@ async function killAt(
   return await child.done;
 }
 
-let reference: unknown;
+const references = new Map<string, unknown>();
 
-async function referenceMetrics(): Promise<unknown> {
-  if (reference) return reference;
+async function referenceMetrics(
+  experiment = "siamese",
+  args: string[] = BASE_ARGS,
+): Promise<unknown> {
+  const key = `${experiment} ${args.join(" ")}`;
+  if (references.has(key)) return references.get(key);
   const root = await Deno.makeTempDir({ prefix: "simlearn-interrupt-ref-" });
   try {
-    const child = spawn(root, BASE_ARGS);
+    const child = spawn(root, args, experiment);
     const r = await child.done;
     assert.equal(r.code, 0, r.output);
-    const dir = await runDirOf(root);
+    const dir = await runDirOf(root, experiment);
     assert.ok(dir);
-    reference = await finalMetrics(dir);
-    return reference;
+    references.set(key, await finalMetrics(dir));
+    return references.get(key);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
 }
 
-Deno.test("SIGKILL at several points, then --resume, ends with the uninterrupted metrics", async () => {
+Deno.test("siamese: SIGKILL at several points in training and in evaluation, then --resume, ends with the uninterrupted metrics", async () => {
   const expected = await referenceMetrics();
   const root = await Deno.makeTempDir({ prefix: "simlearn-interrupt-kill-" });
   try {
@@ -193,38 +218,175 @@ Deno.test("SIGKILL at several points, then --resume, ends with the uninterrupted
     );
     assert.equal(r.signal, "SIGKILL");
     const dir = await runDirOf(root);
-    assert.ok(dir, "no run directory");
-    assert.ok((await assertJsonConsistent(dir)) >= 1, "config.json missing");
+    if (dir === undefined) {
+      // Killed before the run directory existed (it is made after the data are loaded): the
+      // next run starts afresh.
+      child = spawn(root, BASE_ARGS);
+      r = await killAt(
+        child,
+        "the train line",
+        () => Promise.resolve(/train /.test(child.output())),
+      );
+    }
+    const runDir = (await runDirOf(root))!;
+    assert.ok(runDir, "no run directory");
+    assert.ok((await assertJsonConsistent(runDir)) >= 1, "config.json missing");
+    await assertIncomplete(runDir);
 
-    // 2. Resumed (from no checkpoint: a fresh start), killed after its first checkpoint.
-    child = spawn(root, ["--resume", dir]);
-    r = await killAt(child, "checkpoint 10", async () => (await latestStep(dir)) >= 10);
+    // 2. Resumed, killed after its first checkpoint.
+    child = spawn(root, ["--resume", runDir]);
+    r = await killAt(child, "checkpoint 10", async () => (await latestStep(runDir)) >= 10);
     assert.equal(r.signal, "SIGKILL");
-    await assertJsonConsistent(dir);
-    const firstKill = await latestStep(dir);
+    await assertJsonConsistent(runDir);
+    const firstKill = await latestStep(runDir);
     assert.ok(firstKill >= 10 && firstKill < 40, `checkpoint at ${firstKill}`);
 
     // 3. Resumed from that checkpoint, killed again after writing more.
-    child = spawn(root, ["--resume", dir, "--backend", "wasm"]);
-    r = await killAt(child, "checkpoint 30", async () => (await latestStep(dir)) >= 30);
+    child = spawn(root, ["--resume", runDir, "--backend", "wasm"]);
+    r = await killAt(child, "checkpoint 30", async () => (await latestStep(runDir)) >= 30);
     assert.equal(r.signal, "SIGKILL");
     assert.match(r.output, /train \(resumed at [1-9]\d*\)/);
-    await assertJsonConsistent(dir);
+    await assertJsonConsistent(runDir);
 
-    // 4. Resumed to the end.
-    child = spawn(root, ["--resume", dir]);
+    // 4. Resumed, killed while the trained encoder is evaluated.
+    child = spawn(root, ["--resume", runDir]);
+    r = await killAt(
+      child,
+      "the evaluation",
+      () => Promise.resolve(/evaluating the trained encoder/.test(child.output())),
+    );
+    assert.equal(r.signal, "SIGKILL");
+    await assertJsonConsistent(runDir);
+    await assert.rejects(Deno.stat(`${runDir}/metrics.json`), "killed before the metrics");
+    await assertIncomplete(runDir);
+
+    // 5. Resumed to the end.
+    child = spawn(root, ["--resume", runDir]);
     r = await child.done;
     assert.equal(r.code, 0, r.output);
-    assert.ok((await assertJsonConsistent(dir)) >= 3);
-    assert.deepEqual(await finalMetrics(dir), expected);
-    const history = (await Deno.readTextFile(`${dir}/history.jsonl`)).trim().split("\n");
+    assert.match(r.output, /train: trained already \(step 40\); weights restored/);
+    assert.ok((await assertJsonConsistent(runDir)) >= 3);
+    assert.deepEqual(await finalMetrics(runDir), expected);
+    const history = (await Deno.readTextFile(`${runDir}/history.jsonl`)).trim().split("\n");
     assert.deepEqual(
       history.map((l) => JSON.parse(l).step),
       Array.from({ length: 40 }, (_, i) => i + 1),
     );
+    await Deno.stat(`${runDir}/done.json`);
   } finally {
     await Deno.remove(root, { recursive: true });
   }
+});
+
+/**
+ * Kills a multi-training experiment at each point in turn (each a condition on the run
+ * directory or the output), resuming after each kill, then resumes to the end and compares with
+ * an uninterrupted run.
+ */
+async function killAndResume(
+  experiment: string,
+  args: string[],
+  points: { what: string; ready: (dir: string, output: string) => Promise<boolean> }[],
+) {
+  const expected = await referenceMetrics(experiment, args);
+  const root = await Deno.makeTempDir({ prefix: `simlearn-interrupt-${experiment}-` });
+  try {
+    let dir: string | undefined;
+    for (const [i, point] of points.entries()) {
+      const child = dir
+        ? spawn(root, ["--resume", dir], experiment)
+        : spawn(root, args, experiment);
+      const r = await killAt(child, point.what, async () => {
+        dir ??= await runDirOf(root, experiment);
+        return dir !== undefined && await point.ready(dir, child.output());
+      });
+      assert.equal(r.signal, "SIGKILL", `kill ${i + 1} (${point.what})`);
+      assert.ok(dir);
+      await assertJsonConsistent(dir);
+      await assertIncomplete(dir);
+    }
+    const r = await spawn(root, ["--resume", dir!], experiment).done;
+    assert.equal(r.code, 0, r.output);
+    assert.match(r.output, /trained already/);
+    await assertJsonConsistent(dir!);
+    assert.deepEqual(await finalMetrics(dir!), expected);
+    await Deno.stat(`${dir}/done.json`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+const TRIPLET_ARGS = [
+  "--steps",
+  "40",
+  "--checkpointEvery",
+  "10",
+  "--batchSize",
+  "40",
+  "--hidden",
+  "256",
+  "--trainLimit",
+  "1200",
+  "--testLimit",
+  "600",
+  "--verificationPairs",
+  "500",
+  "--backend",
+  "wasm",
+];
+
+Deno.test("triplet: SIGKILL in three trainings and in an evaluation, then --resume, ends with the uninterrupted metrics", async () => {
+  await killAndResume("triplet", TRIPLET_ARGS, [
+    { what: "no-miner checkpoint 10", ready: async (d) => (await latestStep(d, "no-miner")) >= 10 },
+    {
+      what: "miner-hard checkpoint 20",
+      ready: async (d) => (await latestStep(d, "miner-hard")) >= 20,
+    },
+    {
+      what: "batch-hard checkpoint 10",
+      ready: async (d) => (await latestStep(d, "batch-hard")) >= 10,
+    },
+    {
+      what: "the batch-hard evaluation",
+      ready: (_d, output) => Promise.resolve(/evaluating batch-hard/.test(output)),
+    },
+  ]);
+});
+
+const COLLAPSE_ARGS = [
+  "--steps",
+  "60",
+  "--checkpointEvery",
+  "10",
+  "--trainLimit",
+  "2000",
+  "--probe",
+  "600",
+  "--every",
+  "5",
+  "--backend",
+  "wasm",
+];
+
+Deno.test("collapse: SIGKILL in both trainings and in the measurement, then --resume, ends with the uninterrupted metrics", async () => {
+  await killAndResume("collapse", COLLAPSE_ARGS, [
+    {
+      what: "positive-only checkpoint 10",
+      ready: async (d) => (await latestStep(d, "positive-only")) >= 10,
+    },
+    {
+      what: "contrastive checkpoint 10",
+      ready: async (d) => (await latestStep(d, "contrastive")) >= 10,
+    },
+    {
+      what: "contrastive checkpoint 40",
+      ready: async (d) => (await latestStep(d, "contrastive")) >= 40,
+    },
+    {
+      what: "the contrastive measurement",
+      ready: (_d, output) => Promise.resolve(/measuring contrastive/.test(output)),
+    },
+  ]);
 });
 
 Deno.test("SIGINT stops after the current step with a checkpoint, exit code 130 and the resume command", async () => {
@@ -238,7 +400,7 @@ Deno.test("SIGINT stops after the current step with a checkpoint, exit code 130 
     }, "SIGINT");
     assert.equal(r.code, 130, r.output);
     const dir = (await runDirOf(root))!;
-    const m = r.output.match(/interrupted after step (\d+) of 40; checkpoint: (\S+)/);
+    const m = r.output.match(/interrupted in "train" after step (\d+) of 40; checkpoint: (\S+)/);
     assert.ok(m, r.output);
     const step = Number(m[1]);
     assert.ok(step >= 10 && step < 40);
@@ -249,6 +411,7 @@ Deno.test("SIGINT stops after the current step with a checkpoint, exit code 130 
     );
     await assertJsonConsistent(dir);
     await assert.rejects(Deno.stat(`${dir}/metrics.json`));
+    await assertIncomplete(dir);
 
     const resumed = spawn(root, ["--resume", dir]);
     const done = await resumed.done;
@@ -260,14 +423,14 @@ Deno.test("SIGINT stops after the current step with a checkpoint, exit code 130 
   }
 });
 
-Deno.test("--resume refuses other options and a directory without config.json", async () => {
+Deno.test("--resume refuses other options and a directory without config.json (exit 2)", async () => {
   const root = await Deno.makeTempDir({ prefix: "simlearn-interrupt-bad-" });
   try {
     let r = await spawn(root, ["--resume", root, "--steps", "5"]).done;
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.output, /--resume: the run's config.json fixes every option/);
     r = await spawn(root, ["--resume", root]).done;
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 2);
     assert.match(r.output, /--resume: cannot read .*config\.json/);
   } finally {
     await Deno.remove(root, { recursive: true });

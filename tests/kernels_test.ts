@@ -1,13 +1,15 @@
 /**
  * Tests of lib/kernels: every kernel we register on `wasm` against the `cpu` backend (or, for
  * attributes the cpu backend ignores, against a plain loop written here), on random inputs, on
- * both our SIMD route and the fallback route; and a full gradient of a small CNN.
+ * our SIMD route at 1 and 2 threads (every kernel split, however small) and on the fallback
+ * route; bit-equal results at 1 and 2 threads; and a full gradient of a small CNN.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import {
   addWasm,
+  applyGradients,
   batchMatMulWasm,
   castWasm,
   conv2DBackpropFilterWasm,
@@ -15,16 +17,31 @@ import {
   conv2DWasm,
   fusedMatMulWasm,
   identityWasm,
+  kernelThreads,
   maxPoolGradWasm,
   maxPoolWasm,
+  multiplyWasm,
   registerWasmTrainingKernels,
+  RELU_GRAD_KERNEL,
+  reluGradWasm,
+  reluWasm,
   segmentSum,
+  setKernelThreads,
   setSimdDisabled,
+  shareWasmHeap,
+  sliceWasm,
+  stepWasm,
   sumWasm,
   unsortedSegmentSumWasm,
   wasmTrainingKernelNames,
 } from "../lib/kernels/mod.ts";
-import { simdFor } from "../lib/kernels/simd_ops.ts";
+import { setParallelThreshold, simdFor } from "../lib/kernels/simd_ops.ts";
+import {
+  convAlgorithm,
+  filterGradientTransform,
+  filterTransform,
+  setConvAlgorithm,
+} from "../lib/kernels/winograd.ts";
 import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
 
 // ---------------------------------------------------------------- helpers
@@ -51,12 +68,24 @@ let ready = false;
 async function setup(): Promise<void> {
   if (ready) return;
   tf.env().set("PROD", true); // no "already registered" noise, no debug checks
+  shareWasmHeap(); // before the wasm backend starts: a heap the worker threads can share
   await tf.setBackend("wasm");
   await tf.ready();
   registerWasmTrainingKernels();
+  setParallelThreshold(0); // split every kernel between the threads, however small
   await tf.setBackend("cpu");
   await tf.ready();
   ready = true;
+}
+
+/** The thread counts every SIMD-route comparison runs at. */
+const THREADS = [1, 2];
+
+/** Runs `body` with the kernels on `threads` threads (asserting the pool really started). */
+async function withThreads<T>(threads: number, body: () => Promise<T>): Promise<T> {
+  assert.equal(await setKernelThreads(threads), threads, `${threads} kernel threads`);
+  assert.equal(kernelThreads(), threads);
+  return await body();
 }
 
 /** Runs kernel `name` on `backend` with fresh tensors made from `inputs`; returns its values. */
@@ -78,12 +107,21 @@ async function run(
   return res;
 }
 
-/** Asserts `got ≈ want` elementwise: |got − want| ≤ 1e-4·(|want| + max|want|·1e-1 + 1e-3). */
+/**
+ * Asserts `got ≈ want` elementwise: |got − want| ≤ 1e-4·(|want| + max|want|·1e-1 + 1e-3), where
+ * `max` runs over the finite values; NaN and infinities must match exactly.
+ */
 function assertClose(got: Float32Array, want: Float32Array | Float64Array, what: string): void {
   assert.equal(got.length, want.length, `${what}: length ${got.length} vs ${want.length}`);
   let scale = 0;
-  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < want.length; i++) {
+    if (!Number.isFinite(want[i])) {
+      if (!Object.is(got[i], want[i]) && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+        assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]}`);
+      }
+      continue;
+    }
     const tol = 1e-4 * (Math.abs(want[i]) + 0.1 * scale + 1e-3);
     if (!(Math.abs(got[i] - want[i]) <= tol)) {
       assert.fail(`${what}: element ${i}: got ${got[i]}, want ${want[i]} (tol ${tol})`);
@@ -91,7 +129,10 @@ function assertClose(got: Float32Array, want: Float32Array | Float64Array, what:
   }
 }
 
-/** Same kernel on wasm (both routes) and cpu; compares. */
+/**
+ * Same kernel on wasm (SIMD route at 1 and 2 threads, fallback route) and cpu; compares, and
+ * checks that the thread counts give the same bits.
+ */
 async function againstCpu(
   name: string,
   inputs: Inputs,
@@ -99,14 +140,32 @@ async function againstCpu(
   what: string,
 ): Promise<void> {
   const want = await run("cpu", name, inputs, attrs);
-  for (const off of [false, true]) {
-    setSimdDisabled(off);
-    try {
-      const got = await run("wasm", name, inputs, attrs);
-      assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-      assertClose(got.values, want.values, `${what} (simd ${off ? "off" : "on"})`);
-    } finally {
-      setSimdDisabled(false);
+  let first: Float32Array | undefined;
+  for (const threads of THREADS) {
+    const got = await withThreads(threads, () => run("wasm", name, inputs, attrs));
+    assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+    assertClose(got.values, want.values, `${what} (simd, ${threads} threads)`);
+    if (first === undefined) first = got.values;
+    else assertSameBits(got.values, first, `${what}: ${threads} threads vs ${THREADS[0]}`);
+  }
+  setSimdDisabled(true);
+  try {
+    const got = await run("wasm", name, inputs, attrs);
+    assert.deepEqual(got.shape, want.shape, `${what}: shape`);
+    assertClose(got.values, want.values, `${what} (simd off)`);
+  } finally {
+    setSimdDisabled(false);
+  }
+}
+
+/** Asserts bit-equal arrays (NaNs equal). */
+function assertSameBits(got: Float32Array, want: Float32Array, what: string): void {
+  assert.equal(got.length, want.length, `${what}: length`);
+  const a = new Uint32Array(got.buffer, got.byteOffset, got.length);
+  const b = new Uint32Array(want.buffer, want.byteOffset, want.length);
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i] && !(Number.isNaN(got[i]) && Number.isNaN(want[i]))) {
+      assert.fail(`${what}: element ${i} differs: ${got[i]} vs ${want[i]}`);
     }
   }
 }
@@ -248,6 +307,11 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     MaxPool: maxPoolWasm,
     Add: addWasm,
     UnsortedSegmentSum: unsortedSegmentSumWasm,
+    Relu: reluWasm,
+    Step: stepWasm,
+    Multiply: multiplyWasm,
+    SimlearnReluGrad: reluGradWasm,
+    Slice: sliceWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -313,6 +377,120 @@ Deno.test("Conv2D equals cpu, including dilation 2", async () => {
   }
 });
 
+const WINOGRAD: Geo[] = [
+  { n: 2, h: 9, w: 8, ci: 4, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 3, h: 7, w: 10, ci: 8, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 5, w: 5, ci: 12, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
+  {
+    n: 2,
+    h: 6,
+    w: 7,
+    ci: 4,
+    co: 4,
+    fh: 3,
+    fw: 3,
+    s: [1, 1],
+    d: [1, 1],
+    pad: [[0, 0], [2, 0], [0, 1], [0, 0]],
+  },
+  { n: 2, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+];
+
+Deno.test("Winograd F(2x2,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
+  await setup();
+  let seed = 1500;
+  const old = setConvAlgorithm("winograd");
+  try {
+    for (const g of WINOGRAD) {
+      const c = info(g);
+      const x = randoms(g.n * g.h * g.w * g.ci, seed++);
+      const w = randoms(9 * g.ci * g.co, seed++);
+      const dy = randoms(size(c.outShape), seed++);
+      const xs = { shape: [g.n, g.h, g.w, g.ci], values: x };
+      const ws = { shape: [3, 3, g.ci, g.co], values: w };
+      const dys = { shape: c.outShape, values: dy };
+      const base = { strides: 1, pad: g.pad, dataFormat: "NHWC" };
+      await againstCpu(
+        "Conv2D",
+        { x: xs, filter: ws },
+        { ...base, dilations: 1 },
+        `Conv2D ${label(g)}`,
+      );
+      await againstCpu("Conv2DBackpropFilter", { x: xs, dy: dys }, {
+        ...base,
+        filterShape: ws.shape,
+      }, `Conv2DBackpropFilter ${label(g)}`);
+      await againstCpu("Conv2DBackpropInput", { dy: dys, filter: ws }, {
+        ...base,
+        inputShape: xs.shape,
+      }, `Conv2DBackpropInput ${label(g)}`);
+    }
+  } finally {
+    setConvAlgorithm(old);
+  }
+});
+
+Deno.test("convolutions take Winograd or im2col by the measured rule, and the routes differ", async () => {
+  await setup();
+  const geo = (h: number, ci: number, co: number) => ({
+    n: 4,
+    h,
+    w: h,
+    ci,
+    co,
+    oh: h - 2,
+    ow: h - 2,
+    fh: 3,
+    fw: 3,
+    sh: 1,
+    sw: 1,
+    dh: 1,
+    dw: 1,
+    pt: 0,
+    pl: 0,
+  });
+  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd");
+  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd");
+  assert.equal(convAlgorithm("forward", geo(7, 32, 64)), "im2col"); // 5x5 outputs
+  assert.equal(convAlgorithm("forward", geo(13, 1, 32)), "im2col"); // channels not /4
+  assert.equal(convAlgorithm("forward", { ...geo(13, 32, 64), sh: 2 }), "im2col");
+  // The two routes round differently: proof that forcing a route changes the computation.
+  const g = WINOGRAD[4];
+  const xs = { shape: [g.n, g.h, g.w, g.ci], values: randoms(g.n * g.h * g.w * g.ci, 1600) };
+  const ws = { shape: [3, 3, g.ci, g.co], values: randoms(9 * g.ci * g.co, 1601) };
+  const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 };
+  const byRoute: Float32Array[] = [];
+  for (const route of ["im2col", "winograd"] as const) {
+    const old = setConvAlgorithm(route);
+    try {
+      byRoute.push((await run("wasm", "Conv2D", { x: xs, filter: ws }, attrs)).values);
+    } finally {
+      setConvAlgorithm(old);
+    }
+  }
+  assert.ok(byRoute[0].some((v, i) => v !== byRoute[1][i]), "the routes differ in rounding");
+  assertClose(byRoute[1], byRoute[0], "Winograd vs im2col");
+});
+
+Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", () => {
+  // g = [[1,2,3],[4,5,6],[7,8,9]] for one channel pair.
+  const g = Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8, 9);
+  const u = filterTransform(g, 1, 1, false);
+  // G·g·Gᵀ with G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]], by hand:
+  const want = [1, 3, 1, 3, 6, 11.25, 3.75, 9, 2, 3.75, 1.25, 3, 7, 12, 4, 9];
+  assert.deepEqual([...u], want);
+  // Gᵀ·dU·G of dU = unit at (1, 2): Gᵀ[:,1]·G[2,:] = [½, ½, ½]ᵀ·[½, −½, ½].
+  const du = new Float32Array(16);
+  du[1 * 4 + 2] = 1;
+  const dg = new Float32Array(9);
+  filterGradientTransform(du, dg, 1, 1);
+  assert.deepEqual([...dg], [0.25, -0.25, 0.25, 0.25, -0.25, 0.25, 0.25, -0.25, 0.25]);
+  // The flipped transform is the transform of the rotated filter.
+  const flipped = filterTransform(g, 1, 1, true);
+  const rotated = filterTransform(Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1), 1, 1, false);
+  assert.deepEqual([...flipped], [...rotated]);
+});
+
 Deno.test("the plain reference loops agree with cpu (so that they can judge dilation)", async () => {
   await setup();
   const g = GEOMETRIES[3];
@@ -361,8 +539,9 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
     const w = randoms(g.fh * g.fw * g.ci * g.co, seed++);
     const dy = randoms(size(c.outShape), seed++);
     const ref = refConvGrads(g, x, w, dy);
-    for (const off of [false, true]) {
+    for (const [off, threads] of [[false, 1], [false, 2], [true, 1]] as [boolean, number][]) {
       setSimdDisabled(off);
+      await setKernelThreads(threads);
       try {
         const dw = await run(
           "wasm",
@@ -370,7 +549,7 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
           { x: { shape: [g.n, g.h, g.w, g.ci], values: x }, dy: { shape: c.outShape, values: dy } },
           { strides: g.s, pad: g.pad, dilations: g.d, filterShape: [g.fh, g.fw, g.ci, g.co] },
         );
-        assertClose(dw.values, ref.dw, `dW ${label(g)} simd ${!off}`);
+        assertClose(dw.values, ref.dw, `dW ${label(g)} simd ${!off} threads ${threads}`);
         const dx = await run(
           "wasm",
           "Conv2DBackpropInput",
@@ -380,7 +559,7 @@ Deno.test("convolution gradients with dilation 2 equal the plain loops", async (
           },
           { strides: g.s, pad: g.pad, dilations: g.d, inputShape: [g.n, g.h, g.w, g.ci] },
         );
-        assertClose(dx.values, ref.dx, `dx ${label(g)} simd ${!off}`);
+        assertClose(dx.values, ref.dx, `dx ${label(g)} simd ${!off} threads ${threads}`);
       } finally {
         setSimdDisabled(false);
       }
@@ -498,6 +677,126 @@ Deno.test("Add equals cpu for bias rows and other broadcasts", async () => {
   }
 });
 
+Deno.test("Relu, Step, Multiply, Add and Relu's one-pass gradient equal cpu (NaN, ±0, ±Inf)", async () => {
+  await setup();
+  for (const n of [37, 40001]) {
+    const a = randoms(n, 560 + n);
+    const b = randoms(n, 561 + n);
+    a.set([NaN, 0, -0, Infinity, -Infinity, 1e-40], 0);
+    b.set([1, Infinity, NaN, 2, -3, 0], 0);
+    const x = { shape: [n], values: a };
+    const y = { shape: [n], values: b };
+    await againstCpu("Relu", { x }, {}, `Relu [${n}]`);
+    await againstCpu("Step", { x }, { alpha: 0.25 }, `Step [${n}]`);
+    await againstCpu("Multiply", { a: x, b: y }, {}, `Multiply [${n}]`);
+    await againstCpu("Add", { a: x, b: y }, {}, `Add [${n}]`);
+    // The fused gradient against tfjs's formula dy · step(x) on cpu, NaN and infinities included.
+    await tf.setBackend("cpu");
+    const want = tf.tidy(() => tf.mul(tf.tensor1d(b), tf.step(tf.tensor1d(a))).dataSync());
+    for (const threads of THREADS) {
+      const got = await withThreads(threads, () => run("wasm", RELU_GRAD_KERNEL, { dy: y, x }, {}));
+      for (let i = 0; i < n; i++) {
+        if (!Object.is(got.values[i], want[i]) && !(Math.abs(got.values[i] - want[i]) <= 0)) {
+          assert.fail(`ReluGrad [${n}] element ${i}: got ${got.values[i]}, want ${want[i]}`);
+        }
+      }
+    }
+  }
+  // Relu's gradient on wasm goes through the fused kernel.
+  await tf.setBackend("wasm");
+  const values: number[] = [];
+  const prof = await tf.profile(() => {
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.relu(t)))(tf.tensor1d([-1, 2, 0]));
+    values.push(...g.dataSync());
+    return g;
+  });
+  assert.deepEqual(values, [0, 1, 0]);
+  const kernels = prof.kernelNames;
+  assert.ok(kernels.includes(RELU_GRAD_KERNEL), `kernels: ${kernels}`);
+  assert.ok(!kernels.includes("Step"), `no Step kernel: ${kernels}`);
+});
+
+Deno.test("the fused Adam update gives tf.train.adam's bits on cpu and wasm; others fall back", async () => {
+  await setup();
+  for (const backend of ["cpu", "wasm"]) {
+    await tf.setBackend(backend);
+    for (const threads of backend === "wasm" ? THREADS : [1]) {
+      await setKernelThreads(threads);
+      const finals: Float32Array[][] = [];
+      const leaked: number[] = [];
+      for (const fused of [false, true]) {
+        const before = tf.memory().numTensors;
+        const vars = [
+          tf.variable(tf.tensor2d(randoms(300 * 7, 1200), [300, 7])),
+          tf.variable(tf.tensor1d(randoms(5, 1201))),
+        ];
+        const optimizer = tf.train.adam(0.01);
+        for (let step = 0; step < 4; step++) {
+          const { value, grads } = optimizer.computeGradients(() =>
+            tf.add(tf.sum(tf.sin(tf.mul(vars[0], step + 1))), tf.sum(tf.square(vars[1])))
+          );
+          value.dispose();
+          if (fused) applyGradients(optimizer, grads);
+          else optimizer.applyGradients(grads as Record<string, tf.Variable>);
+          tf.dispose(grads);
+        }
+        const weights = await optimizer.getWeights();
+        finals.push([
+          ...vars.map((v) => Float32Array.from(v.dataSync())),
+          ...weights.map((w) => Float32Array.from(w.tensor.dataSync())),
+        ]);
+        tf.dispose(weights.map((w) => w.tensor));
+        tf.dispose(vars);
+        optimizer.dispose();
+        leaked.push(tf.memory().numTensors - before);
+      }
+      // (tf.train.adam itself leaves one tensor behind after dispose; the fused path no more.)
+      assert.equal(leaked[1], leaked[0], `${backend}: tensors left over, fused vs plain`);
+      const [plain, fusedRun] = finals;
+      assert.equal(fusedRun.length, plain.length);
+      plain.forEach((want, i) =>
+        assertSameBits(fusedRun[i], want, `${backend} ${threads} threads: state ${i}`)
+      );
+    }
+  }
+  // Another optimizer takes its own update.
+  await tf.setBackend("wasm");
+  const w = tf.variable(tf.tensor1d([1, 2]));
+  const sgd = tf.train.sgd(0.5);
+  const { value, grads } = sgd.computeGradients(() => tf.sum(tf.square(w)));
+  value.dispose();
+  applyGradients(sgd, grads);
+  assert.deepEqual([...w.dataSync()], [0, 0]);
+  tf.dispose([w, ...Object.values(grads)]);
+});
+
+Deno.test("Slice equals cpu: contiguous runs (one copy) and strided slices", async () => {
+  await setup();
+  const shape = [6, 5, 4, 3];
+  const values = randoms(size(shape), 1700);
+  const cases: [number[], number[]][] = [
+    [[2, 0, 0, 0], [3, 5, 4, 3]], // a batch: contiguous
+    [[1, 2, 0, 0], [1, 2, 4, 3]], // contiguous inside one item
+    [[0, 0, 0, 0], [0, 5, 4, 3]], // empty
+    [[1, 1, 1, 0], [2, 3, 2, 3]], // strided
+    [[0, 0, 0, 1], [6, 5, 4, 1]], // strided, last axis
+  ];
+  for (const [begin, sz] of cases) {
+    await againstCpu(
+      "Slice",
+      { x: { shape, values } },
+      { begin, size: sz },
+      `Slice ${begin} ${sz}`,
+    );
+  }
+  await tf.setBackend("wasm");
+  const ints = tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], "int32");
+  const s = tf.slice(ints, [1, 0], [2, 2]);
+  assert.equal(s.dtype, "int32");
+  assert.deepEqual(await s.array(), [[3, 4], [5, 6]]);
+  tf.dispose([ints, s]);
+});
+
 // ---------------------------------------------------------------- products and reductions
 
 Deno.test("BatchMatMul equals cpu for every transpose and batch broadcast", async () => {
@@ -545,15 +844,16 @@ Deno.test("BatchMatMul broadcasts batch dimensions like NumPy (plain loop)", asy
       }
     }
   }
-  for (const off of [false, true]) {
+  for (const [off, threads] of [[false, 1], [false, 2], [true, 1]] as [boolean, number][]) {
     setSimdDisabled(off);
+    await setKernelThreads(threads);
     try {
       const got = await run("wasm", "BatchMatMul", {
         a: { shape: [2, 1, 5, 7], values: a },
         b: { shape: [1, 3, 7, 6], values: b },
       }, { transposeA: false, transposeB: false });
       assert.deepEqual(got.shape, [2, 3, 5, 6]);
-      assertClose(got.values, want, `broadcast product (simd ${off ? "off" : "on"})`);
+      assertClose(got.values, want, `broadcast product (simd ${!off}, ${threads} threads)`);
     } finally {
       setSimdDisabled(false);
     }
@@ -710,14 +1010,55 @@ Deno.test("gradients of a small CNN are equal on wasm and cpu", async () => {
     return out;
   };
   const want = await grads("cpu");
-  const got = await grads("wasm");
   const names = ["dx", "dW1", "db1", "dW2", "dWd"];
-  want.forEach((w, i) => {
-    let nonzero = 0;
-    for (const v of w) if (v !== 0) nonzero++;
-    assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
-    assertClose(got[i], w, names[i]);
-  });
+  let first: Float32Array[] | undefined;
+  for (const threads of THREADS) {
+    const got = await withThreads(threads, () => grads("wasm"));
+    want.forEach((w, i) => {
+      let nonzero = 0;
+      for (const v of w) if (v !== 0) nonzero++;
+      assert.ok(nonzero > w.length / 4, `${names[i]} is not trivially zero`);
+      assertClose(got[i], w, `${names[i]} (${threads} threads)`);
+      if (first !== undefined) assertSameBits(got[i], first[i], `${names[i]}: threads 2 vs 1`);
+    });
+    first ??= got;
+  }
+});
+
+Deno.test("the reference CNN's kernels give the same bits at 1 and 2 threads, default split", async () => {
+  await setup();
+  const old = setParallelThreshold(262144); // the library's default: only big kernels split
+  try {
+    const g = { n: 32, h: 13, w: 13, ci: 32, co: 64 };
+    const x = randoms(g.n * g.h * g.w * g.ci, 950);
+    const w = randoms(9 * g.ci * g.co, 951);
+    const dy = randoms(g.n * 11 * 11 * g.co, 952);
+    const cases: [string, Inputs, Record<string, unknown>][] = [
+      ["Conv2D", {
+        x: { shape: [g.n, g.h, g.w, g.ci], values: x },
+        filter: { shape: [3, 3, g.ci, g.co], values: w },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 }],
+      ["Conv2DBackpropFilter", {
+        x: { shape: [g.n, g.h, g.w, g.ci], values: x },
+        dy: { shape: [g.n, 11, 11, g.co], values: dy },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, g.ci, g.co] }],
+      ["Conv2DBackpropInput", {
+        dy: { shape: [g.n, 11, 11, g.co], values: dy },
+        filter: { shape: [3, 3, g.ci, g.co], values: w },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] }],
+      ["BatchMatMul", {
+        a: { shape: [128, 1600], values: randoms(128 * 1600, 953) },
+        b: { shape: [128, 1600], values: randoms(128 * 1600, 954) },
+      }, { transposeA: false, transposeB: true }],
+    ];
+    for (const [name, inputs, attrs] of cases) {
+      const one = await withThreads(1, () => run("wasm", name, inputs, attrs));
+      const two = await withThreads(2, () => run("wasm", name, inputs, attrs));
+      assertSameBits(two.values, one.values, `${name}: 2 threads vs 1`);
+    }
+  } finally {
+    setParallelThreshold(old);
+  }
 });
 
 Deno.test({

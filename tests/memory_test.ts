@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { measureAll } from "../tools/memory_bound.ts";
 import { experiment as siamese } from "../experiments/siamese.ts";
+import { runExperiment } from "../lib/experiment.ts";
 
 await tf.setBackend("cpu");
 
@@ -50,9 +51,9 @@ Deno.test("a whole small siamese run leaves no tensors behind", async () => {
   const log = console.log;
   try {
     console.log = () => {};
-    await siamese.run(args);
+    assert.equal(await runExperiment(siamese, args, { log: () => {} }), 0);
     const afterFirst = tf.memory().numTensors;
-    await siamese.run(args);
+    assert.equal(await runExperiment(siamese, args, { log: () => {} }), 0);
     const afterSecond = tf.memory().numTensors;
     console.log = log;
     assert.equal(afterSecond, afterFirst, `tensors leaked: ${afterFirst} → ${afterSecond}`);

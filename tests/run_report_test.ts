@@ -13,17 +13,28 @@ import {
   runReport,
 } from "../lib/viz/mod.ts";
 import { experiment as siamese } from "../experiments/siamese.ts";
+import { runExperiment } from "../lib/experiment.ts";
 
 const input = {
   experiment: "siamese",
   runId: "20261201-120000-abcd",
   config: { steps: 3, batchSize: 16, dataSource: "" },
-  data: { source: "embedded (data/fashion-mnist-subset)", train: 256, test: 100 },
+  data: [
+    { dataset: "fashion-mnist", split: "train", source: "data/fashion-mnist-subset", count: 256 },
+    {
+      dataset: "fashion-mnist",
+      split: "test",
+      source: "data/fashion-mnist-subset",
+      sourceKind: "embedded",
+      count: 100,
+      fingerprint: "sha256:0123abcd",
+    },
+  ],
   metrics: {
     before: { mapAtR: 0.2934, precisionAt1: 0.61, nmi: 0.5 },
     after: { mapAtR: 0.61734, precisionAt1: 0.8, nmi: 0.7, note: "zz-not-numeric-zz" },
   },
-  history: [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.85 }, { step: 3, loss: 0.8 }],
+  history: { train: [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.85 }, { step: 3, loss: 0.8 }] },
   reduction: "avgNonZero",
   scatter: projectionScatter([0, 0, 1, 1, 0.5, 0.2], 2, [0, 1, 1], {
     classNames: ["T-shirt/top", "Trouser"],
@@ -38,7 +49,7 @@ Deno.test("runReport: run id, config, data source, metrics before/after, figures
   assert.match(html, /<th>batchSize<\/th><td>16<\/td>/);
   assert.match(
     html,
-    /embedded \(data\/fashion-mnist-subset\) · 256 train images · 100 test images/,
+    /<th>fashion-mnist test<\/th><td>100 examples<\/td><td>embedded \(data\/fashion-mnist-subset\)<\/td><td class="muted">sha256:0123abcd<\/td>/,
   );
   assert.match(html, /<th>MAP@R<\/th><td>0\.293<\/td><td>0\.617<\/td><td>\+0\.324<\/td>/);
   assert.match(html, /<th>NMI \(k-means\)<\/th>/);
@@ -89,32 +100,17 @@ Deno.test("describeSetup names the data source, sizes, backend and mode", () => 
 
 Deno.test("the siamese experiment writes its report as embeddings.html", async () => {
   const root = await Deno.makeTempDir({ prefix: "simlearn-report-" });
-  const log = console.log;
-  console.log = () => {};
-  try {
-    await siamese.run([
-      "--steps",
-      "2",
-      "--batchSize",
-      "16",
-      "--trainLimit",
-      "64",
-      "--testLimit",
-      "30",
-      "--backend",
-      "cpu",
-      "--resultsRoot",
-      root,
-    ]);
-  } finally {
-    console.log = log;
-  }
+  const args = ["--steps", "2", "--batchSize", "16", "--trainLimit", "64", "--testLimit", "30"];
+  const code = await runExperiment(siamese, [...args, "--backend", "cpu", "--resultsRoot", root], {
+    log: () => {},
+  });
+  assert.equal(code, 0);
   const [run] = [...Deno.readDirSync(`${root}/siamese`)];
   const html = await Deno.readTextFile(`${root}/siamese/${run.name}/embeddings.html`);
   assert.match(html, new RegExp(`siamese · run ${run.name}`));
   assert.match(html, /<th>MAP@R<\/th>/);
   assert.match(html, /<th>steps<\/th><td>2<\/td>/);
-  assert.match(html, /30 test images/);
+  assert.match(html, /<th>fashion-mnist test<\/th><td>30 examples<\/td>/);
   assert.equal(html.match(/Plotly\.newPlot/g)?.length, 2);
   assert.match(html, /"customdata":\["data:image\/png;base64,/);
   assert.equal(tf.getBackend(), "cpu");

@@ -42,7 +42,7 @@ import { classificationHead, rankingHead, regressionHead } from "../lib/heads/mo
 import { mlpEncoder } from "../lib/models/mod.ts";
 import { ITML, LMNN, MLKR, MMC, NCA } from "../lib/linear/mod.ts";
 import { train } from "../lib/train.ts";
-import { parseOptions } from "../lib/experiment.ts";
+import { option, parseOptionArgs } from "../lib/cli.ts";
 
 await tf.setBackend("cpu");
 
@@ -461,14 +461,22 @@ const cases: Case[] = [
 
   // ---- experiment options
   [
-    "parseOptions: unknown option",
-    () => parseOptions(["--negMarign", "1"], { negMargin: 1 }),
-    /unknown option --negMarign/,
+    "parseOptionArgs: unknown option",
+    () =>
+      parseOptionArgs("demo", "", [{
+        heading: "Options:",
+        options: { negMargin: option.number(1, "m−") },
+      }], ["--negMarign", "1"]),
+    /unknown option --negMarign \(did you mean --negMargin\?\)/,
   ],
   [
-    "parseOptions: not a number",
-    () => parseOptions(["--steps", "ten"], { steps: 1 }),
-    /--steps: expected a number, got "ten"/,
+    "parseOptionArgs: not a number",
+    () =>
+      parseOptionArgs("demo", "", [{
+        heading: "Options:",
+        options: { steps: option.integer(1, "steps") },
+      }], ["--steps", "ten"]),
+    /--steps: expected an integer, got "ten"/,
   ],
 
   // ---- IDX

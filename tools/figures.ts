@@ -7,7 +7,13 @@
  *
  * Options: `--out DIR` (default `figures`), `--only name,name`, `--backend wasm|cpu|webgpu|auto`
  * (default `wasm`, so that numbers do not depend on the machine's GPU), `--fast` (tiny budgets,
- * for tests), `--no-static` (HTML only, when Chromium is missing).
+ * for tests), `--no-static` (HTML only, when Chromium is missing), `--allow-dirty`.
+ *
+ * The figures must come from a commit anyone can check out: the task refuses to start when the
+ * working tree has uncommitted changes or untracked files (other than the figure files it is
+ * about to rewrite in `--out`), listing them. `--allow-dirty` runs anyway and records in the
+ * manifest `gitCommit: "<sha>+dirty"`, `git.dirty: true`, the dirty paths and `git.diffSha256`
+ * (SHA-256 of `git diff HEAD --binary` plus the untracked files), so the tree is still named.
  *
  * Sizes fit a paper: one column is 3.5 in wide (1050 px at 300 dpi), two columns 7 in; body fonts
  * 10 pt. The HTML files load plotly.js from the project's `node_modules` (present after any
@@ -28,7 +34,7 @@ import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
 import { retrievalMetrics } from "../lib/eval/retrieval.ts";
 import { train } from "../lib/train.ts";
 import { historySummary, pairStepMetrics, probeRecorder } from "../lib/train_recorder.ts";
-import { gitCommit } from "../lib/io/run_dir.ts";
+import { type GitState, gitState } from "../lib/io/run_dir.ts";
 import { writeFileAtomic, writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { metricNames, resolveMetric } from "../lib/distances.ts";
 import { checkMetricAxioms } from "../lib/axioms.ts";
@@ -57,7 +63,12 @@ import {
   thresholdSweep,
   walkFigure,
 } from "../lib/viz/mod.ts";
-import { siameseDefaults } from "../experiments/siamese.ts";
+import { experiment as siamese } from "../experiments/siamese.ts";
+
+/** The default experiment's option values (its declared defaults). */
+const siameseDefaults = Object.fromEntries(
+  Object.entries(siamese.options).map(([k, spec]) => [k, spec.default]),
+) as { [K in keyof typeof siamese.options]: (typeof siamese.options)[K]["default"] };
 import { benchmarkFigure, type BenchmarkTable } from "../lib/benchmark/mod.ts";
 
 /** One write-up figure and its provenance. */
@@ -86,6 +97,7 @@ function parseArgs(args: string[]) {
     backend: "wasm",
     fast: false,
     static: true,
+    allowDirty: false,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -98,6 +110,7 @@ function parseArgs(args: string[]) {
     else if (a === "--backend") opts.backend = value();
     else if (a === "--fast") opts.fast = true;
     else if (a === "--no-static") opts.static = false;
+    else if (a === "--allow-dirty") opts.allowDirty = true;
     else throw new Error(`unknown option ${a}`);
   }
   return opts;
@@ -183,8 +196,9 @@ async function metricFigures(fast: boolean): Promise<FigureEntry[]> {
 }
 
 /**
- * The Siamese network + contrastive loss under the default experiment's settings
- * (`experiments/siamese.ts`: steps, batch size, learning rate, embedding size, margins, seed) on
+ * The Siamese network + contrastive loss under the default experiment's settings (the declared
+ * defaults of `experiments/siamese.ts`: steps, batch size, learning rate, embedding size, margins,
+ * seed) on
  * the embedded subset (all of its 10,000 train and 2,000 test images), and the collapse run (the
  * positive term alone, same settings).
  */
@@ -554,8 +568,47 @@ export async function computeFigures(
   ];
 }
 
+/**
+ * The git state for the manifest; throws (before any work) when the tree is dirty and
+ * `allowDirty` is not set. The figure files this task rewrites in `out` (`*.svg`, `*.png`,
+ * `*.html` and `manifest.json` directly in it) do not count; every other change does, including
+ * `benchmark.json` (an input) and anything under `figures/benchmark-runs/`.
+ */
+export async function checkCleanTree(
+  out: string,
+  allowDirty: boolean,
+  cwd?: string,
+): Promise<GitState> {
+  const prefix = out.replace(/^\.\//, "").replace(/\/+$/, "") + "/";
+  const state = await gitState({
+    cwd,
+    ignore: (path) => {
+      if (!path.startsWith(prefix)) return false;
+      const name = path.slice(prefix.length);
+      return !name.includes("/") && (/\.(svg|png|html)$/.test(name) || name === "manifest.json");
+    },
+  });
+  if (state.dirty && !allowDirty) {
+    const shown = state.dirtyPaths.slice(0, 10).join(", ") +
+      (state.dirtyPaths.length > 10 ? `, … (${state.dirtyPaths.length} in all)` : "");
+    throw new Error(
+      `the working tree has uncommitted changes (${shown}): figures must come from a commit ` +
+        `anyone can check out. Commit first, or pass --allow-dirty to record the tree as ` +
+        `${state.commit.slice(0, 12)}+dirty with the hash of the changes`,
+    );
+  }
+  return state;
+}
+
 async function main(args: string[]): Promise<void> {
   const opts = parseArgs(args);
+  const git = await checkCleanTree(opts.out, opts.allowDirty);
+  if (git.dirty) {
+    console.log(
+      `working tree dirty (${git.dirtyPaths.length} paths): recording ${git.commit}+dirty, ` +
+        `changes ${git.diffSha256}`,
+    );
+  }
   const info = await initBackend(parseBackendName(opts.backend));
   console.log(`backend: ${info.backend}${opts.fast ? " (fast mode)" : ""}`);
   const chromium = opts.static ? await findChromium() : undefined;
@@ -607,7 +660,10 @@ async function main(args: string[]): Promise<void> {
   );
   const manifest = {
     generatedBy: `deno task figures${args.length ? " " + args.join(" ") : ""}`,
-    gitCommit: await gitCommit(),
+    gitCommit: git.dirty ? `${git.commit}+dirty` : git.commit,
+    git: git.dirty
+      ? { commit: git.commit, dirty: true, dirtyPaths: git.dirtyPaths, diffSha256: git.diffSha256 }
+      : { commit: git.commit, dirty: false },
     versions: { tfjs: tf.version.tfjs, plotly: PLOTLY_VERSION, deno: Deno.version.deno },
     backend: info.backend,
     png: { dpi: DPI, note: "width = widthIn × dpi" },

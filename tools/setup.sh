@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Machine set-up for tasks that need tools outside Deno.
 #
-#   bash tools/setup.sh test      Jupyter (Debian packages) + Deno's Jupyter kernel, for the notebook test
+#   bash tools/setup.sh test      Jupyter (Debian packages) + Deno's Jupyter kernel, for the notebook test;
+#                                 Mesa's Vulkan drivers, for the WebGPU test on the software adapter
 #   bash tools/setup.sh figures   headless Chromium (Debian package), for SVG/PNG export
 #
 # Packages are installed only when missing, and only as root with apt-get (CI runs as root on a
@@ -73,8 +74,21 @@ setup_chromium() {
   fi
 }
 
+# WebGPU's software adapter (Mesa's lavapipe) and the Vulkan loader, for the WebGPU-vs-cpu test.
+setup_webgpu() {
+  if ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 && ldconfig -p | grep -q libvulkan.so.1; then
+    return 0
+  fi
+  if is_root; then
+    echo "setup: installing Mesa's Vulkan drivers (WebGPU's software adapter)..." >&2
+    apt_install libvulkan1 mesa-vulkan-drivers
+  else
+    echo "setup: no Vulkan software adapter and we are not root: the WebGPU test will be skipped" >&2
+  fi
+}
+
 case "${1:-}" in
-  test) setup_jupyter; setup_chromium ;;
+  test) setup_jupyter; setup_chromium; setup_webgpu ;;
   figures) setup_chromium ;;
   all) setup_jupyter; setup_chromium ;;
   *)

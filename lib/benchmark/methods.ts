@@ -5,18 +5,34 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { BatchLoss } from "../train.ts";
 import {
+  angularLoss,
   circleLoss,
   contrastiveLoss,
+  dynamicSoftMarginLoss,
+  fastAPLoss,
+  histogramLoss,
+  instanceLoss,
+  intraPairVarianceLoss,
   liftedStructureLoss,
+  manifoldLoss,
+  marginLoss,
   multiSimilarityLoss,
+  ncaLoss,
   nPairsLoss,
   ntXentLoss,
+  pnpLoss,
+  rankedListLoss,
   ringLoss,
+  signalToNoiseRatioContrastiveLoss,
+  smoothAPLoss,
   supConLoss,
+  thresholdConsistentMarginLoss,
   tripletMarginLoss,
+  tupletMarginLoss,
+  vicRegLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
 import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
@@ -66,6 +82,24 @@ export interface BenchmarkMethod {
   loss?: BatchLoss;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
+}
+
+/**
+ * Two views for VICReg in a labelled benchmark: the rows of each class paired in batch order,
+ * `(first[i], second[i])` two images of one class (an odd row out is left out).
+ */
+function classPairs(labels: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] {
+  const byClass = new Map<number, number[]>();
+  for (const [i, c] of labels.dataSync().entries()) {
+    const list = byClass.get(c);
+    if (list) list.push(i);
+    else byClass.set(c, [i]);
+  }
+  const first: number[] = [], second: number[] = [];
+  for (const list of byClass.values()) {
+    for (let k = 0; k + 1 < list.length; k += 2) first.push(list[k]), second.push(list[k + 1]);
+  }
+  return [tf.tensor1d(first, "int32"), tf.tensor1d(second, "int32")];
 }
 
 /**
@@ -140,6 +174,116 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     family: "deep",
     description: "ringLoss, defaults (inner radius 0.5, outer radius 1.2, Euclidean)",
     loss: (e, y) => ringLoss(e, y),
+  },
+  {
+    id: "angular",
+    family: "deep",
+    description: "angularLoss, PML defaults (α 40°, Euclidean on normalised embeddings), all pairs",
+    loss: (e, y) => angularLoss(e, y),
+  },
+  {
+    id: "intra-pair-variance",
+    family: "deep",
+    description: "intraPairVarianceLoss, PML defaults (ε⁺ = ε⁻ = 0.01, cosine), all pairs",
+    loss: (e, y) => intraPairVarianceLoss(e, y),
+  },
+  {
+    id: "margin",
+    family: "deep",
+    description: "marginLoss, PML defaults (margin 0.2, fixed β 1.2, ν 0, divisor), all triplets",
+    loss: (e, y) => marginLoss(e, y),
+  },
+  {
+    id: "tuplet-margin",
+    family: "deep",
+    description: "tupletMarginLoss, PML defaults (margin 5.73°, scale 64, cosine), all pairs",
+    loss: (e, y) => tupletMarginLoss(e, y),
+  },
+  {
+    id: "snr-contrastive",
+    family: "deep",
+    description:
+      "signalToNoiseRatioContrastiveLoss, PML defaults (posMargin 0, negMargin 1, SNR distance)",
+    loss: (e, y) => signalToNoiseRatioContrastiveLoss(e, y),
+  },
+  {
+    id: "dynamic-soft-margin",
+    family: "deep",
+    description:
+      "dynamicSoftMarginLoss, PML defaults (minVal −2, 10 bins), all triplets; each batch's own " +
+      "histogram (PML's momentum 0.01 weighs the kept one by about 99/#triplets: negligible)",
+    loss: (e, y) => dynamicSoftMarginLoss(e, y),
+  },
+  {
+    id: "threshold-consistent-margin",
+    family: "deep",
+    description:
+      "thresholdConsistentMarginLoss, PML defaults (λ⁺ = λ⁻ = 1, m⁺ 0.9, m⁻ 0.5, cosine), all pairs",
+    loss: (e, y) => thresholdConsistentMarginLoss(e, y),
+  },
+  {
+    id: "nca",
+    family: "deep",
+    description: "ncaLoss, PML defaults (softmax scale 1, squared Euclidean), the whole batch",
+    loss: (e, y) => ncaLoss(e, y),
+  },
+  {
+    id: "instance",
+    family: "deep",
+    description: "instanceLoss, PML defaults (γ 64, cosine), the batch's similarities as logits",
+    loss: (e, y) => instanceLoss(e, y),
+  },
+  {
+    id: "fastap",
+    family: "deep",
+    description: "fastAPLoss, PML defaults (10 bins, squared Euclidean)",
+    loss: (e, y) => fastAPLoss(e, y),
+  },
+  {
+    id: "histogram",
+    family: "deep",
+    description: "histogramLoss, PML defaults (100 bins, cosine similarity)",
+    loss: (e, y) => histogramLoss(e, y),
+  },
+  {
+    id: "pnp",
+    family: "deep",
+    description: "pnpLoss, PML defaults (variant PNP-O, anneal 0.01)",
+    loss: (e, y) => pnpLoss(e, y),
+  },
+  {
+    id: "ranked-list",
+    family: "deep",
+    description:
+      "rankedListLoss, the paper's margin 0.4, Tn 10 (PML has no default), PML defaults otherwise (α 1.2, λ 0.5, Tp 0)",
+    loss: (e, y) => rankedListLoss(e, y, { margin: 0.4, Tn: 10 }),
+  },
+  {
+    id: "smooth-ap",
+    family: "deep",
+    description: "smoothAPLoss, PML defaults (temperature 0.01), classes from the labels",
+    loss: (e, y) => smoothAPLoss(e, y),
+  },
+  {
+    id: "vicreg",
+    family: "deep",
+    description:
+      "vicRegLoss, PML defaults (λ 25, μ 25, ν 1); views: the batch's rows paired within each class",
+    loss: (e, y) => {
+      const [a, b] = classPairs(y);
+      return vicRegLoss(tf.gather(e, a), undefined, { refEmbeddings: tf.gather(e, b) });
+    },
+  },
+  {
+    id: "manifold",
+    family: "deep",
+    description:
+      "manifoldLoss, PML defaults (K 50, λC 1, α 0.8, margin 5e-4); proxies N(0, 1) seeded and " +
+      "fixed (train() optimises the network only), meta classes drawn per batch",
+    loss: (e) =>
+      manifoldLoss(e, undefined, {
+        proxies: tf.randomNormal([50, e.shape[1]], 0, 1, "float32", 0),
+      }),
   },
   {
     id: "linear-euclidean",

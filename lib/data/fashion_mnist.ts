@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { checkOptionKeys } from "../validate.ts";
 import { type IdxArray, parseIdx } from "./idx.ts";
+import { type Fingerprint, fingerprintArrays } from "./fingerprint.ts";
 
 /**
  * The ten Fashion-MNIST class names, indexed by label.
@@ -177,6 +178,11 @@ export interface FashionMnist {
   classNames: readonly string[];
   /** Which source the files came from, and the directory. */
   source: { kind: FashionMnistSourceKind; dir: string };
+  /**
+   * Content fingerprint of what was loaded: `fingerprintArrays({ images, labels })` (see
+   * `fingerprint.ts`): equal for equal data from any source, different after any change or limit.
+   */
+  fingerprint: Fingerprint;
 }
 
 const IMAGE_SIDE = 28;
@@ -395,13 +401,15 @@ export async function loadFashionMnist(options: LoadFashionMnistOptions): Promis
   const out = new Float32Array(pixels);
   const src = images.data;
   for (let i = 0; i < pixels; i++) out[i] = src[i] / 255;
+  const labelsOut = Int32Array.from(labels.data.subarray(0, n));
   return {
     images: out,
-    labels: Int32Array.from(labels.data.subarray(0, n)),
+    labels: labelsOut,
     n,
     shape: [n, IMAGE_SIDE, IMAGE_SIDE, 1],
     classNames: FASHION_MNIST_CLASSES,
     source: { kind, dir },
+    fingerprint: fingerprintArrays({ images: out, labels: labelsOut }),
   };
 }
 

@@ -6,6 +6,7 @@
  * ```text
  * <root>/ckpt-<step>-<id>/model.json, weights.bin    tf.loadLayersModel-compatible
  * <root>/ckpt-<step>-<id>/optimizer.json, optimizer.bin
+ * <root>/ckpt-<step>-<id>/variables.json, variables.bin  extra named variables (optional)
  * <root>/ckpt-<step>-<id>/state.json
  * <root>/latest.json                                  { "step": …, "path": "ckpt-<step>-<id>" }
  * ```
@@ -13,6 +14,19 @@
  * A checkpoint is written into a hidden temporary directory, renamed to `ckpt-<step>-<id>/` (an
  * atomic rename), and only then is `latest.json` replaced (atomically) to point at it; older
  * checkpoints beyond `keep` are removed last.
+ *
+ * **Extending what a checkpoint holds.** Two open slots carry state beyond the model and the
+ * optimizer, so that new trainable things resume bit-equal without a new file format:
+ *
+ * - `variables`: named `tf.Variable`s outside the model (for example a loss's learnable proxies or
+ *   its scale), saved as raw float32/int32 in `variables.bin` with their names, shapes and dtypes
+ *   in `variables.json`, and assigned back by name on restore (a missing or mis-shaped one is an
+ *   error naming it);
+ * - `state`: any JSON next to `step` (sampler position, history, counters kept by callbacks;
+ *   `train` puts its caller's `extraState` under `state.extra`).
+ *
+ * Optimizer slots of such variables are saved with the optimizer (they are the optimizer's own
+ * weights), provided the optimizer was given them to train.
  *
  * @module
  */
@@ -151,10 +165,16 @@ function pad(step: number): string {
  */
 export async function saveCheckpoint(
   root: string,
-  contents: { model: tf.LayersModel; optimizer?: tf.Optimizer; state: CheckpointState },
+  contents: {
+    model: tf.LayersModel;
+    optimizer?: tf.Optimizer;
+    /** Extra named variables saved with the weights (see the module documentation). */
+    variables?: Record<string, tf.Variable>;
+    state: CheckpointState;
+  },
   options: { keep?: number } = {},
 ): Promise<string> {
-  const { model, optimizer, state } = contents;
+  const { model, optimizer, state, variables } = contents;
   const keep = options.keep ?? 2;
   if (!Number.isInteger(keep) || keep < 1) {
     throw new Error(`saveCheckpoint: keep must be a positive integer, got ${keep}`);
@@ -185,6 +205,12 @@ export async function saveCheckpoint(
         // count): dispose only the latter.
         for (const w of weights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
       }
+    }
+    if (variables && Object.keys(variables).length > 0) {
+      const named = Object.entries(variables).map(([name, tensor]) => ({ name, tensor }));
+      const { specs, data } = await encodeOrdered(named);
+      await writeFileAtomic(`${tmp}/variables.bin`, data);
+      await writeJsonAtomic(`${tmp}/variables.json`, { variables: specs });
     }
     await writeJsonAtomic(`${tmp}/state.json`, state);
     await Deno.rename(tmp, `${root}/${name}`);
@@ -248,10 +274,11 @@ export async function latestCheckpoint(
 
 /**
  * Restores the newest checkpoint under `root` into `model` (weights, in order; the architecture
- * must match) and `optimizer` (its state, including the running β powers of Adam), and returns
- * the saved JSON state; `undefined` when there is no checkpoint.
+ * must match), `optimizer` (its state, including the running β powers of Adam) and `variables`
+ * (by name), and returns the saved JSON state; `undefined` when there is no checkpoint.
  *
- * @throws Error when the checkpoint's weights do not fit the model.
+ * @throws Error when the checkpoint's weights do not fit the model, or a variable is missing
+ *   from the checkpoint, has another shape, or the checkpoint holds one that was not given.
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
@@ -263,7 +290,11 @@ export async function latestCheckpoint(
  */
 export async function restoreCheckpoint(
   root: string,
-  targets: { model: tf.LayersModel; optimizer?: tf.Optimizer },
+  targets: {
+    model: tf.LayersModel;
+    optimizer?: tf.Optimizer;
+    variables?: Record<string, tf.Variable>;
+  },
 ): Promise<(CheckpointState & { checkpointDir: string }) | undefined> {
   const latest = await latestCheckpoint(root);
   if (!latest) return undefined;
@@ -310,6 +341,39 @@ export async function restoreCheckpoint(
       if (!v) throw new Error(`restoreCheckpoint: the optimizer has no scalar "${key}" to restore`);
       tf.tidy(() => v.assign(tf.scalar(value, v.dtype)));
     }
+  }
+  const wanted = targets.variables ?? {};
+  let saved: { name: string; tensor: tf.Tensor }[] = [];
+  try {
+    const meta = JSON.parse(await Deno.readTextFile(`${dir}/variables.json`)) as {
+      variables: WeightSpec[];
+    };
+    saved = decodeOrdered(meta.variables, await Deno.readFile(`${dir}/variables.bin`));
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  try {
+    const byName = new Map(saved.map((v) => [v.name, v.tensor]));
+    for (const [name, variable] of Object.entries(wanted)) {
+      const value = byName.get(name);
+      if (!value) {
+        throw new Error(`restoreCheckpoint: ${dir} holds no variable "${name}"`);
+      }
+      if (value.shape.join(",") !== variable.shape.join(",")) {
+        throw new Error(
+          `restoreCheckpoint: variable "${name}" is [${value.shape}] in ${dir}, [${variable.shape}] here`,
+        );
+      }
+      byName.delete(name);
+    }
+    if (byName.size > 0) {
+      throw new Error(
+        `restoreCheckpoint: ${dir} holds variables not given to restore: ${[...byName.keys()]}`,
+      );
+    }
+    for (const { name, tensor } of saved) wanted[name].assign(tensor);
+  } finally {
+    tf.dispose(saved.map((v) => v.tensor));
   }
   const state = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)) as CheckpointState;
   return { ...state, checkpointDir: dir };

@@ -9,7 +9,7 @@
 export interface ProgressUpdate {
   /** Units done so far (for example steps). */
   done: number;
-  /** Extra fields shown after the bar, such as `loss`. */
+  /** Extra fields shown after the bar, such as `loss`; non-finite numbers are not shown. */
   fields?: Record<string, string | number>;
 }
 
@@ -84,8 +84,11 @@ export function createProgress(total: number, options: ProgressOptions = {}): Pr
     const elapsed = (performance.now() - start) / 1000;
     const frac = total > 0 ? Math.min(1, u.done / total) : 1;
     const rate = elapsed > 0 ? u.done / elapsed : 0;
-    const eta = rate > 0 ? (total - u.done) / rate : NaN;
-    const fields = Object.entries(u.fields ?? {}).map(([k, v]) =>
+    const eta = u.done >= total ? 0 : rate > 0 ? (total - u.done) / rate : NaN;
+    // A field without a value yet (NaN, e.g. the loss before the first step) is left out.
+    const fields = Object.entries(u.fields ?? {}).filter(([, v]) =>
+      typeof v !== "number" || Number.isFinite(v)
+    ).map(([k, v]) =>
       `${k} ${typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(4)) : v}`
     ).join("  ");
     const width = 24;

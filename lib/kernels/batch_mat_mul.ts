@@ -3,7 +3,8 @@
  * only when neither operand is transposed and there is one matrix per operand; otherwise it
  * falls back to a loop ten times slower. Back-propagation through a dense layer asks for exactly
  * those products (`dy·Wᵀ`, `xᵀ·dy`). `BatchMatMul` runs on our SIMD matrix kernel where the
- * engine has relaxed SIMD (`Aᵀ` read through strides, `Bᵀ` copied); otherwise, and always for
+ * engine has relaxed SIMD (`Aᵀ` read through strides, `Bᵀ` copied; rows split between the
+ * kernel threads); otherwise, and always for
  * `_FusedMatMul`, we transpose the operands explicitly (a memory-bound copy), fold a broadcast
  * batch into rows, and run the backend's fast path once per matrix.
  *
@@ -18,8 +19,9 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
-import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
+import { gemmParallel, heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /**
  * Writes the transpose of each of `batch` row-major `[rows, cols]` matrices of `src` into `dst`
@@ -216,7 +218,7 @@ function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number 
  */
 function simdProduct(
   be: WasmBackendLike,
-  k: SimdKernels,
+  _k: SimdKernels,
   a: TensorInfo,
   b: TensorInfo,
   transposeA: boolean,
@@ -232,6 +234,8 @@ function simdProduct(
   const outer = tf.broadcast_util.assertAndGetBroadcastShape(aOuter, bOuter);
   const batch = outer.reduce((p, d) => p * d, 1);
   const n4 = (n + 3) & ~3;
+  const par = parallelFor(be);
+  if (par === undefined) throw new Error("BatchMatMul: the SIMD kernels are not available");
   const out = be.makeOutput([...outer, m, n], "float32");
   const copyB = transposeB || n4 !== n;
   const bs = copyB ? be.makeOutput([Math.max(1, kk * n4)], "float32") : undefined;
@@ -258,21 +262,12 @@ function simdProduct(
           const dst = new Float32Array(be.wasm.HEAPU8.buffer, bsPtr, kk * n4);
           if (n4 !== n) dst.fill(0);
           if (transposeB) {
-            // b is [n, kk]: dst[p, j] = src[j, p], in 32×32 tiles
-            for (let j0 = 0; j0 < n; j0 += 32) {
-              const j1 = Math.min(n, j0 + 32);
-              for (let p0 = 0; p0 < kk; p0 += 32) {
-                const p1 = Math.min(kk, p0 + 32);
-                for (let j = j0; j < j1; j++) {
-                  let si = j * kk + p0;
-                  let di = p0 * n4 + j;
-                  for (let p = p0; p < p1; p++) {
-                    dst[di] = src[si++];
-                    di += n4;
-                  }
-                }
-              }
-            }
+            // b is [n, kk]: dst[p, j] = src[j, p]; columns of b split between the threads.
+            const fn = par.fn("transpose");
+            par.run(
+              splitRange(kk, tasksFor(par, kk * n, Math.ceil(kk / 8))).filter(([p0, p1]) => p1 > p0)
+                .map(([p0, p1]) => new Program().call(fn, bPtr, n, kk, p0, p1, bsPtr, n4 * F)),
+            );
           } else {
             for (let p = 0; p < kk; p++) dst.set(src.subarray(p * n, (p + 1) * n), p * n4);
           }
@@ -282,7 +277,7 @@ function simdProduct(
         bStep = n4 * F;
       }
       const cPtr = cs === undefined ? outBase + o * m * n * F : heapOffset(be, cs);
-      gemmBlocked(k, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
+      gemmParallel(par, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
       if (cs !== undefined) {
         const src = new Float32Array(be.wasm.HEAPU8.buffer, cPtr, m * n4);
         const dst = new Float32Array(be.wasm.HEAPU8.buffer, outBase + o * m * n * F, m * n);
@@ -304,7 +299,8 @@ function simdProduct(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const c = tf.matMul(tf.ones([5, 3]), tf.ones([4, 3]), false, true); // [5, 4], all 3
  * ```
@@ -340,7 +336,8 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.fused.matMul({
  *   a: tf.ones([2, 3]),

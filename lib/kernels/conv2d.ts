@@ -34,7 +34,8 @@ export interface Conv2DWasmAttrs {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.conv2d(tf.ones([1, 5, 5, 3]) as tf.Tensor4D, tf.ones([3, 3, 3, 8]) as tf.Tensor4D,
  *   1, "valid"); // [1, 3, 3, 8], all 27

@@ -121,7 +121,8 @@ export function im2colTransposed(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([2, 5, 5, 3]) as tf.Tensor4D;
  * const dy = tf.randomNormal([2, 3, 3, 4]) as tf.Tensor4D;

@@ -112,7 +112,8 @@ export function conv2dBackpropInputLoop(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const dy = tf.randomNormal([2, 3, 3, 4]) as tf.Tensor4D;
  * const w = tf.randomNormal([3, 3, 5, 4]) as tf.Tensor4D;

@@ -2,10 +2,12 @@
  * `Identity` and same-type `Cast` for the wasm backend without a copy. The backend copies the
  * tensor, and tfjs calls `Identity` for every tensor it saves for back-propagation (it clones
  * them); tfjs tensors are immutable, so the output can share the input's storage, as the `cpu`
- * backend does. Other casts and string tensors go to the backend's own kernels.
+ * backend does. Other casts and string tensors go to the backend's own kernels. And `Slice` of a
+ * contiguous run (a batch cut from a data set) as one copy.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
 
@@ -21,7 +23,8 @@ function share(be: WasmBackendLike, x: TensorInfo): TensorInfo {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.clone(tf.tensor1d([1, 2])); // [1, 2], no copy
  * ```
@@ -42,7 +45,8 @@ export const identityWasm: KernelFunc = ({ inputs, backend, attrs }) => {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.cast(tf.tensor1d([1.5]), "float32"); // [1.5], no copy
  * ```
@@ -85,4 +89,63 @@ export const castConfig: KernelConfig = {
   kernelName: "Cast",
   backendName: "wasm",
   kernelFunc: castWasm,
+};
+
+/**
+ * Kernel function of `Slice` for the wasm backend: a slice that is one contiguous run of memory
+ * (leading-axis slices, such as a batch cut from a data set) is one copy; other slices go to the
+ * backend's own kernel.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * tf.slice(tf.tensor2d([[1, 2], [3, 4], [5, 6]]), [1, 0], [2, 2]); // [[3, 4], [5, 6]]
+ * ```
+ */
+export const sliceWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const be = backend as WasmBackendLike;
+  const x = inputs.x;
+  if (x === undefined) throw new Error("Slice: input x is required");
+  const bytes = x.dtype === "float32" || x.dtype === "int32" ? 4 : x.dtype === "bool" ? 1 : 0;
+  if (bytes > 0) {
+    const [begin, size] = tf.slice_util.parseSliceParams(
+      x,
+      attrs?.begin as number | number[],
+      attrs?.size as number | number[],
+    );
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) {
+      const strides = tf.util.computeStrides(x.shape);
+      const offset = tf.slice_util.computeFlatOffset(begin, strides);
+      let n = 1;
+      for (const d of size) n *= d;
+      const out = be.makeOutput([...size], x.dtype);
+      if (n > 0) {
+        // Offsets after the last allocation.
+        const src = be.dataIdMap.get(x.dataId)?.memoryOffset ?? 0;
+        const dst = be.dataIdMap.get(out.dataId)?.memoryOffset ?? 0;
+        const from = src + offset * bytes;
+        be.wasm.HEAPU8.copyWithin(dst, from, from + n * bytes);
+      }
+      return out;
+    }
+  }
+  return runWasmKernel(be, "Slice", { x }, attrs ?? {});
+};
+
+/**
+ * Kernel registration record of {@link sliceWasm}.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { sliceConfig } from "./identity.ts";
+ * tf.registerKernel(sliceConfig);
+ * ```
+ */
+export const sliceConfig: KernelConfig = {
+  kernelName: "Slice",
+  backendName: "wasm",
+  kernelFunc: sliceWasm,
 };

@@ -9,7 +9,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { checkFloat, f32View, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
 
@@ -105,7 +106,8 @@ export function maxPoolGradLoop(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const x = tf.randomNormal([1, 4, 4, 3]) as tf.Tensor4D;
  * const g = tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid").sum())(x);
@@ -136,37 +138,46 @@ export const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const twoByTwo = info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 &&
     info.strideWidth === 2 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
     info.outHeight * 2 <= info.inHeight && info.outWidth * 2 <= info.inWidth;
-  if (simd !== undefined && info.inChannels % 4 === 0 && twoByTwo) {
-    simd.maxPoolGrad2x2(
-      heapOffset(be, x),
-      heapOffset(be, dy),
-      heapOffset(be, dx),
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      info.inChannels,
-      info.outHeight,
-      info.outWidth,
-    );
-    return dx;
-  }
-  if (simd !== undefined && info.inChannels % 4 === 0) {
-    simd.maxPoolGrad(
-      heapOffset(be, x),
-      heapOffset(be, dy),
-      heapOffset(be, dx),
-      info.batchSize,
-      info.inHeight,
-      info.inWidth,
-      info.inChannels,
-      info.outHeight,
-      info.outWidth,
-      info.filterHeight,
-      info.filterWidth,
-      info.strideHeight,
-      info.strideWidth,
-      info.padInfo.top,
-      info.padInfo.left,
+  const par = simd === undefined ? undefined : parallelFor(be);
+  if (par !== undefined && info.inChannels % 4 === 0) {
+    // Images split between the threads (windows never cross images).
+    const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch } = info;
+    const { outHeight: oh, outWidth: ow } = info;
+    const T = tasksFor(par, n * h * w * ch, n);
+    const fn = par.fn(twoByTwo ? "maxPoolGrad2x2" : "maxPoolGrad");
+    const [xp, dyp, dxp] = [heapOffset(be, x), heapOffset(be, dy), heapOffset(be, dx)];
+    const xImage = h * w * ch * 4;
+    const dyImage = oh * ow * ch * 4;
+    par.run(
+      splitRange(n, T).map(([b0, b1]) => {
+        const p = new Program();
+        if (b1 === b0) return p;
+        const at = [
+          xp + b0 * xImage,
+          dyp + b0 * dyImage,
+          dxp + b0 * xImage,
+          b1 - b0,
+          h,
+          w,
+          ch,
+          oh,
+          ow,
+        ];
+        if (twoByTwo) p.call(fn, ...at);
+        else {
+          p.call(
+            fn,
+            ...at,
+            info.filterHeight,
+            info.filterWidth,
+            info.strideHeight,
+            info.strideWidth,
+            info.padInfo.top,
+            info.padInfo.left,
+          );
+        }
+        return p;
+      }),
     );
     return dx;
   }

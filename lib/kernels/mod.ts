@@ -27,9 +27,11 @@ import { maxPoolGradConfig } from "./max_pool_grad.ts";
 import { batchMatMulConfig, fusedMatMulConfig } from "./batch_mat_mul.ts";
 import { sumConfig } from "./sum.ts";
 import { conv2DConfig } from "./conv2d.ts";
-import { castConfig, identityConfig } from "./identity.ts";
+import { castConfig, identityConfig, sliceConfig } from "./identity.ts";
 import { addConfig, maxPoolConfig } from "./pool_add.ts";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
+import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
+import { registerAdamKernels } from "./adam.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -37,10 +39,26 @@ export { maxPoolGradWasm } from "./max_pool_grad.ts";
 export { batchMatMulWasm, fusedMatMulWasm } from "./batch_mat_mul.ts";
 export { sumWasm } from "./sum.ts";
 export { conv2DWasm } from "./conv2d.ts";
-export { castWasm, identityWasm } from "./identity.ts";
+export { castWasm, identityWasm, sliceWasm } from "./identity.ts";
 export { addWasm, maxPoolWasm } from "./pool_add.ts";
 export { segmentSum, unsortedSegmentSumWasm } from "./unsorted_segment_sum.ts";
+export {
+  addSameShape,
+  multiplyWasm,
+  RELU_GRAD_KERNEL,
+  reluGradWasm,
+  reluWasm,
+  stepWasm,
+} from "./elementwise.ts";
+export { ADAM_KERNEL, adamLoop, applyGradients } from "./adam.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
+export {
+  availableThreads,
+  kernelThreads,
+  requestedKernelThreads,
+  setKernelThreads,
+} from "./parallel.ts";
+export { sharedWasmHeap, shareWasmHeap } from "./shared_heap.ts";
 
 /** Our kernels, in registration order. */
 const configs: KernelConfig[] = [
@@ -56,6 +74,8 @@ const configs: KernelConfig[] = [
   maxPoolConfig,
   addConfig,
   unsortedSegmentSumConfig,
+  ...elementwiseConfigs,
+  sliceConfig,
 ];
 
 /**
@@ -111,5 +131,7 @@ export function registerWasmTrainingKernels(): string[] {
     tf.registerKernel({ ...config, setupFunc });
     names.push(config.kernelName);
   }
+  registerReluGradient();
+  registerAdamKernels();
   return names;
 }

@@ -8,7 +8,9 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
 import { runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
+import { addSameShape } from "./elementwise.ts";
 
 /**
  * Kernel function of `MaxPool` for the wasm backend: 2×2/stride-2/unpadded pooling of a float32
@@ -19,7 +21,8 @@ import { heapOffset, simdFor } from "./simd_ops.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.maxPool(tf.ones([1, 4, 4, 4]) as tf.Tensor4D, 2, 2, "valid"); // [1, 2, 2, 4]
  * ```
@@ -51,15 +54,31 @@ export const maxPoolWasm: KernelFunc = ({ inputs, backend, attrs }) => {
       info.inChannels % 4 === 0
     ) {
       const y = be.makeOutput([...info.outShape], "float32");
-      simd.maxPool2x2(
-        heapOffset(be, x),
-        heapOffset(be, y),
-        info.batchSize,
-        info.inHeight,
-        info.inWidth,
-        info.inChannels,
-        info.outHeight,
-        info.outWidth,
+      const par = parallelFor(be);
+      if (par === undefined) throw new Error("MaxPool: the SIMD kernels are not available");
+      const { batchSize: n, inHeight: h, inWidth: w, inChannels: ch } = info;
+      const { outHeight: oh, outWidth: ow } = info;
+      const T = tasksFor(par, n * h * w * ch, n);
+      const fn = par.fn("maxPool2x2");
+      const [xp, yp] = [heapOffset(be, x), heapOffset(be, y)];
+      par.run(
+        splitRange(n, T).map(([b0, b1]) => {
+          const p = new Program();
+          if (b1 > b0) {
+            p.call(
+              fn,
+              xp + b0 * h * w * ch * 4,
+              yp + b0 * oh * ow * ch * 4,
+              b1 - b0,
+              h,
+              w,
+              ch,
+              oh,
+              ow,
+            );
+          }
+          return p;
+        }),
       );
       return y;
     }
@@ -79,14 +98,16 @@ function rowVectorCase(a: TensorInfo, b: TensorInfo): [TensorInfo, TensorInfo] |
 }
 
 /**
- * Kernel function of `Add` for the wasm backend: a float32 tensor plus a vector along its last
- * axis (a bias; channels a multiple of 4) in SIMD, else the backend's own kernel.
+ * Kernel function of `Add` for the wasm backend: two float32 tensors of one shape, or a float32
+ * tensor plus a vector along its last axis (a bias; channels a multiple of 4), in SIMD on the
+ * kernel threads; else the backend's own kernel.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const y = tf.add(tf.zeros([2, 4]), tf.tensor1d([1, 2, 3, 4])); // [[1, 2, 3, 4], [1, 2, 3, 4]]
  * ```
@@ -95,20 +116,25 @@ export const addWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const be = backend as WasmBackendLike;
   const { a, b } = inputs;
   if (a === undefined || b === undefined) throw new Error("Add: inputs a and b are required");
-  const simd = simdFor(be);
-  if (simd !== undefined && a.dtype === "float32" && b.dtype === "float32") {
+  const par = simdFor(be) === undefined ? undefined : parallelFor(be);
+  if (par !== undefined && a.dtype === "float32" && b.dtype === "float32") {
+    const same = addSameShape(be, a, b);
+    if (same !== undefined) return same;
     const pair = rowVectorCase(a, b);
     if (pair !== undefined) {
       const [m, v] = pair;
       const cols = m.shape[m.shape.length - 1];
       if (cols % 4 === 0) {
         const out = be.makeOutput([...m.shape], "float32");
-        simd.addRow(
-          heapOffset(be, m),
-          heapOffset(be, v),
-          heapOffset(be, out),
-          sizeOf(m.shape) / cols,
-          cols,
+        const rows = sizeOf(m.shape) / cols;
+        const [mp, vp, op] = [heapOffset(be, m), heapOffset(be, v), heapOffset(be, out)];
+        const fn = par.fn("addRow");
+        // Rows split between the threads.
+        par.run(
+          splitRange(rows, tasksFor(par, rows * cols, Math.ceil(rows * cols / 16384)))
+            .filter(([r0, r1]) => r1 > r0).map(([r0, r1]) =>
+              new Program().call(fn, mp + r0 * cols * 4, vp, op + r0 * cols * 4, r1 - r0, cols)
+            ),
         );
         return out;
       }

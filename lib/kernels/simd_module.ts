@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { assemble, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
+import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -125,6 +125,118 @@ export interface SimdKernels {
     oh: number,
     ow: number,
   ): void;
+  /**
+   * Copies `rows` rows of `rowBytes` bytes from `src` (row stride `srcStride` bytes) to `dst`
+   * (row stride `dstStride`), zero-filling `padBytes` bytes after each copied row.
+   */
+  copy2d(
+    src: number,
+    srcStride: number,
+    dst: number,
+    dstStride: number,
+    rows: number,
+    rowBytes: number,
+    padBytes: number,
+  ): void;
+  /**
+   * One Adam step over `n` floats, out of place, with tfjs's `AdamOptimizer` arithmetic in
+   * float32, operation by operation (no fused multiply-add), so that it gives the same bits:
+   * `m' = m·b1 + g·c1`, `v' = v·b2 + (g·g)·c2`,
+   * `p' = ((m'/omb1) / (√(v'/omb2) + eps))·nlr + p`, where the eight floats at `params` are
+   * `b1, c1, b2, c2, omb1, omb2, eps, nlr`.
+   */
+  adam(
+    p: number,
+    m: number,
+    v: number,
+    g: number,
+    pOut: number,
+    mOut: number,
+    vOut: number,
+    n: number,
+    params: number,
+  ): void;
+  /**
+   * Elementwise over `n` floats: `op` 0 `y = max(0, x)` (NaN stays NaN; Relu), 1 `y = x > 0 ? 1 :
+   * alpha` (NaN stays NaN; Step, `alphaBits` the float's bits), 2 `y = x · b` (Multiply), 3
+   * `y = x + b` (Add), 4 `y = x · step(b)` (the gradient `dy · step(x)` of Relu, in one pass).
+   */
+  elementwise(op: number, x: number, b: number, y: number, n: number, alphaBits: number): void;
+  /**
+   * Winograd F(2×2, 3×3) input transform `V = Bᵀ·d·B` of the 4×4 patches of tiles
+   * `t0 .. t0+nt−1` of the NHWC batch at `x` (`[·, h, w, ch]`, `ch` a multiple of 4): tile `t`
+   * is image `⌊t/(th·tw)⌋`, tile row `ty`, column `tx`, its patch starts at row `2·ty − pt`,
+   * column `2·tx − pl` (outside the image: zeros). Position `p` (of 16) of tile `t`, channel `c`
+   * goes to `v + p·vStride + (t−t0)·ch·4 + 4c` (bytes).
+   */
+  winoInput(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
+    v: number,
+    vStride: number,
+  ): void;
+  /**
+   * Winograd F(2×2, 3×3) output transform `Y = Aᵀ·M·A` of tiles `t0 .. t0+nt−1` (`M` laid out as
+   * {@link SimdKernels.winoInput}'s `V`, `co` channels, a multiple of 4) into the NHWC batch at
+   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped.
+   */
+  winoOutput(
+    m: number,
+    mStride: number,
+    y: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+  ): void;
+  /**
+   * The adjoint of {@link SimdKernels.winoOutput}: `dM = A·dY·Aᵀ` of the 2×2 output tiles of
+   * `dy` (`[·, oh, ow, co]`; outside: zeros), laid out as `winoInput`'s `V`.
+   */
+  winoGradOutput(
+    dy: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    z: number,
+    zStride: number,
+  ): void;
+  /**
+   * `dst[j·dstStride/4 + i] = src[i·cols + j]` for `i < rows`, `j` in `[j0, j1)`: columns
+   * `j0 .. j1−1` of a row-major `[rows, cols]` matrix written as rows of `dst` (row stride
+   * `dstStride` bytes), in blocks of 8 rows.
+   */
+  transpose(
+    src: number,
+    rows: number,
+    cols: number,
+    j0: number,
+    j1: number,
+    dst: number,
+    dstStride: number,
+  ): void;
+  /** Sets `bytes` bytes at `dst` to zero. */
+  zero(dst: number, bytes: number): void;
+  /**
+   * `dst[i] = Σ_{p < parts} src[p·partStride/4 + i]` for `i < count` floats, the parts added in
+   * order `p = 0, 1, …` (a fixed reduction order); `partStride` in bytes.
+   */
+  sumParts(dst: number, src: number, partStride: number, parts: number, count: number): void;
   /**
    * Max-pooling gradient for NHWC `x` (`[n, h, w, ch]`, `ch` a multiple of 4) and `dy`
    * (`[n, oh, ow, ch]`) into `dx` (zeroed first); the first maximum of each window wins.
@@ -783,6 +895,588 @@ function maxPoolGradFunction(): WasmFunction {
   return f;
 }
 
+/** Strided row copy with zero padding (see {@link SimdKernels.copy2d}). */
+function copy2dFunction(): WasmFunction {
+  const f = new WasmFunction("copy2d", [I32, I32, I32, I32, I32, I32, I32]);
+  const [SRC, SS, DST, DS, ROWS, RB, PAD] = [0, 1, 2, 3, 4, 5, 6];
+  f.get(ROWS).i32Eqz().if().ret().end();
+  f.loop();
+  f.get(DST).get(SRC).get(RB).memoryCopy();
+  f.get(PAD).if();
+  f.get(DST).get(RB).i32Add().i32(0).get(PAD).memoryFill();
+  f.end();
+  f.get(SRC).get(SS).i32Add().set(SRC);
+  f.get(DST).get(DS).i32Add().set(DST);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/** Fused Adam update (see {@link SimdKernels.adam}). */
+function adamFunction(): WasmFunction {
+  const f = new WasmFunction("adam", [I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [P, M, V, G, PO, MO, VO, N, PAR] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const i = f.local(I32);
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const k = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local(V128)); // b1 c1 b2 c2 omb1 omb2 eps nlr
+  const [B1, C1, B2, C2, O1, O2, EPS, NLR] = k;
+  const g = f.local(V128);
+  const m1 = f.local(V128);
+  const v1 = f.local(V128);
+  const sk = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local(F32));
+  const sg = f.local(F32);
+  const sm = f.local(F32);
+  const sv = f.local(F32);
+  for (let j = 0; j < 8; j++) {
+    f.get(PAR).v128Load32Splat(4 * j).set(k[j]);
+    f.get(PAR).f32Load(4 * j).set(sk[j]);
+  }
+  f.get(N).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(N).i32(4).i32Mul().set(end);
+  f.i32(0).set(i);
+  f.block();
+  f.loop();
+  f.get(i).get(end4).i32GeU().brIf(1);
+  f.get(G).get(i).i32Add().v128Load().set(g);
+  // m' = m·b1 + g·c1
+  f.get(M).get(i).i32Add().v128Load().get(B1).f32x4Mul();
+  f.get(g).get(C1).f32x4Mul().f32x4Add().set(m1);
+  // v' = v·b2 + (g·g)·c2
+  f.get(V).get(i).i32Add().v128Load().get(B2).f32x4Mul();
+  f.get(g).get(g).f32x4Mul().get(C2).f32x4Mul().f32x4Add().set(v1);
+  f.get(MO).get(i).i32Add().get(m1).v128Store();
+  f.get(VO).get(i).i32Add().get(v1).v128Store();
+  // p' = ((m'/omb1) / (sqrt(v'/omb2) + eps))·nlr + p
+  f.get(PO).get(i).i32Add();
+  f.get(m1).get(O1).f32x4Div();
+  f.get(v1).get(O2).f32x4Div().f32x4Sqrt().get(EPS).f32x4Add();
+  f.f32x4Div().get(NLR).f32x4Mul();
+  f.get(P).get(i).i32Add().v128Load().f32x4Add();
+  f.v128Store();
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  const [b1, c1, b2, c2, o1, o2, eps, nlr] = sk;
+  f.block();
+  f.loop();
+  f.get(i).get(end).i32GeU().brIf(1);
+  f.get(G).get(i).i32Add().f32Load().set(sg);
+  f.get(M).get(i).i32Add().f32Load().get(b1).f32Mul();
+  f.get(sg).get(c1).f32Mul().f32Add().set(sm);
+  f.get(V).get(i).i32Add().f32Load().get(b2).f32Mul();
+  f.get(sg).get(sg).f32Mul().get(c2).f32Mul().f32Add().set(sv);
+  f.get(MO).get(i).i32Add().get(sm).f32Store();
+  f.get(VO).get(i).i32Add().get(sv).f32Store();
+  f.get(PO).get(i).i32Add();
+  f.get(sm).get(o1).f32Div();
+  f.get(sv).get(o2).f32Div().f32Sqrt().get(eps).f32Add();
+  f.f32Div().get(nlr).f32Mul();
+  f.get(P).get(i).i32Add().f32Load().f32Add();
+  f.f32Store();
+  f.get(i).i32(4).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Elementwise operations (see {@link SimdKernels.elementwise}). */
+function elementwiseFunction(): WasmFunction {
+  const f = new WasmFunction("elementwise", [I32, I32, I32, I32, I32, I32]);
+  const [OP, X, B, Y, N, ALPHA] = [0, 1, 2, 3, 4, 5];
+  const i = f.local(I32);
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const x = f.local(V128);
+  const alpha = f.local(V128);
+  const sx = f.local(F32);
+  const salpha = f.local(F32);
+  f.get(ALPHA).f32ReinterpretI32().tee(salpha).f32x4Splat().set(alpha);
+  f.get(N).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(N).i32(4).i32Mul().set(end);
+  /** step(v) of the value on the stack → 1, alpha or NaN (vector). */
+  const stepped = f.local(V128);
+  const stepOf = (v: number) => {
+    // (v > 0 ? 1 : alpha), then v (NaN) where v is NaN
+    f.f32x4Const(1).get(alpha).get(v).f32x4Const(0).f32x4Gt().v128Bitselect().set(stepped);
+    f.get(v).get(stepped).get(v).get(v).f32x4Ne().v128Bitselect();
+  };
+  const vectorLoop = (body: () => void) => {
+    f.i32(0).set(i);
+    f.block();
+    f.loop();
+    f.get(i).get(end4).i32GeU().brIf(1);
+    f.get(Y).get(i).i32Add();
+    f.get(X).get(i).i32Add().v128Load().set(x);
+    body();
+    f.v128Store();
+    f.get(i).i32(16).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  const scalarLoop = (body: () => void) => {
+    f.block();
+    f.loop();
+    f.get(i).get(end).i32GeU().brIf(1);
+    f.get(Y).get(i).i32Add();
+    f.get(X).get(i).i32Add().f32Load().set(sx);
+    body();
+    f.f32Store();
+    f.get(i).i32(4).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+  };
+  // Scalars go through lane 0 of a vector so that both loops share one definition.
+  const scalarVia = (body: (v: number) => void) => {
+    f.get(sx).f32x4Splat().set(x);
+    body(x);
+    f.f32x4ExtractLane0();
+  };
+  const ops: ((v: number) => void)[] = [
+    // 0 relu: v & (v > 0 | v ≠ v)
+    (v) => {
+      f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And();
+    },
+    // 1 step
+    (v) => stepOf(v),
+    // 2 multiply
+    (v) => {
+      f.get(v).get(B).get(i).i32Add().v128Load().f32x4Mul();
+    },
+    // 3 add
+    (v) => {
+      f.get(v).get(B).get(i).i32Add().v128Load().f32x4Add();
+    },
+    // 4 x · step(b)
+    (v) => {
+      const s = f.local(V128);
+      f.get(B).get(i).i32Add().v128Load().set(s);
+      f.get(v);
+      stepOf(s);
+      f.f32x4Mul();
+    },
+  ];
+  ops.forEach((body, k) => {
+    f.get(OP).i32(k).i32Eq().if();
+    vectorLoop(() => body(x));
+    scalarLoop(() => {
+      if (k === 2 || k === 3 || k === 4) {
+        // binary: load b's scalar into a vector lane too
+        const sb = f.local(F32);
+        f.get(B).get(i).i32Add().f32Load().set(sb);
+        f.get(sx).f32x4Splat().set(x);
+        if (k === 2) f.get(x).get(sb).f32x4Splat().f32x4Mul();
+        else if (k === 3) f.get(x).get(sb).f32x4Splat().f32x4Add();
+        else {
+          const s = f.local(V128);
+          f.get(sb).f32x4Splat().set(s);
+          f.get(x);
+          stepOf(s);
+          f.f32x4Mul();
+        }
+        f.f32x4ExtractLane0();
+      } else scalarVia(body);
+    });
+    f.ret();
+    f.end();
+  });
+  return f;
+}
+
+/**
+ * Shared start of the Winograd tile loops: for tile `t` (local `T`), sets image pointer `img`
+ * (from `base` and the image size `imgBytes`), tile row and column `ty`, `tx`.
+ */
+function tileCoordinates(
+  f: WasmFunction,
+  t: number,
+  th: number,
+  tw: number,
+  base: number,
+  imgBytes: number,
+  img: number,
+  ty: number,
+  tx: number,
+): void {
+  const per = f.local(I32);
+  const r = f.local(I32);
+  f.get(th).get(tw).i32Mul().set(per);
+  f.get(t).get(per).i32DivS().tee(r).get(imgBytes).i32Mul().get(base).i32Add().set(img);
+  f.get(t).get(r).get(per).i32Mul().i32Sub().tee(r).get(tw).i32DivS().set(ty);
+  f.get(r).get(ty).get(tw).i32Mul().i32Sub().set(tx);
+}
+
+/** Winograd input transform (see {@link SimdKernels.winoInput}). */
+function winoInputFunction(): WasmFunction {
+  const P: ValType[] = new Array(12).fill(I32);
+  const f = new WasmFunction("winoInput", P);
+  const [X, H, W, CH, TH, TW, PT, PL, T0, NT, VP, VS] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const chb = f.local(I32);
+  const q = f.local(I32);
+  const out = f.local(I32); // V + (t−t0)·ch·4
+  const addr: number[] = []; // 16 tap addresses (img-relative byte offsets), −1 when outside
+  for (let k = 0; k < 16; k++) addr.push(f.local(I32));
+  const yy = f.local(I32);
+  const xx = f.local(I32);
+  const d: number[] = [];
+  for (let k = 0; k < 16; k++) d.push(f.local(V128));
+  const tmp: number[] = [];
+  for (let k = 0; k < 16; k++) tmp.push(f.local(V128));
+  f.get(CH).i32(4).i32Mul().set(chb);
+  f.get(H).get(W).i32Mul().get(chb).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(VP).set(out);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, X, imgBytes, img, ty, tx);
+  for (let i = 0; i < 4; i++) {
+    for (let j = 0; j < 4; j++) {
+      const k = i * 4 + j;
+      f.get(ty).i32(2).i32Mul().get(PT).i32Sub().i32(i).i32Add().set(yy);
+      f.get(tx).i32(2).i32Mul().get(PL).i32Sub().i32(j).i32Add().set(xx);
+      // address or −1
+      f.get(img).get(yy).get(W).i32Mul().get(xx).i32Add().get(chb).i32Mul().i32Add();
+      f.i32(-1);
+      f.get(yy).get(H).i32LtU().get(xx).get(W).i32LtU().i32And();
+      f.select().set(addr[k]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(chb).i32GeS().brIf(1);
+  for (let k = 0; k < 16; k++) {
+    f.get(addr[k]).i32(-1).i32Eq().if();
+    f.f32x4Const(0).set(d[k]);
+    f.else();
+    f.get(addr[k]).get(q).i32Add().v128Load().set(d[k]);
+    f.end();
+  }
+  // rows: tmp[ξ][j] from d[i][j]
+  for (let j = 0; j < 4; j++) {
+    const dd = (i: number) => d[i * 4 + j];
+    f.get(dd(0)).get(dd(2)).f32x4Sub().set(tmp[0 * 4 + j]);
+    f.get(dd(1)).get(dd(2)).f32x4Add().set(tmp[1 * 4 + j]);
+    f.get(dd(2)).get(dd(1)).f32x4Sub().set(tmp[2 * 4 + j]);
+    f.get(dd(1)).get(dd(3)).f32x4Sub().set(tmp[3 * 4 + j]);
+  }
+  // columns: V[ξ][ν], stored at out + (ξ·4+ν)·vStride + q
+  const store = (p: number, a: number, b: number, op: "add" | "sub") => {
+    f.get(out).get(VS).i32(p).i32Mul().i32Add().get(q).i32Add();
+    f.get(a).get(b);
+    if (op === "add") f.f32x4Add();
+    else f.f32x4Sub();
+    f.v128Store();
+  };
+  for (let xi = 0; xi < 4; xi++) {
+    const tt = (j: number) => tmp[xi * 4 + j];
+    store(xi * 4 + 0, tt(0), tt(2), "sub");
+    store(xi * 4 + 1, tt(1), tt(2), "add");
+    store(xi * 4 + 2, tt(2), tt(1), "sub");
+    store(xi * 4 + 3, tt(1), tt(3), "sub");
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(out).get(chb).i32Add().set(out);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Winograd output transform (see {@link SimdKernels.winoOutput}). */
+function winoOutputFunction(): WasmFunction {
+  const P: ValType[] = new Array(10).fill(I32);
+  const f = new WasmFunction("winoOutput", P);
+  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const cob = f.local(I32);
+  const q = f.local(I32);
+  const src = f.local(I32);
+  const addr: number[] = [];
+  for (let k = 0; k < 4; k++) addr.push(f.local(I32));
+  const m: number[] = [];
+  for (let k = 0; k < 16; k++) m.push(f.local(V128));
+  const s: number[] = [];
+  for (let k = 0; k < 8; k++) s.push(f.local(V128));
+  f.get(CO).i32(4).i32Mul().set(cob);
+  f.get(OH).get(OW).i32Mul().get(cob).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(MP).set(src);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, Y, imgBytes, img, ty, tx);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      const yy = () => f.get(ty).i32(2).i32Mul().i32(a).i32Add();
+      const xx = () => f.get(tx).i32(2).i32Mul().i32(b).i32Add();
+      f.get(img);
+      yy();
+      f.get(OW).i32Mul();
+      xx();
+      f.i32Add().get(cob).i32Mul().i32Add();
+      f.i32(-1);
+      yy();
+      f.get(OH).i32LtU();
+      xx();
+      f.get(OW).i32LtU().i32And();
+      f.select().set(addr[a * 2 + b]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(cob).i32GeS().brIf(1);
+  for (let k = 0; k < 16; k++) {
+    f.get(src).get(MS).i32(k).i32Mul().i32Add().get(q).i32Add().v128Load().set(m[k]);
+  }
+  // rows: s[a][j] = Σ_ξ Aᵀ[a][ξ] m[ξ][j]
+  for (let j = 0; j < 4; j++) {
+    const mm = (i: number) => m[i * 4 + j];
+    f.get(mm(0)).get(mm(1)).f32x4Add().get(mm(2)).f32x4Add().set(s[0 * 4 + j]);
+    f.get(mm(1)).get(mm(2)).f32x4Sub().get(mm(3)).f32x4Sub().set(s[1 * 4 + j]);
+  }
+  for (let a = 0; a < 2; a++) {
+    const ss = (j: number) => s[a * 4 + j];
+    for (let b = 0; b < 2; b++) {
+      const k = a * 2 + b;
+      f.get(addr[k]).i32(-1).i32Ne().if();
+      f.get(addr[k]).get(q).i32Add();
+      if (b === 0) f.get(ss(0)).get(ss(1)).f32x4Add().get(ss(2)).f32x4Add();
+      else f.get(ss(1)).get(ss(2)).f32x4Sub().get(ss(3)).f32x4Sub();
+      f.v128Store();
+      f.end();
+    }
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(src).get(cob).i32Add().set(src);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Adjoint of the Winograd output transform (see {@link SimdKernels.winoGradOutput}). */
+function winoGradOutputFunction(): WasmFunction {
+  const P: ValType[] = new Array(10).fill(I32);
+  const f = new WasmFunction("winoGradOutput", P);
+  const [DY, OH, OW, CO, TH, TW, T0, NT, ZP, ZS] = [...P.keys()];
+  const t = f.local(I32);
+  const tEnd = f.local(I32);
+  const img = f.local(I32);
+  const ty = f.local(I32);
+  const tx = f.local(I32);
+  const imgBytes = f.local(I32);
+  const cob = f.local(I32);
+  const q = f.local(I32);
+  const out = f.local(I32);
+  const addr: number[] = [];
+  for (let k = 0; k < 4; k++) addr.push(f.local(I32));
+  const d: number[] = [];
+  for (let k = 0; k < 4; k++) d.push(f.local(V128));
+  const e: number[] = [];
+  for (let k = 0; k < 8; k++) e.push(f.local(V128));
+  f.get(CO).i32(4).i32Mul().set(cob);
+  f.get(OH).get(OW).i32Mul().get(cob).i32Mul().set(imgBytes);
+  f.get(T0).set(t);
+  f.get(T0).get(NT).i32Add().set(tEnd);
+  f.get(ZP).set(out);
+  f.block();
+  f.loop();
+  f.get(t).get(tEnd).i32GeS().brIf(1);
+  tileCoordinates(f, t, TH, TW, DY, imgBytes, img, ty, tx);
+  for (let a = 0; a < 2; a++) {
+    for (let b = 0; b < 2; b++) {
+      const yy = () => f.get(ty).i32(2).i32Mul().i32(a).i32Add();
+      const xx = () => f.get(tx).i32(2).i32Mul().i32(b).i32Add();
+      f.get(img);
+      yy();
+      f.get(OW).i32Mul();
+      xx();
+      f.i32Add().get(cob).i32Mul().i32Add();
+      f.i32(-1);
+      yy();
+      f.get(OH).i32LtU();
+      xx();
+      f.get(OW).i32LtU().i32And();
+      f.select().set(addr[a * 2 + b]);
+    }
+  }
+  f.i32(0).set(q);
+  f.block();
+  f.loop();
+  f.get(q).get(cob).i32GeS().brIf(1);
+  for (let k = 0; k < 4; k++) {
+    f.get(addr[k]).i32(-1).i32Eq().if();
+    f.f32x4Const(0).set(d[k]);
+    f.else();
+    f.get(addr[k]).get(q).i32Add().v128Load().set(d[k]);
+    f.end();
+  }
+  // e[ξ][b] = Σ_a A[ξ][a] dY[a][b], A = [[1,0],[1,1],[1,−1],[0,−1]]
+  for (let b = 0; b < 2; b++) {
+    const dd = (a: number) => d[a * 2 + b];
+    f.get(dd(0)).set(e[0 * 2 + b]);
+    f.get(dd(0)).get(dd(1)).f32x4Add().set(e[1 * 2 + b]);
+    f.get(dd(0)).get(dd(1)).f32x4Sub().set(e[2 * 2 + b]);
+    f.f32x4Const(0).get(dd(1)).f32x4Sub().set(e[3 * 2 + b]);
+  }
+  // dM[ξ][ν] = Σ_b e[ξ][b] A[ν][b]
+  const store = (p: number, body: () => void) => {
+    f.get(out).get(ZS).i32(p).i32Mul().i32Add().get(q).i32Add();
+    body();
+    f.v128Store();
+  };
+  for (let xi = 0; xi < 4; xi++) {
+    const ee = (b: number) => e[xi * 2 + b];
+    store(xi * 4 + 0, () => f.get(ee(0)));
+    store(xi * 4 + 1, () => f.get(ee(0)).get(ee(1)).f32x4Add());
+    store(xi * 4 + 2, () => f.get(ee(0)).get(ee(1)).f32x4Sub());
+    store(xi * 4 + 3, () => f.f32x4Const(0).get(ee(1)).f32x4Sub());
+  }
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(out).get(cob).i32Add().set(out);
+  f.get(t).i32(1).i32Add().set(t);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Blocked transpose of a column range (see {@link SimdKernels.transpose}). */
+function transposeFunction(): WasmFunction {
+  const f = new WasmFunction("transpose", [I32, I32, I32, I32, I32, I32, I32]);
+  const [SRC, ROWS, COLS, J0, J1, DST, DS] = [0, 1, 2, 3, 4, 5, 6];
+  const i0 = f.local(I32);
+  const i1 = f.local(I32);
+  const i = f.local(I32);
+  const j = f.local(I32);
+  const s = f.local(I32);
+  const d = f.local(I32);
+  f.i32(0).set(i0);
+  f.block();
+  f.loop(); // row blocks of 8
+  f.get(i0).get(ROWS).i32GeS().brIf(1);
+  f.get(i0).i32(8).i32Add().tee(i1).get(ROWS).i32GtS().if().get(ROWS).set(i1).end();
+  f.get(J0).set(j);
+  f.block();
+  f.loop(); // columns
+  f.get(j).get(J1).i32GeS().brIf(1);
+  f.get(SRC).get(i0).get(COLS).i32Mul().get(j).i32Add().i32(4).i32Mul().i32Add().set(s);
+  f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i0).i32(4).i32Mul().i32Add().set(d);
+  f.get(i0).set(i);
+  f.block();
+  f.loop(); // rows of the block
+  f.get(i).get(i1).i32GeS().brIf(1);
+  f.get(d).get(s).f32Load().f32Store();
+  f.get(s).get(COLS).i32(4).i32Mul().i32Add().set(s);
+  f.get(d).i32(4).i32Add().set(d);
+  f.get(i).i32(1).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(j).i32(1).i32Add().set(j);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(i0).i32(8).i32Add().set(i0);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/** Zero fill (see {@link SimdKernels.zero}). */
+function zeroFunction(): WasmFunction {
+  const f = new WasmFunction("zero", [I32, I32]);
+  f.get(0).i32(0).get(1).memoryFill();
+  return f;
+}
+
+/** Ordered sum of partial results (see {@link SimdKernels.sumParts}). */
+function sumPartsFunction(): WasmFunction {
+  const f = new WasmFunction("sumParts", [I32, I32, I32, I32, I32]);
+  const [DST, SRC, STRIDE, PARTS, COUNT] = [0, 1, 2, 3, 4];
+  const i = f.local(I32); // byte offset
+  const end4 = f.local(I32);
+  const end = f.local(I32);
+  const p = f.local(I32);
+  const q = f.local(I32);
+  const acc = f.local(V128);
+  const sacc = f.local(F32);
+  f.get(COUNT).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COUNT).i32(4).i32Mul().set(end);
+  f.i32(0).set(i);
+  f.block();
+  f.loop();
+  f.get(i).get(end4).i32GeU().brIf(1);
+  f.get(SRC).get(i).i32Add().tee(q).v128Load().set(acc);
+  f.i32(1).set(p);
+  f.block();
+  f.loop();
+  f.get(p).get(PARTS).i32GeS().brIf(1);
+  f.get(q).get(STRIDE).i32Add().set(q);
+  f.get(acc).get(q).v128Load().f32x4Add().set(acc);
+  f.get(p).i32(1).i32Add().set(p);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DST).get(i).i32Add().get(acc).v128Store();
+  f.get(i).i32(16).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop();
+  f.get(i).get(end).i32GeU().brIf(1);
+  f.get(SRC).get(i).i32Add().tee(q).f32Load().set(sacc);
+  f.i32(1).set(p);
+  f.block();
+  f.loop();
+  f.get(p).get(PARTS).i32GeS().brIf(1);
+  f.get(q).get(STRIDE).i32Add().set(q);
+  f.get(sacc).get(q).f32Load().f32Add().set(sacc);
+  f.get(p).i32(1).i32Add().set(p);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DST).get(i).i32Add().get(sacc).f32Store();
+  f.get(i).i32(4).i32Add().set(i);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
 /**
  * Builds the module's bytes (functions in the order: tile kernels, `gemm`, `im2col`, `col2im`,
  * `maxPoolGrad`, `maxPoolGrad2x2`, `colSum`, `addRow`, `maxPool2x2`).
@@ -793,7 +1487,7 @@ function maxPoolGradFunction(): WasmFunction {
  * WebAssembly.validate(simdModuleBytes()); // true where relaxed SIMD is supported
  * ```
  */
-export function simdModuleBytes(mr = GEMM_MR): Uint8Array<ArrayBuffer> {
+export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Array<ArrayBuffer> {
   const fns: WasmFunction[] = [];
   const idx = new Map<string, number>();
   for (const mode of ["row", "col", "any"] as AMode[]) {
@@ -812,14 +1506,85 @@ export function simdModuleBytes(mr = GEMM_MR): Uint8Array<ArrayBuffer> {
   fns.push(colSumFunction());
   fns.push(addRowFunction());
   fns.push(maxPool2x2Function());
-  return assemble(fns);
+  fns.push(copy2dFunction());
+  fns.push(zeroFunction());
+  fns.push(sumPartsFunction());
+  fns.push(adamFunction());
+  fns.push(elementwiseFunction());
+  fns.push(winoInputFunction());
+  fns.push(winoOutputFunction());
+  fns.push(winoGradOutputFunction());
+  fns.push(transposeFunction());
+  return assemble(fns, sharedMaximum);
 }
 
-const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
+/** A module instance on one memory, with the module (for worker threads) and the names. */
+export interface SimdInstance {
+  /** The exported kernels. */
+  kernels: SimdKernels;
+  /** The instance. */
+  instance: WebAssembly.Instance;
+  /** The compiled module (shared memories: the variant that imports a shared memory). */
+  module: WebAssembly.Module;
+  /** Names of the exported functions, in export order (the indices programs use). */
+  names: string[];
+}
+
+const instances = new WeakMap<WebAssembly.Memory, SimdInstance>();
+const modules = new Map<string, WebAssembly.Module | null>();
+
+function compiled(sharedMaximum: number | undefined): WebAssembly.Module | undefined {
+  const key = String(sharedMaximum);
+  let m = modules.get(key);
+  if (m === undefined) {
+    const bytes = simdModuleBytes(GEMM_MR, sharedMaximum);
+    m = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
+    modules.set(key, m);
+  }
+  return m ?? undefined;
+}
 
 /**
- * The kernels instantiated on `memory` (cached per memory), or `undefined` when this engine
- * lacks WebAssembly relaxed SIMD.
+ * The kernels instantiated on `memory` (cached per memory) with their module and export names,
+ * or `undefined` when this engine lacks WebAssembly relaxed SIMD. A shared memory gets the
+ * variant that imports a shared memory of `maxPages` pages at most (the memory's own maximum).
+ *
+ * @example
+ * ```ts
+ * import { simdInstance } from "./simd_module.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 16, shared: true });
+ * const k = simdInstance(memory, 16);
+ * console.log(k?.names.includes("gemm")); // true
+ * ```
+ */
+export function simdInstance(
+  memory: WebAssembly.Memory,
+  maxPages?: number,
+): SimdInstance | undefined {
+  const cached = instances.get(memory);
+  if (cached !== undefined) return cached;
+  const shared = memory.buffer instanceof SharedArrayBuffer;
+  if (shared && maxPages === undefined) {
+    throw new Error("simdInstance: a shared memory needs its maximum size in pages");
+  }
+  const module = compiled(shared ? maxPages : undefined);
+  if (module === undefined) return undefined;
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  const names = WebAssembly.Module.exports(module).filter((e) => e.kind === "function")
+    .map((e) => e.name);
+  const bound: SimdInstance = {
+    kernels: instance.exports as unknown as SimdKernels,
+    instance,
+    module,
+    names,
+  };
+  instances.set(memory, bound);
+  return bound;
+}
+
+/**
+ * The kernels instantiated on an unshared `memory` (cached per memory), or `undefined` when this
+ * engine lacks WebAssembly relaxed SIMD.
  *
  * @example
  * ```ts
@@ -829,13 +1594,9 @@ const instances = new WeakMap<WebAssembly.Memory, SimdKernels>();
  * // k?.gemm(...)
  * ```
  */
-export function simdKernels(memory: WebAssembly.Memory): SimdKernels | undefined {
-  const cached = instances.get(memory);
-  if (cached !== undefined) return cached;
-  const bytes = simdModuleBytes();
-  if (!WebAssembly.validate(bytes)) return undefined;
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const k = inst.exports as unknown as SimdKernels;
-  instances.set(memory, k);
-  return k;
+export function simdKernels(
+  memory: WebAssembly.Memory,
+  maxPages?: number,
+): SimdKernels | undefined {
+  return simdInstance(memory, maxPages)?.kernels;
 }

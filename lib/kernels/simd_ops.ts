@@ -2,19 +2,30 @@
  * Convolution passes on the wasm backend's heap with our SIMD kernels (`simd_module.ts`), in
  * row chunks that stay in cache:
  *
- * - forward: `y = im2col(x) · W` (`[n·oh·ow, fh·fw·ci] · [fh·fw·ci, co]`);
- * - filter gradient: `dW = im2col(x)ᵀ · dy`, accumulated chunk by chunk;
- * - input gradient: `dx = col2im(dy · Wᵀ)` (no multiplications by inserted zeros, any stride).
+ * - forward: `y = im2col(x) · W` (`[n·oh·ow, fh·fw·ci] · [fh·fw·ci, co]`), rows split between
+ *   the threads;
+ * - filter gradient: `dW = im2col(x)ᵀ · dy`, the rows `n·oh·ow` cut into a number of parts that
+ *   depends on the shape only, each part's product accumulated chunk by chunk, the parts then
+ *   added in a fixed order (the same numbers whatever the thread count);
+ * - input gradient: `dx = col2im(dy · Wᵀ)` (no multiplications by inserted zeros, any stride),
+ *   images split between the threads.
  *
  * Pointers are byte offsets into the heap; channel counts that are not multiples of 4 go through
- * zero-padded copies (exact, only slower).
+ * zero-padded copies (exact, only slower). Work runs on the threads of `parallel.ts`.
  *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
 import type { TensorInfo } from "@tensorflow/tfjs";
-import { GEMM_MR, type SimdKernels, simdKernels } from "./simd_module.ts";
+import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
+import { instanceFor, type Parallel, parallelFor, Program, splitRange } from "./parallel.ts";
+import {
+  conv2dBackpropFilterWinograd,
+  conv2dBackpropInputWinograd,
+  conv2dForwardWinograd,
+  convAlgorithm,
+} from "./winograd.ts";
 
 /** Geometry of a 2-D convolution over an NHWC batch (all NHWC, filter `[fh, fw, ci, co]`). */
 export interface ConvGeometry {
@@ -91,7 +102,8 @@ export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
  * import * as tf from "@tensorflow/tfjs";
  * import { simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const k = simdFor(tf.backend() as unknown as WasmBackendLike);
  * console.log(k !== undefined);
  * ```
@@ -100,7 +112,7 @@ export function simdFor(backend: WasmBackendLike): SimdKernels | undefined {
   if (disabled) return undefined;
   const memory = backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  return simdKernels(memory);
+  return instanceFor(memory)?.kernels;
 }
 
 let disabled = false;
@@ -127,6 +139,8 @@ export function setSimdDisabled(off: boolean): void {
  * import * as tf from "@tensorflow/tfjs";
  * import { heapOffset } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const at = heapOffset(tf.backend() as unknown as WasmBackendLike, tf.zeros([2]));
  * ```
  */
@@ -140,42 +154,20 @@ const F = 4; // bytes per float
 const ceil4 = (v: number) => (v + 3) & ~3;
 
 /** Temporary heap buffers of one kernel call, released together. */
-class Scratch {
+export class Scratch {
   private readonly infos: TensorInfo[] = [];
+  /** @param be the backend whose heap the buffers live on */
   constructor(private readonly be: WasmBackendLike) {}
-  /** Allocates `floats` floats; returns the tensor info (offset via {@link heapOffset}). */
-  alloc(floats: number): TensorInfo {
+  /** Allocates `floats` floats; returns the byte offset (valid until {@link Scratch.free}). */
+  alloc(floats: number): number {
     const t = this.be.makeOutput([Math.max(1, floats)], "float32");
     this.infos.push(t);
-    return t;
+    return heapOffset(this.be, t);
   }
   /** Releases everything. */
   free(): void {
     for (const t of this.infos) this.be.disposeData(t.dataId);
     this.infos.length = 0;
-  }
-}
-
-function heapF32(be: WasmBackendLike, byteOffset: number, floats: number): Float32Array {
-  return new Float32Array(be.wasm.HEAPU8.buffer, byteOffset, floats);
-}
-
-/** Copies `rows` rows of `cols` floats between row strides (in floats). */
-function copyRows(
-  be: WasmBackendLike,
-  src: number,
-  srcStride: number,
-  dst: number,
-  dstStride: number,
-  rows: number,
-  cols: number,
-  zeroPad = false,
-): void {
-  const s = heapF32(be, src, (rows - 1) * srcStride + cols);
-  const d = heapF32(be, dst, (rows - 1) * dstStride + (zeroPad ? dstStride : cols));
-  for (let r = 0; r < rows; r++) {
-    d.set(s.subarray(r * srcStride, r * srcStride + cols), r * dstStride);
-    if (zeroPad) d.fill(0, r * dstStride + cols, (r + 1) * dstStride);
   }
 }
 
@@ -185,16 +177,190 @@ function chunkRows(floatsPerRow: number, budget: number, total: number): number 
   return Math.min(r, Math.max(GEMM_MR, Math.ceil(total / GEMM_MR) * GEMM_MR));
 }
 
+/** Default of {@link setParallelThreshold}: 2¹⁸ multiply-adds (or elements), about 10 µs. */
+export const PARALLEL_MIN_WORK = 1 << 18;
+
+let minWork = PARALLEL_MIN_WORK;
+
 /**
- * `gemm` in cache blocks: the inner dimension in chunks of {@link KC} (so that a register tile's
- * strip of `B` stays in L1 across neighbouring tiles), accumulating into `C`; same arguments as
- * {@link SimdKernels.gemm} (`n` a multiple of 4).
+ * Sets the work (multiply-adds, or elements for memory-bound kernels) below which a kernel stays
+ * on one thread (waking a thread costs some microseconds); 0 splits every kernel, which the
+ * tests use to exercise the splits on small shapes. Returns the previous value.
+ *
+ * @example
+ * ```ts
+ * import { setParallelThreshold } from "./simd_ops.ts";
+ * const old = setParallelThreshold(0);
+ * setParallelThreshold(old);
+ * ```
+ */
+export function setParallelThreshold(work: number): number {
+  if (!Number.isFinite(work) || work < 0) {
+    throw new RangeError(`setParallelThreshold: expected a non-negative number, got ${work}`);
+  }
+  const old = minWork;
+  minWork = work;
+  return old;
+}
+
+/**
+ * Threads worth using for `work` multiply-adds (or elements).
+ *
+ * @example
+ * ```ts
+ * import { threadsFor } from "./simd_ops.ts";
+ * threadsFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9); // 2
+ * ```
+ */
+export function threadsFor(par: Parallel, work: number): number {
+  return work < minWork ? 1 : par.threads;
+}
+
+/** Tasks a thread gets on average when a kernel splits its work (for balance under load). */
+export const TASKS_PER_THREAD = 4;
+
+/**
+ * How many tasks to cut `work` into: 1 when it stays on one thread (see {@link threadsFor}),
+ * else {@link TASKS_PER_THREAD} per thread, at most `units` (the indivisible pieces).
+ *
+ * @example
+ * ```ts
+ * import { tasksFor } from "./simd_ops.ts";
+ * tasksFor({ threads: 2, fn: () => 0, run: () => {} }, 1e9, 100); // 8
+ * ```
+ */
+export function tasksFor(par: Parallel, work: number, units: number): number {
+  const t = threadsFor(par, work);
+  return Math.max(1, Math.min(units, t === 1 ? 1 : t * TASKS_PER_THREAD));
+}
+
+/**
+ * Appends to `p` the calls of `gemm` in cache blocks: the inner dimension in chunks of {@link KC}
+ * (so that a register tile's strip of `B` stays in L1 across neighbouring tiles), accumulating
+ * into `C`; same arguments as {@link SimdKernels.gemm} (`n` a multiple of 4).
+ *
+ * @example
+ * ```ts
+ * import { gemmCalls } from "./simd_ops.ts";
+ * import { Program } from "./parallel.ts";
+ * const p = new Program();
+ * gemmCalls(p, 0, 1024, 12, 4, 72, 2048, 16, 4096, 16, 2, 4, 3, 0);
+ * console.log(p.length); // 1
+ * ```
+ */
+export function gemmCalls(
+  p: Program,
+  gemm: number,
+  a: number,
+  aRow: number,
+  aStep: number,
+  aBlock: number,
+  b: number,
+  bStep: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  kk: number,
+  acc: number,
+): void {
+  if (m === 0 || n === 0) return;
+  if (kk <= KC + KC / 2) {
+    p.call(gemm, a, aRow, aStep, aBlock, b, bStep, c, ldc, m, n, kk, acc);
+    return;
+  }
+  for (let k0 = 0; k0 < kk; k0 += KC) {
+    const depth = Math.min(KC, kk - k0);
+    p.call(
+      gemm,
+      a + k0 * aStep,
+      aRow,
+      aStep,
+      aBlock,
+      b + k0 * bStep,
+      bStep,
+      c,
+      ldc,
+      m,
+      n,
+      depth,
+      k0 > 0 ? 1 : acc,
+    );
+  }
+}
+
+/**
+ * `C (+)= A·B` as {@link gemmCalls}, its rows split between the threads of `par` (in multiples of
+ * the register tile's rows; each row's sums are the same whatever the split).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { gemmParallel, heapOffset } from "./simd_ops.ts";
+ * import { parallelFor } from "./parallel.ts";
+ * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const be = tf.backend() as unknown as WasmBackendLike;
+ * const a = tf.ones([2, 3]);
+ * const b = tf.ones([3, 4]);
+ * const c = be.makeOutput([2, 4], "float32");
+ * gemmParallel(parallelFor(be)!, heapOffset(be, a), 12, 4, 6 * 12, heapOffset(be, b), 16,
+ *   heapOffset(be, c), 16, 2, 4, 3, 0); // c = 3 everywhere
+ * ```
+ */
+export function gemmParallel(
+  par: Parallel,
+  a: number,
+  aRow: number,
+  aStep: number,
+  aBlock: number,
+  b: number,
+  bStep: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  kk: number,
+  acc: number,
+): void {
+  const tasks = tasksFor(par, m * n * kk, Math.ceil(m / GEMM_MR));
+  const gemm = par.fn("gemm");
+  par.run(
+    splitRange(m, tasks, GEMM_MR).filter(([r0, r1]) => r1 > r0).map(([r0, r1]) => {
+      const p = new Program();
+      const blocks = r0 / GEMM_MR;
+      gemmCalls(
+        p,
+        gemm,
+        a + blocks * aBlock,
+        aRow,
+        aStep,
+        aBlock,
+        b,
+        bStep,
+        c + r0 * ldc,
+        ldc,
+        r1 - r0,
+        n,
+        kk,
+        acc,
+      );
+      return p;
+    }),
+  );
+}
+
+/**
+ * `gemm` in cache blocks on the calling thread (see {@link gemmCalls}).
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { gemmBlocked, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const a = tf.ones([2, 3]);
  * const b = tf.ones([3, 4]);
@@ -244,6 +410,26 @@ export function gemmBlocked(
 /** Inner-dimension chunk of {@link gemmBlocked}. */
 export const KC = 256;
 
+function parOf(be: WasmBackendLike): Parallel {
+  const par = parallelFor(be);
+  if (par === undefined) throw new Error("simd_ops: the SIMD kernels are not available");
+  return par;
+}
+
+/** The im2col call of rows `r0 .. r0+nr−1` of geometry `g` into the thread's scratch at `dst`. */
+function im2colCall(
+  p: Program,
+  fn: number,
+  x: number,
+  g: ConvGeometry,
+  r0: number,
+  nr: number,
+  dst: number,
+): void {
+  const { h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl } = g;
+  p.callScratch(fn, 1 << 16, x, h, w, ci, oh, ow, fh, fw, sh, sw, dh, dw, pt, pl, r0, nr, dst);
+}
+
 /**
  * Forward convolution `y[n·oh·ow, co] = im2col(x) · W` at heap offsets `x`, `w` (`[fh, fw, ci,
  * co]`) and `y` (`[n, oh, ow, co]`).
@@ -253,6 +439,8 @@ export const KC = 256;
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dForwardSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 3, 3, 4]);
  * const w = tf.ones([3, 3, 4, 8]);
@@ -271,55 +459,96 @@ export function conv2dForwardSimd(
   y: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("forward", g) === "winograd") return conv2dForwardWinograd(be, x, w, y, g);
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
   const co4 = ceil4(g.co);
-  const rows = chunkRows(kk + co4, 96 * 1024, m);
+  const padded = co4 !== g.co;
+  const tasks = tasksFor(par, m * kk * g.co, Math.ceil(m / GEMM_MR));
+  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / tasks));
+  // Per thread: the im2col chunk, then (padded) the product chunk.
+  const colsAt = 0;
+  const outAt = rows * kk * F;
+  const perThread = outAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
-    const colsT = scratch.alloc(rows * kk);
+    const area = scratch.alloc(par.threads * perThread / F);
     let wp = w;
-    let outT: TensorInfo | undefined;
-    if (co4 !== g.co) {
-      const wT = scratch.alloc(kk * co4);
-      outT = scratch.alloc(rows * co4);
-      wp = heapOffset(be, wT);
-      copyRows(be, w, g.co, wp, co4, kk, g.co, true);
+    if (padded) {
+      wp = scratch.alloc(kk * co4);
+      k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
-    const cols = heapOffset(be, colsT);
-    const out = outT === undefined ? 0 : heapOffset(be, outT);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      k.im2col(
-        x,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-      );
-      if (outT === undefined) {
-        const c = y + r0 * g.co * F;
-        k.gemm(cols, kk * F, F, GEMM_MR * kk * F, wp, g.co * F, c, g.co * F, nr, g.co, kk, 0);
-      } else {
-        k.gemm(cols, kk * F, F, GEMM_MR * kk * F, wp, co4 * F, out, co4 * F, nr, co4, kk, 0);
-        copyRows(be, out, co4, y + r0 * g.co * F, g.co, nr, g.co);
-      }
-    }
+    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    par.run(
+      splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
+        const p = new Program();
+        for (let r0 = a; r0 < b; r0 += rows) {
+          const nr = Math.min(rows, b - r0);
+          im2colCall(p, im2col, x, g, r0, nr, colsAt);
+          if (!padded) {
+            const c = y + r0 * g.co * F;
+            p.callScratch(
+              gemm,
+              1,
+              colsAt,
+              kk * F,
+              F,
+              GEMM_MR * kk * F,
+              wp,
+              g.co * F,
+              c,
+              g.co * F,
+              nr,
+              g.co,
+              kk,
+              0,
+            );
+          } else {
+            p.callScratch(
+              gemm,
+              0b1000001,
+              colsAt,
+              kk * F,
+              F,
+              GEMM_MR * kk * F,
+              wp,
+              co4 * F,
+              outAt,
+              co4 * F,
+              nr,
+              co4,
+              kk,
+              0,
+            );
+            p.callScratch(copy2d, 1, outAt, co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+          }
+        }
+        return p;
+      }),
+      area,
+      perThread,
+    );
   } finally {
     scratch.free();
   }
+}
+
+/**
+ * Parts the rows `n·oh·ow` of a filter gradient are cut into: a function of the row count only
+ * (never of the thread count), so that the order of the additions is fixed.
+ *
+ * @example
+ * ```ts
+ * import { reductionParts } from "./simd_ops.ts";
+ * reductionParts(15488); // 8
+ * reductionParts(100); // 1
+ * ```
+ */
+export function reductionParts(rows: number): number {
+  let parts = 1;
+  while (parts < 16 && rows / (parts * 2) >= 1024) parts *= 2;
+  return parts;
 }
 
 /**
@@ -331,6 +560,8 @@ export function conv2dForwardSimd(
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropFilterSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const x = tf.ones([1, 3, 3, 4]);
  * const dy = tf.ones([1, 1, 1, 8]);
@@ -348,52 +579,117 @@ export function conv2dBackpropFilterSimd(
   dw: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("filter", g) === "winograd") {
+    return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
+  }
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
   const co4 = ceil4(g.co);
-  const rows = chunkRows(kk + co4, 96 * 1024, m);
+  const padded = co4 !== g.co;
+  if (m === 0) {
+    k.zero(dw, kk * g.co * F);
+    return;
+  }
+  const P = reductionParts(m);
+  const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / P));
+  const colsAt = 0;
+  const dysAt = rows * kk * F;
+  const perThread = dysAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
-    const colsT = scratch.alloc(rows * kk);
-    const padded = co4 !== g.co;
-    const dyT = padded ? scratch.alloc(rows * co4) : undefined;
-    const dwT = padded ? scratch.alloc(kk * co4) : undefined;
-    const cols = heapOffset(be, colsT);
-    const dyp = dyT === undefined ? 0 : heapOffset(be, dyT);
-    const out = dwT === undefined ? dw : heapOffset(be, dwT);
-    if (m === 0) heapF32(be, dw, kk * g.co).fill(0);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      k.im2col(
-        x,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-      );
-      let b = dy + r0 * g.co * F;
-      if (padded) {
-        copyRows(be, b, g.co, dyp, co4, nr, g.co, true);
-        b = dyp;
+    const area = scratch.alloc(par.threads * perThread / F);
+    const size = kk * co4; // floats of one (padded) gradient
+    // One part writes straight to the result (unless padded); several go through partials.
+    const direct = P === 1 && !padded;
+    const parts = direct ? dw : scratch.alloc(P * size);
+    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    // One task per part whatever the thread count: the parts fix the order of the additions.
+    const tasks = splitRange(m, P).map(([a, b], part) => {
+      const p = new Program();
+      const out = parts + part * size * F;
+      if (a === b) p.call(par.fn("zero"), out, size * F);
+      for (let r0 = a; r0 < b; r0 += rows) {
+        const nr = Math.min(rows, b - r0);
+        im2colCall(p, im2col, x, g, r0, nr, colsAt);
+        if (padded) {
+          p.callScratch(
+            copy2d,
+            0b100,
+            dy + r0 * g.co * F,
+            g.co * F,
+            dysAt,
+            co4 * F,
+            nr,
+            g.co * F,
+            (co4 - g.co) * F,
+          );
+          p.callScratch(
+            gemm,
+            0b10001,
+            colsAt,
+            F,
+            kk * F,
+            GEMM_MR * F,
+            dysAt,
+            co4 * F,
+            out,
+            co4 * F,
+            kk,
+            co4,
+            nr,
+            r0 > a ? 1 : 0,
+          );
+        } else {
+          p.callScratch(
+            gemm,
+            1,
+            colsAt,
+            F,
+            kk * F,
+            GEMM_MR * F,
+            dy + r0 * g.co * F,
+            co4 * F,
+            out,
+            co4 * F,
+            kk,
+            co4,
+            nr,
+            r0 > a ? 1 : 0,
+          );
+        }
       }
-      k.gemm(cols, F, kk * F, GEMM_MR * F, b, co4 * F, out, co4 * F, kk, co4, nr, r0 > 0 ? 1 : 0);
-    }
-    if (padded) copyRows(be, out, co4, dw, g.co, kk, g.co);
+      return p;
+    });
+    par.run(
+      P === 1 || threadsFor(par, m * kk * g.co) === 1 ? [joinTasks(tasks)] : tasks,
+      area,
+      perThread,
+    );
+    if (direct) return;
+    // Add the parts in order; the result goes to dw (or to a padded buffer first).
+    const sum = padded ? scratch.alloc(size) : dw;
+    const sumParts = par.fn("sumParts");
+    par.run(
+      splitRange(size, tasksFor(par, P * size * 8, Math.ceil(size / 64)), 4)
+        .filter(([a, b]) => b > a).map(([a, b]) =>
+          new Program().call(sumParts, sum + a * F, parts + a * F, size * F, P, b - a)
+        ),
+    );
+    if (padded) k.copy2d(sum, co4 * F, dw, g.co * F, kk, g.co * F, 0);
   } finally {
     scratch.free();
   }
+}
+
+/** One program doing `tasks` in order. */
+function joinTasks(tasks: Program[]): Program {
+  const p = new Program();
+  for (const t of tasks) {
+    p.code.push(...t.code);
+    p.length += t.length;
+  }
+  return p;
 }
 
 /**
@@ -405,6 +701,8 @@ export function conv2dBackpropFilterSimd(
  * import * as tf from "@tensorflow/tfjs";
  * import { conv2dBackpropInputSimd, heapOffset, simdFor } from "./simd_ops.ts";
  * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const be = tf.backend() as unknown as WasmBackendLike;
  * const dy = tf.ones([1, 1, 1, 8]);
  * const w = tf.ones([3, 3, 4, 8]);
@@ -416,55 +714,89 @@ export function conv2dBackpropFilterSimd(
  */
 export function conv2dBackpropInputSimd(
   be: WasmBackendLike,
-  k: SimdKernels,
+  _k: SimdKernels,
   dy: number,
   w: number,
   dx: number,
   g: ConvGeometry,
 ): void {
+  if (convAlgorithm("input", g) === "winograd") {
+    return conv2dBackpropInputWinograd(be, dy, w, dx, g);
+  }
+  const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const kk4 = ceil4(kk);
   const m = g.n * g.oh * g.ow;
-  const rows = chunkRows(kk4 + g.co, 96 * 1024, m);
+  const img = g.oh * g.ow; // rows per image
+  const tasks = tasksFor(par, m * kk * g.co, g.n);
+  const rows = chunkRows(kk4 + g.co, 96 * 1024, Math.ceil(m / tasks));
+  const perThread = rows * kk4 * F;
   const scratch = new Scratch(be);
   try {
-    const wtT = scratch.alloc(g.co * kk4); // Wᵀ: [co, kk4]
-    const colsT = scratch.alloc(rows * kk4);
-    const wt = heapOffset(be, wtT);
-    const cols = heapOffset(be, colsT);
+    const wt = scratch.alloc(g.co * kk4); // Wᵀ: [co, kk4]
+    const area = scratch.alloc(par.threads * perThread / F);
     // Views after the last allocation.
-    const src = heapF32(be, w, kk * g.co);
-    const dst = heapF32(be, wt, g.co * kk4);
+    const src = new Float32Array(be.wasm.HEAPU8.buffer, w, kk * g.co);
+    const dst = new Float32Array(be.wasm.HEAPU8.buffer, wt, g.co * kk4);
     dst.fill(0);
     for (let p = 0; p < kk; p++) {
       for (let o = 0; o < g.co; o++) dst[o * kk4 + p] = src[p * g.co + o];
     }
-    heapF32(be, dx, g.n * g.h * g.w * g.ci).fill(0);
-    for (let r0 = 0; r0 < m; r0 += rows) {
-      const nr = Math.min(rows, m - r0);
-      const a = dy + r0 * g.co * F;
-      k.gemm(a, g.co * F, F, GEMM_MR * g.co * F, wt, kk4 * F, cols, kk4 * F, nr, kk4, g.co, 0);
-      k.col2im(
-        dx,
-        g.h,
-        g.w,
-        g.ci,
-        g.oh,
-        g.ow,
-        g.fh,
-        g.fw,
-        g.sh,
-        g.sw,
-        g.dh,
-        g.dw,
-        g.pt,
-        g.pl,
-        r0,
-        nr,
-        cols,
-        kk4 * F,
-      );
-    }
+    const [gemm, col2im, zero] = [par.fn("gemm"), par.fn("col2im"), par.fn("zero")];
+    const imageBytes = g.h * g.w * g.ci * F;
+    // Images split between tasks: col2im adds only within an image, in row order.
+    par.run(
+      splitRange(g.n, tasks).filter(([b0, b1]) => b1 > b0).map(([b0, b1]) => {
+        const p = new Program();
+        p.call(zero, dx + b0 * imageBytes, (b1 - b0) * imageBytes);
+        const end = b1 * img;
+        for (let r0 = b0 * img; r0 < end; r0 += rows) {
+          const nr = Math.min(rows, end - r0);
+          const a = dy + r0 * g.co * F;
+          p.callScratch(
+            gemm,
+            1 << 6,
+            a,
+            g.co * F,
+            F,
+            GEMM_MR * g.co * F,
+            wt,
+            kk4 * F,
+            0,
+            kk4 * F,
+            nr,
+            kk4,
+            g.co,
+            0,
+          );
+          p.callScratch(
+            col2im,
+            1 << 16,
+            dx,
+            g.h,
+            g.w,
+            g.ci,
+            g.oh,
+            g.ow,
+            g.fh,
+            g.fw,
+            g.sh,
+            g.sw,
+            g.dh,
+            g.dw,
+            g.pt,
+            g.pl,
+            r0,
+            nr,
+            0,
+            kk4 * F,
+          );
+        }
+        return p;
+      }),
+      area,
+      perThread,
+    );
   } finally {
     scratch.free();
   }

@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc } from "@tensorflow/tfjs";
 import { f32View, runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
-import { heapOffset, simdFor } from "./simd_ops.ts";
+import { heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
+import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /** Rows summed in float32 before the float64 total takes them. */
 const BLOCK = 64;
@@ -48,7 +49,8 @@ export function sumRows(src: Float32Array, dst: Float32Array, rows: number, cols
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { registerWasmTrainingKernels } from "./mod.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * registerWasmTrainingKernels();
  * const s = tf.sum(tf.ones([4, 3, 2]), [0, 1]); // [2], all 12
  * ```
@@ -72,18 +74,32 @@ export const sumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const keepDims = Boolean(attrs?.keepDims);
   const outShape = keepDims ? x.shape.map((d, i) => (i < k ? 1 : d)) : x.shape.slice(k);
   const out = be.makeOutput(outShape, "float32");
-  const simd = simdFor(be);
-  if (simd !== undefined && cols % 4 === 0 && rows > BLOCK) {
-    // SIMD column sums of blocks of rows in float32, blocks added up in float64.
-    const part = be.makeOutput([cols], "float32");
+  const par = simdFor(be) === undefined ? undefined : parallelFor(be);
+  if (par !== undefined && cols % 4 === 0 && rows > BLOCK) {
+    // SIMD column sums of blocks of rows in float32 (blocks split between the threads), the
+    // blocks then added up in float64 in order.
+    const blocks = Math.ceil(rows / BLOCK);
+    const part = be.makeOutput([blocks * cols], "float32");
     try {
-      const acc = new Float64Array(cols);
       const src = heapOffset(be, x);
       const dst = heapOffset(be, part);
-      for (let r0 = 0; r0 < rows; r0 += BLOCK) {
-        simd.colSum(src + r0 * cols * 4, dst, Math.min(BLOCK, rows - r0), cols);
-        const p = f32View(be, part);
-        for (let j = 0; j < cols; j++) acc[j] += p[j];
+      const fn = par.fn("colSum");
+      par.run(
+        splitRange(blocks, tasksFor(par, rows * cols, blocks)).filter(([p, q]) => q > p).map(
+          ([b0, b1]) => {
+            const p = new Program();
+            for (let k = b0; k < b1; k++) {
+              const r0 = k * BLOCK;
+              p.call(fn, src + r0 * cols * 4, dst + k * cols * 4, Math.min(BLOCK, rows - r0), cols);
+            }
+            return p;
+          },
+        ),
+      );
+      const acc = new Float64Array(cols);
+      const pv = f32View(be, part);
+      for (let k = 0; k < blocks; k++) {
+        for (let j = 0; j < cols; j++) acc[j] += pv[k * cols + j];
       }
       const o = f32View(be, out);
       for (let j = 0; j < cols; j++) o[j] = acc[j];

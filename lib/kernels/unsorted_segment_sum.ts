@@ -44,7 +44,8 @@ export function segmentSum(
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * // after `await tf.setBackend("wasm")` and `registerWasmTrainingKernels()`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3]), tf.tensor1d([1, 0, 1], "int32"), 2); // [2, 4]
  * ```
  */

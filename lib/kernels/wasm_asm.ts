@@ -344,6 +344,58 @@ export class WasmFunction {
   f32x4Pmax(): this {
     return this.simd(0xeb);
   }
+  /** `f32x4.sub`. */
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  /** `f32x4.div`. */
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+  /** `f32x4.sqrt`. */
+  f32x4Sqrt(): this {
+    return this.simd(0xe3);
+  }
+  /** `f32x4.max` (NaN if either lane is NaN). */
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  /** `f32x4.lt`. */
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
+  /** `f32.sub`. */
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  /** `f32.mul`. */
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  /** `f32x4.extract_lane 0`. */
+  f32x4ExtractLane0(): this {
+    return this.simd(0x1f, 0);
+  }
+  /** `f32x4.ne`. */
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  /** `f32.reinterpret_i32`. */
+  f32ReinterpretI32(): this {
+    return this.op(0xbe);
+  }
+  /** `f32.div`. */
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  /** `f32.sqrt`. */
+  f32Sqrt(): this {
+    return this.op(0x91);
+  }
+  /** `i32.shr_u`. */
+  i32ShrU(): this {
+    return this.op(0x76);
+  }
   /** `f32x4.relaxed_madd` (a, b, c): a·b + c, fused where the machine can. */
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);
@@ -352,7 +404,8 @@ export class WasmFunction {
 
 /**
  * Encodes a module that imports its memory as `env.memory` and exports `functions` under their
- * names (function `i` has index `i` for {@link WasmFunction.call}).
+ * names (function `i` has index `i` for {@link WasmFunction.call}). With `sharedMaximum` (pages)
+ * the imported memory is a shared one with that maximum (for a heap that worker threads share).
  *
  * @example
  * ```ts
@@ -365,13 +418,17 @@ export class WasmFunction {
  * (exports.add as (a: number, b: number) => number)(2, 3); // 5
  * ```
  */
-export function assemble(functions: WasmFunction[]): Uint8Array<ArrayBuffer> {
+export function assemble(
+  functions: WasmFunction[],
+  sharedMaximum?: number,
+): Uint8Array<ArrayBuffer> {
   const types: number[] = [...uleb(functions.length)];
   for (const f of functions) {
     types.push(0x60, ...uleb(f.params.length), ...f.params);
     types.push(...uleb(f.results.length), ...f.results);
   }
-  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(0)];
+  const limits = sharedMaximum === undefined ? [0x00, 0] : [0x03, 0, ...uleb(sharedMaximum)];
+  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, ...limits];
   const funcs = [...uleb(functions.length)];
   functions.forEach((_, i) => funcs.push(...uleb(i)));
   const exports = [...uleb(functions.length)];

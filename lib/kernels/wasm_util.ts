@@ -30,7 +30,8 @@ export interface WasmTensorData {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import type { WasmBackendLike } from "./wasm_util.ts";
- * // after `await tf.setBackend("wasm")`:
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * console.log(backend.wasm.HEAPU8.length);
  * ```
@@ -59,6 +60,8 @@ export interface WasmBackendLike {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { f32View, type WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const t = tf.tensor1d([1, 2, 3]);
  * console.log(f32View(backend, t)[1]); // 2
@@ -83,6 +86,8 @@ export function f32View(backend: WasmBackendLike, t: TensorInfo): Float32Array {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { reshapeInfo, type WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const t = tf.zeros([2, 3]);
  * const r = reshapeInfo(backend, t, [3, 2]); // shape [3, 2]
@@ -108,6 +113,8 @@ export function reshapeInfo(
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { withShape, type WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const out = withShape(backend, backend.makeOutput([6], "float32"), [2, 3]); // shape [2, 3]
  * backend.disposeData(out.dataId);
@@ -145,6 +152,8 @@ export function rememberOriginal(kernelName: string, fn: KernelFunc): void {
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
  * import { runWasmKernel, type WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
  * const backend = tf.backend() as unknown as WasmBackendLike;
  * const a = tf.ones([1, 2, 3]);
  * const b = tf.ones([1, 3, 4]);

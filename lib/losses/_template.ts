@@ -127,8 +127,11 @@ export interface CheckEnv {
 export interface ParameterSpec {
   /** Its shape for the resolved options and the embedding size `d`. */
   shape(options: Record<string, unknown>, embeddingSize: number): number[];
-  /** PML's initialisation, seeded. */
-  init(shape: number[], seed: number | undefined): tf.Tensor;
+  /**
+   * PML's initialisation, seeded; `options` are the loss's resolved options (a parameter option
+   * that also accepts a number, such as `marginLoss`'s `beta`, holds its initial value there).
+   */
+  init(shape: number[], seed: number | undefined, options: Record<string, unknown>): tf.Tensor;
   /** The `[k, d]` view the `weightRegularizer` sees (PML passes e.g. `W.t()`); default as is. */
   regularize?(value: tf.Tensor): tf.Tensor2D;
 }
@@ -321,6 +324,11 @@ export interface LossDefinition<O extends LossOptions> {
   indices?: boolean;
   /** Whether `refEmbeddings`/`refLabels` are accepted (default true); PML's `ref_not_supported`. */
   ref?: boolean;
+  /**
+   * False for a loss that takes no labels (PML's `labels_not_supported`, e.g. VICReg): it is
+   * called with `labels` undefined, labels given are refused, and `refLabels` is no option.
+   */
+  labels?: boolean;
   /** Whether PML's `SelfSupervisedLoss` and `CrossBatchMemory` wrappers support the loss. */
   wrappers?: { selfSupervised?: boolean; crossBatchMemory?: boolean };
   /** A message when the distance does not suit the loss (e.g. a similarity is required). */
@@ -408,9 +416,16 @@ export interface LossContext {
  */
 export interface Loss<O extends LossOptions = LossOptions> {
   /** The per-element losses (`reduction: "none"`). */
-  (embeddings: tf.Tensor2D, labels: Labels, options: O & { reduction: "none" }): tf.Tensor;
-  /** The loss, a scalar. */
-  (embeddings: tf.Tensor2D, labels: Labels, options?: O): tf.Scalar;
+  (
+    embeddings: tf.Tensor2D,
+    labels: Labels | undefined,
+    options: O & { reduction: "none" },
+  ): tf.Tensor;
+  /**
+   * The loss, a scalar. `labels` are required by every loss that uses them (the error names the
+   * loss, as PML's `labels_required`); the label-free losses take `undefined`.
+   */
+  (embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O): tf.Scalar;
   /** The exported name (`"contrastiveLoss"`). */
   readonly lossName: string;
   /** Its definition (for wrappers and benches). */
@@ -461,7 +476,8 @@ function resolveOptions<O extends LossOptions>(
   const known: string[] = [
     ...COMMON_KEYS.filter((k) =>
       (def.indices !== false || k !== "indices") &&
-      (def.ref !== false || (k !== "refEmbeddings" && k !== "refLabels"))
+      (def.ref !== false || (k !== "refEmbeddings" && k !== "refLabels")) &&
+      (def.labels !== false || k !== "refLabels")
     ),
     ...(hasParameters ? ["weightRegularizer", "weightRegWeight"] : []),
     ...Object.keys(specs),
@@ -614,6 +630,9 @@ function runLoss<O extends LossOptions>(
   const r = resolveOptions(def, options);
   const o = (options ?? {}) as ParametrizedLossOptions & Record<string, unknown>;
   const [n, d] = checkEmbeddings(fn, "embeddings", embeddings);
+  if (def.labels === false && labels !== undefined) {
+    throw new Error(`${fn}: takes no labels (PML's labels_not_supported); pass undefined`);
+  }
   const y = labels === undefined ? undefined : labelsArray(labels, n, fn);
   let ref = embeddings, m = n, refY = y;
   const hasRef = o.refEmbeddings !== undefined;
@@ -637,7 +656,10 @@ function runLoss<O extends LossOptions>(
   if (o.indices !== undefined) checkIndices(fn, o.indices, n, m);
   const specs = def.options as unknown as Record<string, OptionSpec<unknown>>;
   for (const [name, spec] of Object.entries(specs)) {
-    if (!spec.parameter) continue;
+    // A parameter option may also take a plain number (a fixed value): only tensors are shaped.
+    if (!spec.parameter || !((r.own as Record<string, unknown>)[name] instanceof tf.Tensor)) {
+      continue;
+    }
     const want = spec.parameter.shape(r.own as Record<string, unknown>, d);
     const got = (r.own as Record<string, tf.Tensor>)[name].shape;
     if (want.length !== got.length || want.some((s, i) => s !== got[i])) {
@@ -719,7 +741,7 @@ export function defineLoss<O extends LossOptions>(
   def: LossDefinition<O>,
   bound: O = {} as O,
 ): Loss<O> {
-  const loss = ((embeddings: tf.Tensor2D, labels: Labels, options?: O) => {
+  const loss = ((embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O) => {
     if (options !== undefined && (options === null || typeof options !== "object")) {
       throw new Error(`${def.name}: options must be an object, got ${String(options)}`);
     }
@@ -811,17 +833,28 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
     ).filter(([, s]) => s.parameter);
     if (specs.length === 0) throw new Error(`${fn} has no learnable parameters`);
     for (const [name] of specs) {
-      if ((rest as Record<string, unknown>)[name] !== undefined) {
+      if ((rest as Record<string, unknown>)[name] instanceof tf.Tensor) {
         throw new Error(`${fn}: ${name} is owned by the TrainableLoss; do not pass it`);
       }
     }
-    // Resolve the other options (defaults and checks) with placeholder parameters.
+    // Resolve the other options (defaults and checks) with placeholder parameters; a parameter
+    // given as a plain value (where its check allows one, e.g. a number) is its initial value.
     const placeholder = tf.zeros([0]);
     const probe = { ...loss.boundOptions, ...rest } as Record<string, unknown>;
-    for (const [name] of specs) probe[name] = placeholder;
+    const initial: Record<string, unknown> = {};
+    for (const [name] of specs) {
+      if (probe[name] !== undefined && !(probe[name] instanceof tf.Tensor)) {
+        initial[name] = probe[name];
+      }
+      probe[name] = placeholder;
+    }
     let resolved: Record<string, unknown>;
     try {
-      resolved = resolveOptions(loss.definition, probe as O).own as Record<string, unknown>;
+      const r = resolveOptions(loss.definition, probe as O);
+      for (const [name, s] of specs) {
+        if (name in initial) s.check(initial[name], { fn, name, distance: r.distance });
+      }
+      resolved = { ...(r.own as Record<string, unknown>), ...initial };
     } finally {
       placeholder.dispose();
     }
@@ -829,7 +862,7 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
     specs.forEach(([name, s], i) => {
       const shape = s.parameter!.shape(resolved, embeddingSize);
       const init = tf.tidy(() =>
-        s.parameter!.init(shape, seed === undefined ? undefined : seed + i)
+        s.parameter!.init(shape, seed === undefined ? undefined : seed + i, resolved)
       );
       variables[name] = tf.variable(init, true);
       init.dispose();
@@ -845,7 +878,7 @@ export class TrainableLoss<O extends ParametrizedLossOptions> {
   }
 
   /** The loss with the owned parameters; `options` override the constructor's. */
-  call(embeddings: tf.Tensor2D, labels: Labels, options?: O): tf.Scalar {
+  call(embeddings: tf.Tensor2D, labels: Labels | undefined, options?: O): tf.Scalar {
     return this.loss(embeddings, labels, { ...this.#options, ...(options ?? {}) } as O);
   }
 

@@ -22,9 +22,9 @@ import { writeTextAtomic } from "../io/atomic.ts";
  *   experiment: "siamese",
  *   runId: "20261128-125041-6352",
  *   config: { steps: 300, batchSize: 128 },
- *   data: { source: "embedded (data/fashion-mnist-subset)", train: 10000, test: 2000 },
+ *   data: [{ dataset: "fashion-mnist", split: "train", source: "data/fashion-mnist-subset", count: 10000 }],
  *   metrics: { before: { mapAtR: 0.29 }, after: { mapAtR: 0.62 } },
- *   history: [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.8 }],
+ *   history: { train: [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.8 }] },
  * };
  * ```
  */
@@ -35,21 +35,48 @@ export interface RunReportInput {
   runId: string;
   /** Every option of the run, as in its `config.json`. */
   config: Record<string, unknown>;
-  /** Where the data came from, and how many images. */
-  data: { source: string; train?: number; test?: number };
+  /** Where each part of the data came from (the runner's `DataProvenance` records fit). */
+  data: readonly RunReportDataPart[];
   /**
    * Metrics before and after training, by name (`mapAtR`, `rPrecision`, `precisionAt1`, `nmi`,
    * `ami`, ...: an `evaluate()` result); fields that are not numbers are left out.
    */
   metrics: { before?: object; after: object };
-  /** The loss per step, as `train()` records it. */
-  history: readonly { step: number; loss: number }[];
+  /** The loss per step of each training of the run (training name → `train()`'s history). */
+  history: Readonly<Record<string, readonly { step: number; loss: number }[]>>;
   /** How the loss is reduced, shown with the curve (e.g. `"avgNonZero"`). */
   reduction?: string;
   /** The test embeddings figure (e.g. `embeddingFigure(..., { images })` for hover images). */
   scatter?: PlotlyFigure;
   /** One-line summary under the title (e.g. `"trained 300 steps in 23 s (1,677 images/s)"`). */
   summary?: string;
+}
+
+/**
+ * One part of a run's data in {@linkcode RunReportInput}.
+ *
+ * @example
+ * ```ts
+ * import type { RunReportDataPart } from "./report.ts";
+ * const part: RunReportDataPart = {
+ *   dataset: "fashion-mnist", split: "test", source: "/usr/share/datasets/fashion-mnist",
+ *   sourceKind: "debian", count: 10000, fingerprint: "sha256:ab12",
+ * };
+ * ```
+ */
+export interface RunReportDataPart {
+  /** The data set (`fashion-mnist`, `folder`, …). */
+  dataset: string;
+  /** The part (`train`, `test`, …). */
+  split: string;
+  /** Where it was read from. */
+  source: string;
+  /** How the source was chosen (`debian`, `embedded`, …). */
+  sourceKind?: string;
+  /** Examples used. */
+  count: number;
+  /** Content fingerprint. */
+  fingerprint?: string;
 }
 
 const METRIC_NAMES: Record<string, string> = {
@@ -77,9 +104,9 @@ function value(v: unknown): string {
  * import { runReport } from "./report.ts";
  * const html = await runReport({
  *   experiment: "siamese", runId: "r1", config: { steps: 2 },
- *   data: { source: "embedded", train: 10, test: 5 },
+ *   data: [{ dataset: "fashion-mnist", split: "test", source: "data/fashion-mnist-subset", count: 5 }],
  *   metrics: { before: { mapAtR: 0.2 }, after: { mapAtR: 0.5 } },
- *   history: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }],
+ *   history: { train: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }] },
  * });
  * html.includes("MAP@R"); // true
  * ```
@@ -106,11 +133,11 @@ export async function runReport(input: RunReportInput): Promise<string> {
   const configRows = Object.entries(input.config).map(([k, v]) =>
     `<tr><th>${esc(k)}</th><td>${esc(value(v))}</td></tr>`
   ).join("");
-  const data = [
-    input.data.source,
-    input.data.train === undefined ? "" : `${formatNumber(input.data.train)} train images`,
-    input.data.test === undefined ? "" : `${formatNumber(input.data.test)} test images`,
-  ].filter(Boolean).join(" · ");
+  const dataRows = input.data.map((p) =>
+    `<tr><th>${esc(`${p.dataset} ${p.split}`)}</th><td>${formatNumber(p.count)} examples</td><td>${
+      esc(p.sourceKind ? `${p.sourceKind} (${p.source})` : p.source)
+    }</td><td class="muted">${esc(p.fingerprint ?? "")}</td></tr>`
+  ).join("");
   const figures: string[] = [];
   let first = true;
   if (input.scatter) {
@@ -120,14 +147,17 @@ export async function runReport(input: RunReportInput): Promise<string> {
     );
     first = false;
   }
-  if (input.history.length) {
+  const histories = Object.fromEntries(
+    Object.entries(input.history).filter(([, h]) => h.length).map(([k, h]) => [k, [...h]]),
+  );
+  if (Object.keys(histories).length) {
     const reduction = input.reduction ? ` (reduction ${input.reduction})` : "";
-    const curve = trainingCurves({ loss: [...input.history] }, {
+    const curve = trainingCurves(histories, {
       title: `Training loss per batch${reduction}, and its moving average`,
       width: 860,
       height: 380,
     });
-    curve.layout.showlegend = false;
+    curve.layout.showlegend = Object.keys(histories).length > 1;
     figures.push(
       `<h2>Loss</h2>` + await figureHtmlFragment(curve, { includePlotly: first, id: "loss" }),
     );
@@ -148,7 +178,8 @@ table.metrics td { text-align: right; min-width: 70px; }
 <body>
 <h1>${esc(title)}</h1>
 <p class="muted">${esc(input.summary ?? "")}</p>
-<p><b>Data:</b> ${esc(data)}</p>
+<h2>Data</h2>
+<table><tbody>${dataRows}</tbody></table>
 <h2>Retrieval and clustering on the test images</h2>
 <table class="metrics"><thead><tr><th></th><th>before</th><th>after</th><th>change</th></tr></thead>
 <tbody>${metricRows}</tbody></table>
@@ -168,8 +199,8 @@ ${figures.join("\n")}
  * ```ts
  * import { writeRunReport } from "./report.ts";
  * await writeRunReport("/tmp/report.html", {
- *   experiment: "siamese", runId: "r1", config: {}, data: { source: "embedded" },
- *   metrics: { after: { mapAtR: 0.5 } }, history: [],
+ *   experiment: "siamese", runId: "r1", config: {}, data: [],
+ *   metrics: { after: { mapAtR: 0.5 } }, history: {},
  * });
  * ```
  */
