@@ -91,7 +91,7 @@ export const experiment = defineExperiment({
 
     // The run report: the test embeddings with their images, beside what the runner knows.
     const shown = Math.min(data.testSet.n, REPORT_POINTS);
-    const embeddings = embed(model, data.test.x.slice(0, shown));
+    const embeddings = tf.tidy(() => embed(model, data.test.x.slice(0, shown)));
     const scatter = await embeddingFigure(embeddings, data.testSet.labels.subarray(0, shown), {
       method: shown >= 10 ? "umap" : "pca",
       seed: options.seed,
