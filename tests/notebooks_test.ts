@@ -141,6 +141,16 @@ function inspect(nb: Notebook, file: string): { errors: string[]; figures: Named
       if (out.output_type === "error") {
         errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
       }
+      if (
+        STORY.test(file) && out.output_type === "execute_result" && out.data &&
+        !["application/vnd.plotly.v1+json", "text/html", "text/markdown"].some((m) =>
+          m in out.data!
+        )
+      ) {
+        // A cell whose last statement has a value prints it (a model, a record): noise for a reader.
+        const text = [out.data["text/plain"] ?? ""].flat().join("").slice(0, 60);
+        errors.push(`cell ${i}: shows a stray value (${JSON.stringify(text)}…)`);
+      }
       const figure = out.data?.["application/vnd.plotly.v1+json"] as PlotlyFigure | undefined;
       if (figure) {
         const title = (figure.layout?.title as { text?: string } | undefined)?.text ?? "";

@@ -97,11 +97,11 @@ type Layout = Record<string, unknown>;
 
 /**
  * A title broken into lines (`<br>`) at spaces so that each fits `width` px at `fontSize` px
- * (average glyph width about 0.55 em); a title already broken is kept as it is.
+ * (average glyph width about 0.5 em); a title already broken is kept as it is.
  */
 function wrapTitle(text: string, width: number, fontSize: number): string {
   if (text.includes("<br>")) return text;
-  const perLine = Math.max(12, Math.floor(width / (0.55 * fontSize)));
+  const perLine = Math.max(12, Math.floor(width / (0.5 * fontSize)));
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(" ")) {
