@@ -188,7 +188,7 @@ export interface PairStepMetricsOptions {
  *   the mean hinge over its active pairs, 0 when none is); their sum is `contrastiveLoss` with its
  *   default reduction;
  * - `lossAllPairs`: the contrastive loss with the same margins averaged over all pairs (each
- *   sub-loss reduced by PML's `MeanReducer`), which falls when the active fraction falls.
+ *   sub-loss reduced by PML's `MeanReducer`): its negative part falls with the active fraction.
  *
  * @throws RangeError for a margin that is not a finite number ≥ 0.
  * @example
