@@ -301,7 +301,7 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
       title: "Contrastive loss during training, and what it averages",
     }),
     widthIn: 7,
-    heightIn: 2.9,
+    heightIn: 3.4,
     static: true,
   });
 
@@ -508,8 +508,20 @@ export function forPrint(entry: FigureEntry): PlotlyFigure {
     layout.legend = { x: 0.98, xanchor: "right", y: 0.55, yanchor: "middle", font: { size: 11 } };
   }
   if (entry.name === "siamese_training_loss") {
-    layout.legend = { orientation: "h", x: 0, y: -0.3, yanchor: "top", font: { size: 10 } };
-    layout.margin = { l: 50, r: 10, t: 30, b: 92 };
+    // Three panels in one column width of print: room for each y title, short titles, the
+    // legend in three columns below the panels.
+    const axis = (key: string, domain: [number, number], title?: string) => {
+      const a = { ...(layout[key] as Record<string, unknown>), domain };
+      layout[key] = title === undefined ? a : { ...a, title: { text: title, standoff: 2 } };
+    };
+    axis("xaxis", [0.07, 0.29]);
+    axis("xaxis2", [0.43, 0.65]);
+    axis("xaxis3", [0.78, 1]);
+    axis("yaxis", [0, 1], "loss");
+    axis("yaxis2", [0, 1], "fraction of pairs");
+    axis("yaxis3", [0, 1], "distance");
+    layout.legend = { orientation: "h", x: 0, y: -0.36, yanchor: "top", font: { size: 10 } };
+    layout.margin = { l: 36, r: 10, t: 30, b: 118 };
   }
   if (entry.name === "siamese_pair_distances") {
     layout.title = { text: "" };

@@ -146,11 +146,18 @@ function decadeAxis(axis: Axis, extent: { lo: number; hi: number } | undefined):
     let hi = Math.ceil(Math.log10(extent.hi) - 1e-9);
     if (hi <= lo) hi = lo + 1;
     out.range = [lo, hi];
-    if (out.exponentformat === undefined && (lo < -3 || hi > 5)) out.exponentformat = "power";
+    if (out.exponentformat === undefined) {
+      // 0.001 … 100,000 written out in full; beyond, as powers of ten.
+      Object.assign(
+        out,
+        lo < -3 || hi > 5 ? { exponentformat: "power" } : {
+          exponentformat: "none",
+          separatethousands: true,
+        },
+      );
+    }
   }
-  if (out.minor === undefined) {
-    out.minor = { ticks: "outside", ticklen: 3, dtick: "D1", showgrid: true, gridcolor: "#f4f4f4" };
-  }
+  if (out.minor === undefined) out.minor = { ticks: "outside", ticklen: 3, dtick: "D1" };
   return out;
 }
 
