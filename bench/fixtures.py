@@ -6,7 +6,7 @@ JSON files under tests/fixtures/ and never need Python; this script reproduces t
 Install (a clean Debian 12 machine with the local Python index that ../shared/ENVIRONMENT.md
 describes; Debian's torch, numpy and scipy, the peers as wheels without their dependencies):
 
-    apt-get install -y python3-torch python3-scipy python3-sklearn python3-pip
+    apt-get install -y python3-torch python3-scipy python3-sklearn python3-pip python3-faiss
     w=$(mktemp -d); peers=$(mktemp -d)
     python3 -m pip download --no-deps -d "$w" pytorch-metric-learning==2.9.0 tqdm \
         scikit-learn==1.9.1 narwhals

@@ -1,21 +1,23 @@
 /**
  * Benchmark: exact 11-NN of 10,000 × 64 float32 (seeded standard normal) against itself, ours
  * ({@linkcode knn} on the `wasm` backend, in this process) and faiss's `IndexFlatL2` (through
- * `/usr/bin/python3 bench/knn_faiss.py`) with the same thread count. Prints the median times of a
- * few repeats (warm-up excluded), their ratio, and the agreement of the neighbour sets.
+ * `/usr/bin/python3 bench/knn_faiss.py`). Without `--threads` each side runs with its default
+ * thread count (ours: `navigator.hardwareConcurrency`; faiss: OpenMP's default, every core);
+ * `--threads N` holds both to N. Prints the median times of a few repeats (warm-up excluded),
+ * their ratio, and the agreement of the neighbour sets.
  *
  * Both sides search the matrix against itself including self (faiss's convention), so each
  * point is its own first neighbour.
  *
  * Run: `deno run --allow-read --allow-run=/usr/bin/python3 --allow-write=/tmp bench/knn.ts
- * [--n 10000] [--d 64] [--k 11] [--threads 2] [--repeats 5] [--no-faiss]`
+ * [--n 10000] [--d 64] [--k 11] [--threads N] [--repeats 5] [--no-faiss]`
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { createRng } from "../lib/data/random.ts";
-import { knn, terminateKnnWorkers } from "../lib/eval/knn.ts";
+import { defaultKnnThreads, knn, terminateKnnWorkers } from "../lib/eval/knn.ts";
 import { ami, kMeans, nmi } from "../lib/eval/clustering.ts";
 import { retrievalMetrics } from "../lib/eval/retrieval.ts";
 import { rocAuc } from "../lib/eval/verification.ts";
@@ -25,6 +27,7 @@ export interface KnnBenchOptions {
   n: number;
   d: number;
   k: number;
+  /** Threads of both sides; 0: each side's default. */
   threads: number;
   repeats: number;
   seed: number;
@@ -36,7 +39,7 @@ function parseArgs(args: string[]): KnnBenchOptions {
     n: 10000,
     d: 64,
     k: 11,
-    threads: 2,
+    threads: 0,
     repeats: 5,
     seed: 0,
     faiss: true,
@@ -77,8 +80,10 @@ export async function runKnnBench(args: string[]): Promise<void> {
   for (let i = 0; i < data.length; i++) data[i] = rng.normal();
   const x = tf.tensor2d(data, [o.n, o.d]);
 
+  const threads = o.threads > 0 ? `${o.threads} thread(s) each` : `default threads ` +
+    `(ours: navigator.hardwareConcurrency = ${defaultKnnThreads()}; faiss: OpenMP default)`;
   console.log(
-    `exact ${o.k}-NN of ${o.n} x ${o.d} float32 against itself, ${o.threads} thread(s), ` +
+    `exact ${o.k}-NN of ${o.n} x ${o.d} float32 against itself, ${threads}, ` +
       `median of ${o.repeats} (warm-up excluded); backend ${tf.getBackend()}`,
   );
   let ours: Int32Array | undefined;
@@ -86,7 +91,12 @@ export async function runKnnBench(args: string[]): Promise<void> {
   try {
     for (let r = 0; r <= o.repeats; r++) {
       const t0 = performance.now();
-      const res = await knn(x, undefined, o.k, { excludeSelf: false, threads: o.threads });
+      const res = await knn(
+        x,
+        undefined,
+        o.k,
+        o.threads > 0 ? { excludeSelf: false, threads: o.threads } : { excludeSelf: false },
+      );
       const ms = performance.now() - t0;
       if (r > 0) times.push(ms);
       ours = res.indices;
@@ -117,13 +127,15 @@ export async function runKnnBench(args: string[]): Promise<void> {
         `${o.repeats}`,
         outPath,
       ],
-      // The BLAS under faiss may keep its own thread pool: hold it to the same count. Deno
-      // passes these without --allow-env (they are the child's environment, not read here).
-      env: {
-        OMP_NUM_THREADS: `${o.threads}`,
-        OPENBLAS_NUM_THREADS: `${o.threads}`,
-        MKL_NUM_THREADS: `${o.threads}`,
-      },
+      // With --threads, the BLAS under faiss may keep its own thread pool: hold it to the same
+      // count. Deno passes these without --allow-env (they are the child's environment).
+      env: o.threads > 0
+        ? {
+          OMP_NUM_THREADS: `${o.threads}`,
+          OPENBLAS_NUM_THREADS: `${o.threads}`,
+          MKL_NUM_THREADS: `${o.threads}`,
+        }
+        : {},
       stdout: "piped",
       stderr: "piped",
     });
@@ -135,7 +147,9 @@ export async function runKnnBench(args: string[]): Promise<void> {
     const faissIds = new Int32Array((await Deno.readFile(outPath)).buffer);
     const faissMs = report.median_ms as number;
     console.log(
-      `faiss  ${faissMs.toFixed(1)} ms  (IndexFlatL2, faiss ${report.faiss}, runs: ${
+      `faiss  ${
+        faissMs.toFixed(1)
+      } ms  (IndexFlatL2, faiss ${report.faiss}, ${report.threads} threads, runs: ${
         (report.times_ms as number[]).map((t) => t.toFixed(0)).join(", ")
       })`,
     );

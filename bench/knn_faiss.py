@@ -1,6 +1,6 @@
 """faiss side of bench/knn.ts: exact k-NN with IndexFlatL2 of a raw float32 matrix against itself.
 
-Usage: knn_faiss.py DATA.f32 N D K THREADS REPEATS OUT.i32
+Usage: knn_faiss.py DATA.f32 N D K THREADS REPEATS OUT.i32   (THREADS 0: faiss's default)
 Reads N x D float32 (row-major, little-endian), builds IndexFlatL2, searches the matrix against
 itself REPEATS + 1 times (the first is a warm-up), writes the neighbour ids of the last search as
 raw int32 [N x K] to OUT.i32 and prints one JSON line with the times in milliseconds.
@@ -16,7 +16,9 @@ import numpy as np
 def main() -> None:
     path, n, d, k, threads, repeats, out = sys.argv[1:8]
     n, d, k, threads, repeats = int(n), int(d), int(k), int(threads), int(repeats)
-    faiss.omp_set_num_threads(threads)
+    if threads > 0:
+        faiss.omp_set_num_threads(threads)
+    threads = faiss.omp_get_max_threads()
     x = np.fromfile(path, dtype="<f4").reshape(n, d)
     index = faiss.IndexFlatL2(d)
     index.add(x)

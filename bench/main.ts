@@ -459,7 +459,7 @@ export async function main(argv: string[]): Promise<void> {
       "       [--batch 128] [--seconds 10] [--steps 60] [--warmup 3] [--rounds 3] [--no-simd]",
     );
     console.log("       [--profile] [--top 25]");
-    console.log("       deno task bench knn [--threads 2] [--metrics]");
+    console.log("       deno task bench knn [--threads N] [--metrics]");
     console.log("       deno task bench kernel-gain [--steps 100]");
     console.log("       deno task bench conv-table [--repeats 7]");
     console.log("       deno task bench data [--parts decode,train,memory] [--n 20000]");

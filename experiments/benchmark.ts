@@ -12,19 +12,36 @@
  * Records carry the fingerprints of the data they were made on: a runs directory holding records
  * of other data (another source, another limit) is refused instead of mixed into one table.
  *
+ * `--data <kind>:<path>` runs the same protocol on an image folder or a benchmark data set
+ * (`lib/experiment_data.ts`): only the class-disjoint setting (`unseen`: the data set's training
+ * classes, tested on its test classes; In-Shop: queries against the gallery), the encoder
+ * `encoderFor` the images' shape, training batches streamed from the files; the linear metrics
+ * only when the images have at most {@linkcode LINEAR_MAX_PIXELS} values (PCA starts from a d×d
+ * covariance). Its records and table go to the run directory unless `--runsDir`/`--out` say
+ * otherwise (the committed `figures/benchmark.*` are Fashion-MNIST's).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import {
   defineExperiment,
   type ExperimentDataSet,
-  FASHION_MNIST_OPTIONS,
   fashionMnistProvenance,
   option,
   type OptionValues,
   RUN_OPTIONS,
   UsageError,
 } from "../lib/experiment.ts";
+import {
+  checkDataOptions,
+  DATA_OPTIONS,
+  dataShape,
+  encoderForDescription,
+  type ExperimentImages,
+  isFashionMnist,
+  loadExperimentImages,
+} from "../lib/experiment_data.ts";
+import { encoderFor } from "../lib/models/resnet.ts";
 import { parseOptionArgs } from "../lib/cli.ts";
 import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.ts";
 import type { DataProvenance } from "../lib/data/fingerprint.ts";
@@ -79,6 +96,7 @@ export const BENCHMARK_OPTIONS = {
     ),
     conflicts: ["epochs"],
   },
+  batchSize: option.integer(DEFAULT_CONFIG.batchSize, "images per training batch", { min: 2 }),
   runsDir: option.string(
     "",
     "directory of the per-run records (default <resultsRoot>/benchmark/runs; quick: the run dir)",
@@ -111,10 +129,11 @@ export const BENCHMARK_OPTIONS = {
     "train images the linear metrics are fitted on (per seed)",
     { min: 2 },
   ),
-  pcaDim: option.integer(DEFAULT_CONFIG.pcaDim, "PCA dimension before the linear metrics", {
-    min: 1,
-    max: 784,
-  }),
+  pcaDim: option.integer(
+    DEFAULT_CONFIG.pcaDim,
+    "PCA dimension before the linear metrics (at most the pixels per image)",
+    { min: 1 },
+  ),
   linearIterations: option.integer(
     DEFAULT_CONFIG.linearIterations,
     "steps of the linear learners (0: their defaults)",
@@ -135,10 +154,22 @@ export const BENCHMARK_OPTIONS = {
       },
     },
   ),
-  ...FASHION_MNIST_OPTIONS,
+  ...DATA_OPTIONS,
 };
 
 type Options = OptionValues<typeof BENCHMARK_OPTIONS>;
+
+/**
+ * The most values per image (h·w·c) the linear metrics run on: their PCA starts from the d×d
+ * covariance of the pixels (4,096² floats = 64 MB; 64×64 RGB would be 12,288², 604 MB, and an
+ * n·d² product of 4.5·10¹¹ operations).
+ */
+export const LINEAR_MAX_PIXELS = 4096;
+
+function pixelsOf(o: Options): number {
+  const [h, w, c] = dataShape(o);
+  return h * w * c;
+}
 
 /** The option values `--quick` changes, unless given explicitly. */
 export const QUICK_OVERRIDES: Partial<Options> = {
@@ -150,12 +181,55 @@ export const QUICK_OVERRIDES: Partial<Options> = {
   linearIterations: 10,
 };
 
-/** `--quick`'s overrides applied to the options not given on the command line. */
+/**
+ * `--quick`'s overrides applied to the options not given on the command line; with image data the
+ * settings default to `unseen` (the only one they have).
+ */
 function applyQuick(options: Options, given: readonly string[]): Options {
-  if (!options.quick) return options;
+  checkDataOptions(options, given);
   const out = { ...options } as Record<string, unknown>;
+  if (!isFashionMnist(options) && !given.includes("settings")) out.settings = ["unseen"];
+  if (!options.quick) return out as Options;
   for (const [k, v] of Object.entries(QUICK_OVERRIDES)) if (!given.includes(k)) out[k] = v;
   return out as Options;
+}
+
+/** Checks across options: the settings and linear metrics image data allow, the PCA size. */
+function validateBenchmark(o: Options): void {
+  if (o.aggregate) return;
+  const pixels = pixelsOf(o);
+  if (o.pcaDim > pixels) {
+    throw new UsageError(`--pcaDim ${o.pcaDim} is more than the ${pixels} values per image`);
+  }
+  if (isFashionMnist(o)) return;
+  if ((o.settings as string[]).includes("seen")) {
+    throw new UsageError(
+      `--settings seen needs Fashion-MNIST; --data ${o.data} has the class-disjoint split ` +
+        `only (--settings unseen)`,
+    );
+  }
+  const linear = selectMethods(o.methods.join(",")).filter((m) => m.family === "linear");
+  if (o.methods.length > 0 && linear.length > 0 && pixels > LINEAR_MAX_PIXELS) {
+    throw new UsageError(
+      `--methods ${linear.map((m) => m.id).join(",")}: the linear metrics run on at most ` +
+        `${LINEAR_MAX_PIXELS} values per image, --imageSize ${o.imageSize} --channels ` +
+        `${o.channels} gives ${pixels} (try --imageSize 32, or --imageSize 64 --channels 1)`,
+    );
+  }
+}
+
+/** The methods a run includes: all (or `--methods`), less the linear ones images too large for. */
+function runMethods(o: Options, log: (line: string) => void): BenchmarkMethod[] {
+  const methods = selectMethods(o.methods.join(","));
+  if (isFashionMnist(o) || pixelsOf(o) <= LINEAR_MAX_PIXELS) return methods;
+  const kept = methods.filter((m) => m.family !== "linear");
+  if (kept.length < methods.length) {
+    log(
+      `note: the linear metrics are left out: ${pixelsOf(o)} values per image, more than ` +
+        `${LINEAR_MAX_PIXELS} (--imageSize 32, or --channels 1, brings them in)`,
+    );
+  }
+  return kept;
 }
 
 /**
@@ -202,6 +276,7 @@ function configOf(o: Options): BenchmarkConfig {
     ...DEFAULT_CONFIG,
     epochs: o.epochs,
     steps: o.steps,
+    batchSize: o.batchSize,
     trainLimit: o.trainLimit,
     testLimit: o.testLimit,
     linearSamples: o.linearSamples,
@@ -210,23 +285,45 @@ function configOf(o: Options): BenchmarkConfig {
   };
 }
 
+/** The protocol's data and model paragraphs for image data (`--data <kind>:<path>`). */
+function imageProtocol(o: Options, config: BenchmarkConfig): Record<string, string> {
+  const [h, w, c] = dataShape(o);
+  const encoder = encoderForDescription([h, w, c], config.embeddingDim);
+  return {
+    data:
+      `${o.data}: images resized and centre-cropped to ${h}×${w}, ${
+        c === 3 ? "RGB" : "grey"
+      }, values / 255, no augmentation; the data set's class-disjoint split (a folder: the first ` +
+      `half of its sorted classes train, the rest test; In-Shop: queries against the gallery)` +
+      (config.trainLimit ? `; ${config.trainLimit} train images evenly spread` : "") +
+      (config.testLimit ? `; ${config.testLimit} test images evenly spread` : "") +
+      `; the training images streamed from the files.`,
+    seen: "not run: image data sets have the class-disjoint split only.",
+    unseen: "train on the training classes; test on the test classes, never seen in training.",
+    model: `${encoder.name}: ${encoder.layers}, L2-normalised ${config.embeddingDim}-d output, ` +
+      `initialised with the run's seed.`,
+  };
+}
+
 function tableProtocol(
   config: BenchmarkConfig,
   methods: readonly BenchmarkMethod[],
   records: readonly RunRecord[],
+  options?: Options,
 ): Record<string, unknown> {
   const distinct = (key: string) => [
     ...new Set(records.map((r) => r.extra?.[key]).filter((v) => v !== undefined)),
   ];
   return {
     ...describeProtocol(config),
+    ...(options && !isFashionMnist(options) ? imageProtocol(options, config) : {}),
     methods: Object.fromEntries(methods.map((m) => [m.id, m.description])),
     backends: distinct("backend"),
     dataSources: distinct("dataSource"),
   };
 }
 
-async function writeOutputs(dir: string, table: BenchmarkTable): Promise<void> {
+async function writeOutputs(dir: string, table: BenchmarkTable, title: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
     await writeJsonAtomic(`${dir}/benchmark.json`, table);
@@ -245,18 +342,46 @@ async function writeOutputs(dir: string, table: BenchmarkTable): Promise<void> {
   await writeTextAtomic(
     `${dir}/benchmark.md`,
     benchmarkMarkdown(table, {
-      title: "Fashion-MNIST benchmark",
+      title,
       note: "Protocol: `protocol` in benchmark.json, and the README's benchmark section.",
     }),
   );
   await writeTextAtomic(`${dir}/benchmark.csv`, benchmarkCsv(table));
-  await writeFigureHtml(`${dir}/benchmark.html`, benchmarkFigure(table), "Fashion-MNIST benchmark");
+  await writeFigureHtml(
+    `${dir}/benchmark.html`,
+    benchmarkFigure(table, {
+      title: `${title.replace(/ benchmark$/, "")} retrieval, MAP@R (mean and 95% CI over seeds)`,
+    }),
+    title,
+  );
 }
 
-/** The two splits, unless only aggregating. */
+function titleOf(o: Options): string {
+  return isFashionMnist(o) ? "Fashion-MNIST benchmark" : `${o.data} benchmark`;
+}
+
+/** The two splits, unless only aggregating (Fashion-MNIST as arrays, image data as loaded). */
 interface BenchmarkData extends ExperimentDataSet {
   train?: FashionMnist;
   test?: FashionMnist;
+  images?: ExperimentImages;
+}
+
+/** The `unseen` setting of image data: the data set's own class-disjoint split. */
+function imageSetting(images: ExperimentImages): SettingData {
+  const shape = images.inputShape;
+  return {
+    setting: "unseen",
+    inputShape: shape,
+    train: images.train,
+    test: images.test,
+    testX: images.test.x,
+    queries: images.test.queries,
+    trainBatches: (batchSize, seed) => images.batches({ batchSize, seed }),
+    trainPixels: (indices) => images.trainImages(indices),
+    encoder: (seed, embeddingDim) => encoderFor(shape, { embeddingDim, seed }),
+    dispose: () => {}, // the data own the tensors
+  };
 }
 
 /** The data fingerprints a record carries (`extra.data`). */
@@ -297,7 +422,7 @@ async function aggregate(
 ): Promise<BenchmarkTable> {
   const config = configOf(options);
   const key = configKey(config);
-  const methods = selectMethods(options.methods.join(","));
+  const methods = runMethods(options, log);
   const methodOrder = methods.map((m) => m.id);
   const all = await readRunRecords(runsDir);
   const records = all.filter((r) =>
@@ -318,14 +443,15 @@ async function aggregate(
   const used = keys[0] === key ? config : undefined;
   if (!used) log(`note: records were made under ${keys[0]}, options say ${key}`);
   const table = aggregateRuns(records, {
-    protocol: used
-      ? tableProtocol(config, methods, records)
-      : { note: `configuration ${keys[0]}`, ...tableProtocol(config, methods, records) },
+    protocol: used ? tableProtocol(config, methods, records, options) : {
+      note: `configuration ${keys[0]}`,
+      ...tableProtocol(config, methods, records, options),
+    },
     settingOrder: SETTINGS,
     methodOrder: BENCHMARK_METHODS.map((m) => m.id),
   });
   const out = options.out || "figures";
-  await writeOutputs(out, table);
+  await writeOutputs(out, table, titleOf(options));
   log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
   log(`aggregated ${records.length} runs from ${runsDir} into ${out}/benchmark.{json,md,csv,html}`);
   return table;
@@ -335,17 +461,36 @@ async function aggregate(
 export const experiment = defineExperiment({
   name: "benchmark",
   description:
-    "every loss and linear metric on Fashion-MNIST, seen/unseen classes, 3 seeds, 95% CIs (resumable)",
+    "every loss and linear metric on Fashion-MNIST (or --data), seen/unseen classes, 3 seeds, 95% CIs (resumable)",
   options: BENCHMARK_OPTIONS,
   trains: false,
   resolve: applyQuick,
-  encoder: () => ({
-    deep: "referenceCnn (64-d, L2-normalised), Adam 1e-3, batch 128",
+  validate: validateBenchmark,
+  encoder: (o) => ({
+    deep: isFashionMnist(o)
+      ? `referenceCnn (64-d, L2-normalised), Adam 1e-3, batch ${o.batchSize}`
+      : {
+        ...encoderForDescription(dataShape(o), DEFAULT_CONFIG.embeddingDim),
+        training: `Adam 1e-3, batch ${o.batchSize}`,
+      },
     linear: "Mahalanobis metrics on PCA features",
   }),
   async data(o, log): Promise<BenchmarkData> {
     if (o.aggregate) return { provenance: [] };
     const config = configOf(o);
+    if (!isFashionMnist(o)) {
+      const images = await loadExperimentImages(
+        { ...o, trainLimit: config.trainLimit, testLimit: config.testLimit },
+        log,
+      );
+      if (images.train.n < config.batchSize) {
+        images.dispose();
+        throw new UsageError(
+          `${o.data}: ${images.train.n} train images, fewer than a batch of ${config.batchSize}`,
+        );
+      }
+      return { images, provenance: images.provenance, dispose: () => images.dispose() };
+    }
     const source = o.dataSource || undefined;
     const train = await loadFashionMnist({
       split: "train",
@@ -377,14 +522,17 @@ export const experiment = defineExperiment({
     }
     const config = configOf(options);
     const key = configKey(config);
-    const methods = selectMethods(options.methods.join(","));
+    const methods = runMethods(options, log);
     const settings = SETTINGS.filter((s) => (options.settings as string[]).includes(s));
     const seeds = options.seeds;
-    const runsDir = options.runsDir || (options.quick ? `${ctx.dir}/runs` : defaultRunsDir);
-    const out = options.out || (options.quick ? ctx.dir : "figures");
-    const trainSplit = ctx.data.train!, testSplit = ctx.data.test!;
+    const ownRun = options.quick || !isFashionMnist(options);
+    const runsDir = options.runsDir || (ownRun ? `${ctx.dir}/runs` : defaultRunsDir);
+    const out = options.out || (ownRun ? ctx.dir : "figures");
+    const { train: trainSplit, test: testSplit, images } = ctx.data;
     const began = performance.now();
-    const dataSource = `${trainSplit.source.kind} (${trainSplit.source.dir})`;
+    const dataSource = images
+      ? `${images.dataset} (${images.source})`
+      : `${trainSplit!.source.kind} (${trainSplit!.source.dir})`;
     const tag = dataTag(ctx.data.provenance);
     checkRecordsData(runsDir, await readRunRecords(runsDir), tag, dataSource);
     log(`configuration ${key}; runs in ${runsDir}`);
@@ -415,7 +563,9 @@ export const experiment = defineExperiment({
           if (current?.setting !== spec.setting) {
             current?.dispose();
             current = undefined;
-            current = prepareSetting(spec.setting as SettingId, trainSplit, testSplit);
+            current = images
+              ? imageSetting(images)
+              : prepareSetting(spec.setting as SettingId, trainSplit!, testSplit!);
           }
           const m = await executeRun(byId.get(spec.method)!, current, spec.seed, config, {
             progress: options.quick ? false : undefined,
@@ -440,11 +590,11 @@ export const experiment = defineExperiment({
       records = allSpecs.map((s) => done.get(runFileName(s))!);
     }
     const table = aggregateRuns(records, {
-      protocol: tableProtocol(config, methods, records),
+      protocol: tableProtocol(config, methods, records, options),
       settingOrder: SETTINGS,
       methodOrder: BENCHMARK_METHODS.map((m) => m.id),
     });
-    await writeOutputs(out, table);
+    await writeOutputs(out, table, titleOf(options));
     log("");
     log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
     log(

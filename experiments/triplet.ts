@@ -1,5 +1,5 @@
 /**
- * A triplet network on Fashion-MNIST trained with the triplet margin loss, once per way of
+ * A triplet network trained with the triplet margin loss, once per way of
  * choosing the triplets of a batch: all triplets of the batch (no miner), and the miners
  * `tripletMarginMiner` with type `all` (margin violators), `hard` and `semihard`, and
  * `batchHardMiner` (hardest positive and negative per anchor). Every run starts from the same
@@ -11,22 +11,29 @@
  * The encoders are compared on the test split with retrieval and clustering (`evaluate`) and
  * pair-verification ROC-AUC of the embeddings' cosine similarity.
  *
+ * The data are Fashion-MNIST (the default; the encoder is an MLP) or, with `--data
+ * <kind>:<path>`, an image folder or a benchmark data set (`lib/experiment_data.ts`): the encoder
+ * is then `encoderFor` the images' shape, the M-per-class batches are streamed from the files, and
+ * the test split holds classes the training never saw (In-Shop: queries against the gallery).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { defineExperiment, option, UsageError } from "../lib/experiment.ts";
 import {
-  defineExperiment,
-  FASHION_MNIST_OPTIONS,
-  loadExperimentData,
-  option,
-  UsageError,
-} from "../lib/experiment.ts";
-import { mPerClassSampler } from "../lib/data/samplers.ts";
+  checkDataOptions,
+  DATA_OPTIONS,
+  dataShape,
+  encoderForDescription,
+  experimentEncoder,
+  isFashionMnist,
+  loadExperimentImages,
+} from "../lib/experiment_data.ts";
 import { labelledPairs } from "../lib/data/pairs.ts";
 import { mlpEncoder } from "../lib/models/mod.ts";
 import { tripletMarginLoss } from "../lib/losses/mod.ts";
 import { batchHardMiner, tripletMarginMiner } from "../lib/miners/mod.ts";
-import { evaluate, type Evaluation, rocAuc } from "../lib/eval/mod.ts";
+import { type Evaluation, rocAuc } from "../lib/eval/mod.ts";
 import { cosinePairScores } from "./similarity-kinds.ts";
 
 type Mining = "none (all triplets)" | "all" | "hard" | "semihard" | "batch-hard";
@@ -65,7 +72,7 @@ const UNIT: Record<Mining, string> = {
 export const experiment = defineExperiment({
   name: "triplet",
   description:
-    "triplet network + triplet margin loss with each miner (all, hard, semi-hard, batch-hard); one table",
+    "triplet network + triplet margin loss with each miner (all, hard, semi-hard, batch-hard); one table; --data",
   options: {
     seed: option.integer(0, "seed of the initial weights, batches and test pairs", { min: 0 }),
     steps: option.integer(200, "optimisation steps per miner", { min: 1 }),
@@ -74,42 +81,66 @@ export const experiment = defineExperiment({
     margin: option.number(0.2, "margin of the triplet loss and the miners", { above: 0 }),
     learningRate: option.number(1e-3, "Adam's learning rate", { above: 0 }),
     embeddingDim: option.integer(64, "embedding dimension", { min: 1 }),
-    hidden: option.integers([128], "hidden layer sizes of the MLP encoder", { min: 1 }),
+    hidden: option.integers([128], "hidden layer sizes of the MLP encoder (Fashion-MNIST)", {
+      min: 1,
+    }),
     verificationPairs: option.integer(2000, "balanced test pairs for verification ROC-AUC", {
       min: 2,
     }),
     trainLimit: option.integer(6000, "train images used (0: the whole train split)", { min: 0 }),
     testLimit: option.integer(1000, "test images evaluated (0: the whole test split)", { min: 0 }),
-    ...FASHION_MNIST_OPTIONS,
+    ...DATA_OPTIONS,
+  },
+  resolve(o, given) {
+    checkDataOptions(o, given);
+    return o;
   },
   validate(o) {
     if (o.batchSize % o.m !== 0) {
       throw new UsageError(`--batchSize ${o.batchSize} is not a multiple of --m ${o.m}`);
     }
-    if (o.batchSize / o.m > 10) {
+    if (isFashionMnist(o) && o.batchSize / o.m > 10) {
       throw new UsageError(
         `--batchSize / --m = ${o.batchSize / o.m} classes per batch; Fashion-MNIST has 10`,
       );
     }
   },
-  encoder: (o) => ({ name: "mlpEncoder", hidden: o.hidden, embeddingDim: o.embeddingDim }),
-  data: (o, log) => loadExperimentData(o, log),
+  encoder: (o) =>
+    isFashionMnist(o)
+      ? { name: "mlpEncoder", hidden: o.hidden, embeddingDim: o.embeddingDim }
+      : encoderForDescription(dataShape(o), o.embeddingDim),
+  data: async (o, log) => {
+    const data = await loadExperimentImages(o, log);
+    const problem = data.train.n < o.batchSize
+      ? `--batchSize ${o.batchSize} is larger than the ${data.train.n} train images`
+      : o.batchSize / o.m > data.train.classes
+      ? `--batchSize / --m = ${
+        o.batchSize / o.m
+      } classes per batch; the train split has ${data.train.classes}`
+      : undefined;
+    if (problem) {
+      data.dispose();
+      throw new UsageError(problem);
+    }
+    return data;
+  },
   async run(ctx) {
     const { options, data } = ctx;
-    const { trainSet, testSet, train: trainT, test: testT } = data;
+    const testX = data.test.x, testLabels = data.test.labels;
     const makeEncoder = () =>
-      mlpEncoder({
-        hidden: options.hidden,
-        embeddingDim: options.embeddingDim,
-        seed: options.seed,
-      });
-    const pairs = labelledPairs(testSet.labels, {
+      experimentEncoder(data, options, () =>
+        mlpEncoder({
+          hidden: options.hidden,
+          embeddingDim: options.embeddingDim,
+          seed: options.seed,
+        }));
+    const pairs = labelledPairs(testLabels, {
       count: options.verificationPairs,
       rng: options.seed + 12345,
     });
     const auc = async (encoder: tf.LayersModel) =>
       rocAuc(
-        await cosinePairScores(encoder, testT.x, pairs.left, pairs.right),
+        await cosinePairScores(encoder, testX, pairs.left, pairs.right),
         pairs.target,
       );
 
@@ -120,7 +151,7 @@ export const experiment = defineExperiment({
         try {
           return {
             mining: "untrained",
-            evaluation: await evaluate(encoder, testT.x, testSet.labels),
+            evaluation: await data.evaluate(encoder),
             aucCosine: await auc(encoder),
             triplets: NaN,
             finalLoss: NaN,
@@ -136,6 +167,11 @@ export const experiment = defineExperiment({
     for (const mining of MININGS) {
       const encoder = ctx.keep(makeEncoder());
       let counts: number[] = [];
+      const sampler = data.batches({
+        batchSize: options.batchSize,
+        seed: options.seed,
+        m: options.m,
+      });
       const result = await ctx.train(UNIT[mining], {
         model: encoder,
         loss: (e, y) => {
@@ -153,21 +189,18 @@ export const experiment = defineExperiment({
           save: () => counts,
           restore: (saved) => counts = [...(saved as number[])],
         },
-        sampler: mPerClassSampler(trainT.x, trainSet.labels, {
-          m: options.m,
-          batchSize: options.batchSize,
-          seed: options.seed,
-        }),
+        sampler,
         steps: options.steps,
         optimizer: tf.train.adam(options.learningRate),
         progress: { label: mining },
       });
+      if ("close" in sampler) await sampler.close();
       const losses = result.history.map((h) => h.loss);
       histories[mining] = { loss: losses, triplets: counts };
       ctx.log(`evaluating ${mining}`);
       rows.push({
         mining,
-        evaluation: await evaluate(encoder, testT.x, testSet.labels),
+        evaluation: await data.evaluate(encoder),
         aucCosine: await auc(encoder),
         triplets: counts.length ? counts.reduce((a, b) => a + b, 0) / counts.length : NaN,
         finalLoss: losses.slice(-20).reduce((a, b) => a + b, 0) / Math.min(20, losses.length),
@@ -232,7 +265,7 @@ export const experiment = defineExperiment({
     await ctx.writeText("table.txt", text + "\n");
     ctx.log(
       `\n${options.steps} steps, batches of ${options.batchSize} (${options.m} per class), margin ${margin}; ` +
-        `test: ${testSet.n} images, ${options.verificationPairs} verification pairs`,
+        `test: ${data.test.n} images, ${options.verificationPairs} verification pairs`,
     );
     ctx.log(text);
     return {
@@ -241,7 +274,15 @@ export const experiment = defineExperiment({
         triplets: Number.isFinite(r.triplets) ? r.triplets : null,
         finalLoss: Number.isFinite(r.finalLoss) ? r.finalLoss : null,
       })),
-      data: { source: trainSet.source, train: trainSet.n, test: testSet.n },
+      data: isFashionMnist(options)
+        ? { source: data.fashionMnist!.trainSet.source, train: data.train.n, test: data.test.n }
+        : {
+          dataset: data.dataset,
+          source: data.source,
+          inputShape: data.inputShape,
+          train: data.train.n,
+          test: data.test.n,
+        },
       aucMethod: "rocAuc (lib/eval/verification.ts; ties count 1/2)",
     };
   },

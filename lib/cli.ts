@@ -42,6 +42,73 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * A path named on the command line that the process may not read (Deno's permissions): a
+ * {@linkcode UsageError} (exit code 2) that carries the paths, so that the runner can print the
+ * exact command that grants reading them.
+ *
+ * @example
+ * ```ts
+ * import { ReadPermissionError } from "./cli.ts";
+ * const e = new ReadPermissionError("--data: no permission to read /data/pets", ["/data/pets"]);
+ * console.log(e.exitCode, e.paths); // 2 ["/data/pets"]
+ * ```
+ */
+export class ReadPermissionError extends UsageError {
+  /** The paths to allow reading. */
+  readonly paths: readonly string[];
+  /**
+   * @param message what could not be read, naming the option
+   * @param paths the paths to allow reading
+   */
+  constructor(message: string, paths: readonly string[]) {
+    super(message);
+    this.name = "ReadPermissionError";
+    this.paths = [...paths];
+  }
+}
+
+/**
+ * Checks a path given to option `--<name>` before any work: that this process may read it
+ * (else a {@linkcode ReadPermissionError}), that it exists, and that it is a directory or a file
+ * as `want` says. For an option declaration's `check`.
+ *
+ * @returns what is wrong (`"no such file or directory"`, `"not a directory"`, …), or `undefined`
+ * @throws ReadPermissionError when Deno's permissions do not allow reading `path`.
+ * @example
+ * ```ts
+ * import { pathProblem } from "./cli.ts";
+ * console.log(pathProblem("data", "/no/such/dir", "directory")); // "no such directory"
+ * ```
+ */
+export function pathProblem(
+  name: string,
+  path: string,
+  want: "directory" | "file" | "any",
+): string | undefined {
+  let state: string;
+  try {
+    state = Deno.permissions.querySync({ name: "read", path }).state;
+  } catch {
+    state = "granted"; // no permission API (an embedder): let the read itself fail
+  }
+  if (state !== "granted") {
+    throw new ReadPermissionError(`--${name}: no permission to read ${path}`, [path]);
+  }
+  const what = want === "any" ? "file or directory" : want;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(path);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound
+      ? `no such ${what}`
+      : `cannot read it (${(e as Error).message})`;
+  }
+  if (want === "directory" && !info.isDirectory) return "not a directory";
+  if (want === "file" && !info.isFile) return "not a file";
+  return undefined;
+}
+
 interface OptionBase {
   /** One line for `--help`. */
   description: string;

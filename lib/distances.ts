@@ -607,29 +607,219 @@ function snrDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     const ca = tf.sub(a, tf.mean(a, 1, true)) as tf.Tensor2D;
     const cb = a === b ? ca : tf.sub(b, tf.mean(b, 1, true)) as tf.Tensor2D;
     const noise = centredSquaredEuclidean(ca, cb);
-    return tf.div(noise, tf.sum(tf.square(ca), 1, true)) as tf.Tensor2D;
+    const signal = tf.sum(tf.square(ca), 1, true);
+    // Finite everywhere with a finite gradient; the constant query rows then get PML's value
+    // (∞, or NaN for 0/0) with a zero gradient.
+    const ratio = tf.div(noise, positiveOrOne(signal)) as tf.Tensor2D;
+    const constant = (sig: tf.Tensor) => tf.equal(sig, 0);
+    const inf = maskedFill(
+      ratio,
+      [signal, noise],
+      (sig, no) => tf.logicalAnd(constant(sig), tf.greater(no, 0)),
+      Infinity,
+    );
+    return maskedFill(
+      inf,
+      [signal, noise],
+      (sig, no) => tf.logicalAnd(constant(sig), tf.lessEqual(no, 0)),
+      NaN,
+    );
   });
 }
 
-/** The identity with a zero gradient. */
-const constantOf: (x: tf.Tensor) => tf.Tensor = tf.customGrad(
+/**
+ * `t` where `t > 0`, else 1, with gradient `dy` where `t > 0` and 0 elsewhere: a denominator
+ * that is never 0 and never passes a 0/0 back. (A plain `tf.where(tf.greater(t, 0), …)` would
+ * put `Greater`, which has no gradient, on the tape.)
+ */
+const positiveOrOne: (t: tf.Tensor) => tf.Tensor = tf.customGrad(
   // deno-lint-ignore no-explicit-any
-  (x: any) => ({ value: tf.clone(x as tf.Tensor), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) }),
-) as unknown as (x: tf.Tensor) => tf.Tensor;
+  (t: any, save: any) => {
+    const positive = tf.greater(t as tf.Tensor, 0);
+    save([positive]);
+    return {
+      value: tf.where(positive, t as tf.Tensor, tf.onesLike(t as tf.Tensor)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.where(saved[0], dy, tf.zerosLike(dy)),
+    };
+  },
+) as unknown as (t: tf.Tensor) => tf.Tensor;
 
-function minkowskiKernel(p: number): ElementwiseKernel {
-  if (p === Infinity) return (x, y) => tf.max(tf.abs(tf.sub(x, y)), -1) as tf.Tensor2D;
-  if (p === 1) return (x, y) => tf.sum(tf.abs(tf.sub(x, y)), -1) as tf.Tensor2D;
-  return (x, y) => {
-    // Scaled by the largest coordinate difference so that |Δ|^p neither overflows nor underflows.
-    // The value does not depend on the scale, so the scale is a constant for the gradient (else
-    // identical rows, scale 0, get 0/0 from the quotient's derivative).
-    const diff = tf.abs(tf.sub(x, y));
-    const scale = constantOf(tf.maximum(tf.max(diff, -1, true), TINY));
-    const s = tf.sum(tf.pow(tf.div(diff, scale), p), -1);
-    return tf.mul(tf.squeeze(scale, [2]), safeRoot(s, p)) as tf.Tensor2D;
-  };
+/** `x` where `cond`, else 0 (`x` may be non-finite where `cond` is false). */
+function keepWhere(cond: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.where(cond, x, tf.zerosLike(x));
 }
+
+/**
+ * The p-norm of coordinate differences, `(Σ|xᵢ − yᵢ|ᵖ)^(1/p)` (`p = Infinity`: the largest
+ * |xᵢ − yᵢ|), with the gradient PyTorch's `cdist` defines everywhere: with Δ = x − y and d the
+ * distance, ∂d/∂xᵢ = sign(Δᵢ)·(|Δᵢ|/d)^(p−1), taken as 0 where Δᵢ = 0 or d = 0 (for p < 1 too,
+ * where |Δᵢ|^(p−1) is infinite); `p = 1`: sign(Δᵢ) with sign(0) = 0; `p = Infinity`: sign(Δᵢ) on
+ * the coordinates where |Δᵢ| = d. So coincident points and zero coordinate differences have
+ * finite (zero) gradients, as in PyTorch, instead of the NaN that `pow` gives at 0.
+ */
+function minkowskiKernel(p: number): ElementwiseKernel {
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    (x: any, y: any, save: any) => {
+      const diff = tf.sub(x as tf.Tensor3D, y as tf.Tensor3D);
+      const ad = tf.abs(diff);
+      let dist: tf.Tensor;
+      if (p === Infinity) dist = tf.max(ad, -1);
+      else if (p === 1) dist = tf.sum(ad, -1);
+      else {
+        // Scaled by the largest difference so that |Δ|^p neither overflows nor underflows.
+        const big = tf.max(ad, -1, true);
+        const s = tf.sum(tf.pow(tf.div(ad, tf.maximum(big, TINY)), p), -1);
+        dist = tf.mul(tf.squeeze(big, [2]), tf.pow(s, 1 / p));
+      }
+      save([diff, dist]);
+      return {
+        value: dist,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [delta, d] = saved;
+          const sign = tf.sign(delta);
+          const d3 = tf.expandDims(d, 2);
+          let w: tf.Tensor;
+          if (p === 1) w = sign;
+          else if (p === Infinity) {
+            w = tf.mul(sign, tf.cast(tf.equal(tf.abs(delta), d3), "float32"));
+          } else {
+            const ratio = tf.div(tf.abs(delta), tf.where(tf.greater(d3, 0), d3, tf.onesLike(d3)));
+            const scaled = p === 2 ? ratio : tf.pow(ratio, p - 1);
+            w = keepWhere(tf.greater(ratio, 0), tf.mul(sign, scaled));
+          }
+          const g = tf.mul(w, tf.expandDims(dy, 2));
+          return [tf.sum(g, 1, true), tf.neg(tf.sum(g, 0, true))];
+        },
+      };
+    },
+  ) as unknown as (x: tf.Tensor3D, y: tf.Tensor3D) => tf.Tensor2D;
+  return (x, y) => f(x, y);
+}
+
+/** Largest |xᵢ| of each row, `[n, 1]`, the gradient shared evenly among tied maxima. */
+const maxNorm: (x: tf.Tensor2D) => tf.Tensor2D = tf.customGrad(
+  // deno-lint-ignore no-explicit-any
+  (x: any, save: any) => {
+    const value = tf.max(tf.abs(x as tf.Tensor2D), 1, true);
+    save([x as tf.Tensor, value]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [t, v] = saved;
+        const at = tf.cast(tf.equal(tf.abs(t), v), "float32");
+        const share = tf.div(at, tf.sum(at, 1, true)); // ≥ 1 tie per row
+        return tf.mul(tf.mul(tf.sign(t), share), dy);
+      },
+    };
+  },
+) as unknown as (x: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * Lp norm of each row, `[n, 1]` (`p = Infinity`: the largest |xᵢ|), with PyTorch's subgradient
+ * of `torch.norm`/`F.normalize` everywhere: ∂‖x‖/∂xᵢ = sign(xᵢ)·(|xᵢ|/‖x‖)^(p−1), taken as 0 where
+ * xᵢ = 0 (for p < 1 too, where |xᵢ|^(p−1) is infinite) or ‖x‖ = 0; `p = 1`: sign(xᵢ) with
+ * sign(0) = 0; `p = Infinity`: sign(xᵢ) shared evenly among the coordinates where |xᵢ| = ‖x‖
+ * (as `torch.linalg.vector_norm`; `cdist`'s convention, without the sharing, is the one of the
+ * `chebyshev` distance). (A plain
+ * `tf.pow(tf.abs(x), p)` has an infinite gradient at zero coordinates for p < 1.) Divide by
+ * `tf.maximum(lpNorm(x, p), 1e-12)` for PyTorch's `F.normalize(x, p)`, as PML's distances
+ * normalise with their own p.
+ *
+ * @param x `[n, d]`
+ * @param p the norm's order, > 0 (default 2)
+ * @returns `[n, 1]`
+ * @throws Error when p is not a number > 0.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { lpNorm } from "./distances.ts";
+ * assert.deepEqual(Array.from(lpNorm(tf.tensor2d([[3, -4], [0, 0]]), 1).dataSync()), [7, 0]);
+ * const g = tf.grad((x: tf.Tensor) => tf.sum(lpNorm(x as tf.Tensor2D, 0.5)))(tf.tensor2d([[1, 0]]));
+ * assert.deepEqual(Array.from(g.dataSync()), [1, 0]); // finite at the zero coordinate
+ * ```
+ */
+export function lpNorm(x: tf.Tensor2D, p = 2): tf.Tensor2D {
+  if (typeof p !== "number" || !(p > 0)) {
+    throw new Error(`lpNorm: p must be a number > 0 (or Infinity), got ${String(p)}`);
+  }
+  if (p === Infinity) return maxNorm(x);
+  return tf.tidy(() => {
+    const [n, d] = x.shape;
+    const kernel = minkowskiKernel(p);
+    return kernel(
+      tf.reshape(x, [n, 1, d]) as tf.Tensor3D,
+      tf.zeros([1, 1, d]) as tf.Tensor3D,
+    ) as tf.Tensor2D;
+  });
+}
+
+/**
+ * Canberra distance Σ|Δᵢ| / (|xᵢ| + |yᵢ|) of `[r, 1, d]` against `[1, m, d]`, terms with 0/0
+ * counted 0 (scipy), with a finite gradient everywhere: sign(0) = 0 for |·|, and 0 for the
+ * terms whose denominator is 0.
+ */
+const canberraKernel: ElementwiseKernel = (() => {
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    (x: any, y: any, save: any) => {
+      const diff = tf.sub(x as tf.Tensor3D, y as tf.Tensor3D);
+      const den = tf.add(tf.abs(x as tf.Tensor), tf.abs(y as tf.Tensor));
+      const positive = tf.greater(den, 0);
+      const safe = tf.where(positive, den, tf.onesLike(den));
+      // |x − y| ≤ |x| + |y|, so a zero denominator has a zero numerator: the term is 0.
+      const value = tf.sum(tf.div(tf.abs(diff), safe), -1);
+      save([x as tf.Tensor, y as tf.Tensor, diff, safe, positive]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [a, b, delta, sd, pos] = saved;
+          const d3 = tf.expandDims(dy, 2);
+          const first = tf.div(tf.sign(delta), sd);
+          const ratio = tf.div(tf.abs(delta), tf.square(sd));
+          const gx = keepWhere(pos, tf.sub(first, tf.mul(ratio, tf.sign(a))));
+          const gy = keepWhere(pos, tf.neg(tf.add(first, tf.mul(ratio, tf.sign(b)))));
+          return [tf.sum(tf.mul(gx, d3), 1, true), tf.sum(tf.mul(gy, d3), 0, true)];
+        },
+      };
+    },
+  ) as unknown as (x: tf.Tensor3D, y: tf.Tensor3D) => tf.Tensor2D;
+  return (x, y) => f(x, y);
+})();
+
+/**
+ * Bray–Curtis dissimilarity Σ|Δᵢ| / Σ|xᵢ + yᵢ| of `[r, 1, d]` against `[1, m, d]` (NaN for two
+ * zero rows, as scipy), with sign(0) = 0 for |·| and a zero gradient where the denominator is 0.
+ */
+const brayCurtisKernel: ElementwiseKernel = (() => {
+  const f = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    (x: any, y: any, save: any) => {
+      const diff = tf.sub(x as tf.Tensor3D, y as tf.Tensor3D);
+      const plus = tf.add(x as tf.Tensor3D, y as tf.Tensor3D);
+      const num = tf.sum(tf.abs(diff), -1);
+      const den = tf.sum(tf.abs(plus), -1);
+      save([diff, plus, num, den]);
+      return {
+        value: tf.div(num, den),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [delta, sum, nm, dn] = saved;
+          const pos = tf.greater(dn, 0);
+          const safe = tf.where(pos, dn, tf.onesLike(dn));
+          const scale = keepWhere(pos, tf.div(dy, safe)); // dy / den
+          const q = keepWhere(pos, tf.div(nm, safe)); // num / den
+          const s3 = tf.expandDims(scale, 2), q3 = tf.expandDims(q, 2);
+          const signDelta = tf.sign(delta), signSum = tf.mul(tf.sign(sum), q3);
+          const gx = tf.mul(tf.sub(signDelta, signSum), s3);
+          const gy = tf.mul(tf.neg(tf.add(signDelta, signSum)), s3);
+          return [tf.sum(gx, 1, true), tf.sum(gy, 0, true)];
+        },
+      };
+    },
+  ) as unknown as (x: tf.Tensor3D, y: tf.Tensor3D) => tf.Tensor2D;
+  return (x, y) => f(x, y);
+})();
 
 function parseP(params: Record<string, unknown>): number {
   const p = params.p === undefined ? 2 : params.p;
@@ -643,13 +833,16 @@ function jensenShannon(base: number | undefined): (a: tf.Tensor2D, b: tf.Tensor2
   const logBase = base === undefined ? 1 : Math.log(base);
   return (a, b) =>
     tf.tidy(() => {
-      const p = tf.div(a, tf.maximum(tf.sum(a, 1, true), TINY)) as tf.Tensor2D;
-      const q = tf.div(b, tf.maximum(tf.sum(b, 1, true), TINY)) as tf.Tensor2D;
+      // Denominators ≤ 0 are replaced by 1, so that no gradient is 0/0 (the terms concerned are
+      // 0, or the row is masked to Infinity below).
+      const safe = positiveOrOne;
+      const p = tf.div(a, safe(tf.sum(a, 1, true))) as tf.Tensor2D;
+      const q = tf.div(b, safe(tf.sum(b, 1, true))) as tf.Tensor2D;
       const js = elementwise(p, q, (x, y) => {
         // With s = p + q and r = (p − q)/s: p log(p/m) + q log(q/m) = (s/2)[(1+r)ln(1+r) +
         // (1−r)ln(1−r)], exactly 0 when p = q and accurate to second order near it.
         const s = tf.add(x, y);
-        const r = tf.div(tf.sub(x, y), tf.maximum(s, TINY));
+        const r = tf.div(tf.sub(x, y), safe(s));
         const lo = -1 + 1e-7;
         const plus = tf.mul(tf.add(1, r), tf.log1p(tf.maximum(r, lo)));
         const minus = tf.mul(tf.sub(1, r), tf.log1p(tf.maximum(tf.neg(r), lo)));
@@ -753,13 +946,7 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       axioms: ALL_AXIOMS,
       domain: "real",
       form: "elementwise",
-      pairwise: (a, b) =>
-        elementwise(a, b, (x, y) => {
-          const num = tf.abs(tf.sub(x, y));
-          const den = tf.add(tf.abs(x), tf.abs(y));
-          // 0/0 terms count 0: |x − y| ≤ |x| + |y|, so a zero denominator has a zero numerator.
-          return tf.sum(tf.div(num, tf.maximum(den, TINY)), -1) as tf.Tensor2D;
-        }),
+      pairwise: (a, b) => elementwise(a, b, canberraKernel),
     };
   },
   braycurtis: (params) => {
@@ -770,12 +957,7 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       axioms: NO_TRIANGLE,
       domain: "nonnegative",
       form: "elementwise",
-      pairwise: (a, b) =>
-        elementwise(a, b, (x, y) =>
-          tf.div(
-            tf.sum(tf.abs(tf.sub(x, y)), -1),
-            tf.sum(tf.abs(tf.add(x, y)), -1),
-          ) as tf.Tensor2D),
+      pairwise: (a, b) => elementwise(a, b, brayCurtisKernel),
     };
   },
   jensenshannon: (params) => {
@@ -824,7 +1006,8 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
               `metric "seuclidean": V has ${variance.shape[0]} entries for ${d} dimensions`,
             );
           }
-          const scale = tf.reshape(tf.rsqrt(variance), [1, d]);
+          // A zero variance gives NaN below; rsqrt of 1 there keeps the gradient finite.
+          const scale = tf.reshape(tf.rsqrt(positiveOrOne(variance)), [1, d]);
           const sa = tf.mul(a, scale) as tf.Tensor2D;
           const sb = a === b ? sa : tf.mul(b, scale) as tf.Tensor2D;
           const dist = safeSqrt(centredSquaredEuclidean(sa, sb)) as tf.Tensor2D;
@@ -1113,6 +1296,53 @@ export function pairwiseDistances(
 export function prepareMetric(metric: MetricSpec | Metric, a: tf.Tensor2D, b: tf.Tensor2D): Metric {
   const m = resolveMetric(metric);
   return m.prepare ? m.prepare(a, b) : m;
+}
+
+/**
+ * The metric's value between row i of `a` and row i of `b` for every i: the diagonal of
+ * {@linkcode pairwiseDistances}, computed `blockRows` rows at a time (memory about
+ * `blockRows²` floats), with the metric's data-dependent defaults fixed from all rows
+ * ({@linkcode prepareMetric}). What a verification protocol scores a list of pairs by.
+ *
+ * @param a `[n, d]`
+ * @param b `[n, d]`
+ * @returns `[n]`
+ * @throws Error when the shapes differ or a value is not finite.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { pairedDistances } from "./distances.ts";
+ * const a = tf.tensor2d([[0, 0], [1, 1]]), b = tf.tensor2d([[3, 4], [1, 1]]);
+ * pairedDistances(a, b).print(); // [5, 0]
+ * ```
+ */
+export function pairedDistances(
+  a: tf.Tensor2D,
+  b: tf.Tensor2D,
+  metric: MetricSpec | Metric = "euclidean",
+  blockRows = 256,
+): tf.Tensor1D {
+  checkShapes("pairedDistances", a, b);
+  if (a.shape[0] !== b.shape[0]) {
+    throw new Error(`pairedDistances: a has ${a.shape[0]} rows but b has ${b.shape[0]}`);
+  }
+  if (!Number.isInteger(blockRows) || blockRows < 1) {
+    throw new Error(`pairedDistances: blockRows must be a positive integer, got ${blockRows}`);
+  }
+  checkFiniteTensor("pairedDistances", "a", a);
+  checkFiniteTensor("pairedDistances", "b", b);
+  const m = prepareMetric(metric, a, b);
+  const n = a.shape[0];
+  if (n === 0) return tf.zeros([0]) as tf.Tensor1D;
+  return tf.tidy(() => {
+    const parts: tf.Tensor1D[] = [];
+    for (let s = 0; s < n; s += blockRows) {
+      const k = Math.min(blockRows, n - s);
+      const block = m.pairwise(tf.slice(a, [s, 0], [k, -1]), tf.slice(b, [s, 0], [k, -1]));
+      parts.push(tf.sum(tf.mul(block, tf.eye(k)), 1) as tf.Tensor1D);
+    }
+    return parts.length === 1 ? parts[0] : tf.concat(parts) as tf.Tensor1D;
+  });
 }
 
 /**

@@ -60,6 +60,8 @@ import {
   type OptionSpecs,
   type OptionValues,
   parseOptionArgs,
+  pathProblem,
+  ReadPermissionError,
   UsageError,
 } from "./cli.ts";
 
@@ -69,6 +71,8 @@ export {
   option,
   type OptionSpecs,
   type OptionValues,
+  pathProblem,
+  ReadPermissionError,
   UsageError,
 } from "./cli.ts";
 
@@ -499,6 +503,16 @@ export async function runExperiment(
     await execute(spec, args, log);
     return 0;
   } catch (error) {
+    if (error instanceof ReadPermissionError) {
+      const allowed = await experimentReadSet();
+      logError(
+        `${spec.name}: ${error.message}: the experiment task reads only ${
+          allowed.join(", ")
+        }; to read it too, run:`,
+      );
+      logError(`  ${readPermissionCommand(spec.name, args, error.paths, allowed)}`);
+      return error.exitCode;
+    }
     if (error instanceof UsageError) {
       logError(`${spec.name}: ${error.message}`);
       if (!error.message.startsWith("--resume:")) {
@@ -520,6 +534,53 @@ export async function runExperiment(
     if (debug && error instanceof Error) logError(error.stack ?? "");
     return 1;
   }
+}
+
+/** The `read` list of deno.json's `experiment` permission set (what `deno task experiment` reads). */
+async function experimentReadSet(): Promise<string[]> {
+  const fallback = [".", "/usr/share/datasets/fashion-mnist"];
+  try {
+    const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+    const read = config?.permissions?.experiment?.read;
+    return Array.isArray(read) && read.every((p) => typeof p === "string") ? read : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The command that runs experiment `name` with `args` as `deno task experiment` does, with
+ * `paths` added to the paths it may read (`--allow-read` replaces the permission set's list, so
+ * the list is repeated).
+ *
+ * @example
+ * ```ts
+ * import { readPermissionCommand } from "./experiment.ts";
+ * readPermissionCommand("siamese", ["--data", "folder:/data/pets"], ["/data/pets"], ["."]);
+ * // "deno run -P=experiment --allow-read=.,/data/pets experiments/main.ts siamese --data folder:/data/pets"
+ * ```
+ */
+export function readPermissionCommand(
+  name: string,
+  args: readonly string[],
+  paths: readonly string[],
+  allowed: readonly string[],
+): string {
+  const read = [...new Set([...allowed, ...paths])].join(",");
+  return [
+    "deno",
+    "run",
+    "-P=experiment",
+    `--allow-read=${read}`,
+    "experiments/main.ts",
+    name,
+    ...args,
+  ]
+    .map(shellWord).join(" ");
 }
 
 async function execute(
@@ -818,16 +879,7 @@ export const FASHION_MNIST_OPTIONS = {
     defaultLabel:
       "FASHION_MNIST_DIR, Debian's package, data/fashion-mnist-full, the embedded subset",
     description: "a Fashion-MNIST directory (IDX files, .gz or plain)",
-    check: (dir: string) => {
-      if (dir === "") return undefined;
-      try {
-        return Deno.statSync(dir).isDirectory ? undefined : "not a directory";
-      } catch (e) {
-        return e instanceof Deno.errors.NotFound
-          ? "no such directory"
-          : `cannot read it (${(e as Error).message})`;
-      }
-    },
+    check: (dir: string) => dir === "" ? undefined : pathProblem("dataSource", dir, "directory"),
   },
 } as const satisfies OptionSpecs;
 

@@ -88,6 +88,48 @@ Deno.test("edge cases as scikit-learn", () => {
   assert.throws(() => ami([0, NaN], [0, 1]), /not a number/);
 });
 
+Deno.test("fault 5 (issue 13): degenerate NMI/AMI as scikit-learn 1.9 (identical partitions score 1)", () => {
+  // scikit-learn 1.9 gives 1 for ami([1, 0], [1, 0]); MI = E[MI] = H there, a 0/0.
+  assert.equal(ami([1, 0], [1, 0]), 1);
+  assert.equal(ami([0, 1], [1, 0]), 1);
+  assert.equal(nmi([1, 0], [1, 0]), 1);
+  for (const n of [2, 3, 4, 7, 30]) {
+    const singletons = Array.from({ length: n }, (_, i) => i);
+    assert.equal(ami(singletons, singletons), 1, `all singletons, n = ${n}`);
+    assert.equal(nmi(singletons, singletons), 1);
+    assert.equal(ami(singletons, singletons.map((i) => 100 - i)), 1);
+    // One cluster against singletons: 0 (one side carries no information).
+    assert.equal(ami(Array(n).fill(0), singletons), 0);
+    assert.equal(ami(singletons, Array(n).fill(4)), 0);
+    assert.equal(nmi(Array(n).fill(0), singletons), 0);
+  }
+  // One cluster both sides, n = 1, empty: 1.
+  assert.equal(ami([5], [9]), 1);
+  assert.equal(nmi([5], [9]), 1);
+  assert.equal(ami([], []), 1);
+  assert.equal(ami([2, 2, 2], [7, 7, 7]), 1);
+  // n = 2, one side one cluster: 0.
+  assert.equal(ami([0, 0], [0, 1]), 0);
+  assert.equal(nmi([0, 1], [0, 0]), 0);
+});
+
+Deno.test("fault 3 (issue 13): kMeans refuses NaN and ±Infinity, naming x and the first bad row", () => {
+  const data = new Float32Array([0, 0, 1, 1, 2, 2]);
+  data[3] = Infinity;
+  assert.throws(
+    () => kMeans({ data, n: 3, d: 2 }, 2),
+    /kMeans: x row 1 holds Infinity \(column 1\)/,
+  );
+  data[3] = 1;
+  data[4] = -Infinity;
+  assert.throws(
+    () => kMeans({ data, n: 3, d: 2 }, 2),
+    /kMeans: x row 2 holds -Infinity \(column 0\)/,
+  );
+  data[4] = NaN;
+  assert.throws(() => kMeans({ data, n: 3, d: 2 }, 2), /kMeans: x row 2 holds NaN/);
+});
+
 Deno.test("logGamma matches exact factorials and Γ(1/2) = √π", () => {
   let fact = 1;
   for (let n = 1; n <= 25; n++) {

@@ -5,6 +5,7 @@ import {
   forEachDistanceBlock,
   invertMatrix,
   metricNames,
+  pairedDistances,
   pairwiseDistances,
   pairwiseDistancesBlocked,
   prepareMetric,
@@ -536,4 +537,47 @@ Deno.test("no tensors leak from pairwiseDistances", () => {
   big.dispose();
   assert.equal(tf.memory().numTensors, before);
   a.dispose();
+});
+
+Deno.test("pairedDistances: the diagonal of pairwiseDistances, in blocks, for every metric's defaults", async () => {
+  const rng = createRng(17);
+  const n = 23, d = 4;
+  const a = tf.tensor2d(
+    Array.from({ length: n }, () => Array.from({ length: d }, () => rng.normal())),
+  );
+  const b = tf.tensor2d(
+    Array.from({ length: n }, () => Array.from({ length: d }, () => rng.normal())),
+  );
+  for (const metric of ["euclidean", "cosine", "cityblock", "seuclidean"]) {
+    const full = await pairwiseDistances(a, b, metric).array();
+    for (const block of [1, 5, 256]) {
+      const got = await pairedDistances(a, b, metric, block).data();
+      for (let i = 0; i < n; i++) {
+        // seuclidean's V comes from all rows of a and b, as for the whole matrix.
+        assert.ok(Math.abs(got[i] - full[i][i]) < 1e-5, `${metric} block ${block} row ${i}`);
+      }
+    }
+  }
+  assert.deepEqual(
+    await pairedDistances(tf.tensor2d([[0, 0], [1, 1]]), tf.tensor2d([[3, 4], [1, 1]])).data(),
+    new Float32Array([5, 0]),
+  );
+  assert.equal(
+    pairedDistances(tf.zeros([0, 2]) as tf.Tensor2D, tf.zeros([0, 2]) as tf.Tensor2D).shape[0],
+    0,
+  );
+  assert.throws(
+    () => pairedDistances(a, tf.slice(b, [0, 0], [3, -1]) as tf.Tensor2D),
+    /a has 23 rows but b has 3/,
+  );
+  assert.throws(() => pairedDistances(a, tf.ones([n, 2]) as tf.Tensor2D), /dimensions differ/);
+  assert.throws(
+    () => pairedDistances(a, b, "euclidean", 0),
+    /blockRows must be a positive integer/,
+  );
+  assert.throws(
+    () => pairedDistances(tf.tensor2d([[NaN, 0]]), tf.tensor2d([[0, 0]])),
+    /pairedDistances/,
+  );
+  tf.dispose([a, b]);
 });

@@ -20,6 +20,7 @@ import {
   ImageSizeError,
   loadImageFolder,
   loadImages,
+  mPerClassSampler,
   readImage,
   scanImageFolder,
   shuffledBatches,
@@ -550,6 +551,48 @@ Deno.test("imageBatches: the batches of shuffledBatches over the same images, wi
   assert.throws(
     () => imageBatches(list, { size: 8, batchSize: 31 }),
     /batchSize must be an integer in \[1, 30\]/,
+  );
+});
+
+Deno.test("imageBatches with m: the batches of mPerClassSampler over the same images, across epochs and resume", async () => {
+  const files = [];
+  for (let i = 0; i < 36; i++) {
+    files.push({ path: `c${i % 4}/${i}.png`, bytes: picture(9, 9 + (i % 3), i) });
+  }
+  const root = await writeTree(files);
+  const list = await scanImageFolder(root);
+  const ds = await loadImages(list, { size: 6, workers: 0, progress: false });
+  const x = tf.tensor4d(ds.images, ds.shape);
+  for (const [workers, prefetch] of [[0, 0], [1, 2]]) {
+    const memory = mPerClassSampler(x, ds.labels, { m: 3, batchSize: 6, seed: 5 });
+    const stream = imageBatches(list, { size: 6, batchSize: 6, m: 3, seed: 5, workers, prefetch });
+    assert.equal(stream.batchesPerEpoch, memory.batchesPerEpoch); // ⌊36 / 6⌋ = 6
+    let saved;
+    for (let k = 0; k < 9; k++) {
+      if (k === 7) saved = stream.state();
+      const a = await stream.next(), b = memory.next();
+      assert.deepEqual(stream.state(), memory.state(), `batch ${k}`);
+      const labels = await a.y.data();
+      assert.deepEqual(labels, await b.y.data());
+      // Two classes of three images each.
+      assert.equal(new Set(labels).size, 2);
+      assert.deepEqual(await a.x.data(), await b.x.data());
+      tf.dispose([a.x, a.y, b.x, b.y]);
+    }
+    stream.setState(saved!);
+    memory.setState(saved!);
+    for (let k = 7; k < 9; k++) {
+      const a = await stream.next(), b = memory.next();
+      assert.deepEqual(await a.x.data(), await b.x.data());
+      tf.dispose([a.x, a.y, b.x, b.y]);
+    }
+    await stream.close();
+  }
+  x.dispose();
+  assert.throws(() => imageBatches(list, { size: 6, batchSize: 6, m: 4 }), /m must be .* divides/);
+  assert.throws(
+    () => imageBatches(list, { size: 6, batchSize: 10, m: 2 }),
+    /5 classes per batch, but the list holds 4/,
   );
 });
 

@@ -7,7 +7,9 @@ await tf.setBackend("cpu");
 
 /**
  * Brute force with AccuracyCalculator's rules: full ranking by (distance, index) with a
- * comparator sort, relevance by label, self removed, lone queries skipped, R capped at k.
+ * comparator sort, relevance by label, self removed, lone queries skipped, R-precision over
+ * min(R, k), both average precisions divided by R itself (PML's `count_per_query`), NaN when no
+ * query is defined. (tests/retrieval_fixtures_test.ts compares with PML itself.)
  * Distances are exact (double precision; the test data are multiples of 1/4, so equal distances
  * are exactly equal).
  */
@@ -48,12 +50,12 @@ function bruteForce(
       }
     });
     rp += hitsR / R;
-    mapr += apR / R;
-    map += ap / Math.max(hits, 1);
+    mapr += apR / total;
+    map += ap / total;
     mrr += first ? 1 / first : 0;
     ks.forEach((K, s) => (rec[s] += first && first <= K ? 1 : 0));
   }
-  const z = Math.max(n, 1);
+  const z = n > 0 ? n : NaN;
   return {
     precisionAt1: p1 / z,
     rPrecision: rp / z,
@@ -106,22 +108,81 @@ Deno.test("ties are ordered by reference index", async () => {
   r.dispose();
 });
 
-Deno.test("R larger than k is capped at k; lone queries are skipped; all lone gives 0", async () => {
+Deno.test("R larger than k: R-precision over min(R, k), MAP@R and MAP divided by R; lone queries skipped", async () => {
   const x = tf.tensor2d([[0], [1], [2], [3], [10]]);
   const labels = [0, 0, 0, 0, 1];
   const m = await retrievalMetrics(x, labels, undefined, undefined, { k: 2, ks: [1] });
-  // Label 0 has R = 3 but k = 2 → R = 2; all label-0 queries have two label-0 nearest → 1.
+  // Label 0 has R = 3 but k = 2: every label-0 query finds two label-0 references in its top 2.
+  // R-precision: 2 / min(3, 2) = 1. MAP@R and MAP: (1/1 + 2/2) / R = 2/3 (PML divides by R).
   assert.equal(m.rPrecision, 1);
-  assert.equal(m.mapAtR, 1);
+  assert.ok(Math.abs(m.mapAtR - 2 / 3) < 1e-15, `${m.mapAtR}`);
+  assert.ok(Math.abs(m.meanAveragePrecision - 2 / 3) < 1e-15);
   assert.equal(m.queries, 4);
   assert.equal(m.loneQueries, 1);
-  const q = tf.tensor2d([[0]]);
-  const none = await retrievalMetrics(q, [7], x, labels);
-  assert.equal(none.queries, 0);
-  assert.equal(none.mapAtR, 0);
-  assert.equal(none.precisionAt1, 0);
-  q.dispose();
   x.dispose();
+});
+
+Deno.test("fault 1 (issue 13): MAP@k divides by the relevant references, not by the hits in k", async () => {
+  // PML 2.9 gives mean_average_precision 0.5 here (R = 2, one hit at rank 1, k = 1).
+  const q = tf.tensor2d([[0]]), r = tf.tensor2d([[1], [2], [3]]);
+  for (const k of [1, 2, 3]) {
+    const m = await retrievalMetrics(q, [0], r, [0, 1, 0], { k, ks: [1] });
+    // Ranking: 1 (label 0), 2 (label 1), 3 (label 0); R = 2.
+    const expected = k === 1 ? 0.5 : k === 2 ? 0.5 : (1 + 2 / 3) / 2;
+    assert.ok(
+      Math.abs(m.meanAveragePrecision - expected) < 1e-15,
+      `k=${k}: ${m.meanAveragePrecision}`,
+    );
+  }
+  q.dispose();
+  r.dispose();
+});
+
+Deno.test("fault 2 (issue 13): no query defined gives NaN for every metric, with the lone count", async () => {
+  // PML ≥ 2.0 returns NaN for every k-NN metric when no query label is in the reference set.
+  const q = tf.tensor2d([[0], [1]]), r = tf.tensor2d([[0], [1]]);
+  const none = await retrievalMetrics(q, [7, 8], r, [1, 2], { ks: [1, 2] });
+  assert.equal(none.queries, 0);
+  assert.equal(none.loneQueries, 2);
+  for (
+    const v of [
+      none.precisionAt1,
+      none.rPrecision,
+      none.mapAtR,
+      none.mrr,
+      none.meanAveragePrecision,
+    ]
+  ) {
+    assert.ok(Number.isNaN(v), `expected NaN, got ${v}`);
+  }
+  assert.ok(Number.isNaN(none.recallAtK[1]) && Number.isNaN(none.recallAtK[2]));
+  // Self layout where every class is a singleton: the same.
+  const self = await retrievalMetrics(tf.tensor2d([[0], [1], [5]]), [1, 2, 3]);
+  assert.ok(Number.isNaN(self.mapAtR) && self.loneQueries === 3);
+  // One defined query: lone ones are left out of the mean, not counted as 0.
+  const some = await retrievalMetrics(tf.tensor2d([[0], [1], [9]]), [1, 2, 3], r, [1, 2]);
+  assert.equal(some.queries, 2);
+  assert.equal(some.loneQueries, 1);
+  assert.equal(some.precisionAt1, 1);
+  q.dispose();
+  r.dispose();
+});
+
+Deno.test("fault 7 (issue 13): ranking is right for data far from the origin", async () => {
+  // Float32 ‖x‖² + ‖y‖² − 2x·y loses both distances here (both come out 0, order [0, 1]).
+  for (const offset of [1000, 1e5, -3e6]) {
+    const q = tf.tensor2d([[offset, offset]]);
+    const r = tf.tensor2d([[offset + 0.25, offset], [offset + 0.0625, offset]]);
+    const m = await retrievalMetrics(q, [0], r, [1, 0], { ks: [1] });
+    assert.equal(m.precisionAt1, 1, `offset ${offset}`);
+    // Self layout, three points on a line: the nearest of 0 is 1.
+    const x = tf.tensor2d([[offset, 7], [offset + 0.0625, 7], [offset + 0.5, 7]]);
+    const s = await retrievalMetrics(x, [0, 0, 1], undefined, undefined, { ks: [1] });
+    assert.equal(s.precisionAt1, 1, `self, offset ${offset}`);
+    q.dispose();
+    r.dispose();
+    x.dispose();
+  }
 });
 
 Deno.test("random sets match a brute-force AccuracyCalculator (self and separate reference)", async () => {
@@ -162,8 +223,25 @@ Deno.test("errors name the argument", async () => {
   );
   const bad = tf.tensor2d([[0], [NaN], [2]]);
   await assert.rejects(() => retrievalMetrics(bad, [0, 0, 0]), /NaN/);
+  // Fault 3 (issue 13): ±Infinity is refused as NaN is, naming the argument and the first bad row.
+  const inf = tf.tensor2d([[0, 0], [Infinity, 1], [2, 2]]);
+  await assert.rejects(
+    () => retrievalMetrics(inf, [0, 0, 1]),
+    /retrievalMetrics: query row 1 holds Infinity \(column 0\)/,
+  );
+  const ninf = tf.tensor2d([[0, 0], [1, 1], [2, -Infinity]]);
+  await assert.rejects(
+    () => retrievalMetrics(tf.tensor2d([[0, 0]]), [0], ninf, [0, 0, 1]),
+    /retrievalMetrics: reference row 2 holds -Infinity \(column 1\)/,
+  );
+  await assert.rejects(
+    () => retrievalMetrics(tf.tensor2d([[0, 0]]), [0], tf.tensor2d([[0], [1]]), [0, 0]),
+    /query has dimension 2 but reference has dimension 1/,
+  );
   x.dispose();
   bad.dispose();
+  inf.dispose();
+  ninf.dispose();
 });
 
 Deno.test("evaluateEmbeddings adds k-means NMI/AMI to the retrieval record", async () => {
@@ -189,6 +267,27 @@ Deno.test("evaluateEmbeddings adds k-means NMI/AMI to the retrieval record", asy
   x.dispose();
 });
 
+Deno.test("evaluateEmbeddings with a reference set: queries against the gallery, clustering on both", async () => {
+  const { evaluateEmbeddings } = await import("../lib/eval/evaluate.ts");
+  const { kMeans, nmi } = await import("../lib/eval/clustering.ts");
+  const rng = createRng(5);
+  const point = (c: number) => [c * 3 + rng.normal(), rng.normal()];
+  const ql = [0, 1, 2, 0, 1], gl = [0, 0, 1, 1, 2, 2, 2, 3];
+  const q = tf.tensor2d(ql.map(point)), g = tf.tensor2d(gl.map(point));
+  const e = await evaluateEmbeddings(q, ql, { reference: g, referenceLabels: gl });
+  const want = await retrievalMetrics(q, ql, g, gl);
+  assert.equal(e.mapAtR, want.mapAtR);
+  assert.equal(e.queries, 5); // R counts gallery items only (2 each), not the other queries
+  const both = tf.concat([q, g]) as tf.Tensor2D;
+  const clusters = kMeans(both, 4, { nInit: 1 }).labels;
+  assert.equal(e.nmi, nmi([...ql, ...gl], clusters));
+  await assert.rejects(
+    evaluateEmbeddings(q, ql, { reference: g }),
+    /reference and referenceLabels go together/,
+  );
+  tf.dispose([q, g, both]);
+});
+
 Deno.test("other metrics rank by their own distance (cosine, cityblock)", async () => {
   const rng = createRng(21);
   const q = Array.from({ length: 40 }, () => [rng.normal(), rng.normal(), rng.normal()]);
@@ -206,4 +305,31 @@ Deno.test("other metrics rank by their own distance (cosine, cityblock)", async 
       bruteForce(q, ql, null, null, undefined, [1, 5], dist),
     );
   }
+});
+
+Deno.test("retrievalFromRankings (rankings made elsewhere, e.g. a store) applies the same rules", async () => {
+  const { retrievalFromRankings } = await import("../lib/eval/retrieval.ts");
+  // Fault 1 through this path: R = 2, one hit at rank 1, k = 1 → MAP 0.5 (PML).
+  const one = retrievalFromRankings([[0]], [0], [2], { k: 1, ks: [1] });
+  assert.equal(one.meanAveragePrecision, 0.5);
+  assert.equal(one.mapAtR, 0.5);
+  assert.equal(one.rPrecision, 1);
+  // Fault 2: no query defined → NaN, with the lone count.
+  const none = retrievalFromRankings([[1, 2], [2, 1]], [7, 8], [0, 0], { k: 2 });
+  assert.ok(Number.isNaN(none.precisionAt1) && Number.isNaN(none.recallAtK[1]));
+  assert.equal(none.loneQueries, 2);
+  // Equal to retrievalMetrics on the same data (separate reference set, k = 3).
+  const rng = createRng(31);
+  const q = Array.from({ length: 12 }, () => [rng.normal(), rng.normal()]);
+  const r = Array.from({ length: 20 }, () => [rng.normal(), rng.normal()]);
+  const ql = q.map(() => rng.nextInt(3)), rl = r.map(() => rng.nextInt(3));
+  const ranked = q.map((a) =>
+    r.map((b, j) => [Math.hypot(a[0] - b[0], a[1] - b[1]), j] as const)
+      .sort((x, y) => x[0] - y[0] || x[1] - y[1]).slice(0, 3).map(([, j]) => rl[j])
+  );
+  const counts = ql.map((l) => rl.filter((x) => x === l).length);
+  const got = retrievalFromRankings(ranked, ql, counts, { k: 3, ks: [1, 3] });
+  const want = await retrievalMetrics(tf.tensor2d(q), ql, tf.tensor2d(r), rl, { k: 3, ks: [1, 3] });
+  close(got as unknown as Record<string, unknown>, want as unknown as Record<string, unknown>);
+  assert.throws(() => retrievalFromRankings([[0]], [0, 1], [1]), /1 rankings and 1 counts for 2/);
 });

@@ -278,13 +278,13 @@ const cases: Case[] = [
   [
     "Index: NaN add",
     () => new Index({ dim: 2 }).add([[1, NaN]]),
-    /Index\.add: non-finite value at row 0/,
+    /Index\.add: vectors row 0 holds NaN \(column 1\)/,
   ],
 
   // ---- clustering, verification
   ["kMeans: k = 0", () => kMeans(x4(), 0), /kMeans: k must be an integer in \[1, 4\]/],
   ["kMeans: k > n", () => kMeans(x4(), 5), /kMeans: k must be an integer in \[1, 4\]/],
-  ["kMeans: NaN", () => kMeans(withNaN(), 2), /kMeans: x has a non-finite value/],
+  ["kMeans: NaN", () => kMeans(withNaN(), 2), /kMeans: x row 1 holds NaN \(column 1\)/],
   [
     "kMeans: typo option",
     () => kMeans(x4(), 2, { nInits: 2 } as never),

@@ -85,7 +85,25 @@ Deno.test("calibration takes the largest distance reaching the target precision"
 Deno.test("verification errors", () => {
   assert.throws(() => rocAuc([0.1, 0.2], [1, 1]), /both classes/);
   assert.throws(() => rocAuc([0.1, 0.2], [1]), /scores has 2 entries but isSame has 1/);
-  assert.throws(() => rocAuc([NaN, 0.2], [1, 0]), /scores\[0\] is NaN/);
+  assert.throws(() => rocAuc([NaN, 0.2], [1, 0]), /rocCurve: scores row 0 holds NaN/);
   assert.throws(() => rocAuc([0.1, 0.2], [2, 0]), /isSame\[0\] must be 0\/1/);
   assert.throws(() => calibrateThreshold([0.1], [1], { targetPrecision: 0 }), /targetPrecision/);
+});
+
+Deno.test("fault 3 (issue 13): every verification entry point refuses NaN and ±Infinity scores", () => {
+  const same = [1, 0, 1];
+  for (const bad of [NaN, Infinity, -Infinity]) {
+    const scores = [0.5, bad, 0.2];
+    const what = Number.isNaN(bad) ? "NaN" : bad > 0 ? "Infinity" : "-Infinity";
+    const re = (fn: string, name = "scores") => new RegExp(`${fn}: ${name} row 1 holds ${what}`);
+    assert.throws(() => rocCurve(scores, same), re("rocCurve"));
+    assert.throws(() => rocAuc(scores, same), re("rocCurve"));
+    assert.throws(() => bestThresholdAccuracy(scores, same), re("bestThresholdAccuracy"));
+    assert.throws(() => equalErrorRate(scores, same), re("rocCurve"));
+    assert.throws(
+      () => calibrateThreshold(scores, same, { targetPrecision: 0.5 }),
+      re("calibrateThreshold", "distances"),
+    );
+    assert.throws(() => match(scores, 0.3), re("match", "distances"));
+  }
 });

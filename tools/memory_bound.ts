@@ -2,11 +2,12 @@
  * Measures the memory of exact kNN and of retrieval evaluation over many embeddings, against the
  * bound each documents:
  *
- * - `knn(x, undefined, k)` (self-search, one thread): linear in n, never an n × m matrix —
- *   up to three n·d·4-byte copies of the inputs (read back from the backend, row norms and
- *   transposed blocks, garbage awaiting collection), two blocks of keys (`2 · blockSize² · 4`
- *   bytes, the SIMD filter's wasm memory included), the running top-k (`n·k·8`) and the result
- *   distances (`n·k·4`). An n² matrix would need 40 GB at n = 100,000.
+ * - `knn(x, undefined, k, { threads: 1 })` (self-search, one thread): linear in n, never an n × m
+ *   matrix — up to four n·d·4-byte copies of the inputs (read back from the backend, centred on
+ *   their mean, row norms and transposed blocks, garbage awaiting collection), two blocks of keys
+ *   (`2 · blockSize² · 4` bytes, the SIMD filter's wasm memory included), the running top-k of the
+ *   k + 2 candidates re-ranked exactly (`n·(k + 2)·8`) and the results (`n·k·8`). An n² matrix
+ *   would need 40 GB at n = 100,000.
  * - `retrievalMetrics(x, labels)`: the inputs read back (`n·d·4`), one block of ranking keys
  *   (`blockSize · m · 4`, `blockSize = min(1024, 2^23 / m)`, i.e. ≤ 32 MiB), and per-query results.
  *
@@ -151,11 +152,11 @@ export function syntheticEmbeddings(
  * @example
  * ```ts
  * import { knnBound } from "./memory_bound.ts";
- * knnBound(20000, 64, 10); // ≈ 11 MB
+ * knnBound(20000, 64, 10); // ≈ 33 MB
  * ```
  */
 export function knnBound(n: number, d: number, k: number, blockSize = 1024): number {
-  return 3 * n * d * 4 + 2 * blockSize * blockSize * 4 + n * k * 12 + 2 * n * 4;
+  return 4 * n * d * 4 + 2 * blockSize * blockSize * 4 + n * (k + 2) * 8 + n * k * 8 + 2 * n * 4;
 }
 
 /**
@@ -193,13 +194,13 @@ export async function measureAll(
   const out: MemoryMeasurement[] = [];
   // Warm-up: one-time costs (SIMD module compilation, JIT) are not part of the bound.
   const warm = tf.tensor2d(data.subarray(0, 256 * d), [256, d]);
-  await knn(warm, undefined, Math.min(k, 255));
+  await knn(warm, undefined, Math.min(k, 255), { threads: 1 });
   await retrievalMetrics(warm, labels.subarray(0, 256));
   warm.dispose();
   try {
     out.push(
       await measure(`knn ${n}×${d}, k=${k}`, knnBound(n, d, k), async () => {
-        const r = await knn(x, undefined, k);
+        const r = await knn(x, undefined, k, { threads: 1 });
         if (r.indices.length !== n * k) throw new Error("knn: wrong result size");
       }),
     );

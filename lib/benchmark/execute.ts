@@ -1,13 +1,15 @@
 /**
  * The runs themselves: data of a setting as tensors, training and evaluating the reference CNN
- * for the untrained and deep methods, fitting and evaluating the linear metrics.
+ * (or, for image data sets, the encoder a setting names) for the untrained and deep methods,
+ * fitting and evaluating the linear metrics.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { shuffledBatches } from "../data/batches.ts";
+import { type AsyncSampler, type Batch, type Sampler, shuffledBatches } from "../data/batches.ts";
 import { createRng } from "../data/random.ts";
-import { evaluate, evaluateEmbeddings } from "../eval/evaluate.ts";
+import { embed } from "../models/encoders.ts";
+import { evaluateEmbeddings, type Evaluation } from "../eval/evaluate.ts";
 import { fitPca } from "../linear/pca.ts";
 import type { LinearMetricLearner } from "../linear/base.ts";
 import { referenceCnn } from "../models/encoders.ts";
@@ -24,30 +26,46 @@ import {
 } from "./protocol.ts";
 import type { RunMeasurements } from "./runner.ts";
 
-const PIXELS = 784;
-
 /**
- * A setting's images, on the host and as tensors `[n, 28, 28, 1]`.
+ * A setting's data: the training split as seeded batches and as pixels by index, the test split
+ * as a tensor `[n, h, w, c]`, and the encoder of the deep runs. {@linkcode prepareSetting} makes
+ * it for Fashion-MNIST (in memory, the reference CNN); image data sets stream their training
+ * batches from the files (`experiments/benchmark.ts`).
  *
  * @example
  * ```ts
- * import { prepareSetting } from "./execute.ts";
- * declare const train: import("./protocol.ts").LabelledImages, test: typeof train;
- * const data = prepareSetting("unseen", train, test);
+ * import { prepareSetting, type SettingData } from "./execute.ts";
+ * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
+ * const data: SettingData = prepareSetting("seen", split, split);
+ * console.log(data.inputShape, data.testX.shape); // [28, 28, 1] [4, 28, 28, 1]
  * data.dispose();
  * ```
  */
 export interface SettingData {
   /** The setting. */
   setting: SettingId;
-  /** Training images of the setting's training classes. */
-  train: LabelledImages;
-  /** Test images of the setting's test classes. */
-  test: LabelledImages;
-  /** `train.images` as `[n, 28, 28, 1]`. */
-  trainX: tf.Tensor4D;
-  /** `test.images` as `[n, 28, 28, 1]`. */
+  /** `[h, w, c]` of every image (`[28, 28, 1]` for Fashion-MNIST). */
+  inputShape: readonly [number, number, number];
+  /** The training split of the setting's training classes: size and labels `[n]`. */
+  train: { n: number; labels: Int32Array };
+  /** The test split of the setting's test classes: size and labels `[n]`. */
+  test: { n: number; labels: Int32Array };
+  /** Test images `[n, h, w, c]`. */
   testX: tf.Tensor4D;
+  /**
+   * With a query/gallery protocol (In-Shop): the first `queries` test images are the queries,
+   * ranked against the rest (the gallery). Default: each test image against all others.
+   */
+  queries?: number;
+  /** Seeded shuffled training batches (`shuffledBatches`' order); closed after the run if async. */
+  trainBatches(
+    batchSize: number,
+    seed: number,
+  ): Sampler<Batch> | (AsyncSampler<Batch> & { close?(): Promise<void> });
+  /** Training images by index, `[k, h·w·c]` values in [0, 1] (the linear methods' features). */
+  trainPixels(indices: Int32Array): Promise<Float32Array>;
+  /** The encoder of the untrained and deep runs, initialised with `seed`. */
+  encoder(seed: number, embeddingDim: number): tf.LayersModel;
   /** Frees the tensors. */
   dispose(): void;
 }
@@ -82,14 +100,46 @@ export function prepareSetting(
   }
   const trainX = tf.tensor4d(tr.images, [tr.n, 28, 28, 1]);
   const testX = tf.tensor4d(te.images, [te.n, 28, 28, 1]);
+  const pixels = 784;
   return {
     setting,
+    inputShape: [28, 28, 1],
     train: tr,
     test: te,
-    trainX,
     testX,
+    trainBatches: (batchSize, seed) => shuffledBatches(trainX, tr.labels, { batchSize, seed }),
+    trainPixels(indices) {
+      const out = new Float32Array(indices.length * pixels);
+      indices.forEach((r, i) =>
+        out.set(tr.images.subarray(r * pixels, (r + 1) * pixels), i * pixels)
+      );
+      return Promise.resolve(out);
+    },
+    encoder: (seed, embeddingDim) => referenceCnn({ embeddingDim, seed }),
     dispose: () => tf.dispose([trainX, testX]),
   };
+}
+
+/** Retrieval of embeddings of the test split (each against all others, or queries against the gallery). */
+async function testRetrieval(
+  embeddings: tf.Tensor2D,
+  data: SettingData,
+): Promise<Evaluation> {
+  if (data.queries === undefined) {
+    return await evaluateEmbeddings(embeddings, data.test.labels, { clustering: false });
+  }
+  const q = data.queries;
+  const query = tf.slice(embeddings, [0, 0], [q, -1]) as tf.Tensor2D;
+  const gallery = tf.slice(embeddings, [q, 0], [-1, -1]) as tf.Tensor2D;
+  try {
+    return await evaluateEmbeddings(query, data.test.labels.subarray(0, q), {
+      clustering: false,
+      reference: gallery,
+      referenceLabels: data.test.labels.subarray(q),
+    });
+  } finally {
+    tf.dispose([query, gallery]);
+  }
 }
 
 /** Options of {@linkcode executeRun}. */
@@ -114,9 +164,11 @@ export interface ExecuteOptions {
  * import { executeRun, prepareSetting } from "./execute.ts";
  * import { BENCHMARK_METHODS } from "./methods.ts";
  * import { DEFAULT_CONFIG } from "./protocol.ts";
- * declare const data: ReturnType<typeof prepareSetting>;
- * const m = await executeRun(BENCHMARK_METHODS[0], data, 0, DEFAULT_CONFIG);
- * console.log(m.mapAtR);
+ * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
+ * const data = prepareSetting("seen", split, split);
+ * const m = await executeRun(BENCHMARK_METHODS[0], data, 0, DEFAULT_CONFIG); // untrained
+ * console.log(m.testImages, m.steps); // 4 0
+ * data.dispose();
  * ```
  */
 export async function executeRun(
@@ -127,7 +179,7 @@ export async function executeRun(
   options: ExecuteOptions = {},
 ): Promise<RunMeasurements> {
   if (method.family === "linear") return await executeLinear(method, data, seed, config);
-  const model = referenceCnn({ embeddingDim: config.embeddingDim, seed });
+  const model = data.encoder(seed, config.embeddingDim);
   try {
     let trainSeconds = 0, rate: number | null = null, steps = 0;
     if (method.family === "deep") {
@@ -139,24 +191,33 @@ export async function executeRun(
         );
       }
       const optimizer = tf.train.adam(config.learningRate);
-      const result = await train({
-        model,
-        loss: method.loss,
-        sampler: shuffledBatches(data.trainX, data.train.labels, {
-          batchSize: config.batchSize,
-          seed,
-        }),
-        steps,
-        optimizer,
-        progress: options.progress === undefined
-          ? { label: `${data.setting} ${method.id} seed ${seed}` }
-          : options.progress,
-      });
-      optimizer.dispose();
+      const sampler = data.trainBatches(config.batchSize, seed);
+      let result;
+      try {
+        result = await train({
+          model,
+          loss: method.loss,
+          sampler,
+          steps,
+          optimizer,
+          progress: options.progress === undefined
+            ? { label: `${data.setting} ${method.id} seed ${seed}` }
+            : options.progress,
+        });
+      } finally {
+        optimizer.dispose();
+        if ("close" in sampler) await sampler.close?.();
+      }
       trainSeconds = result.seconds;
       rate = result.imagesPerSecond;
     }
-    const e = await evaluate(model, data.testX, data.test.labels, { clustering: false });
+    const embeddings = embed(model, data.testX);
+    let e: Evaluation;
+    try {
+      e = await testRetrieval(embeddings, data);
+    } finally {
+      embeddings.dispose();
+    }
     return {
       mapAtR: e.mapAtR,
       rPrecision: e.rPrecision,
@@ -180,11 +241,11 @@ async function executeLinear(
 ): Promise<RunMeasurements> {
   if (!method.fitLinear) throw new Error(`method ${method.id}: a linear method needs fitLinear`);
   const { train: tr, test: te } = data;
+  const PIXELS = data.inputShape[0] * data.inputShape[1] * data.inputShape[2];
   const m = Math.min(config.linearSamples, tr.n);
   const idx = createRng(seed).shuffle(Int32Array.from({ length: tr.n }, (_, i) => i))
     .subarray(0, m);
-  const pixels = new Float32Array(m * PIXELS);
-  idx.forEach((r, i) => pixels.set(tr.images.subarray(r * PIXELS, (r + 1) * PIXELS), i * PIXELS));
+  const pixels = await data.trainPixels(idx);
   const labels = Int32Array.from(idx, (r) => tr.labels[r]);
   const t0 = performance.now();
   const xRaw = tf.tensor2d(pixels, [m, PIXELS]);
@@ -212,8 +273,12 @@ async function executeLinear(
       const z = tf.mul(pca.transform(tf.reshape(data.testX, [te.n, PIXELS])), scale) as tf.Tensor2D;
       return fitted ? fitted.transform(z) : z;
     });
-    const e = await evaluateEmbeddings(embeddings, te.labels, { clustering: false });
-    embeddings.dispose();
+    let e: Evaluation;
+    try {
+      e = await testRetrieval(embeddings, data);
+    } finally {
+      embeddings.dispose();
+    }
     return {
       mapAtR: e.mapAtR,
       rPrecision: e.rPrecision,

@@ -56,6 +56,9 @@ function u64(n: number): Uint8Array {
 
 const encoder = new TextEncoder();
 
+/** Files up to this size are read whole by {@linkcode fingerprintFiles}; larger ones streamed. */
+const WHOLE_FILE_BYTES = 8 << 20;
+
 /**
  * SHA-256 fingerprint of named arrays, in the order given. For each entry the hash takes: the
  * UTF-8 name, a 0 byte, the element type (`float32`, `int32`, `uint8`, …), a 0 byte, the byte
@@ -164,10 +167,18 @@ export async function fingerprintFiles(
     if (!contents) continue;
     let read = 0;
     try {
-      using file = await Deno.open(full, { read: true });
-      for await (const chunk of file.readable) {
-        hash.update(chunk);
-        read += chunk.byteLength;
+      if (size <= WHOLE_FILE_BYTES) {
+        // One read per file: for many small files (image folders) several times faster than a
+        // stream, whose set-up dominates (20,000 JPEGs of 1.5 kB: 1.4 s against 5.5 s here).
+        const bytes = await Deno.readFile(full);
+        hash.update(bytes);
+        read = bytes.byteLength;
+      } else {
+        using file = await Deno.open(full, { read: true });
+        for await (const chunk of file.readable) {
+          hash.update(chunk);
+          read += chunk.byteLength;
+        }
       }
     } catch (e) {
       throw new Error(`fingerprintFiles: cannot read ${full}: ${(e as Error).message}`);

@@ -32,6 +32,8 @@ import { createProgress, type ProgressOptions } from "../io/progress.ts";
 import type { AsyncSampler, Batch, SamplerState } from "./batches.ts";
 import { checkSamplerState } from "./batches.ts";
 import { createRng } from "./random.ts";
+import { classIndex } from "./pairs.ts";
+import { mPerClassIndices } from "./samplers.ts";
 import {
   DataError,
   DatasetLayoutError,
@@ -418,6 +420,12 @@ export interface ImageBatchesOptions extends ImageTransformOptions {
   batchSize: number;
   /** Shuffling seed. Default 0. */
   seed?: number;
+  /**
+   * M-per-class batches instead of shuffled ones: `batchSize / m` classes and `m` images of each,
+   * the batches of `mPerClassSampler` with the same `m`, `batchSize` and `seed` (an epoch is
+   * ⌊n / batchSize⌋ batches). Default: shuffled batches.
+   */
+  m?: number;
   /** Batches decoded ahead of the one consumed. Default 2. */
   prefetch?: number;
   /** Decoding workers; 0 decodes on this thread (no overlap with training). Default: cores − 1, 1 to 4. */
@@ -433,7 +441,7 @@ export interface ImageBatchesOptions extends ImageTransformOptions {
 interface Planned {
   epoch: number;
   batch: number;
-  epochStart: number;
+  restore: number;
   indices: Int32Array;
   decoded: Promise<{ data: Float32Array; labels: Int32Array; failures: PoolResult[] }>;
 }
@@ -442,9 +450,10 @@ interface Planned {
  * Streams seeded, shuffled mini-batches of `list`'s images, decoded by worker threads while the
  * training step runs (`prefetch` batches ahead). The batches are those of
  * {@linkcode shuffledBatches} with the same `batchSize` and `seed` over the loaded images (same
- * permutation per epoch, the last partial batch dropped), so training on a folder and on the same
- * images in memory sees the same data in the same order. Memory does not grow with the number of
- * images beyond the list (see the module documentation). `size` is required.
+ * permutation per epoch, the last partial batch dropped), or with `m` those of `mPerClassSampler`,
+ * so training on a folder and on the same images in memory sees the same data in the same order.
+ * Memory does not grow with the number of images beyond the list (see the module documentation).
+ * `size` is required.
  *
  * @param list the files and labels
  * @param options transform, batch size, seed, prefetch, workers, error policy
@@ -470,6 +479,7 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
     ...IMAGE_TRANSFORM_KEYS,
     "batchSize",
     "seed",
+    "m",
     "prefetch",
     "workers",
     "onError",
@@ -486,6 +496,23 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > n) {
     throw new TypeError(`${fn}: batchSize must be an integer in [1, ${n}], got ${batchSize}`);
   }
+  const m = options.m;
+  let byClass: ReturnType<typeof classIndex> | undefined;
+  if (m !== undefined) {
+    if (!Number.isInteger(m) || m < 1 || batchSize % m !== 0) {
+      throw new TypeError(
+        `${fn}: m must be a positive integer that divides batchSize ${batchSize}, got ${m}`,
+      );
+    }
+    byClass = classIndex(list.labels);
+    if (batchSize / m > byClass.classes.length) {
+      throw new TypeError(
+        `${fn}: batchSize / m = ${
+          batchSize / m
+        } classes per batch, but the list holds ${byClass.classes.length}`,
+      );
+    }
+  }
   const prefetch = checkCount(fn, "prefetch", options.prefetch, 0, 2);
   const workers = checkCount(fn, "workers", options.workers, 0, defaultWorkers(true));
   const onError = checkOnError(fn, options.onError);
@@ -497,7 +524,9 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
   const skipped: SkippedFile[] = [];
   const perEpoch = Math.floor(n / batchSize);
 
-  // The planner runs ahead of the consumer by the prefetched batches.
+  // The planner runs ahead of the consumer by the prefetched batches. A planned batch carries
+  // the RNG state that restores the position after it: for shuffled batches the state at the
+  // start of its epoch, for M-per-class batches the state after drawing it.
   const rng = createRng(seed);
   let pEpoch = 0, pBatch = 0, pStart = rng.state();
   let order = new Int32Array(n);
@@ -506,7 +535,7 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
     order = Int32Array.from({ length: n }, (_, i) => i);
     rng.shuffle(order);
   };
-  reshuffle();
+  if (!byClass) reshuffle();
   let consumed: SamplerState = { epoch: 0, batch: 0, rngState: pStart };
   let queue: Planned[] = [];
 
@@ -541,12 +570,15 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
     if (pBatch >= perEpoch) {
       pEpoch++;
       pBatch = 0;
-      reshuffle();
+      if (!byClass) reshuffle();
     }
-    const indices = order.slice(pBatch * batchSize, (pBatch + 1) * batchSize);
+    const indices = byClass
+      ? mPerClassIndices(byClass, m!, batchSize, rng)
+      : order.slice(pBatch * batchSize, (pBatch + 1) * batchSize);
+    const restore = byClass ? rng.state() : pStart;
     const decoded = decode(indices);
     decoded.catch(() => {}); // awaited by next()
-    queue.push({ epoch: pEpoch, batch: pBatch, epochStart: pStart, indices, decoded });
+    queue.push({ epoch: pEpoch, batch: pBatch, restore, indices, decoded });
     pBatch++;
   };
 
@@ -560,7 +592,7 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
       const item = queue.shift()!;
       while (queue.length < prefetch) plan();
       const { data, labels, failures } = await item.decoded;
-      consumed = { epoch: item.epoch, batch: item.batch + 1, rngState: item.epochStart };
+      consumed = { epoch: item.epoch, batch: item.batch + 1, rngState: item.restore };
       for (const f of failures) {
         if (f.ok) continue;
         const error = errorOf(f, fn);
@@ -584,7 +616,7 @@ export function imageBatches(list: ImageList, options: ImageBatchesOptions): Asy
       checkSamplerState(state, fn);
       queue = []; // in-flight decodes finish and are dropped
       rng.setState(state.rngState);
-      reshuffle();
+      if (!byClass) reshuffle();
       pEpoch = state.epoch;
       pBatch = state.batch;
       consumed = { ...state };

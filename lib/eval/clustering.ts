@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createRng, type Rng } from "../data/random.ts";
-import { checkIntegerLabels, checkOptionKeys } from "../validate.ts";
+import { checkFiniteValues, checkIntegerLabels, checkOptionKeys } from "../validate.ts";
 
 /** Options of {@linkcode kMeans}. */
 export interface KMeansOptions {
@@ -126,6 +126,8 @@ function assign(
  *
  * @param x `[n, d]` tensor or row-major `[n * d]` array with `d` given in `dims`
  * @param k clusters, 1 ≤ k ≤ n
+ * @throws Error when k is out of range or x holds NaN, Infinity or −Infinity (naming the first
+ *   bad row).
  * @example
  * ```ts
  * import { kMeans } from "./clustering.ts";
@@ -146,9 +148,7 @@ export function kMeans(
   if (!Number.isInteger(k) || k < 1 || k > n) {
     throw new Error(`kMeans: k must be an integer in [1, ${n}] (the number of rows), got ${k}`);
   }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) throw new Error(`kMeans: x has a non-finite value at ${i}`);
-  }
+  checkFiniteValues("kMeans", "x", data, d);
   const { nInit = 3, maxIter = 300, tol = 1e-4, seed = 0 } = options;
   if (!Number.isInteger(nInit) || nInit < 1) {
     throw new Error(`kMeans: nInit must be ≥ 1, got ${nInit}`);
@@ -275,6 +275,8 @@ function entropyOf(counts: Float64Array, n: number): number {
   return h;
 }
 
+const EPS = 2.220446049250313e-16;
+
 function mutualInfo(ct: Contingency): number {
   const { n, rows, cols, table, a, b } = ct;
   // A labelling with a single class carries no information (scikit-learn returns exactly 0).
@@ -285,12 +287,26 @@ function mutualInfo(ct: Contingency): number {
     for (let j = 0; j < cols; j++) {
       const nij = table[i * cols + j];
       if (nij === 0) continue;
-      // Same grouping of terms as scikit-learn's mutual_info_score.
+      // Same grouping of terms as scikit-learn's mutual_info_score, which also zeroes terms
+      // below the float64 epsilon in magnitude.
       const p = nij / n;
-      mi += p * (Math.log(nij) - logN) + p * (-Math.log(a[i] * b[j]) + logN + logN);
+      const term = p * (Math.log(nij) - logN) + p * (-Math.log(a[i] * b[j]) + logN + logN);
+      if (Math.abs(term) >= EPS) mi += term;
     }
   }
   return Math.max(0, mi);
+}
+
+/**
+ * True when the two labellings are the same partition up to a renaming of the labels (each
+ * class meets exactly one cluster and vice versa): NMI and AMI are then exactly 1, also where
+ * AMI's formula is 0/0 (all singletons, n = 2).
+ */
+function samePartition(ct: Contingency): boolean {
+  if (ct.rows !== ct.cols) return false;
+  let nonZero = 0;
+  for (const v of ct.table) if (v > 0) nonZero++;
+  return nonZero === ct.rows;
 }
 
 /**
@@ -334,20 +350,25 @@ export function mutualInformation(
 
 /**
  * Normalised mutual information, MI / ((H(U) + H(V)) / 2), as scikit-learn's
- * `normalized_mutual_info_score` with `average_method="arithmetic"`. Both labellings with a
- * single class (or empty) score 1; otherwise MI = 0 scores 0.
+ * `normalized_mutual_info_score` with `average_method="arithmetic"` (scikit-learn 1.9), including
+ * its degenerate cases: the same partition (identical labellings up to renaming, all singletons
+ * included) scores 1; both labellings a single cluster, or both empty, score 1; otherwise
+ * MI = 0 (for instance one side a single cluster) scores 0.
  *
  * @param trueLabels `[n]`
  * @param predLabels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nmi } from "./clustering.ts";
- * nmi([0, 0, 1, 1], [5, 5, 7, 7]); // 1
+ * assert.equal(nmi([0, 0, 1, 1], [5, 5, 7, 7]), 1);
+ * assert.equal(nmi([0, 0, 0], [0, 1, 2]), 0); // one cluster against singletons
  * ```
  */
 export function nmi(trueLabels: ArrayLike<number>, predLabels: ArrayLike<number>): number {
   const ct = contingency(trueLabels, predLabels, "nmi");
   if ((ct.rows === 1 && ct.cols === 1) || (ct.rows === 0 && ct.cols === 0)) return 1;
+  if (samePartition(ct)) return 1;
   const mi = mutualInfo(ct);
   if (mi === 0) return 0;
   const norm = (entropyOf(ct.a, ct.n) + entropyOf(ct.b, ct.n)) / 2;
@@ -400,25 +421,35 @@ function emiOf(ct: Contingency): number {
 
 /**
  * Adjusted mutual information, (MI − E[MI]) / (mean(H(U), H(V)) − E[MI]), as scikit-learn's
- * `adjusted_mutual_info_score` (arithmetic mean): 1 for identical partitions, about 0 for
- * independent ones, possibly negative. Both labellings with a single class score 1.
+ * `adjusted_mutual_info_score` (arithmetic mean, scikit-learn 1.9): 1 for identical partitions
+ * (up to renaming of the labels, all singletons and n = 2 included, where the formula is 0/0),
+ * about 0 for independent ones, possibly negative. Degenerate cases as scikit-learn: both
+ * labellings a single cluster, or both empty, score 1; exactly one of them a single cluster
+ * scores 0. As scikit-learn, the numerator and the denominator are each kept at least one
+ * float64 epsilon away from 0 (with their sign).
  *
  * @param trueLabels `[n]`
  * @param predLabels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ami } from "./clustering.ts";
- * ami([0, 0, 1, 1], [0, 0, 1, 1]); // 1
+ * assert.equal(ami([0, 0, 1, 1], [0, 0, 1, 1]), 1);
+ * assert.equal(ami([1, 0], [1, 0]), 1); // identical partitions, even where MI = E[MI]
+ * assert.equal(ami([0, 0, 0], [0, 1, 2]), 0); // one cluster against singletons
  * ```
  */
 export function ami(trueLabels: ArrayLike<number>, predLabels: ArrayLike<number>): number {
   const ct = contingency(trueLabels, predLabels, "ami");
   if ((ct.rows === 1 && ct.cols === 1) || (ct.rows === 0 && ct.cols === 0)) return 1;
+  if (ct.rows === 1 || ct.cols === 1) return 0;
+  if (samePartition(ct)) return 1;
   const mi = mutualInfo(ct);
   const emi = emiOf(ct);
   const norm = (entropyOf(ct.a, ct.n) + entropyOf(ct.b, ct.n)) / 2;
   let den = norm - emi;
-  const eps = 2.220446049250313e-16;
-  den = den < 0 ? Math.min(den, -eps) : Math.max(den, eps);
-  return (mi - emi) / den;
+  den = den < 0 ? Math.min(den, -EPS) : Math.max(den, EPS);
+  let num = mi - emi;
+  num = num < 0 ? Math.min(num, -EPS) : Math.max(num, EPS);
+  return num / den;
 }

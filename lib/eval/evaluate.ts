@@ -30,6 +30,14 @@ export interface EvaluateOptions extends RetrievalOptions {
   clustering?: boolean;
   /** k-means settings. Default `{ nInit: 1, seed: 0 }`. */
   kMeans?: KMeansOptions;
+  /**
+   * A separate reference set (a gallery) `[m, d]`: the queries are ranked against it instead of
+   * against each other (In-Shop's query/gallery protocol), and clustering runs on queries and
+   * references together. Default: none (each query against all other queries).
+   */
+  reference?: tf.Tensor2D;
+  /** Labels `[m]` of `reference` (required with it). */
+  referenceLabels?: readonly number[] | Int32Array;
 }
 
 /**
@@ -52,21 +60,38 @@ export async function evaluateEmbeddings(
     ...RETRIEVAL_OPTION_KEYS,
     "clustering",
     "kMeans",
+    "reference",
+    "referenceLabels",
   ]);
-  const { clustering: _c, kMeans: _k, ...retrievalOptions } = options;
+  const {
+    clustering: _c,
+    kMeans: _k,
+    reference,
+    referenceLabels,
+    ...retrievalOptions
+  } = options;
+  if ((reference === undefined) !== (referenceLabels === undefined)) {
+    throw new TypeError("evaluateEmbeddings: reference and referenceLabels go together");
+  }
   const retrieval = await retrievalMetrics(
     embeddings,
     labels,
-    undefined,
-    undefined,
+    reference,
+    referenceLabels,
     retrievalOptions,
   );
   let nmiValue = NaN, amiValue = NaN;
   if (options.clustering ?? true) {
-    const classes = new Set(labels).size;
-    const { labels: clusters } = kMeans(embeddings, classes, { nInit: 1, ...options.kMeans });
-    nmiValue = nmi(labels, clusters);
-    amiValue = ami(labels, clusters);
+    const all = reference ? tf.concat([embeddings, reference], 0) as tf.Tensor2D : embeddings;
+    const allLabels = referenceLabels ? [...labels, ...referenceLabels] : labels;
+    try {
+      const classes = new Set(allLabels).size;
+      const { labels: clusters } = kMeans(all, classes, { nInit: 1, ...options.kMeans });
+      nmiValue = nmi(allLabels, clusters);
+      amiValue = ami(allLabels, clusters);
+    } finally {
+      if (all !== embeddings) all.dispose();
+    }
   }
   return { ...retrieval, nmi: nmiValue, ami: amiValue };
 }

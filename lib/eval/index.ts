@@ -5,7 +5,9 @@
  * and `load`; {@linkcode Index.recall} measures an approximate index against exact search.
  *
  * Metrics: `"euclidean"` (default), `"sqeuclidean"` and `"cosine"` (vectors are normalised when
- * added; the distance is 1 − cos).
+ * added; the distance is 1 − cos). Distances are exact for data far from the origin: the flat
+ * index re-ranks its candidates in float64 (see {@linkcode knn}); HNSW computes every distance
+ * from coordinate differences.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createRng, type Rng } from "../data/random.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { knnArrays, type KnnResult } from "./knn.ts";
-import { checkOptionKeys } from "../validate.ts";
+import { checkFiniteValues, checkOptionKeys } from "../validate.ts";
 
 /** Metrics an {@linkcode Index} supports. */
 export type IndexMetric = "euclidean" | "sqeuclidean" | "cosine";
@@ -93,7 +95,12 @@ class Heap {
   }
 }
 
-function toRows(vectors: Vectors, dim: number, fn: string): { data: Float32Array; n: number } {
+function toRows(
+  vectors: Vectors,
+  dim: number,
+  fn: string,
+  name: string,
+): { data: Float32Array; n: number } {
   let data: Float32Array;
   if (vectors instanceof tf.Tensor) {
     if (vectors.rank !== 2 || vectors.shape[1] !== dim) {
@@ -114,11 +121,7 @@ function toRows(vectors: Vectors, dim: number, fn: string): { data: Float32Array
       data.set(row, i * dim);
     });
   }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i])) {
-      throw new Error(`${fn}: non-finite value at row ${Math.floor(i / dim)}`);
-    }
-  }
+  checkFiniteValues(fn, name, data, dim);
   return { data, n: data.length / dim };
 }
 
@@ -199,6 +202,8 @@ export class Index {
    * Adds vectors; they get the ids `size, size + 1, …` in order.
    *
    * @param vectors `[n, dim]` tensor, row-major `Float32Array`, or rows
+   * @throws Error on a wrong shape, or a value that is NaN, Infinity or −Infinity (naming
+   *   `vectors` and the first bad row); nothing is added then.
    * @example
    * ```ts
    * import { Index } from "./index.ts";
@@ -208,7 +213,7 @@ export class Index {
    * ```
    */
   add(vectors: Vectors): void {
-    const { data, n } = toRows(vectors, this.dim, "Index.add");
+    const { data, n } = toRows(vectors, this.dim, "Index.add", "vectors");
     if (this.metric === "cosine") normalizeInPlace(data, this.dim);
     const need = (this.count + n) * this.dim;
     if (need > this.data.length) {
@@ -226,6 +231,8 @@ export class Index {
    * The k nearest stored vectors of each query, nearest first (ids and distances `[n * k]`).
    *
    * @param queries `[n, dim]`
+   * @throws Error (a rejected promise) when k is out of range, or a query holds NaN, Infinity or
+   *   −Infinity (naming `queries` and the first bad row).
    * @param k 1 ≤ k ≤ size
    * @param options `efSearch` overrides the index's for this search (HNSW only)
    * @example
@@ -237,19 +244,18 @@ export class Index {
    * console.log([...r.indices]); // [1, 2]
    * ```
    */
-  search(
+  // deno-lint-ignore require-await
+  async search(
     queries: Vectors,
     k: number,
     options: { efSearch?: number } = {},
   ): Promise<KnnResult> {
     if (!Number.isInteger(k) || k < 1 || k > this.count) {
-      return Promise.reject(
-        new Error(
-          `Index.search: k must be an integer in [1, ${this.count}] (the index size), got ${k}`,
-        ),
+      throw new Error(
+        `Index.search: k must be an integer in [1, ${this.count}] (the index size), got ${k}`,
       );
     }
-    const { data: q, n } = toRows(queries, this.dim, "Index.search");
+    const { data: q, n } = toRows(queries, this.dim, "Index.search", "queries");
     if (this.metric === "cosine") normalizeInPlace(q, this.dim);
     if (this.kind === "flat") return this.exact(q, n, k);
     const ef = Math.max(k, options.efSearch ?? this.hnsw.efSearch);
@@ -261,7 +267,7 @@ export class Index {
         distances[i * k + t] = this.report(res.keys[t]);
       }
     }
-    return Promise.resolve({ indices, distances, k });
+    return { indices, distances, k };
   }
 
   /**
@@ -277,7 +283,7 @@ export class Index {
    * ```
    */
   async recall(queries: Vectors, k: number, options: { efSearch?: number } = {}): Promise<number> {
-    const { data: q, n } = toRows(queries, this.dim, "Index.recall");
+    const { data: q, n } = toRows(queries, this.dim, "Index.recall", "queries");
     const approx = await this.search(q, k, options);
     if (this.metric === "cosine") normalizeInPlace(q, this.dim);
     const exact = await this.exact(q, n, k);

@@ -73,8 +73,7 @@ export class TopK {
  *
  * @example
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
-import { simdFilter } from "./knn_simd.ts";
+ * import * as tf from "@tensorflow/tfjs";
  * import { readFloat32 } from "./knn_core.ts";
  * readFloat32(tf.tensor1d([1, 2])); // [1, 2]
  * ```
@@ -173,6 +172,160 @@ export interface ScanJob {
   block: number;
   /** Filter candidates with the WebAssembly SIMD kernels where available. Default true. */
   simd?: boolean;
+  /**
+   * The original queries when `q` was centred or normalised (for the exact keys of
+   * {@linkcode exactKeys}); absent: `q` itself.
+   */
+  query?: Float32Array;
+  /** The original references when `r` was centred or normalised; absent: `r` (or the queries). */
+  ref?: Float32Array;
+}
+
+/**
+ * Squared L2 norm of row i of a row-major array, in float64.
+ *
+ * @example
+ * ```ts
+ * import { rowNorm2 } from "./knn_core.ts";
+ * rowNorm2(new Float32Array([0, 0, 3, 4]), 1, 2); // 25
+ * ```
+ */
+export function rowNorm2(x: Float32Array, i: number, d: number): number {
+  let s = 0;
+  for (let t = 0; t < d; t++) s += x[i * d + t] * x[i * d + t];
+  return s;
+}
+
+/**
+ * The exact ranking key of reference j for query i, in float64 from the original coordinates:
+ * the squared distance (Euclidean family), 1 − cos (`cosine`), −cos (`cosineSimilarity`) or −q·r
+ * (`dot`). `qn` and `rn[j]` are the squared norms (cosine only). A zero row has cosine 0 with
+ * everything, as {@linkcode normalizeRows} makes it.
+ *
+ * @example
+ * ```ts
+ * import { exactKey } from "./knn_core.ts";
+ * exactKey("euclidean", new Float32Array([1000, 1000]), new Float32Array([1000.0625, 1000]), 0, 0, 2, 0, new Float64Array()); // 0.00390625
+ * ```
+ */
+export function exactKey(
+  family: string,
+  query: Float32Array,
+  ref: Float32Array,
+  i: number,
+  j: number,
+  d: number,
+  qn: number,
+  rn: Float64Array,
+): number {
+  const a = i * d, b = j * d;
+  if (family === "euclidean" || family === "sqeuclidean") {
+    let s0 = 0, s1 = 0, c = 0;
+    for (; c + 1 < d; c += 2) {
+      const u0 = query[a + c] - ref[b + c], u1 = query[a + c + 1] - ref[b + c + 1];
+      s0 += u0 * u0;
+      s1 += u1 * u1;
+    }
+    if (c < d) {
+      const u = query[a + c] - ref[b + c];
+      s0 += u * u;
+    }
+    return s0 + s1;
+  }
+  let dot = 0;
+  for (let t = 0; t < d; t++) dot += query[a + t] * ref[b + t];
+  if (family === "dot") return -dot;
+  const cos = qn > 0 && rn[j] > 0 ? dot / Math.sqrt(qn * rn[j]) : 0;
+  return family === "cosine" ? 1 - cos : -cos;
+}
+
+/**
+ * A bound on |float32 scanned key − exact key| for query row i: the dot product's rounding
+ * (γ_d ‖q‖‖r‖, twice), the rounding of ‖r‖², of the key to float32 and of the centred
+ * coordinates, each at most a few units of u·(‖q‖ + ‖r‖)² (u = 2⁻²⁴). `qs` is the query's scanned
+ * squared norm, `maxR` the largest scanned reference norm.
+ *
+ * @example
+ * ```ts
+ * import { scanBound } from "./knn_core.ts";
+ * scanBound("euclidean", 64, 1, 1) > 0; // true
+ * ```
+ */
+export function scanBound(family: string, d: number, qs: number, maxR: number): number {
+  const slack = (2 * d + 16) * 2 ** -24;
+  const qNorm = Math.sqrt(qs);
+  if (family === "euclidean" || family === "sqeuclidean") return slack * (qNorm + maxR) ** 2;
+  if (family === "dot") return slack * (qNorm * maxR + 1e-30);
+  return slack * 4; // unit vectors
+}
+
+/**
+ * An exact key in the units of the scanned keys, which drop a per-row constant: ‖q‖² for the
+ * Euclidean family (`qs`, the scanned squared norm), 1 for `cosine`.
+ *
+ * @example
+ * ```ts
+ * import { toScanUnits } from "./knn_core.ts";
+ * toScanUnits("euclidean", 5, 4); // 1
+ * ```
+ */
+export function toScanUnits(family: string, key: number, qs: number): number {
+  if (family === "euclidean" || family === "sqeuclidean") return key - qs;
+  return family === "cosine" ? key - 1 : key;
+}
+
+/**
+ * The exact keys ({@linkcode exactKey}) of the candidates held in `top` after a scan of `job`,
+ * aligned with its slots: the worker threads compute them in parallel. Per row, the first `k`
+ * always, then each further candidate only while its scanned key minus {@linkcode scanBound}
+ * does not exceed the largest exact key so far (later ones cannot reach the top k); NaN for the
+ * others and for empty slots.
+ *
+ * @example
+ * ```ts
+ * import "@tensorflow/tfjs"; // a backend
+ * import { exactKeys, scanBlocks, TopK } from "./knn_core.ts";
+ * const job = { q: new Float32Array([0, 1, 3]), r: null, n: 3, m: 3, d: 1, k: 1,
+ *   family: "euclidean", excludeSelf: true, block: 2 };
+ * const top = new TopK(3, 1);
+ * scanBlocks(job, top, 0, 1);
+ * console.log([...exactKeys(job, top, 1)]); // [1, 1, 4]
+ * ```
+ */
+export function exactKeys(
+  job: ScanJob,
+  top: TopK,
+  k: number,
+  norms?: ScanNorms,
+): Float64Array {
+  const { d, family } = job;
+  const query = job.query ?? job.q;
+  const ref = job.ref ?? job.r ?? query;
+  const scannedQ = job.q;
+  const cosine = family === "cosine" || family === "cosineSimilarity";
+  const rn = new Float64Array(cosine ? ref.length / d : 0);
+  for (let j = 0; j < rn.length; j++) rn[j] = rowNorm2(ref, j, d);
+  const { qSq, rSq } = norms ?? scanNorms(scannedQ, job.r, job.n, job.m, d);
+  let maxR = 0;
+  for (let j = 0; j < rSq.length; j++) maxR = Math.max(maxR, rSq[j]);
+  maxR = Math.sqrt(maxR);
+  const out = new Float64Array(top.keys.length).fill(NaN);
+  const kk = top.k;
+  for (let i = 0; i < top.rows; i++) {
+    const qn = cosine ? rowNorm2(query, i, d) : 0;
+    const qs = qSq[i];
+    const bound = scanBound(family, d, qs, maxR);
+    let largest = -Infinity;
+    for (let t = 0; t < kk; t++) {
+      const j = top.indices[i * kk + t];
+      if (j < 0 || (t >= k && top.keys[i * kk + t] - bound > largest)) break;
+      const e = exactKey(family, query, ref, i, j, d, qn, rn);
+      out[i * kk + t] = e;
+      const u = toScanUnits(family, e, qs);
+      if (u > largest) largest = u;
+    }
+  }
+  return out;
 }
 
 /**
@@ -195,11 +348,32 @@ export function blockPairs(job: ScanJob): [number, number][] {
   return pairs;
 }
 
+/** Squared norms of the scanned rows (`rSq` is `qSq` when the queries are the references). */
+export interface ScanNorms {
+  /** `[n]` */
+  qSq: Float32Array;
+  /** `[m]` */
+  rSq: Float32Array;
+}
+
+function scanNorms(
+  q: Float32Array,
+  r: Float32Array | null,
+  n: number,
+  m: number,
+  d: number,
+): ScanNorms {
+  const qSq = squaredNorms(q, n, d);
+  return { qSq, rSq: r === null ? qSq : squaredNorms(r, m, d) };
+}
+
 /**
- * Scans the block pairs `part, part + parts, …` of `job` into `top` (the work of one thread).
+ * Scans the block pairs `part, part + parts, …` of `job` into `top` (the work of one thread);
+ * returns the squared norms of the scanned rows (for {@linkcode exactKeys}).
  *
  * @example
  * ```ts
+ * import "@tensorflow/tfjs"; // a backend
  * import { scanBlocks, TopK } from "./knn_core.ts";
  * const top = new TopK(3, 1);
  * const job = { q: new Float32Array([0, 1, 3]), r: null, n: 3, m: 3, d: 1, k: 1,
@@ -208,18 +382,19 @@ export function blockPairs(job: ScanJob): [number, number][] {
  * console.log([...top.indices]); // [1, 0, 1]
  * ```
  */
-export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number): void {
+export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number): ScanNorms {
   const { q, n, m, d, block, excludeSelf } = job;
   const self = job.r === null;
   const r = job.r ?? q;
   const l2 = job.family === "euclidean" || job.family === "sqeuclidean";
-  const qNorm = l2 ? squaredNorms(q, n, d) : new Float32Array(n);
-  const rNorm = l2 ? (self ? qNorm : squaredNorms(r, m, d)) : new Float32Array(m);
+  const { qSq, rSq } = scanNorms(q, job.r, n, m, d);
+  const qNorm = l2 ? qSq : new Float32Array(n);
+  const rNorm = l2 ? rSq : new Float32Array(m);
   const worst = top.worst;
   // Bound on |‖r‖²|, |‖q‖²| and |f·q·r| for the SIMD filter's rounding slack.
   let maxQ = 0, maxR = 0;
-  for (const x of squaredNorms(q, n, d)) maxQ = Math.max(maxQ, x);
-  for (const x of self ? [maxQ] : squaredNorms(r, m, d)) maxR = Math.max(maxR, x);
+  for (let i = 0; i < n; i++) maxQ = Math.max(maxQ, qSq[i]);
+  for (let j = 0; j < rSq.length; j++) maxR = Math.max(maxR, rSq[j]);
   const scale = maxQ + maxR + 2 * Math.sqrt(maxQ * maxR);
   const pairs = blockPairs(job).filter((_, p) => p % parts === part);
   const refBlocks = new Map<number, tf.Tensor2D>();
@@ -279,6 +454,7 @@ export function scanBlocks(job: ScanJob, top: TopK, part: number, parts: number)
     for (const t of refBlocks.values()) t.dispose();
     for (const t of queryBlocks.values()) t.dispose();
   }
+  return { qSq, rSq };
 }
 
 /**

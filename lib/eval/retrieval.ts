@@ -9,16 +9,21 @@
  * - When `reference` is omitted the query set is its own reference set and each query's own
  *   entry is removed from its ranking (`embeddings_come_from_same_source`); R, the number of
  *   relevant references of a query, is then the count of its label minus one.
- * - Queries with no relevant reference ("lone" queries, R = 0) are left out of every mean; when
- *   all queries are lone every metric is 0.
- * - `k` (default: every reference) is the length of the retrieved ranking; R is capped at k
- *   (`relevance_mask[:, :R]` cannot reach beyond the k retrieved columns), and the reciprocal
- *   rank and average precision only see the first k.
+ * - Queries with no relevant reference ("lone" queries, R = 0) are left out of every mean and
+ *   counted in `loneQueries`. When every query is lone no metric is defined and every metric is
+ *   **NaN** (PML ≥ 2.0 returns NaN and logs "None of the query labels are in the reference
+ *   set"); a 0 would read as "everything retrieved the wrong class".
+ * - `k` (default: every reference) is the length of the retrieved ranking; the reciprocal rank
+ *   and the average precisions only see the first k. R-precision looks at the first min(R, k)
+ *   and divides by min(R, k) (PML's `relevance_mask` cannot reach beyond the k retrieved
+ *   columns); MAP@R and mean average precision divide by R itself, the number of relevant
+ *   references, whatever k (PML's `count_per_query`): with k < R they cannot reach 1.
  * - Ties in distance are ordered by the smaller reference index (what faiss and a stable sort
  *   do).
  *
- * Ranking keys come from {@linkcode forEachKeyBlock} (the keys {@linkcode knn} ranks by: for the
- * Euclidean family ‖r‖² − 2q·r, which orders references as the distance does). The whole ranking
+ * Ranking keys come from {@linkcode forEachKeyBlock} (for the Euclidean family ‖r‖² − 2q·r on
+ * rows centred on the reference mean, which orders references as the distance does and keeps
+ * its digits for data far from the origin). The whole ranking
  * of each query is never sorted: entries are counting-sorted into buckets by key and only the
  * buckets holding relevant references are ordered, so scoring 10,000 embeddings against each
  * other takes a few seconds.
@@ -28,25 +33,32 @@
 import * as tf from "@tensorflow/tfjs";
 import { type Metric, type MetricSpec, resolveMetric } from "../distances.ts";
 import { forEachKeyBlock } from "./knn.ts";
-import { checkOptionKeys } from "../validate.ts";
+import { checkFiniteValues, checkOptionKeys } from "../validate.ts";
 
-/** Retrieval scores, each a mean over the queries that have at least one relevant reference. */
+/**
+ * Retrieval scores, each a mean over the queries that have at least one relevant reference; NaN
+ * when no query has one.
+ */
 export interface RetrievalMetrics {
   /** Fraction of queries whose nearest reference shares their label. */
   precisionAt1: number;
   /** Mean over queries of (relevant among the R nearest) / R. */
   rPrecision: number;
-  /** Mean over queries of MAP@R (Musgrave et al. 2020): Σ_{i ≤ R, rel(i)} P@i / R. */
+  /** Mean over queries of MAP@R (Musgrave et al. 2020): Σ_{i ≤ min(R, k), rel(i)} P@i / R. */
   mapAtR: number;
   /** Recall@K for each K of `ks`: fraction of queries with ≥ 1 relevant among the K nearest. */
   recallAtK: Record<number, number>;
   /** Mean reciprocal rank of the first relevant reference (0 when none within k). */
   mrr: number;
-  /** Mean average precision over the ranking of length k (PML's `mean_average_precision`). */
+  /**
+   * Mean average precision over the ranking of length k (PML's `mean_average_precision`):
+   * Σ_{i ≤ k, rel(i)} P@i / R, divided by R, the number of relevant references (not by the
+   * hits found within k).
+   */
   meanAveragePrecision: number;
-  /** Queries scored (those with R ≥ 1). */
+  /** Queries scored (those with R ≥ 1). When 0, every metric above is NaN. */
   queries: number;
-  /** Queries left out because no reference shares their label. */
+  /** Queries left out of every mean because no reference shares their label ("lone"). */
   loneQueries: number;
   /** Length of the ranking each query was scored on. */
   k: number;
@@ -227,26 +239,137 @@ function scoreBlock(
     }
     const keys = blockKeys.subarray((q - start) * m, (q - start + 1) * m);
     const pos = relevantPositions(keys, refCodes, code, self ? q : -1, count, scratch);
-    const r = Math.min(count, k);
-    let inR = 0, apR = 0, ap = 0, inK = 0;
-    for (let t = 0; t < pos.length; t++) {
-      const p = pos[t];
-      if (p > k) break;
-      inK++;
-      ap += (t + 1) / p;
-      if (p <= r) {
-        inR++;
-        apR += (t + 1) / p;
-      }
-    }
-    sums.p1 += pos[0] === 1 ? 1 : 0;
-    sums.rp += inR / r;
-    sums.mapR += apR / r;
-    sums.map += ap / Math.max(inK, 1);
-    sums.rr += pos[0] <= k ? 1 / pos[0] : 0;
-    for (let s = 0; s < ks.length; s++) if (pos[0] <= ks[s]) sums.hitsAt[s]++;
-    sums.scored++;
+    addQuery(sums, pos, count, k, ks);
   }
+}
+
+/**
+ * Adds one query's scores to `sums`: `pos` are the 1-based ranks of its relevant references,
+ * ascending (at least those within k), `count` is R, the number of relevant references.
+ */
+function addQuery(sums: Sums, pos: ArrayLike<number>, count: number, k: number, ks: number[]) {
+  const r = Math.min(count, k);
+  let inR = 0, apR = 0, ap = 0;
+  for (let t = 0; t < pos.length; t++) {
+    const p = pos[t];
+    if (p > k) break;
+    ap += (t + 1) / p;
+    if (p <= r) {
+      inR++;
+      apR += (t + 1) / p;
+    }
+  }
+  const first = pos.length > 0 ? pos[0] : Infinity;
+  sums.p1 += first === 1 ? 1 : 0;
+  sums.rp += inR / r;
+  // PML divides both average precisions by R itself (`count_per_query`), not by min(R, k)
+  // nor by the hits found.
+  sums.mapR += apR / count;
+  sums.map += ap / count;
+  sums.rr += first <= k ? 1 / first : 0;
+  for (let s = 0; s < ks.length; s++) if (first <= ks[s]) sums.hitsAt[s]++;
+  sums.scored++;
+}
+
+function emptySums(ks: number[]): Sums {
+  return {
+    p1: 0,
+    rp: 0,
+    mapR: 0,
+    map: 0,
+    rr: 0,
+    scored: 0,
+    lone: 0,
+    hitsAt: new Float64Array(ks.length),
+  };
+}
+
+/** The metrics from the sums: means over the scored queries, NaN when none is. */
+function finish(sums: Sums, ks: number[], k: number): RetrievalMetrics {
+  const { p1, rp, mapR, map, rr, scored, lone, hitsAt } = sums;
+  // No query defined: NaN, as PML ≥ 2.0 (0 would read as "all wrong").
+  const denom = scored > 0 ? scored : NaN;
+  const recallAtK: Record<number, number> = {};
+  ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
+  return {
+    precisionAt1: p1 / denom,
+    rPrecision: rp / denom,
+    mapAtR: mapR / denom,
+    recallAtK,
+    mrr: rr / denom,
+    meanAveragePrecision: map / denom,
+    queries: scored,
+    loneQueries: lone,
+    k,
+  };
+}
+
+/**
+ * The retrieval metrics of {@linkcode retrievalMetrics}, with the same rules, from rankings made
+ * elsewhere (an index, a database): for each query, the labels of its k nearest references,
+ * nearest first, and R, the number of references that share its label. A query with R = 0 is
+ * lone (left out, counted); with no scored query every metric is NaN.
+ *
+ * @param ranked per query, the labels of the retrieved references, nearest first (the first k
+ *   are read; a shorter list counts the missing places as not relevant; `null`, an unlabelled
+ *   reference, is never relevant)
+ * @param queryLabels `[n]`
+ * @param relevant `[n]`, R of each query: the references with its label (all of them, not only
+ *   the retrieved ones)
+ * @param options `k` (default: the longest list) and `ks` (default `[1, 2, 4, 8]` up to k)
+ * @throws Error when the lengths differ, R is not a non-negative integer, or k / ks are out of
+ *   range.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { retrievalFromRankings } from "./retrieval.ts";
+ * // One query of label 0, R = 2, retrieved labels [0, 1] with k = 2: MAP = (1/1) / 2.
+ * const m = retrievalFromRankings([[0, 1]], [0], [2], { k: 2 });
+ * assert.equal(m.meanAveragePrecision, 0.5);
+ * assert.ok(Number.isNaN(retrievalFromRankings([[1]], [0], [0], { k: 1 }).mapAtR));
+ * ```
+ */
+export function retrievalFromRankings(
+  ranked: readonly ArrayLike<number | null>[],
+  queryLabels: ArrayLike<number>,
+  relevant: ArrayLike<number>,
+  options: { k?: number; ks?: number[] } = {},
+): RetrievalMetrics {
+  const fn = "retrievalFromRankings";
+  checkOptionKeys(fn, options, ["k", "ks"]);
+  const n = queryLabels.length;
+  if (ranked.length !== n || relevant.length !== n) {
+    throw new Error(
+      `${fn}: ${ranked.length} rankings and ${relevant.length} counts for ${n} query labels`,
+    );
+  }
+  const longest = ranked.reduce((a, r) => Math.max(a, r.length), 0);
+  const k = options.k ?? longest;
+  if (!Number.isInteger(k) || k < 1) throw new Error(`${fn}: k must be an integer ≥ 1, got ${k}`);
+  const ks = options.ks ?? [1, 2, 4, 8].filter((x) => x <= k);
+  for (const K of ks) {
+    if (!Number.isInteger(K) || K < 1 || K > k) {
+      throw new Error(`${fn}: each of ks must be an integer in [1, ${k}], got ${K}`);
+    }
+  }
+  const sums = emptySums(ks);
+  for (let i = 0; i < n; i++) {
+    const count = relevant[i];
+    if (!Number.isInteger(count) || count < 0) {
+      throw new Error(`${fn}: relevant[${i}] must be an integer ≥ 0, got ${count}`);
+    }
+    if (count < 1) {
+      sums.lone++;
+      continue;
+    }
+    const pos: number[] = [];
+    const row = ranked[i];
+    for (let t = 0; t < Math.min(k, row.length); t++) {
+      if (row[t] === queryLabels[i]) pos.push(t + 1);
+    }
+    addQuery(sums, pos, count, k, ks);
+  }
+  return finish(sums, ks, k);
 }
 
 function checkLabels(labels: ArrayLike<number>, rows: number, name: string): void {
@@ -279,15 +402,23 @@ export const RETRIEVAL_OPTION_KEYS: readonly string[] = ["metric", "ks", "k", "b
  * @param queryLabels `[n]`
  * @param reference `[m, d]` (default: `query`, each query's own entry excluded)
  * @param referenceLabels `[m]` (default: `queryLabels`)
- * @throws Error on a label count that does not match its rows, NaN inputs, or a K (or k)
- *   outside [1, references available].
+ * @returns the metrics, each NaN when no query has a relevant reference (`queries` 0); the
+ *   lone queries left out are counted in `loneQueries`
+ * @throws Error on a label count that does not match its rows, an embedding holding NaN,
+ *   Infinity or −Infinity (naming the argument and the first bad row), or a K (or k) outside
+ *   [1, references available].
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { retrievalMetrics } from "./retrieval.ts";
  * const x = tf.tensor2d([[0], [0.1], [5], [5.1]]);
  * const m = await retrievalMetrics(x, [0, 0, 1, 1], undefined, undefined, { ks: [1, 2] });
- * console.log(m.mapAtR, m.recallAtK[1]); // 1 1
+ * assert.equal(m.mapAtR, 1);
+ * assert.equal(m.recallAtK[1], 1);
+ * // No query label among the references: nothing is defined, every metric is NaN.
+ * const none = await retrievalMetrics(tf.tensor2d([[0], [1]]), [7, 8], tf.tensor2d([[0], [1]]), [1, 2]);
+ * assert.ok(Number.isNaN(none.precisionAt1) && none.loneQueries === 2);
  * ```
  */
 export async function retrievalMetrics(
@@ -303,6 +434,13 @@ export async function retrievalMetrics(
   const refLabels = referenceLabels ?? queryLabels;
   if (query.rank !== 2 || ref.rank !== 2) {
     throw new Error(`retrievalMetrics: query and reference must be rank 2`);
+  }
+  if (ref.shape[1] !== query.shape[1]) {
+    throw new Error(
+      `retrievalMetrics: query has dimension ${query.shape[1]} but reference has dimension ${
+        ref.shape[1]
+      }`,
+    );
   }
   checkLabels(queryLabels, query.shape[0], "queryLabels");
   checkLabels(refLabels, ref.shape[0], "referenceLabels");
@@ -342,27 +480,11 @@ export async function retrievalMetrics(
   const queryCodes = new Int32Array(n);
   for (let i = 0; i < n; i++) queryCodes[i] = codeOf.get(queryLabels[i]) ?? -1;
   const scratch = makeScratch(m);
-  const sums: Sums = {
-    p1: 0,
-    rp: 0,
-    mapR: 0,
-    map: 0,
-    rr: 0,
-    scored: 0,
-    lone: 0,
-    hitsAt: new Float64Array(ks.length),
-  };
+  const sums = emptySums(ks);
   const qData = await query.data() as Float32Array;
   const rData = self ? qData : await ref.data() as Float32Array;
-  for (const [data, name] of [[qData, "query"], [rData, "reference"]] as const) {
-    for (let i = 0; i < data.length; i++) {
-      if (Number.isNaN(data[i])) {
-        throw new Error(
-          `retrievalMetrics: ${name} has NaN at row ${Math.floor(i / query.shape[1])}`,
-        );
-      }
-    }
-  }
+  checkFiniteValues("retrievalMetrics", "query", qData, query.shape[1]);
+  if (!self) checkFiniteValues("retrievalMetrics", "reference", rData, ref.shape[1]);
   await forEachKeyBlock(
     qData,
     rData,
@@ -387,20 +509,5 @@ export async function retrievalMetrics(
         sums,
       ),
   );
-  const { p1: sumP1, rp: sumRP, mapR: sumMapR, map: sumMap, rr: sumRR, scored, lone } = sums;
-  const hitsAt = sums.hitsAt;
-  const denom = Math.max(scored, 1);
-  const recallAtK: Record<number, number> = {};
-  ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
-  return {
-    precisionAt1: sumP1 / denom,
-    rPrecision: sumRP / denom,
-    mapAtR: sumMapR / denom,
-    recallAtK,
-    mrr: sumRR / denom,
-    meanAveragePrecision: sumMap / denom,
-    queries: scored,
-    loneQueries: lone,
-    k,
-  };
+  return finish(sums, ks, k);
 }

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { checkOptionKeys } from "../validate.ts";
+import { checkFiniteValues, checkOptionKeys } from "../validate.ts";
 
 /** How to read the scores of {@linkcode rocCurve} and friends. */
 export interface ScoreOptions {
@@ -31,13 +31,22 @@ export interface RocCurve {
   thresholds: number[];
 }
 
-function check(scores: ArrayLike<number>, isSame: ArrayLike<number | boolean>, fn: string) {
+/**
+ * Checks lengths, refuses NaN and ±Infinity scores (scikit-learn's `roc_curve` refuses them too),
+ * counts the classes.
+ */
+function check(
+  scores: ArrayLike<number>,
+  isSame: ArrayLike<number | boolean>,
+  fn: string,
+  name = "scores",
+) {
   if (scores.length !== isSame.length) {
-    throw new Error(`${fn}: scores has ${scores.length} entries but isSame has ${isSame.length}`);
+    throw new Error(`${fn}: ${name} has ${scores.length} entries but isSame has ${isSame.length}`);
   }
+  checkFiniteValues(fn, name, scores);
   let pos = 0;
   for (let i = 0; i < scores.length; i++) {
-    if (Number.isNaN(scores[i])) throw new Error(`${fn}: scores[${i}] is NaN`);
     const s = Number(isSame[i]);
     if (s !== 0 && s !== 1) {
       throw new Error(`${fn}: isSame[${i}] must be 0/1 or boolean, got ${isSame[i]}`);
@@ -77,7 +86,8 @@ function sweep(scores: ArrayLike<number>, isSame: ArrayLike<number | boolean>, s
  *
  * @param scores `[n]` similarities (or distances with `scoreType: "distance"`)
  * @param isSame `[n]` 1 (or true) for a same pair, 0 (or false) for a different pair
- * @throws Error when lengths differ, a score is NaN, or only one class is present.
+ * @throws Error when lengths differ, a score is NaN, Infinity or −Infinity (naming the first),
+ *   or only one class is present.
  * @example
  * ```ts
  * import { rocCurve } from "./verification.ts";
@@ -225,7 +235,8 @@ export interface Calibration extends ThresholdPoint {
  * @param distances `[n]` calibration-pair distances
  * @param isSame `[n]` 1/true for same pairs
  * @param options `targetPrecision` in (0, 1], default 0.99
- * @throws Error when no threshold reaches the target precision, or on bad inputs.
+ * @throws Error when no threshold reaches the target precision, or on bad inputs (lengths that
+ *   differ, a distance that is NaN or ±Infinity).
  * @example
  * ```ts
  * import { calibrateThreshold, match } from "./verification.ts";
@@ -244,7 +255,7 @@ export function calibrateThreshold(
   if (!(target > 0 && target <= 1)) {
     throw new Error(`calibrateThreshold: targetPrecision must be in (0, 1], got ${target}`);
   }
-  const { pos, neg } = check(distances, isSame, "calibrateThreshold");
+  const { pos, neg } = check(distances, isSame, "calibrateThreshold", "distances");
   const n = pos + neg;
   if (pos === 0) throw new Error("calibrateThreshold: isSame has no same pair");
   const { tps, fps, th } = sweep(distances, isSame, -1);
@@ -275,8 +286,9 @@ export function calibrateThreshold(
 /**
  * Answers same (true) or different (false) for each distance: `distance ≤ threshold`.
  *
- * @param distances `[n]`
+ * @param distances `[n]`, finite
  * @param threshold e.g. from {@linkcode calibrateThreshold}
+ * @throws Error when a distance is NaN or ±Infinity, or the threshold is NaN.
  * @example
  * ```ts
  * import { match } from "./verification.ts";
@@ -285,8 +297,6 @@ export function calibrateThreshold(
  */
 export function match(distances: ArrayLike<number>, threshold: number): boolean[] {
   if (Number.isNaN(threshold)) throw new Error("match: threshold is NaN");
-  return Array.from(distances, (d, i) => {
-    if (Number.isNaN(d)) throw new Error(`match: distances[${i}] is NaN`);
-    return d <= threshold;
-  });
+  checkFiniteValues("match", "distances", distances);
+  return Array.from(distances, (d) => d <= threshold);
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { calibrateThreshold, type Calibration } from "../eval/verification.ts";
-import type { RetrievalMetrics } from "../eval/retrieval.ts";
+import { retrievalFromRankings, type RetrievalMetrics } from "../eval/retrieval.ts";
 import { embed } from "../models/encoders.ts";
 import { checkOptionKeys } from "../validate.ts";
 import { checkInteger } from "./_input.ts";
@@ -228,9 +228,10 @@ export class SimilarityIndex {
   /**
    * Retrieval scores of `images` (queries, not themselves stored) against the store, with
    * pytorch-metric-learning's `AccuracyCalculator` rules as {@linkcode retrievalMetrics} applies
-   * them for a separate reference set: a stored row is relevant when its label is the query's;
-   * R (capped at k) counts the stored rows of that label; queries whose label no stored row has
-   * are left out. With an exact store this equals `retrievalMetrics(queries, labels,
+   * them for a separate reference set ({@linkcode retrievalFromRankings}): a stored row is
+   * relevant when its label is the query's; R counts the stored rows of that label; queries whose
+   * label no stored row has are left out and counted (every metric NaN when all are). With an
+   * exact store this equals `retrievalMetrics(queries, labels,
    * storedEmbeddings, storedLabels, { k })` (ties aside); with an approximate index it measures
    * what users of the index get.
    */
@@ -263,48 +264,13 @@ export class SimilarityIndex {
         countOf.set(l, await this.store.count({ ...options.filter, label: l }));
       }
     }
-    let p1 = 0, rp = 0, mapR = 0, map = 0, rr = 0, scored = 0, lone = 0;
-    const hitsAt = new Array(ks.length).fill(0);
-    for (let i = 0; i < n; i++) {
-      const count = countOf.get(labels[i])!;
-      if (count < 1) {
-        lone++;
-        continue;
-      }
-      const r = Math.min(count, k);
-      let inR = 0, apR = 0, ap = 0, inK = 0, first = Infinity;
-      hits[i].forEach((h, t) => {
-        if (h.label !== labels[i]) return;
-        const p = t + 1;
-        inK++;
-        first = Math.min(first, p);
-        ap += inK / p;
-        if (p <= r) {
-          inR++;
-          apR += inK / p;
-        }
-      });
-      p1 += first === 1 ? 1 : 0;
-      rp += inR / r;
-      mapR += apR / r;
-      map += ap / Math.max(inK, 1);
-      rr += first <= k ? 1 / first : 0;
-      ks.forEach((K, s) => (hitsAt[s] += first <= K ? 1 : 0));
-      scored++;
-    }
-    const denom = Math.max(scored, 1);
-    const recallAtK: Record<number, number> = {};
-    ks.forEach((K, s) => (recallAtK[K] = hitsAt[s] / denom));
-    return {
-      precisionAt1: p1 / denom,
-      rPrecision: rp / denom,
-      mapAtR: mapR / denom,
-      recallAtK,
-      mrr: rr / denom,
-      meanAveragePrecision: map / denom,
-      queries: scored,
-      loneQueries: lone,
-      k,
-    };
+    // The scoring itself is retrievalMetrics' (AccuracyCalculator's rules, NaN when no query
+    // is defined), applied to the store's rankings.
+    return retrievalFromRankings(
+      hits.map((h) => h.map((x) => x.label)),
+      labels,
+      Array.from(labels, (l) => countOf.get(l)!),
+      { k, ks },
+    );
   }
 }

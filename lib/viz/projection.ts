@@ -6,6 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { fitPca } from "../linear/pca.ts";
+import { checkFiniteTensor } from "../validate.ts";
 
 /** The result of {@linkcode pca}. */
 export interface PcaResult {
@@ -37,6 +38,7 @@ export async function pca(x: tf.Tensor2D, k = 2): Promise<PcaResult> {
     throw new Error(`pca: k must be an integer in [1, ${d}], got ${k}`);
   }
   if (n < 2) throw new Error(`pca: need at least 2 points, got ${n}`);
+  checkFiniteTensor("pca", "x", x);
   const model = await fitPca(x, k);
   try {
     const projected = model.transform(x);

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { UMAP } from "umap-js";
 import { createRng } from "../data/random.ts";
 import { pairwiseDistances } from "../distances.ts";
+import { checkFiniteTensor, checkFiniteValues } from "../validate.ts";
 import { CLASS_COLORS, type PlotlyFigure } from "./figures.ts";
 import { pca } from "./projection.ts";
 import { imageDataUris } from "./gallery.ts";
@@ -84,6 +85,7 @@ function toRows(
 export async function tsne(x: tf.Tensor2D, options: TsneOptions = {}): Promise<Float32Array> {
   const n = x.shape[0];
   const k = options.components ?? 2;
+  checkFiniteTensor("tsne", "x", x);
   if (n < 4) throw new Error(`tsne: need at least 4 points, got ${n}`);
   if (n > TSNE_MAX_POINTS) {
     throw new Error(`tsne: exact t-SNE takes at most ${TSNE_MAX_POINTS} points, got ${n}`);
@@ -226,6 +228,7 @@ export interface UmapOptions {
  */
 export async function umap(x: tf.Tensor2D, options: UmapOptions = {}): Promise<Float32Array> {
   const { data, n, d } = toRows(x);
+  checkFiniteValues("umap", "x", data, d);
   const k = options.components ?? 2;
   const rng = createRng(options.seed ?? 0);
   const neighbors = Math.min(options.neighbors ?? 15, n - 1);
@@ -275,6 +278,7 @@ export async function project(
   if (components !== 2 && components !== 3) {
     throw new Error(`project: components must be 2 or 3, got ${components}`);
   }
+  checkFiniteTensor("project", "x", x);
   switch (method) {
     case "pca":
       return (await pca(x, Math.min(components, x.shape[1]))).points;
