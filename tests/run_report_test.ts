@@ -113,6 +113,7 @@ Deno.test("the siamese experiment writes its report as embeddings.html", async (
   assert.match(html, /<th>fashion-mnist test<\/th><td>30 examples<\/td>/);
   assert.equal(html.match(/Plotly\.newPlot/g)?.length, 2);
   assert.match(html, /"customdata":\["data:image\/png;base64,/);
+  assert.match(html, /Hover a point to see its image/);
   assert.equal(tf.getBackend(), "cpu");
   await Deno.remove(root, { recursive: true });
 });

@@ -141,8 +141,15 @@ export async function runReport(input: RunReportInput): Promise<string> {
   const figures: string[] = [];
   let first = true;
   if (input.scatter) {
+    // Hover images only when the figure carries them (embeddingFigure's `images`).
+    const hoverImages = (input.scatter.layout.meta as { hoverImages?: boolean } | undefined)
+      ?.hoverImages === true;
     figures.push(
-      `<h2>Test embeddings</h2><p>Hover a point to see its image (right).</p>` +
+      `<h2>Test embeddings</h2><p>${
+        hoverImages
+          ? "Hover a point to see its image (right)."
+          : "Hover a point to see its class and index in the test split."
+      }</p>` +
         await figureHtmlFragment(input.scatter, { includePlotly: first, id: "scatter" }),
     );
     first = false;
