@@ -94,15 +94,17 @@ export interface ConvTableRow {
   channels: number;
   /** Milliseconds of the im2col route (fastest of the repeats). */
   im2col: number;
-  /** Milliseconds of the Winograd route. */
+  /** Milliseconds of the Winograd F(2×2, 3×3) route. */
   winograd: number;
+  /** Milliseconds of the Winograd F(4×4, 3×3) route. */
+  winograd4: number;
 }
 
 /**
  * `deno task bench conv-table`: each 3×3 stride-1 convolution pass of a set of shapes (the
  * reference CNN's second convolution and neighbours) by the im2col route and by Winograd
- * F(2×2, 3×3), on one thread, timed by the process's CPU time (robust to other load); prints
- * the table behind `WINOGRAD_MIN_SIDE` in `lib/kernels/winograd.ts`.
+ * F(2×2, 3×3) and F(4×4, 3×3), on one thread, timed by the process's CPU time (robust to other
+ * load); prints the table behind `WINOGRAD4_MIN_SIDE` in `lib/kernels/winograd.ts`.
  *
  * @example
  * ```ts
@@ -128,13 +130,18 @@ export async function runConvTable(args: string[]): Promise<ConvTableRow[]> {
     [32, 7, 7, 64, 64],
     [16, 14, 14, 128, 128],
     [16, 7, 7, 128, 128],
+    [32, 11, 11, 32, 32],
+    [32, 9, 9, 32, 32],
+    [16, 8, 8, 64, 64],
   ];
   const rows: ConvTableRow[] = [];
   console.log(
     `conv table: wasm, ${info.threads} thread, 3x3 stride 1 'valid', fastest of ${repeats} ` +
       `(process CPU ms)`,
   );
-  console.log("pass      shape                     ci*co    im2col  winograd  winograd speed-up");
+  console.log(
+    "pass      shape                     ci*co    im2col   F(2,3)   F(4,3)  speed-up of F(4,3)",
+  );
   for (const [n, h, w, ci, co] of shapes) {
     const x = tf.randomNormal([n, h, w, ci], 0, 1, "float32", 1) as tf.Tensor4D;
     const f = tf.randomNormal([3, 3, ci, co], 0, 1, "float32", 2) as tf.Tensor4D;
@@ -151,9 +158,13 @@ export async function runConvTable(args: string[]): Promise<ConvTableRow[]> {
       ["input", () => tf.conv2dTranspose(dy, f, [n, h, w, ci], 1, "valid")],
     ];
     for (const [pass, run] of passes) {
-      const ms: Record<ConvAlgorithm, number> = { im2col: Infinity, winograd: Infinity };
+      const ms: Record<ConvAlgorithm, number> = {
+        im2col: Infinity,
+        winograd: Infinity,
+        winograd4: Infinity,
+      };
       for (let r = 0; r < repeats + 1; r++) {
-        for (const algo of ["im2col", "winograd"] as ConvAlgorithm[]) {
+        for (const algo of ["im2col", "winograd", "winograd4"] as ConvAlgorithm[]) {
           const old = setConvAlgorithm(algo);
           try {
             const t0 = clock();
@@ -172,12 +183,14 @@ export async function runConvTable(args: string[]): Promise<ConvTableRow[]> {
         channels: ci * co,
         im2col: ms.im2col,
         winograd: ms.winograd,
+        winograd4: ms.winograd4,
       };
       rows.push(row);
       console.log(
         `${pass.padEnd(8)}  ${row.shape.padEnd(24)} ${String(ci * co).padStart(6)}  ` +
-          `${ms.im2col.toFixed(2).padStart(8)}  ${ms.winograd.toFixed(2).padStart(8)}  ` +
-          `${(ms.im2col / ms.winograd).toFixed(2).padStart(8)}x`,
+          `${ms.im2col.toFixed(2).padStart(8)} ${ms.winograd.toFixed(2).padStart(8)} ` +
+          `${ms.winograd4.toFixed(2).padStart(8)}  ` +
+          `${(Math.min(ms.im2col, ms.winograd) / ms.winograd4).toFixed(2).padStart(8)}x`,
       );
     }
     tf.dispose([x, f, dy]);

@@ -19,7 +19,8 @@
  *   --cpu-batch 16              batch of the CNN on the (very slow) cpu backend
  *   --webgpu-steps 3            timed steps on webgpu (slow on a software adapter)
  *   --no-simd                   wasm: our kernels' XNNPACK route instead of the SIMD route
- *   --profile                   per-kernel time of one training step (instead of the timing runs)
+ *   --profile                   CPU and wall time per kernel and outside kernels of a training
+ *                               step (instead of the timing runs)
  *   --top 25                    rows of the profile
  *
  * @module
@@ -218,20 +219,26 @@ async function runProfile(args: TrainArgs, data: BenchData): Promise<void> {
         seconds: 1,
       }, loss);
       console.log(
-        `\nProfile of one training step: ${model}, ${desc}, batch ${batch}, ${source}` +
-          `\nfastest unprofiled step ${p.stepMs.toFixed(1)} ms; kernels ${
-            p.kernelMs.toFixed(1)
-          } ms ` +
-          `(each kernel call: fastest of 5 profiled steps)`,
+        `\nProfile of a training step: ${model}, ${desc}, batch ${batch}, ${source}` +
+          `\nfastest unprofiled step ${p.stepMs.toFixed(1)} ms wall; a profiled step (mean of ` +
+          `5): ${p.stepCpuMs.toFixed(1)} ms CPU (all threads), ${
+            p.stepWallMs.toFixed(1)
+          } ms wall;` +
+          `\nkernels ${p.kernelCpuMs.toFixed(1)} ms CPU (${p.calls} calls), outside kernels ` +
+          `(engine, model and loss JavaScript) ${(p.stepCpuMs - p.kernelCpuMs).toFixed(1)} ms CPU`,
       );
-      const w = [28, 6, 9, 6];
-      console.log(row(["kernel", "calls", "ms", "%"], w));
+      const w = [28, 6, 9, 9, 6];
+      console.log(row(["kernel", "calls", "CPU ms", "wall ms", "% CPU"], w));
       for (const k of p.byName.slice(0, args.top)) {
-        console.log(row([k.name, String(k.calls), k.ms, (100 * k.ms) / p.kernelMs], w));
+        console.log(
+          row([k.name, String(k.calls), k.cpuMs, k.ms, (100 * k.cpuMs) / p.stepCpuMs], w),
+        );
       }
-      console.log("\nslowest kernel calls by input shapes:");
+      console.log("\nmost CPU time by kernel and input shapes (ms per step):");
       for (const k of p.byShape.slice(0, Math.min(12, args.top))) {
-        console.log(`${k.ms.toFixed(2).padStart(8)} ms  ${k.calls}x  ${k.name} ${k.shapes}`);
+        console.log(
+          `${k.cpuMs.toFixed(2).padStart(8)} ms  ${k.calls}x  ${k.name} ${k.shapes}`,
+        );
       }
     }
   }

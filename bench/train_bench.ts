@@ -78,7 +78,7 @@ export interface RunOptions {
   steps: number;
   /** Stop timing after this many seconds (at least one step). */
   seconds: number;
-  /** Profiled steps whose per-kernel minimum {@link profileStep} reports (default 5). */
+  /** Profiled steps whose per-kernel mean {@link profileStep} reports (default 5). */
   profileRuns?: number;
 }
 
@@ -289,16 +289,46 @@ export interface KernelTime {
   name: string;
   /** Input shapes of the calls, when grouped by shape. */
   shapes?: string;
-  /** Calls in the step. */
+  /** Calls in a step. */
   calls: number;
-  /** Total time, ms. */
+  /** Process CPU time (all threads) in these calls, ms per step. */
+  cpuMs: number;
+  /** Wall time in these calls, ms per step. */
   ms: number;
 }
 
+/** What {@link profileStep} measured, per training step (means over the profiled steps). */
+export interface StepProfile {
+  /** Fastest unprofiled step, wall ms. */
+  stepMs: number;
+  /** Process CPU time of a profiled step (all threads), ms. */
+  stepCpuMs: number;
+  /** Wall time of a profiled step, ms. */
+  stepWallMs: number;
+  /** CPU time inside kernels, ms (the rest, `stepCpuMs − kernelCpuMs`, is engine and JS work). */
+  kernelCpuMs: number;
+  /** Wall time inside kernels, ms. */
+  kernelMs: number;
+  /** Kernel calls in a step. */
+  calls: number;
+  /** By kernel name, most CPU time first. */
+  byName: KernelTime[];
+  /** By kernel name and input shapes, most CPU time first. */
+  byShape: KernelTime[];
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /**
- * Per-kernel times of one training step (after `warmup` steps) on the current backend, grouped
- * by kernel name and by kernel name and input shapes, slowest first. Each kernel call's time is
- * its minimum over `profileRuns` profiled steps; `stepMs` is the fastest unprofiled step of three.
+ * Profiles training steps on the current backend (after `warmup` steps): every kernel of the
+ * backend is wrapped to record the process CPU time (all threads: `getrusage`, robust to other
+ * load) and the wall time of each outermost kernel call, grouped by kernel name and by name and
+ * input shapes, averaged over `profileRuns` steps (default 5); what is not in kernels is the
+ * engine's and the model's and loss's JavaScript (the wrappers' own clock reads, about 2 µs a
+ * call, land there too). `stepMs` is the fastest of three unprofiled steps.
  *
  * @example
  * ```ts
@@ -314,8 +344,10 @@ export async function profileStep(
   data: BenchData,
   opts: RunOptions,
   loss: PairLoss,
-): Promise<{ stepMs: number; kernelMs: number; byName: KernelTime[]; byShape: KernelTime[] }> {
+): Promise<StepProfile> {
   const t = trainer(data, opts, loss);
+  const backend = tf.getBackend();
+  const wrapped = tf.getKernelsForBackend(backend);
   try {
     for (let i = 0; i < Math.max(1, opts.warmup); i++) await t.step(i);
     let stepMs = Infinity;
@@ -324,45 +356,82 @@ export async function profileStep(
       await t.step(opts.warmup);
       stepMs = Math.min(stepMs, performance.now() - t0);
     }
-    // Several profiled steps; each kernel call keeps its fastest time (robust to other load).
-    const runs: Awaited<ReturnType<typeof tf.profile>>[] = [];
-    for (let rep = 0; rep < Math.max(1, opts.profileRuns ?? 5); rep++) {
-      runs.push(
-        await tf.profile(async () => {
-          await t.step(opts.warmup + 1 + rep);
-        }),
-      );
-    }
-    const same = runs.filter((r) => r.kernels.length === runs[0].kernels.length);
-    const timeOf = (i: number) =>
-      Math.min(
-        ...same.map((r) => {
-          const ms = r.kernels[i].kernelTimeMs;
-          return typeof ms === "number" ? ms : 0;
-        }),
-      );
     const byName = new Map<string, KernelTime>();
     const byShape = new Map<string, KernelTime>();
-    let kernelMs = 0;
-    runs[0].kernels.forEach((k, i) => {
-      const ms = timeOf(i);
-      kernelMs += ms;
-      const shapes = JSON.stringify(k.inputShapes);
-      for (
-        const [map, key, row] of [
-          [byName, k.name, { name: k.name, calls: 0, ms: 0 }],
-          [byShape, `${k.name} ${shapes}`, { name: k.name, shapes, calls: 0, ms: 0 }],
-        ] as [Map<string, KernelTime>, string, KernelTime][]
-      ) {
-        const r = map.get(key) ?? row;
-        r.calls++;
-        r.ms += ms;
-        map.set(key, r);
-      }
-    });
-    const sorted = (m: Map<string, KernelTime>) => [...m.values()].sort((p, q) => q.ms - p.ms);
-    return { stepMs, kernelMs, byName: sorted(byName), byShape: sorted(byShape) };
+    let depth = 0;
+    for (const k of wrapped) {
+      const fn = k.kernelFunc;
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel({
+        ...k,
+        kernelFunc: (args) => {
+          if (depth++ > 0) {
+            try {
+              return fn(args);
+            } finally {
+              depth--;
+            }
+          }
+          const c0 = cpuMs();
+          const w0 = performance.now();
+          try {
+            return fn(args);
+          } finally {
+            const cpu = cpuMs() - c0;
+            const wall = performance.now() - w0;
+            depth--;
+            const shapes = JSON.stringify(Object.values(args.inputs).map((x) => x?.shape ?? null));
+            for (
+              const [map, key, row] of [
+                [byName, k.kernelName, { name: k.kernelName, calls: 0, cpuMs: 0, ms: 0 }],
+                [byShape, `${k.kernelName} ${shapes}`, {
+                  name: k.kernelName,
+                  shapes,
+                  calls: 0,
+                  cpuMs: 0,
+                  ms: 0,
+                }],
+              ] as [Map<string, KernelTime>, string, KernelTime][]
+            ) {
+              const r = map.get(key) ?? row;
+              r.calls++;
+              r.cpuMs += cpu;
+              r.ms += wall;
+              map.set(key, r);
+            }
+          }
+        },
+      });
+    }
+    const runs = Math.max(1, opts.profileRuns ?? 5);
+    const c0 = cpuMs();
+    const w0 = performance.now();
+    for (let rep = 0; rep < runs; rep++) await t.step(opts.warmup + 1 + rep);
+    const stepCpuMs = (cpuMs() - c0) / runs;
+    const stepWallMs = (performance.now() - w0) / runs;
+    const perStep = (m: Map<string, KernelTime>) =>
+      [...m.values()].map((r) => ({
+        ...r,
+        calls: r.calls / runs,
+        cpuMs: r.cpuMs / runs,
+        ms: r.ms / runs,
+      })).sort((p, q) => q.cpuMs - p.cpuMs);
+    const names = perStep(byName);
+    return {
+      stepMs,
+      stepCpuMs,
+      stepWallMs,
+      kernelCpuMs: names.reduce((a, r) => a + r.cpuMs, 0),
+      kernelMs: names.reduce((a, r) => a + r.ms, 0),
+      calls: names.reduce((a, r) => a + r.calls, 0),
+      byName: names,
+      byShape: perStep(byShape),
+    };
   } finally {
+    for (const k of wrapped) {
+      tf.unregisterKernel(k.kernelName, backend);
+      tf.registerKernel(k);
+    }
     t.dispose();
   }
 }

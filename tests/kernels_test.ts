@@ -11,10 +11,13 @@ import {
   addWasm,
   applyGradients,
   batchMatMulWasm,
+  BIAS_ACT_GRAD_KERNEL,
   castWasm,
   conv2DBackpropFilterWasm,
   conv2DBackpropInputWasm,
   conv2DWasm,
+  FUSED_CONV2D_KERNEL,
+  FUSED_MATMUL_KERNEL,
   fusedMatMulWasm,
   identityWasm,
   kernelThreads,
@@ -26,6 +29,7 @@ import {
   reluGradWasm,
   reluWasm,
   segmentSum,
+  setFusedOps,
   setKernelThreads,
   setSimdDisabled,
   shareWasmHeap,
@@ -43,6 +47,7 @@ import {
   setConvAlgorithm,
 } from "../lib/kernels/winograd.ts";
 import type { WasmBackendLike } from "../lib/kernels/wasm_util.ts";
+import { filterGradientTransform4, filterTransform4 } from "../lib/kernels/winograd4.ts";
 
 // ---------------------------------------------------------------- helpers
 
@@ -274,6 +279,14 @@ const GEOMETRIES: Geo[] = [
   },
   { n: 2, h: 6, w: 7, ci: 8, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: 1 },
   { n: 3, h: 13, w: 13, ci: 32, co: 16, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  // few input channels: the scalar im2col (ci 2, 3) and the vector copy of one-channel rows
+  { n: 2, h: 9, w: 10, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  // one channel, 3×3 valid: the direct first-layer kernel (rows of 6 + 3 pixels, 8 + 4 channels)
+  { n: 2, h: 7, w: 11, ci: 1, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 4, h: 26, w: 30, ci: 1, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 2, h: 7, w: 6, ci: 1, co: 4, fh: 4, fw: 4, s: [1, 2], d: [1, 1], pad: "valid" },
+  { n: 2, h: 7, w: 8, ci: 2, co: 4, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+  { n: 1, h: 9, w: 9, ci: 3, co: 8, fh: 5, fw: 5, s: [2, 2], d: [1, 1], pad: "same" },
 ];
 
 const DILATED: Geo[] = [
@@ -396,12 +409,24 @@ const WINOGRAD: Geo[] = [
   { n: 2, h: 13, w: 13, ci: 32, co: 64, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
 ];
 
-Deno.test("Winograd F(2x2,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
+/** F(4×4, 3×3): tiles overhanging the image on both sides, padding, several images per task. */
+const WINOGRAD4: Geo[] = [
+  ...WINOGRAD.slice(0, -1),
+  { n: 2, h: 13, w: 13, ci: 8, co: 12, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "valid" },
+  { n: 2, h: 11, w: 6, ci: 4, co: 8, fh: 3, fw: 3, s: [1, 1], d: [1, 1], pad: "same" },
+];
+
+Deno.test("Winograd F(2x2,3x3) and F(4x4,3x3): all three passes equal cpu at 1 and 2 threads", async () => {
   await setup();
   let seed = 1500;
   const old = setConvAlgorithm("winograd");
   try {
-    for (const g of WINOGRAD) {
+    for (
+      const [algorithm, g] of [...WINOGRAD, ...WINOGRAD4].map((g, i) =>
+        [i < WINOGRAD.length ? "winograd" : "winograd4", g] as const
+      )
+    ) {
+      setConvAlgorithm(algorithm);
       const c = info(g);
       const x = randoms(g.n * g.h * g.w * g.ci, seed++);
       const w = randoms(9 * g.ci * g.co, seed++);
@@ -449,9 +474,10 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
     pt: 0,
     pl: 0,
   });
-  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd");
-  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd");
-  assert.equal(convAlgorithm("forward", geo(7, 32, 64)), "im2col"); // 5x5 outputs
+  assert.equal(convAlgorithm("forward", geo(13, 32, 64)), "winograd4");
+  assert.equal(convAlgorithm("filter", geo(9, 32, 64)), "winograd4"); // 7x7 outputs
+  assert.equal(convAlgorithm("input", geo(13, 32, 64)), "winograd4");
+  assert.equal(convAlgorithm("forward", geo(8, 32, 64)), "im2col"); // 6x6 outputs
   assert.equal(convAlgorithm("forward", geo(13, 1, 32)), "im2col"); // channels not /4
   assert.equal(convAlgorithm("forward", { ...geo(13, 32, 64), sh: 2 }), "im2col");
   // The two routes round differently: proof that forcing a route changes the computation.
@@ -460,7 +486,7 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
   const ws = { shape: [3, 3, g.ci, g.co], values: randoms(9 * g.ci * g.co, 1601) };
   const attrs = { strides: 1, pad: "valid", dataFormat: "NHWC", dilations: 1 };
   const byRoute: Float32Array[] = [];
-  for (const route of ["im2col", "winograd"] as const) {
+  for (const route of ["im2col", "winograd", "winograd4"] as const) {
     const old = setConvAlgorithm(route);
     try {
       byRoute.push((await run("wasm", "Conv2D", { x: xs, filter: ws }, attrs)).values);
@@ -468,8 +494,11 @@ Deno.test("convolutions take Winograd or im2col by the measured rule, and the ro
       setConvAlgorithm(old);
     }
   }
-  assert.ok(byRoute[0].some((v, i) => v !== byRoute[1][i]), "the routes differ in rounding");
-  assertClose(byRoute[1], byRoute[0], "Winograd vs im2col");
+  for (const k of [1, 2]) {
+    assert.ok(byRoute[0].some((v, i) => v !== byRoute[k][i]), "the routes differ in rounding");
+    assertClose(byRoute[k], byRoute[0], `Winograd (${k}) vs im2col`);
+  }
+  assert.ok(byRoute[1].some((v, i) => v !== byRoute[2][i]), "F(2,3) and F(4,3) differ");
 });
 
 Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", () => {
@@ -489,6 +518,62 @@ Deno.test("Winograd's filter transforms: G·g·Gᵀ and Gᵀ·dU·G by hand", ()
   const flipped = filterTransform(g, 1, 1, true);
   const rotated = filterTransform(Float32Array.of(9, 8, 7, 6, 5, 4, 3, 2, 1), 1, 1, false);
   assert.deepEqual([...flipped], [...rotated]);
+});
+
+Deno.test("F(4x4,3x3)'s filter transforms reproduce a 3x3 correlation; Gᵀ·dU·G is their adjoint", () => {
+  // 1-D check through 2-D: Y = Aᵀ·[(G·g·Gᵀ) ⊙ (Bᵀ·d·B)]·A equals the 4×4 correlation of d, g.
+  const BT = [
+    [4, 0, -5, 0, 1, 0],
+    [0, -4, -4, 1, 1, 0],
+    [0, 4, -4, -1, 1, 0],
+    [0, -2, -1, 2, 1, 0],
+    [0, 2, -1, -2, 1, 0],
+    [0, 4, 0, -5, 0, 1],
+  ];
+  const AT = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]];
+  const g = randoms(9, 1650);
+  const d = randoms(36, 1651);
+  const u = filterTransform4(g, 1, 1, false);
+  const v = new Float64Array(36);
+  for (let a = 0; a < 6; a++) {
+    for (let b = 0; b < 6; b++) {
+      for (let i = 0; i < 6; i++) {
+        for (let j = 0; j < 6; j++) v[a * 6 + b] += BT[a][i] * d[i * 6 + j] * BT[b][j];
+      }
+    }
+  }
+  for (let r = 0; r < 4; r++) {
+    for (let s = 0; s < 4; s++) {
+      let y = 0;
+      for (let a = 0; a < 6; a++) {
+        for (let b = 0; b < 6; b++) y += AT[r][a] * u[a * 6 + b] * v[a * 6 + b] * AT[s][b];
+      }
+      let want = 0;
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) want += g[i * 3 + j] * d[(r + i) * 6 + s + j];
+      }
+      assert.ok(Math.abs(y - want) < 1e-5, `Y[${r},${s}] = ${y}, want ${want}`);
+    }
+  }
+  // <dU, G·g·Gᵀ> = <Gᵀ·dU·G, g> for random dU and g; and the transposed layout.
+  const du = randoms(36, 1652);
+  const dg = new Float32Array(9);
+  filterGradientTransform4(du, dg, 1, 1);
+  let lhs = 0;
+  let rhs = 0;
+  for (let k = 0; k < 36; k++) lhs += du[k] * u[k];
+  for (let k = 0; k < 9; k++) rhs += dg[k] * g[k];
+  assert.ok(Math.abs(lhs - rhs) < 1e-5, `${lhs} vs ${rhs}`);
+  const w2 = randoms(9 * 2 * 3, 1653);
+  const plain = filterTransform4(w2, 2, 3, false);
+  const transposed = filterTransform4(w2, 2, 3, true);
+  for (let p = 0; p < 36; p++) {
+    for (let c = 0; c < 2; c++) {
+      for (let o = 0; o < 3; o++) {
+        assert.equal(transposed[p * 6 + o * 2 + c], plain[p * 6 + c * 3 + o]);
+      }
+    }
+  }
 });
 
 Deno.test("the plain reference loops agree with cpu (so that they can judge dilation)", async () => {
@@ -813,6 +898,14 @@ Deno.test("BatchMatMul equals cpu for every transpose and batch broadcast", asyn
     [[2, 3, 5, 7], [2, 3, 6, 7], false, true],
     [[3, 7, 5], [3, 7, 6], true, false],
     [[1, 33, 17], [1, 17, 9], false, false],
+    // batches of products above the plain-loop size (5440 multiply-adds): the SIMD kernel
+    [[2, 20, 17], [17, 16], false, false],
+    [[3, 17, 20], [3, 16, 17], true, true],
+    // Bᵀ through the 4×4 block transpose, with edge rows and columns
+    [[5, 9], [6, 9], false, true],
+    [[13, 21], [10, 21], false, true],
+    // many dot products (a loss's [n, 1, d]·[n, 1, d]ᵀ)
+    [[9, 1, 12], [9, 1, 12], false, true],
   ];
   for (const [as, bs, ta, tb] of cases) {
     await againstCpu(
@@ -923,6 +1016,278 @@ Deno.test("Identity and Cast keep values, share storage safely and free it", asy
   i.dispose();
   assert.equal(tf.memory().numBytes, before, "no storage leaked");
 });
+
+// ---------------------------------------------------------------- fused layers
+
+/** A conv or dense layer call through `tf.fused`, its inputs, and the gradients of a loss of it. */
+interface LayerCase {
+  what: string;
+  op: "conv" | "dense";
+  shapes: number[][]; // x/a, filter/b, bias (omitted: no bias)
+  args: Record<string, unknown>;
+}
+
+const LAYER_CASES: LayerCase[] = [
+  // Winograd route (3×3, side ≥ 8), Relu, bias
+  {
+    what: "conv 3x3 winograd relu",
+    op: "conv",
+    shapes: [[2, 10, 9, 4], [3, 3, 4, 8], [8]],
+    args: { strides: 1, pad: "valid", activation: "relu" },
+  },
+  // im2col route, one input channel (vector im2col), same padding
+  {
+    what: "conv 1-channel same relu",
+    op: "conv",
+    shapes: [[3, 9, 8, 1], [3, 3, 1, 8], [8]],
+    args: { strides: 1, pad: "same", activation: "relu" },
+  },
+  // one channel, 3×3 valid: the direct first-layer kernel with the epilogue
+  {
+    what: "conv 1-channel valid relu",
+    op: "conv",
+    shapes: [[3, 8, 13, 1], [3, 3, 1, 12], [12]],
+    args: { strides: 1, pad: "valid", activation: "relu" },
+  },
+  // im2col route, stride 2, output channels not a multiple of 4 (padded copy), linear
+  {
+    what: "conv stride 2 co 6 linear",
+    op: "conv",
+    shapes: [[2, 7, 8, 5], [3, 2, 5, 6], [6]],
+    args: { strides: [2, 1], pad: "same", activation: "linear" },
+  },
+  {
+    what: "conv no bias relu",
+    op: "conv",
+    shapes: [[2, 6, 6, 4], [3, 3, 4, 4]],
+    args: { strides: 1, pad: 1, activation: "relu" },
+  },
+  {
+    what: "dense relu",
+    op: "dense",
+    shapes: [[7, 20], [20, 12], [12]],
+    args: { activation: "relu" },
+  },
+  // inner dimension in cache blocks: the epilogue with the last block only
+  {
+    what: "dense k 600 relu",
+    op: "dense",
+    shapes: [[5, 600], [600, 8], [8]],
+    args: { activation: "relu" },
+  },
+  // columns not a multiple of 4 (scratch copy, then the epilogue), linear, transposes
+  {
+    what: "dense n 6 linear transposeA",
+    op: "dense",
+    shapes: [[20, 7], [20, 6], [6]],
+    args: { activation: "linear", transposeA: true },
+  },
+  {
+    what: "dense relu transposeB",
+    op: "dense",
+    shapes: [[9, 16], [8, 16], [8]],
+    args: { activation: "relu", transposeB: true },
+  },
+  {
+    what: "dense transposes no bias relu",
+    op: "dense",
+    shapes: [[16, 9], [8, 16]],
+    args: { activation: "relu", transposeA: true, transposeB: true },
+  },
+];
+
+/** Output and gradients of `sum(layer(inputs) · r)` (`r` fixed random) on the current backend. */
+function layerGrads(c: LayerCase, seed: number): { out: Float32Array; grads: Float32Array[] } {
+  return tf.tidy(() => {
+    const ins = c.shapes.map((s, i) => tf.tensor(randoms(size(s), seed + i), s));
+    const f = (...ts: tf.Tensor[]) => {
+      const [x, w, bias] = ts;
+      const y = c.op === "conv"
+        ? tf.fused.conv2d(
+          { x: x as tf.Tensor4D, filter: w as tf.Tensor4D, bias, ...c.args } as Parameters<
+            typeof tf.fused.conv2d
+          >[0],
+        )
+        : tf.fused.matMul(
+          { a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias, ...c.args } as Parameters<
+            typeof tf.fused.matMul
+          >[0],
+        );
+      return tf.sum(tf.mul(y, tf.tensor(randoms(size(y.shape), seed + 9), y.shape)));
+    };
+    const out = c.op === "conv"
+      ? tf.fused.conv2d(
+        { x: ins[0], filter: ins[1], bias: ins[2], ...c.args } as Parameters<
+          typeof tf.fused.conv2d
+        >[0],
+      )
+      : tf.fused.matMul(
+        { a: ins[0], b: ins[1], bias: ins[2], ...c.args } as Parameters<typeof tf.fused.matMul>[0],
+      );
+    const grads = tf.grads(f)(ins);
+    return {
+      out: Float32Array.from(out.dataSync()),
+      grads: grads.map((g) => Float32Array.from(g.dataSync())),
+    };
+  });
+}
+
+Deno.test("fused layers: tf.fused.conv2d and tf.fused.matMul with bias and Relu, and their gradients, equal cpu", async () => {
+  await setup();
+  let seed = 1500;
+  for (const c of LAYER_CASES) {
+    seed += 20;
+    await tf.setBackend("cpu");
+    const want = layerGrads(c, seed);
+    await tf.setBackend("wasm");
+    const kernel = c.op === "conv" ? FUSED_CONV2D_KERNEL : FUSED_MATMUL_KERNEL;
+    const prof = await tf.profile(() => layerGrads(c, seed));
+    assert.ok(prof.kernelNames.includes(kernel), `${c.what}: ${kernel} ran`);
+    assert.ok(prof.kernelNames.includes(BIAS_ACT_GRAD_KERNEL), `${c.what}: fused gradient ran`);
+    for (const k of ["Add", "Relu", RELU_GRAD_KERNEL]) {
+      assert.ok(!prof.kernelNames.includes(k), `${c.what}: no ${k} kernel`);
+    }
+    let first: ReturnType<typeof layerGrads> | undefined;
+    for (const threads of THREADS) {
+      const got = await withThreads(threads, () => Promise.resolve(layerGrads(c, seed)));
+      assertClose(got.out, want.out, `${c.what}: output (${threads} threads)`);
+      got.grads.forEach((g, i) => assertClose(g, want.grads[i], `${c.what}: grad ${i}`));
+      if (first === undefined) first = got;
+      else {
+        assertSameBits(got.out, first.out, `${c.what}: 2 threads vs 1`);
+        got.grads.forEach((g, i) => assertSameBits(g, first!.grads[i], `${c.what}: grad ${i}`));
+      }
+    }
+    // tfjs's own ops on wasm (in training: Conv2D/MatMul, Add, Relu; Relu's gradient, Sum):
+    // the same gradients, bit for bit (outside training tfjs runs the backend's fused kernel).
+    const old = setFusedOps(false);
+    try {
+      const plain = layerGrads(c, seed);
+      assertClose(plain.out, first!.out, `${c.what}: unfused output`);
+      plain.grads.forEach((g, i) =>
+        assertSameBits(g, first!.grads[i], `${c.what}: unfused grad ${i}`)
+      );
+    } finally {
+      setFusedOps(old);
+    }
+    // Without our SIMD kernels: the backend's fused kernels and plain loops.
+    setSimdDisabled(true);
+    try {
+      const got = layerGrads(c, seed);
+      assertClose(got.out, want.out, `${c.what}: output (simd off)`);
+      got.grads.forEach((g, i) => assertClose(g, want.grads[i], `${c.what}: grad ${i} (simd off)`));
+    } finally {
+      setSimdDisabled(false);
+    }
+  }
+});
+
+Deno.test("fused layers: other activations, dilations and PReLU go to tfjs's own ops", async () => {
+  await setup();
+  const x = randoms(2 * 7 * 7 * 4, 1700);
+  const w = randoms(3 * 3 * 4 * 4, 1701);
+  const b = randoms(4, 1702);
+  const calls: [string, Record<string, unknown>][] = [
+    ["elu", { activation: "elu" }],
+    ["dilations 2", { dilations: 2, activation: "relu" }],
+    ["leakyrelu", { activation: "leakyrelu", leakyreluAlpha: 0.1 }],
+  ];
+  for (const [what, extra] of calls) {
+    const run = () =>
+      tf.tidy(() => {
+        return Float32Array.from(
+          tf.fused.conv2d(
+            {
+              x: tf.tensor4d(x, [2, 7, 7, 4]),
+              filter: tf.tensor4d(w, [3, 3, 4, 4]),
+              bias: tf.tensor1d(b),
+              strides: 1,
+              pad: "same",
+              ...extra,
+            } as Parameters<typeof tf.fused.conv2d>[0],
+          ).dataSync(),
+        );
+      });
+    await tf.setBackend("cpu");
+    const want = run();
+    await tf.setBackend("wasm");
+    const prof = await tf.profile(run);
+    assert.ok(!prof.kernelNames.includes(FUSED_CONV2D_KERNEL), `${what}: not ours`);
+    assertClose(run(), want, what);
+  }
+  await tf.setBackend("wasm");
+  const prof = await tf.profile(() =>
+    tf.fused.matMul({
+      a: tf.ones([2, 3]),
+      b: tf.ones([3, 4]),
+      activation: "prelu",
+      preluActivationWeights: tf.ones([4]),
+    })
+  );
+  assert.ok(!prof.kernelNames.includes(FUSED_MATMUL_KERNEL), "prelu: not ours");
+});
+
+Deno.test("SimlearnBiasActGrad equals dy·step(y) and its column sums (NaN, odd sizes)", async () => {
+  await setup();
+  for (const [rows, cols] of [[130, 8], [70, 5], [3, 4], [1, 1]]) {
+    const dy = randoms(rows * cols, 1800 + rows);
+    const y = randoms(rows * cols, 1900 + cols).map((v) => (v < -0.3 ? 0 : v));
+    y[0] = NaN;
+    if (y.length > 2) y[2] = -0;
+    await tf.setBackend("cpu");
+    const [wantDz, wantDb] = tf.tidy(() => {
+      const dz = tf.mul(tf.tensor2d(dy, [rows, cols]), tf.step(tf.tensor2d(y, [rows, cols])));
+      return [dz.dataSync(), tf.sum(dz, 0).dataSync()].map((v) => Float32Array.from(v));
+    });
+    for (const activation of ["relu", "linear"]) {
+      const runIt = () =>
+        tf.tidy(() => {
+          const outs = tf.engine().runKernel(BIAS_ACT_GRAD_KERNEL, {
+            dy: tf.tensor2d(dy, [rows, cols]),
+            y: tf.tensor2d(y, [rows, cols]),
+          }, { activation }) as tf.Tensor[];
+          return outs.map((t) => Float32Array.from(t.dataSync()));
+        });
+      await tf.setBackend("wasm");
+      const wantLinear = [dy, Float32Array.from(sumColumns(dy, rows, cols))];
+      const [wz, wb] = activation === "relu" ? [wantDz, wantDb] : wantLinear;
+      for (const threads of THREADS) {
+        const [dz, db] = await withThreads(threads, () => Promise.resolve(runIt()));
+        assertClose(dz, wz, `dz ${rows}x${cols} ${activation}`);
+        assertClose(db, wb, `db ${rows}x${cols} ${activation}`);
+      }
+      setSimdDisabled(true);
+      try {
+        const [dz, db] = runIt();
+        assertClose(dz, wz, `dz ${rows}x${cols} ${activation} (simd off)`);
+        assertClose(db, wb, `db ${rows}x${cols} ${activation} (simd off)`);
+      } finally {
+        setSimdDisabled(false);
+      }
+    }
+  }
+  await tf.setBackend("wasm");
+  assert.throws(
+    () =>
+      tf.engine().runKernel(BIAS_ACT_GRAD_KERNEL, { dy: tf.zeros([2, 3]), y: tf.zeros([3, 2]) }, {
+        activation: "relu",
+      }),
+    /SimlearnBiasActGrad: dy \[2,3\] float32 and y \[3,2\] float32 must be/,
+  );
+  assert.throws(
+    () =>
+      tf.engine().runKernel(FUSED_MATMUL_KERNEL, { a: tf.zeros([2, 3]), b: tf.zeros([3, 2]) }, {
+        activation: "elu",
+      }),
+    /SimlearnFusedMatMul: activation must be "linear" or "relu", got elu/,
+  );
+});
+
+function sumColumns(v: Float32Array, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j] += v[i * cols + j];
+  return out;
+}
 
 // ---------------------------------------------------------------- errors
 
@@ -1046,6 +1411,10 @@ Deno.test("the reference CNN's kernels give the same bits at 1 and 2 threads, de
         dy: { shape: [g.n, 11, 11, g.co], values: dy },
         filter: { shape: [3, 3, g.ci, g.co], values: w },
       }, { strides: 1, pad: "valid", dataFormat: "NHWC", inputShape: [g.n, g.h, g.w, g.ci] }],
+      ["Conv2DBackpropFilter", {
+        x: { shape: [16, 28, 28, 1], values: randoms(16 * 28 * 28, 955) },
+        dy: { shape: [16, 26, 26, 32], values: randoms(16 * 26 * 26 * 32, 956) },
+      }, { strides: 1, pad: "valid", dataFormat: "NHWC", filterShape: [3, 3, 1, 32] }],
       ["BatchMatMul", {
         a: { shape: [128, 1600], values: randoms(128 * 1600, 953) },
         b: { shape: [128, 1600], values: randoms(128 * 1600, 954) },

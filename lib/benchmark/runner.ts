@@ -203,9 +203,10 @@ export interface RunBenchmarkOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { BenchmarkRunResult } from "./runner.ts";
- * declare const result: BenchmarkRunResult;
- * console.log(`${result.ran} run, ${result.skipped} already done`);
+ * const result: BenchmarkRunResult = { records: [], ran: 0, skipped: 0 };
+ * assert.equal(`${result.ran} run, ${result.skipped} already done`, "0 run, 0 already done");
  * ```
  */
 export interface BenchmarkRunResult {

@@ -19,7 +19,14 @@ import {
   type WasmBackendLike,
   withShape,
 } from "./wasm_util.ts";
-import { gemmParallel, heapOffset, simdFor, tasksFor } from "./simd_ops.ts";
+import {
+  type Epilogue,
+  gemmParallel,
+  heapOffset,
+  NO_EPILOGUE,
+  simdFor,
+  tasksFor,
+} from "./simd_ops.ts";
 import { GEMM_MR, type SimdKernels } from "./simd_module.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
 
@@ -211,18 +218,77 @@ function broadcastIndex(o: number, outer: number[], srcOuter: number[]): number 
   return idx;
 }
 
+/** Multiply-adds of one matrix product below which a batch takes {@link smallProducts}. */
+const SMALL_PRODUCT = 4096;
+
 /**
- * `a·b` with our SIMD matrix kernel, one call per matrix of the (broadcast) batch; `Aᵀ` is read
- * in place through strides, `Bᵀ` and column counts that are not multiples of 4 go through a
- * scratch copy.
+ * A batch of small products `out[o] = a[ia]·b[ib]` (transposes read through indices) in plain
+ * loops over the heap, each sum accumulated in float64 in order, then rounded.
  */
-function simdProduct(
+function smallProducts(
+  be: WasmBackendLike,
+  a: TensorInfo,
+  b: TensorInfo,
+  out: TensorInfo,
+  m: number,
+  kk: number,
+  n: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  outer: number[],
+  aOuter: number[],
+  bOuter: number[],
+): void {
+  // Views after the last allocation.
+  const av = f32View(be, a);
+  const bv = f32View(be, b);
+  const ov = f32View(be, out);
+  const batch = outer.reduce((p, d) => p * d, 1);
+  // A(i, p) at aAt + i·ai + p·ap; B(p, j) at bAt + p·bp + j·bj
+  const [ai, ap] = transposeA ? [1, m] : [kk, 1];
+  const [bp, bj] = transposeB ? [1, kk] : [n, 1];
+  for (let o = 0; o < batch; o++) {
+    const aAt = broadcastIndex(o, outer, aOuter) * m * kk;
+    const bAt = broadcastIndex(o, outer, bOuter) * kk * n;
+    const oAt = o * m * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < kk; p++) acc += av[aAt + i * ai + p * ap] * bv[bAt + p * bp + j * bj];
+        ov[oAt + i * n + j] = acc;
+      }
+    }
+  }
+}
+
+/**
+ * `a·b` (`[..., m, k] · [..., k, n]`, either transposed, batch dimensions broadcast) with our
+ * SIMD matrix kernel, one call per matrix of the batch, then the `epilogue` (bias, Relu) on the
+ * outputs; `Aᵀ` is read in place through strides, `Bᵀ` and column counts that are not multiples
+ * of 4 go through a scratch copy; batches of tiny products (at most 4096 multiply-adds each) go
+ * through plain loops. Returns a new float32 tensor on `be`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { matMulSimd } from "./batch_mat_mul.ts";
+ * import { simdFor } from "./simd_ops.ts";
+ * import type { WasmBackendLike } from "./wasm_util.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const be = tf.backend() as unknown as WasmBackendLike;
+ * const c = matMulSimd(be, simdFor(be)!, tf.ones([2, 3]), tf.ones([3, 4]), false, false);
+ * be.disposeData(c.dataId); // c was [2, 4], all 3
+ * ```
+ */
+export function matMulSimd(
   be: WasmBackendLike,
   _k: SimdKernels,
   a: TensorInfo,
   b: TensorInfo,
   transposeA: boolean,
   transposeB: boolean,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): TensorInfo {
   const ra = a.shape.length;
   const rb = b.shape.length;
@@ -237,6 +303,11 @@ function simdProduct(
   const par = parallelFor(be);
   if (par === undefined) throw new Error("BatchMatMul: the SIMD kernels are not available");
   const out = be.makeOutput([...outer, m, n], "float32");
+  if (batch > 1 && m * n * kk <= SMALL_PRODUCT && epilogue.bias === 0 && !epilogue.relu) {
+    // Many tiny products (a loss's per-row dot products): plain loops, no per-matrix set-up.
+    smallProducts(be, a, b, out, m, kk, n, transposeA, transposeB, outer, aOuter, bOuter);
+    return out;
+  }
   const copyB = transposeB || n4 !== n;
   const bs = copyB ? be.makeOutput([Math.max(1, kk * n4)], "float32") : undefined;
   const cs = n4 !== n ? be.makeOutput([Math.max(1, m * n4)], "float32") : undefined;
@@ -277,11 +348,39 @@ function simdProduct(
         bStep = n4 * F;
       }
       const cPtr = cs === undefined ? outBase + o * m * n * F : heapOffset(be, cs);
-      gemmParallel(par, aPtr, aRow, aStep, aBlock, bPtr, bStep, cPtr, n4 * F, m, n4, kk, 0);
-      if (cs !== undefined) {
+      const direct = cs === undefined;
+      gemmParallel(
+        par,
+        aPtr,
+        aRow,
+        aStep,
+        aBlock,
+        bPtr,
+        bStep,
+        cPtr,
+        n4 * F,
+        m,
+        n4,
+        kk,
+        0,
+        direct ? epilogue : NO_EPILOGUE,
+      );
+      if (!direct) {
         const src = new Float32Array(be.wasm.HEAPU8.buffer, cPtr, m * n4);
         const dst = new Float32Array(be.wasm.HEAPU8.buffer, outBase + o * m * n * F, m * n);
         for (let i = 0; i < m; i++) dst.set(src.subarray(i * n4, i * n4 + n), i * n);
+        if (epilogue.bias !== 0 || epilogue.relu) {
+          par.run([
+            new Program().call(
+              par.fn("biasAct"),
+              outBase + o * m * n * F,
+              epilogue.bias,
+              m,
+              n,
+              +epilogue.relu,
+            ),
+          ]);
+        }
       }
     }
   } finally {
@@ -314,7 +413,7 @@ export const batchMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const simd = simdFor(be);
   if (simd !== undefined) {
     checkProduct(a, b, transposeA, transposeB);
-    return simdProduct(be, simd, a, b, transposeA, transposeB);
+    return matMulSimd(be, simd, a, b, transposeA, transposeB);
   }
   const plain = { transposeA: false, transposeB: false } as NamedAttrMap;
   const p = product(

@@ -32,6 +32,7 @@ import { addConfig, maxPoolConfig } from "./pool_add.ts";
 import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
 import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
 import { registerAdamKernels } from "./adam.ts";
+import { installFusedOps } from "./fused.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -51,6 +52,16 @@ export {
   stepWasm,
 } from "./elementwise.ts";
 export { ADAM_KERNEL, adamLoop, applyGradients } from "./adam.ts";
+export {
+  BIAS_ACT_GRAD_KERNEL,
+  biasActGradWasm,
+  FUSED_CONV2D_KERNEL,
+  FUSED_MATMUL_KERNEL,
+  fusedLayerConv2DWasm,
+  fusedLayerMatMulWasm,
+  installFusedOps,
+  setFusedOps,
+} from "./fused.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 export {
   availableThreads,
@@ -133,5 +144,6 @@ export function registerWasmTrainingKernels(): string[] {
   }
   registerReluGradient();
   registerAdamKernels();
+  installFusedOps();
   return names;
 }

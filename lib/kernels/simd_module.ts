@@ -12,6 +12,8 @@
  * @module
  */
 import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
+import { winograd4Functions } from "./simd_winograd4.ts";
+import { conv1Functions } from "./simd_conv1.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -41,11 +43,80 @@ export interface SimdKernels {
     acc: number,
   ): void;
   /**
+   * {@link SimdKernels.gemm} with the fused layers' epilogue as the tiles are stored:
+   * `C[i, j] = act(Σ_k A(i, k)·B[k, j] (+ C[i, j] if acc) + bias[j])`, the add when `bias` (a
+   * pointer) is not 0, Relu (NaN stays NaN) when `relu` is 1.
+   */
+  gemmEpi(
+    a: number,
+    aRow: number,
+    aStep: number,
+    aBlock: number,
+    b: number,
+    bStep: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    acc: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /**
+   * `count` calls of {@link SimdKernels.gemm} (arguments after the strides as there), the
+   * pointers `a`, `b`, `c` advanced by `aStride`, `bStride`, `cStride` bytes after each: the
+   * products of Winograd's positions in one call.
+   */
+  gemmMany(
+    count: number,
+    aStride: number,
+    bStride: number,
+    cStride: number,
+    a: number,
+    aRow: number,
+    aStep: number,
+    aBlock: number,
+    b: number,
+    bStep: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    acc: number,
+  ): void;
+  /**
    * Rows `row0 .. row0+rows−1` of the im2col matrix of the NHWC batch at `x` (`[·, h, w, ch]`)
    * for a `fh × fw` filter with strides, dilations and top/left padding, written row-major
    * (`fh·fw·ch` floats a row) at `dst`; `oh × ow` is the output size.
    */
   im2col(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    oh: number,
+    ow: number,
+    fh: number,
+    fw: number,
+    sh: number,
+    sw: number,
+    dh: number,
+    dw: number,
+    pt: number,
+    pl: number,
+    row0: number,
+    rows: number,
+    dst: number,
+  ): void;
+  /**
+   * {@link SimdKernels.im2col} for one input channel (`ch` ignored) without inner loops; where a
+   * filter row's taps are consecutive floats (dilation 1, `fw` ≤ 4) inside the image, one vector
+   * copy, which may write up to 12 bytes past the last row (the caller leaves that room).
+   * `im2col2`, `im2col3`: the same for 2 and 3 channels, scalar copies.
+   */
+  im2col1(
     x: number,
     h: number,
     w: number,
@@ -186,7 +257,8 @@ export interface SimdKernels {
   /**
    * Winograd F(2×2, 3×3) output transform `Y = Aᵀ·M·A` of tiles `t0 .. t0+nt−1` (`M` laid out as
    * {@link SimdKernels.winoInput}'s `V`, `co` channels, a multiple of 4) into the NHWC batch at
-   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped.
+   * `y` (`[·, oh, ow, co]`); outputs beyond `oh × ow` are dropped. Each output then gets the
+   * epilogue of {@link SimdKernels.biasAct} (`bias` 0 and `relu` 0: none).
    */
   winoOutput(
     m: number,
@@ -199,6 +271,127 @@ export interface SimdKernels {
     tw: number,
     t0: number,
     nt: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /** F(4×4, 3×3) input transform (see `simd_winograd4.ts`); arguments as {@link SimdKernels.winoInput}. */
+  wino4Input(
+    x: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
+    v: number,
+    vStride: number,
+  ): void;
+  /** F(4×4, 3×3) output transform with the epilogue; arguments as {@link SimdKernels.winoOutput}. */
+  wino4Output(
+    m: number,
+    mStride: number,
+    y: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /** F(4×4, 3×3) `Z = A·dY·Aᵀ`; arguments as {@link SimdKernels.winoGradOutput}. */
+  wino4GradOutput(
+    dy: number,
+    oh: number,
+    ow: number,
+    co: number,
+    th: number,
+    tw: number,
+    t0: number,
+    nt: number,
+    z: number,
+    zStride: number,
+  ): void;
+  /**
+   * F(4×4, 3×3) `dd = B·dV·Bᵀ` of tiles `t0 .. t0+nt−1` (laid out as `V`) added onto the 6×6
+   * patches of the NHWC batch `dx` (`[·, h, w, ch]`), tiles in order.
+   */
+  wino4InputAdjoint(
+    dv: number,
+    vStride: number,
+    dx: number,
+    h: number,
+    w: number,
+    ch: number,
+    th: number,
+    tw: number,
+    pt: number,
+    pl: number,
+    t0: number,
+    nt: number,
+  ): void;
+  /**
+   * Output rows `row0 .. row0+rows−1` (`b·oh + r`) of the valid 3×3 stride-1 convolution of a
+   * one-channel NHWC batch `x` (`[·, h, wd, 1]`) with `w` (`[3, 3, 1, co]`, `co` a multiple of 4)
+   * into `y` (`[·, oh, ow, co]`) with the epilogue of {@link SimdKernels.biasAct}: tiles of 6
+   * pixels × 8 channels read the image directly (see `simd_conv1.ts`).
+   */
+  conv1x3x3(
+    x: number,
+    w: number,
+    y: number,
+    h: number,
+    wd: number,
+    oh: number,
+    ow: number,
+    co: number,
+    row0: number,
+    rows: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /**
+   * The filter gradient of {@link SimdKernels.conv1x3x3}: `out[3, 3, 1, co] (+)= Σ_p x_tap(p) ·
+   * dz[p, :]` over output rows `row0 .. row0+rows−1` (`acc` 1 adds), the taps in registers.
+   */
+  conv1x3x3Filter(
+    x: number,
+    dz: number,
+    out: number,
+    h: number,
+    wd: number,
+    oh: number,
+    ow: number,
+    co: number,
+    row0: number,
+    rows: number,
+    acc: number,
+  ): void;
+  /**
+   * `x[i, j] = act(x[i, j] + bias[j])` in place on a row-major `[rows, cols]` block: the add
+   * when `bias` (a pointer) is not 0, `act` the Relu (NaN stays NaN) when `relu` is 1, else the
+   * identity. The epilogue of the fused layers.
+   */
+  biasAct(x: number, bias: number, rows: number, cols: number, relu: number): void;
+  /**
+   * The backward pass of {@link SimdKernels.biasAct} on a `[rows, cols]` block: `dz = relu ?
+   * dy · step(y) : dy` (as the Relu gradient kernel computes it, from the layer's output `y`;
+   * not written when `dz` is 0) and `sum[j] = Σ_i dz[i, j]` in float32, rows in order (the block
+   * sums of the bias gradient).
+   */
+  biasActGrad(
+    dy: number,
+    y: number,
+    dz: number,
+    sum: number,
+    rows: number,
+    cols: number,
+    relu: number,
   ): void;
   /**
    * The adjoint of {@link SimdKernels.winoOutput}: `dM = A·dY·Aᵀ` of the 2×2 output tiles of
@@ -219,7 +412,7 @@ export interface SimdKernels {
   /**
    * `dst[j·dstStride/4 + i] = src[i·cols + j]` for `i < rows`, `j` in `[j0, j1)`: columns
    * `j0 .. j1−1` of a row-major `[rows, cols]` matrix written as rows of `dst` (row stride
-   * `dstStride` bytes), in blocks of 8 rows.
+   * `dstStride` bytes), in 4×4 blocks transposed in registers (the edges one by one).
    */
   transpose(
     src: number,
@@ -273,18 +466,8 @@ const UNROLL = 4;
  * `"any"`: both strides at run time.
  */
 function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
-  const f = new WasmFunction(`k${mr}x${nq * 4}${mode}`, [
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-    I32,
-  ]);
-  const [A, AROW, ASTEP, B, BSTEP, C, LDC, K, ACC] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new WasmFunction(`k${mr}x${nq * 4}${mode}`, new Array(11).fill(I32));
+  const [A, AROW, ASTEP, B, BSTEP, C, LDC, K, ACC, BIAS, RELU] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const aPtr: number[] = [A];
   if (mode !== "col") { for (let r = 1; r < mr; r++) aPtr.push(f.local(I32)); }
   const acc: number[][] = [];
@@ -350,6 +533,21 @@ function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
   f.get(K).i32(1).i32Sub().tee(K).brIf(0);
   f.end();
   f.end();
+  // The fused layers' epilogue: + bias (the tile's columns), then Relu.
+  f.get(BIAS).if();
+  for (let q = 0; q < nq; q++) f.get(BIAS).v128Load(16 * q).set(bv[q]);
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) f.get(acc[r][q]).get(bv[q]).f32x4Add().set(acc[r][q]);
+  }
+  f.end();
+  f.get(RELU).if();
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nq; q++) {
+      const v = acc[r][q];
+      f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+    }
+  }
+  f.end();
   f.get(C).set(cPtr);
   for (let r = 0; r < mr; r++) {
     for (let q = 0; q < nq; q++) f.get(cPtr).get(acc[r][q]).v128Store(16 * q);
@@ -365,9 +563,13 @@ function tileKernel(mr: number, nq: number, mode: AMode): WasmFunction {
 function gemmDriver(
   mrMax: number,
   index: (mode: AMode, mr: number, nq: number) => number,
+  epilogue: boolean,
 ): WasmFunction {
-  const f = new WasmFunction("gemm", [I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
-  const [A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC] = [
+  const f = new WasmFunction(
+    epilogue ? "gemmEpi" : "gemm",
+    new Array(epilogue ? 14 : 12).fill(I32),
+  );
+  const [A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC, BIAS, RELU] = [
     0,
     1,
     2,
@@ -380,6 +582,8 @@ function gemmDriver(
     9,
     10,
     11,
+    12,
+    13,
   ];
   const i0 = f.local(I32);
   const j = f.local(I32);
@@ -392,6 +596,10 @@ function gemmDriver(
   const dispatch = (nq: number) => {
     const callK = (md: AMode, mr: number) => {
       f.get(aPtr).get(AROW).get(ASTEP).get(bPtr).get(BSTEP).get(cPtr).get(LDC).get(K).get(ACC);
+      if (epilogue) {
+        // bias + 4j, or 0
+        f.get(BIAS).get(j).i32(4).i32Mul().i32Add().i32(0).get(BIAS).select().get(RELU);
+      } else f.i32(0).i32(0);
       f.call(index(md, mr, nq));
     };
     const chain = (md: AMode) => {
@@ -444,6 +652,25 @@ function gemmDriver(
   f.get(cRow).get(LDC).i32(mrMax).i32Mul().i32Add().set(cRow);
   f.br(0);
   f.end();
+  f.end();
+  return f;
+}
+
+/** `count` products by the `gemm` at function index `gemm` (see {@link SimdKernels.gemmMany}). */
+function gemmManyFunction(gemm: number): WasmFunction {
+  const P: ValType[] = new Array(16).fill(I32);
+  const f = new WasmFunction("gemmMany", P);
+  const [COUNT, AS, BS, CS, A, AROW, ASTEP, ABLOCK, B, BSTEP, C, LDC, M, N, K, ACC] = [
+    ...P.keys(),
+  ];
+  f.get(COUNT).i32(0).i32LeS().if().ret().end();
+  f.loop();
+  f.get(A).get(AROW).get(ASTEP).get(ABLOCK).get(B).get(BSTEP).get(C).get(LDC).get(M).get(N);
+  f.get(K).get(ACC).call(gemm);
+  f.get(A).get(AS).i32Add().set(A);
+  f.get(B).get(BS).i32Add().set(B);
+  f.get(C).get(CS).i32Add().set(C);
+  f.get(COUNT).i32(1).i32Sub().tee(COUNT).brIf(0);
   f.end();
   return f;
 }
@@ -540,6 +767,91 @@ function im2colFunction(): WasmFunction {
   f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
   f.i32(0).set(r);
   f.get(img).get(H).get(W).i32Mul().get(bytes).i32Mul().i32Add().set(img);
+  f.end();
+  f.end();
+  f.get(m).i32(1).i32Sub().set(m);
+  f.br(0);
+  f.end();
+  f.end();
+  return f;
+}
+
+/**
+ * im2col rows for `ch` = 1, 2 or 3 channels (see {@link SimdKernels.im2col}; the `ch` argument
+ * is ignored): each tap is `ch` scalar copies, read from a safe address and zeroed by `select`
+ * outside the image, with no inner loops.
+ */
+function im2colSmallFunction(ch: number): WasmFunction {
+  const P: ValType[] = new Array(17).fill(I32);
+  const f = new WasmFunction(`im2col${ch}`, P);
+  const [X, H, W, , OH, OW, FH, FW, SH, SW, DH, DW, PT, PL, ROW0, ROWS, DST] = [...P.keys()];
+  const m = f.local(I32);
+  const b = f.local(I32);
+  const r = f.local(I32);
+  const s = f.local(I32);
+  const i = f.local(I32);
+  const jj = f.local(I32);
+  const y = f.local(I32);
+  const xx = f.local(I32);
+  const img = f.local(I32);
+  const t = f.local(I32);
+  const src = f.local(I32);
+  const inside = f.local(I32);
+  const rowBytes = f.local(I32); // w·ch·4
+  const rowIn = f.local(I32); // y inside
+  const rowPtr = f.local(I32); // img + y·rowBytes
+  const vecOk = f.local(I32); // dilation 1 and at most 4 taps a row
+  const bytes = ch * 4;
+  f.get(DW).i32(1).i32Eq().get(FW).i32(5).i32LtS().i32And().set(vecOk);
+  f.get(W).i32(bytes).i32Mul().set(rowBytes);
+  f.get(OW).get(OH).i32Mul().set(t);
+  f.get(ROW0).get(t).i32DivS().set(b);
+  f.get(ROW0).get(b).get(t).i32Mul().i32Sub().set(t);
+  f.get(t).get(OW).i32DivS().set(r);
+  f.get(t).get(r).get(OW).i32Mul().i32Sub().set(s);
+  f.get(ROWS).set(m);
+  f.get(X).get(b).get(H).i32Mul().get(rowBytes).i32Mul().i32Add().set(img);
+  f.block();
+  f.loop();
+  f.get(m).i32Eqz().brIf(1);
+  f.i32(0).set(i);
+  f.loop();
+  f.get(r).get(SH).i32Mul().get(i).get(DH).i32Mul().i32Add().get(PT).i32Sub().tee(y);
+  f.get(H).i32LtU().set(rowIn);
+  f.get(img).get(y).get(rowBytes).i32Mul().i32Add().set(rowPtr);
+  if (ch === 1) {
+    // One channel, dilation 1, at most 4 taps a row: a filter row's taps are consecutive
+    // floats, copied as one vector when all 4 floats read lie inside the row (the store's
+    // extra floats are overwritten by the next tap row, or land in the caller's slack).
+    f.get(s).get(SW).i32Mul().get(PL).i32Sub().tee(xx).get(W).i32LtU();
+    f.get(xx).i32(3).i32Add().get(W).i32LtU().i32And().get(rowIn).i32And().get(vecOk).i32And();
+    f.if();
+    f.get(DST).get(rowPtr).get(xx).i32(4).i32Mul().i32Add().v128Load().v128Store();
+    f.get(DST).get(FW).i32(4).i32Mul().i32Add().set(DST);
+    f.else();
+  }
+  f.i32(0).set(jj);
+  f.loop();
+  f.get(s).get(SW).i32Mul().get(jj).get(DW).i32Mul().i32Add().get(PL).i32Sub().tee(xx);
+  f.get(W).i32LtU().get(rowIn).i32And().set(inside);
+  // src = inside ? rowPtr + xx·bytes : X (a readable address; the value is discarded)
+  f.get(rowPtr).get(xx).i32(bytes).i32Mul().i32Add().get(X).get(inside).select().set(src);
+  for (let c = 0; c < ch; c++) {
+    f.get(DST);
+    f.get(src).f32Load(4 * c).f32(0).get(inside).select();
+    f.f32Store(4 * c);
+  }
+  f.get(DST).i32(bytes).i32Add().set(DST);
+  f.get(jj).i32(1).i32Add().tee(jj).get(FW).i32LtS().brIf(0);
+  f.end();
+  if (ch === 1) f.end();
+  f.get(i).i32(1).i32Add().tee(i).get(FH).i32LtS().brIf(0);
+  f.end();
+  f.get(s).i32(1).i32Add().tee(s).get(OW).i32GeS().if();
+  f.i32(0).set(s);
+  f.get(r).i32(1).i32Add().tee(r).get(OH).i32GeS().if();
+  f.i32(0).set(r);
+  f.get(img).get(H).get(rowBytes).i32Mul().i32Add().set(img);
   f.end();
   f.end();
   f.get(m).i32(1).i32Sub().set(m);
@@ -1201,9 +1513,10 @@ function winoInputFunction(): WasmFunction {
 
 /** Winograd output transform (see {@link SimdKernels.winoOutput}). */
 function winoOutputFunction(): WasmFunction {
-  const P: ValType[] = new Array(10).fill(I32);
+  const P: ValType[] = new Array(12).fill(I32);
   const f = new WasmFunction("winoOutput", P);
-  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT] = [...P.keys()];
+  const [MP, MS, Y, OH, OW, CO, TH, TW, T0, NT, BIAS, RELU] = [...P.keys()];
+  const out = f.local(V128);
   const t = f.local(I32);
   const tEnd = f.local(I32);
   const img = f.local(I32);
@@ -1263,10 +1576,11 @@ function winoOutputFunction(): WasmFunction {
     for (let b = 0; b < 2; b++) {
       const k = a * 2 + b;
       f.get(addr[k]).i32(-1).i32Ne().if();
-      f.get(addr[k]).get(q).i32Add();
       if (b === 0) f.get(ss(0)).get(ss(1)).f32x4Add().get(ss(2)).f32x4Add();
       else f.get(ss(1)).get(ss(2)).f32x4Sub().get(ss(3)).f32x4Sub();
-      f.v128Store();
+      f.set(out);
+      biasActEpilogue(f, out, BIAS, q, RELU);
+      f.get(addr[k]).get(q).i32Add().get(out).v128Store();
       f.end();
     }
   }
@@ -1278,6 +1592,126 @@ function winoOutputFunction(): WasmFunction {
   f.get(t).i32(1).i32Add().set(t);
   f.br(0);
   f.end();
+  f.end();
+  return f;
+}
+
+/**
+ * Emits `v = relu(v + bias[q])` on local `v`: the add when the pointer `bias` (a local) is not 0,
+ * the relu (NaN stays NaN, as in the Relu kernel) when local `relu` is not 0. `q` is the local
+ * holding the byte offset of the channel group.
+ */
+function biasActEpilogue(f: WasmFunction, v: number, bias: number, q: number, relu: number): void {
+  f.get(bias).if();
+  f.get(v).get(bias).get(q).i32Add().v128Load().f32x4Add().set(v);
+  f.end();
+  f.get(relu).if();
+  f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+  f.end();
+}
+
+/** Bias and activation in place on rows (see {@link SimdKernels.biasAct}). */
+function biasActFunction(): WasmFunction {
+  const f = new WasmFunction("biasAct", [I32, I32, I32, I32, I32]);
+  const [X, BIAS, ROWS, COLS, RELU] = [0, 1, 2, 3, 4];
+  const q = f.local(I32);
+  const end4 = f.local(I32);
+  const bytes = f.local(I32);
+  const v = f.local(V128);
+  f.get(COLS).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(ROWS).i32Eqz().get(COLS).i32Eqz().i32Or().if().ret().end();
+  f.loop(); // rows
+  f.i32(0).set(q);
+  f.block();
+  f.loop(); // 4 columns at a time
+  f.get(q).get(end4).i32GeS().brIf(1);
+  f.get(X).get(q).i32Add().v128Load().set(v);
+  biasActEpilogue(f, v, BIAS, q, RELU);
+  f.get(X).get(q).i32Add().get(v).v128Store();
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop(); // remaining columns, through lane 0 (the bias read as a splat)
+  f.get(q).get(bytes).i32GeS().brIf(1);
+  f.get(X).get(q).i32Add().v128Load32Splat().set(v);
+  f.get(BIAS).if();
+  f.get(v).get(BIAS).get(q).i32Add().v128Load32Splat().f32x4Add().set(v);
+  f.end();
+  f.get(RELU).if();
+  f.get(v).get(v).f32x4Const(0).f32x4Gt().get(v).get(v).f32x4Ne().v128Or().v128And().set(v);
+  f.end();
+  f.get(X).get(q).i32Add().get(v).f32x4ExtractLane0().f32Store();
+  f.get(q).i32(4).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(X).get(bytes).i32Add().set(X);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
+  f.end();
+  return f;
+}
+
+/** The activation's gradient and the bias gradient's block sums (see {@link SimdKernels.biasActGrad}). */
+function biasActGradFunction(): WasmFunction {
+  const f = new WasmFunction("biasActGrad", [I32, I32, I32, I32, I32, I32, I32]);
+  const [DY, Y, DZ, SUM, ROWS, COLS, RELU] = [0, 1, 2, 3, 4, 5, 6];
+  const q = f.local(I32);
+  const end4 = f.local(I32);
+  const bytes = f.local(I32);
+  const d = f.local(V128);
+  const y = f.local(V128);
+  const st = f.local(V128);
+  const store = f.local(I32); // dz is written (not when it is dy itself: dz = 0)
+  f.get(DZ).set(store);
+  f.get(COLS).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.get(COLS).i32(4).i32Mul().set(bytes);
+  f.get(SUM).i32(0).get(bytes).memoryFill();
+  f.get(ROWS).i32Eqz().get(COLS).i32Eqz().i32Or().if().ret().end();
+  /** d = dy · step(y) (NaN where y is NaN), as the Relu gradient kernel computes it. */
+  const grad = () => {
+    f.get(RELU).if();
+    f.f32x4Const(1).f32x4Const(0).get(y).f32x4Const(0).f32x4Gt().v128Bitselect().set(st);
+    f.get(y).get(st).get(y).get(y).f32x4Ne().v128Bitselect().set(st);
+    f.get(d).get(st).f32x4Mul().set(d);
+    f.end();
+  };
+  f.loop(); // rows
+  f.i32(0).set(q);
+  f.block();
+  f.loop(); // 4 columns at a time
+  f.get(q).get(end4).i32GeS().brIf(1);
+  f.get(DY).get(q).i32Add().v128Load().set(d);
+  f.get(Y).get(q).i32Add().v128Load().set(y);
+  grad();
+  f.get(store).if().get(DZ).get(q).i32Add().get(d).v128Store().end();
+  f.get(SUM).get(q).i32Add();
+  f.get(SUM).get(q).i32Add().v128Load().get(d).f32x4Add();
+  f.v128Store();
+  f.get(q).i32(16).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.block();
+  f.loop(); // remaining columns, through lane 0
+  f.get(q).get(bytes).i32GeS().brIf(1);
+  f.get(DY).get(q).i32Add().v128Load32Splat().set(d);
+  f.get(Y).get(q).i32Add().v128Load32Splat().set(y);
+  grad();
+  f.get(store).if().get(DZ).get(q).i32Add().get(d).f32x4ExtractLane0().f32Store().end();
+  f.get(SUM).get(q).i32Add();
+  f.get(SUM).get(q).i32Add().f32Load().get(d).f32x4ExtractLane0().f32Add();
+  f.f32Store();
+  f.get(q).i32(4).i32Add().set(q);
+  f.br(0);
+  f.end();
+  f.end();
+  f.get(DY).get(bytes).i32Add().set(DY);
+  f.get(Y).get(bytes).i32Add().set(Y);
+  f.get(DZ).get(bytes).i32Add().set(DZ);
+  f.get(ROWS).i32(1).i32Sub().tee(ROWS).brIf(0);
   f.end();
   return f;
 }
@@ -1377,41 +1811,78 @@ function transposeFunction(): WasmFunction {
   const f = new WasmFunction("transpose", [I32, I32, I32, I32, I32, I32, I32]);
   const [SRC, ROWS, COLS, J0, J1, DST, DS] = [0, 1, 2, 3, 4, 5, 6];
   const i0 = f.local(I32);
-  const i1 = f.local(I32);
   const i = f.local(I32);
   const j = f.local(I32);
   const s = f.local(I32);
   const d = f.local(I32);
+  const rowBytes = f.local(I32);
+  const r = [0, 1, 2, 3].map(() => f.local(V128));
+  const t = [0, 1, 2, 3].map(() => f.local(V128));
+  f.get(COLS).i32(4).i32Mul().set(rowBytes);
+  /** Scalar copies of rows `i0 .. i1−1` (locals or constants), columns `j .. J1−1`. */
+  const scalarTail = (from: number, rows: () => void) => {
+    f.block();
+    f.loop(); // columns
+    f.get(j).get(J1).i32GeS().brIf(1);
+    f.get(from).set(i);
+    f.block();
+    f.loop(); // rows
+    f.get(i);
+    rows();
+    f.i32GeS().brIf(1);
+    f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i).i32(4).i32Mul().i32Add();
+    f.get(SRC).get(i).get(rowBytes).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add().f32Load();
+    f.f32Store();
+    f.get(i).i32(1).i32Add().set(i);
+    f.br(0);
+    f.end();
+    f.end();
+    f.get(j).i32(1).i32Add().set(j);
+    f.br(0);
+    f.end();
+    f.end();
+  };
   f.i32(0).set(i0);
   f.block();
-  f.loop(); // row blocks of 8
-  f.get(i0).get(ROWS).i32GeS().brIf(1);
-  f.get(i0).i32(8).i32Add().tee(i1).get(ROWS).i32GtS().if().get(ROWS).set(i1).end();
+  f.loop(); // blocks of 4 rows
+  f.get(i0).i32(4).i32Add().get(ROWS).i32GtS().brIf(1);
   f.get(J0).set(j);
   f.block();
-  f.loop(); // columns
-  f.get(j).get(J1).i32GeS().brIf(1);
-  f.get(SRC).get(i0).get(COLS).i32Mul().get(j).i32Add().i32(4).i32Mul().i32Add().set(s);
+  f.loop(); // 4×4 blocks: load 4 rows of 4 floats, store 4 columns
+  f.get(j).i32(4).i32Add().get(J1).i32GtS().brIf(1);
+  f.get(SRC).get(i0).get(rowBytes).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add().set(s);
+  for (let k = 0; k < 4; k++) {
+    f.get(s).v128Load().set(r[k]);
+    if (k < 3) f.get(s).get(rowBytes).i32Add().set(s);
+  }
+  f.get(r[0]).get(r[1]).f32x4Shuffle([0, 4, 1, 5]).set(t[0]);
+  f.get(r[0]).get(r[1]).f32x4Shuffle([2, 6, 3, 7]).set(t[1]);
+  f.get(r[2]).get(r[3]).f32x4Shuffle([0, 4, 1, 5]).set(t[2]);
+  f.get(r[2]).get(r[3]).f32x4Shuffle([2, 6, 3, 7]).set(t[3]);
   f.get(DST).get(j).get(DS).i32Mul().i32Add().get(i0).i32(4).i32Mul().i32Add().set(d);
-  f.get(i0).set(i);
-  f.block();
-  f.loop(); // rows of the block
-  f.get(i).get(i1).i32GeS().brIf(1);
-  f.get(d).get(s).f32Load().f32Store();
-  f.get(s).get(COLS).i32(4).i32Mul().i32Add().set(s);
-  f.get(d).i32(4).i32Add().set(d);
-  f.get(i).i32(1).i32Add().set(i);
+  const out = (a: number, b: number, lanes: [number, number, number, number]) => {
+    f.get(d).get(a).get(b).f32x4Shuffle(lanes).v128Store();
+    f.get(d).get(DS).i32Add().set(d);
+  };
+  out(t[0], t[2], [0, 1, 4, 5]);
+  out(t[0], t[2], [2, 3, 6, 7]);
+  out(t[1], t[3], [0, 1, 4, 5]);
+  out(t[1], t[3], [2, 3, 6, 7]);
+  f.get(j).i32(4).i32Add().set(j);
   f.br(0);
   f.end();
   f.end();
-  f.get(j).i32(1).i32Add().set(j);
+  // the block's last columns one by one
+  const i1 = f.local(I32);
+  f.get(i0).i32(4).i32Add().set(i1);
+  scalarTail(i0, () => f.get(i1));
+  f.get(i0).i32(4).i32Add().set(i0);
   f.br(0);
   f.end();
   f.end();
-  f.get(i0).i32(8).i32Add().set(i0);
-  f.br(0);
-  f.end();
-  f.end();
+  // the last rows (fewer than 4) one by one
+  f.get(J0).set(j);
+  scalarTail(i0, () => f.get(ROWS));
   return f;
 }
 
@@ -1498,8 +1969,13 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
       }
     }
   }
-  fns.push(gemmDriver(mr, (mode, r, nq) => idx.get(`${mode}/${r}/${nq}`) as number));
+  const gemmIndex = fns.length;
+  const tile = (mode: AMode, r: number, nq: number) => idx.get(`${mode}/${r}/${nq}`) as number;
+  fns.push(gemmDriver(mr, tile, false));
+  fns.push(gemmDriver(mr, tile, true));
+  fns.push(gemmManyFunction(gemmIndex));
   fns.push(im2colFunction());
+  for (const ch of [1, 2, 3]) fns.push(im2colSmallFunction(ch));
   fns.push(col2imFunction());
   fns.push(maxPoolGradFunction());
   fns.push(maxPoolGrad2x2Function());
@@ -1515,6 +1991,10 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(winoOutputFunction());
   fns.push(winoGradOutputFunction());
   fns.push(transposeFunction());
+  fns.push(biasActFunction());
+  fns.push(biasActGradFunction());
+  fns.push(...winograd4Functions());
+  fns.push(...conv1Functions(fns.length));
   return assemble(fns, sharedMaximum);
 }
 

@@ -26,6 +26,11 @@ import {
   conv2dForwardWinograd,
   convAlgorithm,
 } from "./winograd.ts";
+import {
+  conv2dBackpropFilterWinograd4,
+  conv2dBackpropInputWinograd4,
+  conv2dForwardWinograd4,
+} from "./winograd4.ts";
 
 /** Geometry of a 2-D convolution over an NHWC batch (all NHWC, filter `[fh, fw, ci, co]`). */
 export interface ConvGeometry {
@@ -153,6 +158,20 @@ export function heapOffset(backend: WasmBackendLike, t: TensorInfo): number {
 const F = 4; // bytes per float
 const ceil4 = (v: number) => (v + 3) & ~3;
 
+/**
+ * What a fused layer applies to a product's outputs as they are written: `+ bias[c]` (the byte
+ * offset of a `[co]` vector on the heap; 0: none), then Relu if `relu`.
+ */
+export interface Epilogue {
+  /** Byte offset of the bias vector, or 0 for none. */
+  bias: number;
+  /** Apply Relu (NaN stays NaN). */
+  relu: boolean;
+}
+
+/** No bias, no activation. */
+export const NO_EPILOGUE: Epilogue = { bias: 0, relu: false };
+
 /** Temporary heap buffers of one kernel call, released together. */
 export class Scratch {
   private readonly infos: TensorInfo[] = [];
@@ -263,35 +282,26 @@ export function gemmCalls(
   n: number,
   kk: number,
   acc: number,
+  epilogue?: { gemmEpi: number; bias: number; relu: boolean },
 ): void {
   if (m === 0 || n === 0) return;
-  if (kk <= KC + KC / 2) {
-    p.call(gemm, a, aRow, aStep, aBlock, b, bStep, c, ldc, m, n, kk, acc);
-    return;
-  }
-  for (let k0 = 0; k0 < kk; k0 += KC) {
-    const depth = Math.min(KC, kk - k0);
-    p.call(
-      gemm,
-      a + k0 * aStep,
-      aRow,
-      aStep,
-      aBlock,
-      b + k0 * bStep,
-      bStep,
-      c,
-      ldc,
-      m,
-      n,
-      depth,
-      k0 > 0 ? 1 : acc,
-    );
-  }
+  const blocks: [number, number][] = [];
+  if (kk <= KC + KC / 2) blocks.push([0, kk]);
+  else for (let k0 = 0; k0 < kk; k0 += KC) blocks.push([k0, Math.min(KC, kk - k0)]);
+  blocks.forEach(([k0, depth], i) => {
+    const args = [a + k0 * aStep, aRow, aStep, aBlock, b + k0 * bStep, bStep, c, ldc, m, n];
+    const accumulate = k0 > 0 ? 1 : acc;
+    // The epilogue with the last block of the inner dimension.
+    if (epilogue !== undefined && i === blocks.length - 1) {
+      p.call(epilogue.gemmEpi, ...args, depth, accumulate, epilogue.bias, +epilogue.relu);
+    } else p.call(gemm, ...args, depth, accumulate);
+  });
 }
 
 /**
  * `C (+)= A·B` as {@link gemmCalls}, its rows split between the threads of `par` (in multiples of
- * the register tile's rows; each row's sums are the same whatever the split).
+ * the register tile's rows; each row's sums are the same whatever the split), with the
+ * `epilogue` (bias, Relu) applied as the tiles are stored.
  *
  * @example
  * ```ts
@@ -323,9 +333,11 @@ export function gemmParallel(
   n: number,
   kk: number,
   acc: number,
+  { bias, relu }: Epilogue = NO_EPILOGUE,
 ): void {
   const tasks = tasksFor(par, m * n * kk, Math.ceil(m / GEMM_MR));
   const gemm = par.fn("gemm");
+  const epilogue = bias !== 0 || relu ? { gemmEpi: par.fn("gemmEpi"), bias, relu } : undefined;
   par.run(
     splitRange(m, tasks, GEMM_MR).filter(([r0, r1]) => r1 > r0).map(([r0, r1]) => {
       const p = new Program();
@@ -345,6 +357,7 @@ export function gemmParallel(
         n,
         kk,
         acc,
+        epilogue,
       );
       return p;
     }),
@@ -431,8 +444,27 @@ function im2colCall(
 }
 
 /**
+ * Whether the first-layer kernels of `simd_conv1.ts` apply: one input channel, a 3×3 filter,
+ * stride 1, no padding, output channels a multiple of 4.
+ */
+function firstLayerDirect(g: ConvGeometry): boolean {
+  return g.ci === 1 && g.fh === 3 && g.fw === 3 && g.sh === 1 && g.sw === 1 && g.dh === 1 &&
+    g.dw === 1 && g.pt === 0 && g.pl === 0 && g.co % 4 === 0 && g.oh === g.h - 2 &&
+    g.ow === g.w - 2;
+}
+
+/** Bytes after an im2col chunk that the one-channel copy may overwrite (`im2col1`). */
+const IM2COL_SLACK = 16;
+
+/** The im2col function for `ci` channels: scalar copies below 4 channels, else vectors. */
+function im2colFn(par: Parallel, ci: number): number {
+  return par.fn(ci < 4 ? `im2col${ci}` : "im2col");
+}
+
+/**
  * Forward convolution `y[n·oh·ow, co] = im2col(x) · W` at heap offsets `x`, `w` (`[fh, fw, ci,
- * co]`) and `y` (`[n, oh, ow, co]`).
+ * co]`) and `y` (`[n, oh, ow, co]`) (or by Winograd where {@link convAlgorithm} says so), then the
+ * `epilogue` (bias, Relu) on each chunk of outputs while it is in cache.
  *
  * @example
  * ```ts
@@ -458,8 +490,26 @@ export function conv2dForwardSimd(
   w: number,
   y: number,
   g: ConvGeometry,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): void {
-  if (convAlgorithm("forward", g) === "winograd") return conv2dForwardWinograd(be, x, w, y, g);
+  const algorithm = convAlgorithm("forward", g);
+  if (algorithm === "winograd4") return conv2dForwardWinograd4(be, x, w, y, g, epilogue);
+  if (algorithm === "winograd") return conv2dForwardWinograd(be, x, w, y, g, epilogue);
+  const { bias, relu } = epilogue;
+  const fused = bias !== 0 || relu;
+  if (firstLayerDirect(g)) {
+    // One input channel, 3×3, valid: tiles read the image directly (no im2col copy).
+    const par = parOf(be);
+    const rows = g.n * g.oh;
+    const fn = par.fn("conv1x3x3");
+    par.run(
+      splitRange(rows, tasksFor(par, rows * g.ow * 9 * g.co, rows)).filter(([a, b]) => b > a)
+        .map(([a, b]) =>
+          new Program().call(fn, x, w, y, g.h, g.w, g.oh, g.ow, g.co, a, b - a, bias, +relu)
+        ),
+    );
+    return;
+  }
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -469,7 +519,7 @@ export function conv2dForwardSimd(
   const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / tasks));
   // Per thread: the im2col chunk, then (padded) the product chunk.
   const colsAt = 0;
-  const outAt = rows * kk * F;
+  const outAt = rows * kk * F + IM2COL_SLACK;
   const perThread = outAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
@@ -479,7 +529,8 @@ export function conv2dForwardSimd(
       wp = scratch.alloc(kk * co4);
       k.copy2d(w, g.co * F, wp, co4 * F, kk, g.co * F, (co4 - g.co) * F);
     }
-    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
+    const [biasAct, gemmEpi] = [par.fn("biasAct"), par.fn("gemmEpi")];
     par.run(
       splitRange(m, tasks, GEMM_MR).filter(([a, b]) => b > a).map(([a, b]) => {
         const p = new Program();
@@ -487,23 +538,11 @@ export function conv2dForwardSimd(
           const nr = Math.min(rows, b - r0);
           im2colCall(p, im2col, x, g, r0, nr, colsAt);
           if (!padded) {
+            // The epilogue (if any) as the tiles are stored.
             const c = y + r0 * g.co * F;
-            p.callScratch(
-              gemm,
-              1,
-              colsAt,
-              kk * F,
-              F,
-              GEMM_MR * kk * F,
-              wp,
-              g.co * F,
-              c,
-              g.co * F,
-              nr,
-              g.co,
-              kk,
-              0,
-            );
+            const args = [colsAt, kk * F, F, GEMM_MR * kk * F, wp, g.co * F, c, g.co * F, nr];
+            if (fused) p.callScratch(gemmEpi, 1, ...args, g.co, kk, 0, bias, +relu);
+            else p.callScratch(gemm, 1, ...args, g.co, kk, 0);
           } else {
             p.callScratch(
               gemm,
@@ -522,6 +561,8 @@ export function conv2dForwardSimd(
               0,
             );
             p.callScratch(copy2d, 1, outAt, co4 * F, y + r0 * g.co * F, g.co * F, nr, g.co * F, 0);
+            // The chunk's outputs are still in cache.
+            if (fused) p.call(biasAct, y + r0 * g.co * F, bias, nr, g.co, +relu);
           }
         }
         return p;
@@ -535,7 +576,8 @@ export function conv2dForwardSimd(
 }
 
 /**
- * Parts the rows `n·oh·ow` of a filter gradient are cut into: a function of the row count only
+ * Parts the rows `n·oh·ow` of a filter gradient (or a Winograd gradient's tiles) are cut into, a
+ * power of two up to `maxParts` with at least `minRows` rows a part: a function of the shape only
  * (never of the thread count), so that the order of the additions is fixed.
  *
  * @example
@@ -543,11 +585,12 @@ export function conv2dForwardSimd(
  * import { reductionParts } from "./simd_ops.ts";
  * reductionParts(15488); // 8
  * reductionParts(100); // 1
+ * reductionParts(1152, 64, 8); // 8: Winograd tiles
  * ```
  */
-export function reductionParts(rows: number): number {
+export function reductionParts(rows: number, minRows = 1024, maxParts = 16): number {
   let parts = 1;
-  while (parts < 16 && rows / (parts * 2) >= 1024) parts *= 2;
+  while (parts < maxParts && rows / (parts * 2) >= minRows) parts *= 2;
   return parts;
 }
 
@@ -579,9 +622,9 @@ export function conv2dBackpropFilterSimd(
   dw: number,
   g: ConvGeometry,
 ): void {
-  if (convAlgorithm("filter", g) === "winograd") {
-    return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
-  }
+  const algorithm = convAlgorithm("filter", g);
+  if (algorithm === "winograd4") return conv2dBackpropFilterWinograd4(be, x, dy, dw, g);
+  if (algorithm === "winograd") return conv2dBackpropFilterWinograd(be, x, dy, dw, g);
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const m = g.n * g.oh * g.ow;
@@ -591,10 +634,46 @@ export function conv2dBackpropFilterSimd(
     k.zero(dw, kk * g.co * F);
     return;
   }
+  if (firstLayerDirect(g)) {
+    // One input channel, 3×3, valid: dW summed in registers straight from the image, over parts
+    // of output rows fixed by the shape, added in order.
+    const rows = g.n * g.oh;
+    const P = reductionParts(m, 1024, 16);
+    const size = kk * g.co;
+    const scratch = new Scratch(be);
+    try {
+      const parts = P === 1 ? dw : scratch.alloc(P * size);
+      const fn = par.fn("conv1x3x3Filter");
+      const tasks = splitRange(rows, P).map(([a, b], part) =>
+        new Program().call(
+          fn,
+          x,
+          dy,
+          parts + part * size * F,
+          g.h,
+          g.w,
+          g.oh,
+          g.ow,
+          g.co,
+          a,
+          b - a,
+          0,
+        )
+      );
+      par.run(threadsFor(par, m * size) === 1 ? [joinTasks(tasks)] : tasks);
+      if (P > 1) {
+        const sumParts = par.fn("sumParts");
+        par.run([new Program().call(sumParts, dw, parts, size * F, P, size)]);
+      }
+    } finally {
+      scratch.free();
+    }
+    return;
+  }
   const P = reductionParts(m);
   const rows = chunkRows(kk + co4, 96 * 1024, Math.ceil(m / P));
   const colsAt = 0;
-  const dysAt = rows * kk * F;
+  const dysAt = rows * kk * F + IM2COL_SLACK;
   const perThread = dysAt + (padded ? rows * co4 * F : 0);
   const scratch = new Scratch(be);
   try {
@@ -603,7 +682,7 @@ export function conv2dBackpropFilterSimd(
     // One part writes straight to the result (unless padded); several go through partials.
     const direct = P === 1 && !padded;
     const parts = direct ? dw : scratch.alloc(P * size);
-    const [im2col, gemm, copy2d] = [par.fn("im2col"), par.fn("gemm"), par.fn("copy2d")];
+    const [im2col, gemm, copy2d] = [im2colFn(par, g.ci), par.fn("gemm"), par.fn("copy2d")];
     // One task per part whatever the thread count: the parts fix the order of the additions.
     const tasks = splitRange(m, P).map(([a, b], part) => {
       const p = new Program();
@@ -720,9 +799,9 @@ export function conv2dBackpropInputSimd(
   dx: number,
   g: ConvGeometry,
 ): void {
-  if (convAlgorithm("input", g) === "winograd") {
-    return conv2dBackpropInputWinograd(be, dy, w, dx, g);
-  }
+  const algorithm = convAlgorithm("input", g);
+  if (algorithm === "winograd4") return conv2dBackpropInputWinograd4(be, dy, w, dx, g);
+  if (algorithm === "winograd") return conv2dBackpropInputWinograd(be, dy, w, dx, g);
   const par = parOf(be);
   const kk = g.fh * g.fw * g.ci;
   const kk4 = ceil4(kk);

@@ -396,6 +396,15 @@ export class WasmFunction {
   i32ShrU(): this {
     return this.op(0x76);
   }
+  /**
+   * `i8x16.shuffle` of two vectors by float lanes: lane `k` of the result is lane `lanes[k]` of
+   * the concatenation of the operands (0–3 the first, 4–7 the second).
+   */
+  f32x4Shuffle(lanes: [number, number, number, number]): this {
+    const bytes: number[] = [];
+    for (const l of lanes) bytes.push(4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3);
+    return this.simd(0x0d, ...bytes);
+  }
   /** `f32x4.relaxed_madd` (a, b, c): a·b + c, fused where the machine can. */
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);

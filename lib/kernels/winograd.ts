@@ -11,15 +11,16 @@
  *   count, added in order, as the im2col route does), then `dg = Gᵀ·dU·G`.
  *
  * Tiles go in blocks that keep `V` and `M` in the L2 cache; blocks are split between the kernel
- * threads. Which route (`im2col` or `winograd`) a convolution takes is decided per shape by
- * {@link convAlgorithm}, from measurements (`deno task bench conv-table`).
+ * threads. Which route (`im2col`, `winograd` = F(2×2, 3×3) here, or `winograd4` = F(4×4, 3×3) in
+ * `winograd4.ts`) a convolution takes is decided per shape by {@link convAlgorithm}, from
+ * measurements (`deno task bench conv-table`).
  *
  * @module
  */
 import type { ConvGeometry } from "./simd_ops.ts";
 import { GEMM_MR } from "./simd_module.ts";
 import { type Parallel, parallelFor, Program, splitRange } from "./parallel.ts";
-import { reductionParts, Scratch, tasksFor } from "./simd_ops.ts";
+import { type Epilogue, NO_EPILOGUE, reductionParts, Scratch, tasksFor } from "./simd_ops.ts";
 import type { WasmBackendLike } from "./wasm_util.ts";
 
 const F = 4;
@@ -27,8 +28,8 @@ const F = 4;
 /** A convolution pass. */
 export type ConvPass = "forward" | "filter" | "input";
 
-/** The two routes of a convolution pass. */
-export type ConvAlgorithm = "im2col" | "winograd";
+/** The routes of a convolution pass: im2col, Winograd F(2×2, 3×3) or F(4×4, 3×3). */
+export type ConvAlgorithm = "im2col" | "winograd" | "winograd4";
 
 let forced: ConvAlgorithm | undefined;
 
@@ -44,8 +45,13 @@ let forced: ConvAlgorithm | undefined;
  * ```
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | undefined): ConvAlgorithm | undefined {
-  if (algorithm !== undefined && algorithm !== "im2col" && algorithm !== "winograd") {
-    throw new RangeError(`setConvAlgorithm: expected "im2col", "winograd" or undefined`);
+  if (
+    algorithm !== undefined && algorithm !== "im2col" && algorithm !== "winograd" &&
+    algorithm !== "winograd4"
+  ) {
+    throw new RangeError(
+      `setConvAlgorithm: expected "im2col", "winograd", "winograd4" or undefined, got ${algorithm}`,
+    );
   }
   const old = forced;
   forced = algorithm;
@@ -53,7 +59,8 @@ export function setConvAlgorithm(algorithm: ConvAlgorithm | undefined): ConvAlgo
 }
 
 /**
- * Whether F(2×2, 3×3) applies: a 3×3 filter, stride 1, dilation 1, channel counts multiples of 4.
+ * Whether Winograd (F(2×2, 3×3) or F(4×4, 3×3)) applies: a 3×3 filter, stride 1, dilation 1,
+ * channel counts multiples of 4.
  *
  * @example
  * ```ts
@@ -68,46 +75,51 @@ export function winogradApplies(g: ConvGeometry): boolean {
 }
 
 /**
- * The smallest side of a pass's output image (forward and filter gradient: `oh × ow`; input
- * gradient: `h × w`) from which Winograd is chosen. Measured by `deno task bench conv-table` (one
- * thread, process CPU time, the fastest of 7; 2026-11, AMD EPYC, under load from other jobs):
+ * The smallest side of a convolution's output image (`min(oh, ow)`, for all three passes) from
+ * which Winograd F(4×4, 3×3) is chosen; below it, im2col. Measured by `deno task bench
+ * conv-table` (one thread, process CPU time, the fastest of 7; 2026-12, AMD EPYC, under load from
+ * other jobs), milliseconds:
  *
- * | shape (3×3, valid)      | forward | filter | input | output side |
- * | ----------------------- | ------- | ------ | ----- | ----------- |
- * | [128,13,13,32] → 64     | 1.35×   | 1.17×  | 1.14× | 11          |
- * | [128,28,28,4] → 8       | 1.21×   | 1.22×  | 1.08× | 26          |
- * | [64,28,28,16] → 16      | 1.40×   | 1.44×  | 1.52× | 26          |
- * | [32,14,14,32] → 32      | 1.45×   | 1.41×  | 1.22× | 12          |
- * | [16,28,28,64] → 64      | 1.75×   | 1.65×  | 1.72× | 26          |
- * | [32,13,13,64] → 64      | 1.33×   | 1.26×  | 1.07× | 11          |
- * | [16,14,14,128] → 128    | 1.37×   | 1.24×  | 1.13× | 12          |
- * | [64,7,7,16] → 16        | 0.80×   | 0.73×  | 0.65× | 5 (input 7) |
- * | [32,7,7,64] → 64        | 0.76×   | 0.63×  | 0.56× | 5 (input 7) |
- * | [16,7,7,128] → 128      | 0.49×   | 0.45×  | 0.42× | 5 (input 7) |
+ * | shape (3×3, valid)   | side | forward: im2col / F(2,3) / F(4,3) | filter            | input             |
+ * | -------------------- | ---- | --------------------------------- | ----------------- | ----------------- |
+ * | [128,13,13,32] → 64  | 11   | 17.4 / 12.2 / 8.7                 | 19.3 / 15.2 / 11.2 | 18.0 / 16.7 / 8.9 |
+ * | [128,28,28,4] → 8    | 26   | 5.0 / 4.3 / 3.5                   | 5.3 / 4.6 / 3.3   | 5.8 / 5.7 / 3.7   |
+ * | [64,28,28,16] → 16   | 26   | 8.1 / 6.2 / 4.9                   | 8.7 / 6.4 / 4.7   | 9.9 / 7.1 / 5.0   |
+ * | [32,14,14,32] → 32   | 12   | 2.9 / 2.0 / 1.4                   | 3.0 / 2.9 / 1.8   | 3.1 / 2.8 / 1.4   |
+ * | [16,28,28,64] → 64   | 26   | 24.0 / 13.7 / 10.6                | 28.7 / 17.4 / 13.9 | 24.4 / 15.2 / 10.6 |
+ * | [32,13,13,64] → 64   | 11   | 8.2 / 6.2 / 4.2                   | 9.9 / 8.2 / 5.7   | 9.0 / 8.4 / 4.3   |
+ * | [16,14,14,128] → 128 | 12   | 22.6 / 14.4 / 9.8                 | 24.5 / 21.7 / 17.4 | 21.1 / 19.0 / 10.5 |
+ * | [32,11,11,32] → 32   | 9    | 1.5 / 1.5 / 1.3                   | 1.6 / 1.6 / 1.7   | 1.7 / 1.9 / 1.3   |
+ * | [32,9,9,32] → 32     | 7    | 0.9 / 1.0 / 0.7                   | 1.0 / 1.2 / 0.9   | 1.0 / 1.4 / 0.7   |
+ * | [16,8,8,64] → 64     | 6    | 1.2 / 1.7 / 1.5                   | 1.5 / 2.5 / 2.5   | 1.3 / 2.3 / 1.6   |
+ * | [64,7,7,16] → 16     | 5    | 0.3 / 0.4 / 0.4                   | 0.3 / 0.4 / 0.4   | 0.4 / 0.5 / 0.4   |
+ * | [32,7,7,64] → 64     | 5    | 1.7 / 2.5 / 2.3                   | 2.0 / 3.2 / 3.5   | 1.8 / 3.4 / 2.3   |
+ * | [16,7,7,128] → 128   | 5    | 4.2 / 7.2 / 5.9                   | 4.3 / 10.6 / 11.3 | 4.1 / 9.4 / 6.7   |
  *
- * (Winograd's speed-up over im2col.) Small images lose: their 2×2 tiles overhang the image (a
- * 5×5 output takes 3×3 tiles, 6×6 outputs) and the transforms cost more than the products save;
- * the channel counts matter little.
+ * F(4×4, 3×3) wins from 7×7 outputs up (its input gradient, the adjoint of the forward pass,
+ * most); small images lose, their tiles overhang the image (a 6×6 output takes 2×2 tiles, 8×8
+ * outputs) and the transforms cost more than the products save. F(2×2, 3×3) is never faster
+ * than one of the two; it stays available through {@link setConvAlgorithm}.
  */
-export const WINOGRAD_MIN_SIDE = 8;
+export const WINOGRAD4_MIN_SIDE = 7;
 
 /**
- * The route a convolution pass takes for geometry `g`: Winograd where it applies and the
- * measured table ({@link WINOGRAD_MIN_SIDE}) says it pays, else im2col. A function of the shape only, so a given shape always
+ * The route a convolution pass takes for geometry `g`: Winograd F(4×4, 3×3) where it applies
+ * and the measured table ({@link WINOGRAD4_MIN_SIDE}) says it pays, else im2col (or the route
+ * forced by {@link setConvAlgorithm}). A function of the shape only, so a given shape always
  * gives the same numbers.
  *
  * @example
  * ```ts
  * import { convAlgorithm } from "./winograd.ts";
  * convAlgorithm("forward", { n: 128, h: 13, w: 13, ci: 32, oh: 11, ow: 11, co: 64, fh: 3,
- *   fw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }); // "winograd"
+ *   fw: 3, sh: 1, sw: 1, dh: 1, dw: 1, pt: 0, pl: 0 }); // "winograd4"
  * ```
  */
-export function convAlgorithm(pass: ConvPass, g: ConvGeometry): ConvAlgorithm {
+export function convAlgorithm(_pass: ConvPass, g: ConvGeometry): ConvAlgorithm {
   if (!winogradApplies(g)) return "im2col";
   if (forced !== undefined) return forced;
-  const side = pass === "input" ? Math.min(g.h, g.w) : Math.min(g.oh, g.ow);
-  return side >= WINOGRAD_MIN_SIDE ? "winograd" : "im2col";
+  return Math.min(g.oh, g.ow) >= WINOGRAD4_MIN_SIDE ? "winograd4" : "im2col";
 }
 
 /**
@@ -219,6 +231,7 @@ function winogradForward(
   u: number,
   y: number,
   g: ConvGeometry,
+  { bias, relu }: Epilogue = NO_EPILOGUE,
 ): void {
   const th = Math.ceil(g.oh / 2);
   const tw = Math.ceil(g.ow / 2);
@@ -259,7 +272,7 @@ function winogradForward(
               0,
             );
           }
-          p.callScratch(output, 1, mAt, mStride, y, g.oh, g.ow, g.co, th, tw, t0, nt);
+          p.callScratch(output, 1, mAt, mStride, y, g.oh, g.ow, g.co, th, tw, t0, nt, bias, +relu);
         }
         return p;
       }),
@@ -277,7 +290,8 @@ function heapF32(be: WasmBackendLike, at: number, n: number): Float32Array {
 
 /**
  * Forward convolution `y = conv(x, w)` by Winograd at heap offsets `x` (`[n, h, w, ci]`), `w`
- * (`[3, 3, ci, co]`) and `y` (`[n, oh, ow, co]`); `g` must satisfy {@link winogradApplies}.
+ * (`[3, 3, ci, co]`) and `y` (`[n, oh, ow, co]`), then the `epilogue` (bias, Relu) on each
+ * output as it is written; `g` must satisfy {@link winogradApplies}.
  *
  * @example
  * ```ts
@@ -303,6 +317,7 @@ export function conv2dForwardWinograd(
   w: number,
   y: number,
   g: ConvGeometry,
+  epilogue: Epilogue = NO_EPILOGUE,
 ): void {
   const par = parallelOf(be);
   const scratch = new Scratch(be);
@@ -310,7 +325,7 @@ export function conv2dForwardWinograd(
     const uT = filterTransform(heapF32(be, w, 9 * g.ci * g.co), g.ci, g.co, false);
     const u = scratch.alloc(uT.length);
     heapF32(be, u, uT.length).set(uT);
-    winogradForward(be, par, x, u, y, g);
+    winogradForward(be, par, x, u, y, g, epilogue);
   } finally {
     scratch.free();
   }
@@ -407,7 +422,8 @@ export function conv2dBackpropFilterWinograd(
   const zAt = 16 * vStride;
   const perThread = zAt + 16 * zStride;
   const size = 16 * g.ci * g.co; // floats of one dU
-  const P = reductionParts(tiles);
+  // Parts of at least 256 tiles (a part's tiles are one task): enough tasks for the threads.
+  const P = reductionParts(tiles, 256, 8);
   const scratch = new Scratch(be);
   try {
     const area = scratch.alloc(par.threads * perThread / F);
