@@ -449,6 +449,10 @@ export async function main(argv: string[]): Promise<void> {
     await (await import("./losses_bench.ts")).runLossesBench(rest);
     return;
   }
+  if (cmd === "pairwise") {
+    await (await import("./pairwise_bench.ts")).runPairwiseBench(rest);
+    return;
+  }
   if (cmd === "knn") {
     const { runKnnBench, runMetricsCrossCheck } = await import("./knn.ts");
     if (rest.includes("--metrics")) await runMetricsCrossCheck();
@@ -473,6 +477,9 @@ export async function main(argv: string[]): Promise<void> {
     console.log("       deno task bench store [--n 100000] [--dim 64] [--efSearch 40,100]");
     console.log(
       "       deno task bench losses [--batch 128] [--steps 8] [--rounds 3] [--only a,b]",
+    );
+    console.log(
+      "       deno task bench pairwise [--d 64] [--rounds 5] [--reps 3] [--backend wasm]",
     );
     if (cmd !== undefined && cmd !== "--help" && cmd !== "-h") Deno.exit(2);
     return;

@@ -1,19 +1,30 @@
-"""The benchmark protocol's contrastive row in PyTorch (a cross-check of the TypeScript numbers).
+"""The benchmark protocol in PyTorch with pytorch-metric-learning's own losses and miners: a
+cross-check of the TypeScript rows (`deno task experiment benchmark`).
 
 Same protocol as `lib/benchmark/protocol.ts`: Fashion-MNIST pixels / 255; the reference CNN
-(conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense(64), L2-normalised,
-Glorot-uniform weights and zero biases as Keras initialises them); Adam 1e-3, batch 128, shuffled,
-2 epochs (last partial batch dropped); pytorch-metric-learning's ContrastiveLoss defaults
-(Euclidean distance on normalised embeddings, pos_margin 0, neg_margin 1, all pairs of the batch,
-AvgNonZeroReducer on the positive and the negative terms separately, summed); MAP@R, R-precision
-and P@1 on the setting's test images, each queried against all others (ties by index).
+(conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, dense(128)-relu, dense(64), L2-normalised),
+initialised as PyTorch initialises `Conv2d`/`Linear` (`--init pytorch`, the protocol's default:
+Kaiming-uniform a = sqrt(5) weights, biases uniform in +-1/sqrt(fan_in)) or as Keras does
+(`--init glorot`: Glorot-uniform weights, zero biases); Adam 1e-3 (PyTorch's eps 1e-8, or
+`--eps`), batch 128, shuffled, 2 epochs (last partial batch dropped); the loss with PML 2.9's
+defaults or the settings the method names (the same table as `lib/benchmark/methods.ts`); a loss
+with parameters (class weights, proxies, centers) trained with the network, in the same Adam with
+its learning rate times the method's multiplier (100 for ProxyAnchor and SoftTriple, as their
+papers); MAP@R, R-precision and P@1 on the setting's test images, each queried against all others
+(ties by index).
 
-Usage: /usr/bin/python3 bench/torch_protocol.py --setting seen --seed 0 [--epochs 2] [--threads 1]
-Prints one JSON object. Needs python3-torch and numpy (Debian packages); not a runtime dependency.
+Usage:
+  PYTHONPATH=/opt/peers /usr/bin/python3 bench/torch_protocol.py --setting seen --seed 0 \
+      --methods contrastive,arcface [--epochs 2] [--threads 1] [--init pytorch]
+Prints one JSON object per method (one line each); `--record figures/benchmark-crosscheck.jsonl`
+also appends them there, where `deno task experiment benchmark` (and `--aggregate`) finds them and
+sets them beside our runs of the same setting, method and seed. Needs python3-torch and numpy (Debian) and
+pytorch-metric-learning 2.9 (PYTHONPATH); a comparator, never a runtime dependency.
 """
 import argparse
 import gzip
 import json
+import math
 import os
 import time
 
@@ -48,15 +59,16 @@ def load(split, classes, limit=0):
 
 
 class ReferenceCnn(torch.nn.Module):
-    def __init__(self, dim=64):
+    def __init__(self, dim=64, init="pytorch"):
         super().__init__()
         self.c1 = torch.nn.Conv2d(1, 32, 3)
         self.c2 = torch.nn.Conv2d(32, 64, 3)
         self.d1 = torch.nn.Linear(5 * 5 * 64, 128)
         self.d2 = torch.nn.Linear(128, dim)
-        for m in (self.c1, self.c2, self.d1, self.d2):
-            torch.nn.init.xavier_uniform_(m.weight)
-            torch.nn.init.zeros_(m.bias)
+        if init == "glorot":  # Keras' default, what `referenceCnn({ initializer: "glorot" })` does
+            for m in (self.c1, self.c2, self.d1, self.d2):
+                torch.nn.init.xavier_uniform_(m.weight)
+                torch.nn.init.zeros_(m.bias)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
@@ -65,19 +77,37 @@ class ReferenceCnn(torch.nn.Module):
         return F.normalize(self.d2(x), dim=1)
 
 
-def contrastive_loss(e, y, pos_margin=0.0, neg_margin=1.0):
-    e = F.normalize(e, dim=1)
-    d = torch.cdist(e, e).clamp_min(0)
-    same = y[:, None] == y[None, :]
-    eye = torch.eye(len(y), dtype=torch.bool)
-    pos, neg = same & ~eye, ~same
-    out = e.sum() * 0
-    for mask, term in ((pos, F.relu(d - pos_margin)), (neg, F.relu(neg_margin - d))):
-        t = term[mask]
-        nz = (t > 0).sum()
-        if nz > 0:
-            out = out + t.sum() / nz
-    return out
+def methods():
+    """id -> (make(num_classes, dim) -> (loss, miner or None), loss learning-rate multiplier)."""
+    from pytorch_metric_learning import losses, miners
+
+    def plain(make_loss):
+        return lambda c, d: (make_loss(), None)
+
+    return {
+        "contrastive": (plain(losses.ContrastiveLoss), 1),
+        "triplet-semihard": (lambda c, d: (
+            losses.TripletMarginLoss(margin=0.1),
+            miners.TripletMarginMiner(margin=0.1, type_of_triplets="semihard")), 1),
+        "ntxent": (plain(lambda: losses.NTXentLoss(temperature=0.1)), 1),
+        "supcon": (plain(losses.SupConLoss), 1),
+        "multisimilarity": (plain(losses.MultiSimilarityLoss), 1),
+        "multisimilarity-miner": (lambda c, d: (
+            losses.MultiSimilarityLoss(), miners.MultiSimilarityMiner()), 1),
+        "lifted-structure": (plain(losses.LiftedStructureLoss), 1),
+        "npairs": (plain(losses.NPairsLoss), 1),
+        "circle": (plain(losses.CircleLoss), 1),
+        "margin": (plain(losses.MarginLoss), 1),
+        "margin-beta": (lambda c, d: (losses.MarginLoss(learn_beta=True, num_classes=c), None), 1),
+        "fastap": (plain(losses.FastAPLoss), 1),
+        "snr-contrastive": (plain(losses.SignalToNoiseRatioContrastiveLoss), 1),
+        "proxy-nca": (lambda c, d: (losses.ProxyNCALoss(c, d), None), 1),
+        "proxy-anchor": (lambda c, d: (losses.ProxyAnchorLoss(c, d), None), 100),
+        "normalized-softmax": (lambda c, d: (losses.NormalizedSoftmaxLoss(c, d), None), 1),
+        "cosface": (lambda c, d: (losses.CosFaceLoss(c, d), None), 1),
+        "arcface": (lambda c, d: (losses.ArcFaceLoss(c, d), None), 1),
+        "softtriple": (lambda c, d: (losses.SoftTripleLoss(c, d), None), 100),
+    }
 
 
 def retrieval(emb, labels, block=1000):
@@ -104,46 +134,90 @@ def retrieval(emb, labels, block=1000):
     return {"mapAtR": map_r / scored, "rPrecision": r_prec / scored, "precisionAt1": p1 / scored}
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--setting", choices=sorted(CLASSES), default="seen")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--steps", type=int, default=0, help="fixed steps instead of epochs")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--trainLimit", type=int, default=0)
-    ap.add_argument("--testLimit", type=int, default=0)
-    a = ap.parse_args()
-    torch.set_num_threads(a.threads)
+def run(method, a, xtr, ytr, xte, yte, num_classes):
     torch.manual_seed(a.seed)
-    train_cls, test_cls = CLASSES[a.setting]
-    xtr, ytr = load("train", train_cls, a.trainLimit)
-    xte, yte = load("test", test_cls, a.testLimit)
-    model = ReferenceCnn()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    per_epoch = len(ytr) // 128
-    steps = a.steps or a.epochs * per_epoch
-    gen = torch.Generator().manual_seed(a.seed)
-    t0, step, order = time.time(), 0, None
-    while step < steps:
-        if step % per_epoch == 0:
-            order = torch.randperm(len(ytr), generator=gen)
-        idx = order[(step % per_epoch) * 128:(step % per_epoch + 1) * 128]
-        loss = contrastive_loss(model(xtr[idx]), ytr[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-    train_s = time.time() - t0
+    model = ReferenceCnn(init=a.init)
+    steps, train_s = 0, 0.0
+    if method != "untrained":
+        make, mult = methods()[method]
+        loss_fn, miner = make(num_classes, 64)
+        groups = [{"params": model.parameters()}]
+        own = list(loss_fn.parameters())
+        if own:
+            groups.append({"params": own, "lr": a.lr * mult})
+        opt = torch.optim.Adam(groups, lr=a.lr, eps=a.eps)
+        per_epoch = len(ytr) // a.batch
+        steps = a.steps or a.epochs * per_epoch
+        gen = torch.Generator().manual_seed(a.seed)
+        t0, step, order = time.time(), 0, None
+        while step < steps:
+            if step % per_epoch == 0:
+                order = torch.randperm(len(ytr), generator=gen)
+            idx = order[(step % per_epoch) * a.batch:(step % per_epoch + 1) * a.batch]
+            emb, y = model(xtr[idx]), ytr[idx]
+            loss = loss_fn(emb, y, miner(emb, y)) if miner else loss_fn(emb, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+        train_s = time.time() - t0
     model.eval()
     with torch.no_grad():
         emb = torch.cat([model(xte[i:i + 1000]) for i in range(0, len(yte), 1000)]).numpy()
     m = retrieval(emb, yte.numpy())
-    print(json.dumps({"setting": a.setting, "method": "contrastive", "seed": a.seed,
-                      "framework": f"torch {torch.__version__} cpu ({a.threads} thread(s))",
-                      **m, "steps": steps, "trainSeconds": round(train_s, 2),
-                      "trainImagesPerSecond": round(steps * 128 / train_s, 1),
-                      "trainImages": len(ytr), "testImages": len(yte)}))
+    return {"setting": a.setting, "method": method, "seed": a.seed, "init": a.init, "eps": a.eps,
+            "framework": f"torch {torch.__version__} cpu ({a.threads} thread(s)), "
+                         f"pytorch-metric-learning {pml_version()}",
+            **m, "steps": steps, "trainSeconds": round(train_s, 2),
+            "trainImagesPerSecond": round(steps * a.batch / train_s, 1) if train_s else None,
+            "trainImages": len(ytr), "testImages": len(yte)}
+
+
+def pml_version():
+    try:
+        import pytorch_metric_learning
+        return pytorch_metric_learning.__version__
+    except ImportError:
+        return "missing"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--setting", choices=sorted(CLASSES), default="seen")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--methods", default="contrastive",
+                    help="comma-separated ids: untrained, " + ", ".join(methods()))
+    ap.add_argument("--epochs", type=float, default=2)
+    ap.add_argument("--steps", type=int, default=0, help="fixed steps instead of epochs")
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eps", type=float, default=1e-8, help="Adam's epsilon (PyTorch's default)")
+    ap.add_argument("--init", choices=["pytorch", "glorot"], default="pytorch")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--trainLimit", type=int, default=0)
+    ap.add_argument("--testLimit", type=int, default=0)
+    ap.add_argument("--record", default="",
+                    help="also append each run's JSON line to this file (the benchmark's table "
+                         "shows figures/benchmark-crosscheck.jsonl beside our runs)")
+    a = ap.parse_args()
+    wanted = [m.strip() for m in a.methods.split(",") if m.strip()]
+    known = ["untrained", *methods()]
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; known: {known}")
+    torch.set_num_threads(a.threads)
+    train_cls, test_cls = CLASSES[a.setting]
+    xtr, ytr = load("train", train_cls, a.trainLimit)
+    xte, yte = load("test", test_cls, a.testLimit)
+    if a.steps == 0:
+        a.steps = int(round(a.epochs * (len(ytr) // a.batch))) if a.epochs != int(a.epochs) else 0
+        a.epochs = int(a.epochs)
+    for method in wanted:
+        line = json.dumps(run(method, a, xtr, ytr, xte, yte, len(train_cls)))
+        print(line, flush=True)
+        if a.record:
+            with open(a.record, "a") as f:
+                f.write(line + "\n")
 
 
 if __name__ == "__main__":

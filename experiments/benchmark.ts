@@ -57,11 +57,13 @@ import {
   benchmarkMarkdown,
   type BenchmarkMethod,
   type BenchmarkTable,
+  compareCrossCheck,
   configKey,
   DEFAULT_CONFIG,
   describeProtocol,
   executeRun,
   prepareSetting,
+  readCrossCheck,
   readRunRecords,
   runBenchmark,
   runFileName,
@@ -301,7 +303,13 @@ function imageProtocol(o: Options, config: BenchmarkConfig): Record<string, stri
     seen: "not run: image data sets have the class-disjoint split only.",
     unseen: "train on the training classes; test on the test classes, never seen in training.",
     model: `${encoder.name}: ${encoder.layers}, L2-normalised ${config.embeddingDim}-d output, ` +
-      `initialised with the run's seed.`,
+      `initialised with the run's seed` +
+      (encoder.name !== "cnnEncoder (encoderFor)"
+        ? ` as Keras does (Glorot-uniform kernels, zero biases; batch normalisation at scale 1, ` +
+          `offset 0).`
+        : config.initializer === "pytorch"
+        ? ` as PyTorch initialises Conv2d/Linear (weights and biases uniform in ±1/√fan_in).`
+        : ` as Keras does (Glorot-uniform weights, zero biases).`),
   };
 }
 
@@ -323,7 +331,19 @@ function tableProtocol(
   };
 }
 
-async function writeOutputs(dir: string, table: BenchmarkTable, title: string): Promise<void> {
+/** The PyTorch + PML runs `bench/torch_protocol.py --record` appends next to the table. */
+export const CROSSCHECK_FILE = "benchmark-crosscheck.jsonl";
+
+async function writeOutputs(
+  dir: string,
+  table: BenchmarkTable,
+  title: string,
+  records: readonly RunRecord[],
+): Promise<void> {
+  const runs = await readCrossCheck(`${dir}/${CROSSCHECK_FILE}`);
+  if (runs.length) {
+    table.crossCheck = compareCrossCheck(runs, records, BENCHMARK_METHODS.map((m) => m.id));
+  }
   try {
     await Deno.mkdir(dir, { recursive: true });
     await writeJsonAtomic(`${dir}/benchmark.json`, table);
@@ -379,7 +399,8 @@ function imageSetting(images: ExperimentImages): SettingData {
     queries: images.test.queries,
     trainBatches: (batchSize, seed) => images.batches({ batchSize, seed }),
     trainPixels: (indices) => images.trainImages(indices),
-    encoder: (seed, embeddingDim) => encoderFor(shape, { embeddingDim, seed }),
+    encoder: (seed, embeddingDim, initializer) =>
+      encoderFor(shape, { embeddingDim, seed, initializer }),
     dispose: () => {}, // the data own the tensors
   };
 }
@@ -451,7 +472,7 @@ async function aggregate(
     methodOrder: BENCHMARK_METHODS.map((m) => m.id),
   });
   const out = options.out || "figures";
-  await writeOutputs(out, table, titleOf(options));
+  await writeOutputs(out, table, titleOf(options), records);
   log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
   log(`aggregated ${records.length} runs from ${runsDir} into ${out}/benchmark.{json,md,csv,html}`);
   return table;
@@ -594,7 +615,7 @@ export const experiment = defineExperiment({
       settingOrder: SETTINGS,
       methodOrder: BENCHMARK_METHODS.map((m) => m.id),
     });
-    await writeOutputs(out, table, titleOf(options));
+    await writeOutputs(out, table, titleOf(options), records);
     log("");
     log(benchmarkMarkdown({ protocol: {}, rows: table.rows }));
     log(

@@ -8,6 +8,7 @@
  */
 import { checkFiniteTensor, checkOptionKeys } from "./validate.ts";
 import * as tf from "@tensorflow/tfjs";
+import { squaredDistances } from "./_squared_distances.ts";
 
 /**
  * A metric by name (`"euclidean"`) or by name with parameters (`{ name: "minkowski", p: 3 }`).
@@ -349,19 +350,6 @@ function elementwise(a: tf.Tensor2D, b: tf.Tensor2D, kernel: ElementwiseKernel):
   return out;
 }
 
-/**
- * ‖a_i − b_j‖² in matmul form after subtracting the mean row of `b` from both (distances are
- * translation invariant; centring shrinks the norms and with them the float32 cancellation error).
- */
-function centredSquaredEuclidean(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const centre = tf.mean(b, 0, true);
-    const ca = tf.sub(a, centre) as tf.Tensor2D;
-    const cb = a === b ? ca : tf.sub(b, centre) as tf.Tensor2D;
-    return zeroSelfDiagonal(a, b, squaredEuclideanMatrix(ca, cb));
-  });
-}
-
 /** Multiplies the diagonal by 0 when `a` and `b` are the same tensor (NaN stays NaN). */
 function zeroSelfDiagonal(a: tf.Tensor2D, b: tf.Tensor2D, d: tf.Tensor2D): tf.Tensor2D {
   if (a !== b) return d;
@@ -436,13 +424,23 @@ function numberArray(value: unknown, what: string): { values: number[]; shape: n
   throw new Error(`${what}: expected an array, typed array or tf.Tensor, got ${typeof value}`);
 }
 
+/**
+ * `x` minus its mean along `axis`, by the corrected two-pass algorithm (Chan, Golub & LeVeque
+ * 1983): the float32 mean of values far from the origin is off by up to half an ulp of their
+ * magnitude (3e-5 at 1000), which shifts every centred value by that much and adds n·δ² to a
+ * variance; the mean of the small residuals, taken again, removes the shift.
+ */
+function centred(x: tf.Tensor, axis: number): tf.Tensor {
+  const r = tf.sub(x, tf.mean(x, axis, true));
+  return tf.sub(r, tf.mean(r, axis, true));
+}
+
 /** Column variances of the stacked rows of `a` and `b` with `ddof = 1` (scipy's cdist default). */
 function stackedVariance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
     const x = tf.concat([a, b], 0);
     const n = x.shape[0];
-    const centred = tf.sub(x, tf.mean(x, 0, true));
-    return tf.div(tf.sum(tf.square(centred), 0), n - 1) as tf.Tensor1D;
+    return tf.div(tf.sum(tf.square(centred(x, 0)), 0), n - 1) as tf.Tensor1D;
   });
 }
 
@@ -556,18 +554,6 @@ export function inverseCovariance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.tensor2d(t, [d, d]);
 }
 
-/** ‖a_i − b_j‖² under the symmetric part `S` of `VI`: aSaᵀ + bSbᵀ − 2 aSbᵀ, clamped at 0. */
-function quadraticForm(a: tf.Tensor2D, b: tf.Tensor2D, vi: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const s = tf.div(tf.add(vi, tf.transpose(vi)), 2) as tf.Tensor2D;
-    const as = tf.matMul(a, s);
-    const bs = tf.matMul(b, s);
-    const aa = tf.sum(tf.mul(as, a), 1, true);
-    const bb = tf.reshape(tf.sum(tf.mul(bs, b), 1), [1, -1]);
-    return tf.relu(tf.sub(tf.add(aa, bb), tf.mul(tf.matMul(as, b, false, true), 2))) as tf.Tensor2D;
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Metric factories
 // ---------------------------------------------------------------------------------------------
@@ -587,8 +573,8 @@ function cosineDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 
 function correlationDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const ca = tf.sub(a, tf.mean(a, 1, true)) as tf.Tensor2D;
-    const cb = a === b ? ca : tf.sub(b, tf.mean(b, 1, true)) as tf.Tensor2D;
+    const ca = centred(a, 1) as tf.Tensor2D;
+    const cb = a === b ? ca : centred(b, 1) as tf.Tensor2D;
     const dist = tf.clipByValue(tf.sub(1, cosineSimilarityMatrix(ca, cb)), 0, 2) as tf.Tensor2D;
     const constant = (t: tf.Tensor) => tf.equal(tf.max(t, 1), tf.min(t, 1));
     const d = a === b ? tf.mul(dist, tf.sub(1, tf.eye(a.shape[0]))) as tf.Tensor2D : dist;
@@ -599,14 +585,16 @@ function correlationDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
 /**
  * PML's `SNRDistance` (signal-to-noise ratio, Yuan et al. 2019): `var(a_i − b_j) / var(a_i)`, the
  * variance of the difference (the noise) over the variance of the query row (the signal), each
- * over the row's `d` coordinates (the `d − 1` of the unbiased variance cancels). In matmul form on
- * the row-centred inputs. A constant query row divides by 0 (∞, or NaN for 0/0), as in PML.
+ * over the row's `d` coordinates (the `d − 1` of the unbiased variance cancels); the noise from
+ * exact differences (`_squared_distances.ts`). A constant query row divides by 0 (∞, or NaN for
+ * 0/0), as in PML.
  */
 function snrDistance(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
-    const ca = tf.sub(a, tf.mean(a, 1, true)) as tf.Tensor2D;
-    const cb = a === b ? ca : tf.sub(b, tf.mean(b, 1, true)) as tf.Tensor2D;
-    const noise = centredSquaredEuclidean(ca, cb);
+    // Two-pass centring: a one-pass float32 row mean added d·δ² to the signal of a row far from
+    // the origin (2.7e-5 of it for values 1000 ± 0.01).
+    const ca = centred(a, 1);
+    const noise = squaredDistances(a, b, { kind: "centred" });
     const signal = tf.sum(tf.square(ca), 1, true);
     // Finite everywhere with a finite gradient; the constant query rows then get PML's value
     // (∞, or NaN for 0/0) with a zero gradient.
@@ -864,7 +852,7 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       axioms: ALL_AXIOMS,
       domain: "real",
       form: "matmul",
-      pairwise: (a, b) => tf.tidy(() => safeSqrt(centredSquaredEuclidean(a, b)) as tf.Tensor2D),
+      pairwise: (a, b) => tf.tidy(() => safeSqrt(squaredDistances(a, b)) as tf.Tensor2D),
     };
   },
   sqeuclidean: (params) => {
@@ -875,7 +863,7 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
       axioms: NO_TRIANGLE,
       domain: "real",
       form: "matmul",
-      pairwise: centredSquaredEuclidean,
+      pairwise: (a, b) => squaredDistances(a, b),
     };
   },
   cityblock: (params) => {
@@ -1006,11 +994,9 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
               `metric "seuclidean": V has ${variance.shape[0]} entries for ${d} dimensions`,
             );
           }
-          // A zero variance gives NaN below; rsqrt of 1 there keeps the gradient finite.
-          const scale = tf.reshape(tf.rsqrt(positiveOrOne(variance)), [1, d]);
-          const sa = tf.mul(a, scale) as tf.Tensor2D;
-          const sb = a === b ? sa : tf.mul(b, scale) as tf.Tensor2D;
-          const dist = safeSqrt(centredSquaredEuclidean(sa, sb)) as tf.Tensor2D;
+          // A zero variance gives NaN below; 1/1 there keeps the gradient finite.
+          const w = tf.reciprocal(positiveOrOne(variance)) as tf.Tensor1D;
+          const dist = safeSqrt(squaredDistances(a, b, { kind: "diagonal", w })) as tf.Tensor2D;
           // A zero variance (a constant column) makes every term 0/0: scipy returns NaN.
           return maskedFill(dist, [variance], (v) => tf.any(tf.lessEqual(v, 0)), NaN);
         }),
@@ -1043,10 +1029,10 @@ const BUILT_INS: Record<string, (params: Record<string, unknown>) => Metric> = {
           if (m.shape[0] !== d) {
             throw new Error(`metric "mahalanobis": VI is [${m.shape}] for ${d} dimensions`);
           }
-          const centre = tf.mean(b, 0, true);
-          const ca = tf.sub(a, centre) as tf.Tensor2D;
-          const cb = a === b ? ca : tf.sub(b, centre) as tf.Tensor2D;
-          return zeroSelfDiagonal(ca, cb, safeSqrt(quadraticForm(ca, cb, m)) as tf.Tensor2D);
+          // ‖a_i − b_j‖² under the symmetric part S of VI (a negative value, VI not positive
+          // semi-definite, is clamped to 0 by safeSqrt).
+          const s = tf.div(tf.add(m, tf.transpose(m)), 2) as tf.Tensor2D;
+          return safeSqrt(squaredDistances(a, b, { kind: "matrix", s })) as tf.Tensor2D;
         }),
     });
     return make(fixed);

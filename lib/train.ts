@@ -49,6 +49,37 @@ import { applyGradients } from "./kernels/adam.ts";
 export type BatchLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
 
 /**
+ * A loss that owns state: learnable variables optimised with the model's weights (class weights,
+ * proxies: a {@linkcode TrainableLoss}), and/or state that a checkpoint must carry (a memory
+ * queue, a histogram). `train()` takes one as `loss`; so does a loss function with `state` /
+ * `setState` properties (`crossBatchMemory`).
+ *
+ * @example
+ * ```ts
+ * import { ArcFaceLoss } from "./losses/mod.ts";
+ * const loss: StatefulLoss = new ArcFaceLoss({ numClasses: 10, embeddingSize: 64 });
+ * console.log(loss.trainableWeights?.length); // 1
+ * ```
+ */
+export interface StatefulLoss {
+  /** The loss of embeddings `[b, d]` and their labels `[b]`. */
+  call(embeddings: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar;
+  /** Variables trained with the model's weights (and saved in checkpoints), in a fixed order. */
+  readonly trainableWeights?: readonly tf.Variable[];
+  /** Its checkpoint state besides the variables (JSON, typed arrays allowed). */
+  state?(): unknown | Promise<unknown>;
+  /** Restores what `state()` returned. */
+  setState?(state: unknown): void;
+}
+
+/** A loss function that carries checkpoint state (e.g. `crossBatchMemory`). */
+type StatefulLossFunction = BatchLoss & {
+  state?(): unknown | Promise<unknown>;
+  setState?(state: unknown): void;
+  trainableWeights?: readonly tf.Variable[];
+};
+
+/**
  * A training objective on a whole batch (for heads, Siamese and triplet networks): runs the
  * forward pass itself (in training mode) and returns the scalar loss.
  *
@@ -127,8 +158,12 @@ export interface TrainOptions<B = Batch> {
    * encoder, or a head / Siamese / triplet network containing the encoder.
    */
   model: tf.LayersModel;
-  /** For {@linkcode Batch} samplers: the loss of `model(x)` and the labels `y`. */
-  loss?: BatchLoss;
+  /**
+   * For {@linkcode Batch} samplers: the loss of `model(x)` and the labels `y` — a function, or a
+   * {@linkcode StatefulLoss} whose variables are trained with the model's and saved (with its
+   * state) in checkpoints.
+   */
+  loss?: BatchLoss | StatefulLoss;
   /** For any sampler: the loss of a batch (takes precedence over `loss`). */
   objective?: Objective<B>;
   /** Where batches come from (an asynchronous sampler, such as `imageBatches`, is awaited). */
@@ -137,6 +172,18 @@ export interface TrainOptions<B = Batch> {
   steps: number;
   /** The optimiser. Default Adam with learning rate 1e-3. */
   optimizer?: tf.Optimizer;
+  /**
+   * A separate optimiser for the loss's own variables (a {@linkcode StatefulLoss}'s
+   * `trainableWeights`). Default: `optimizer` itself, or with `lossLearningRateMultiplier` ≠ 1 an
+   * optimiser of `optimizer`'s class and settings with the learning rate multiplied.
+   */
+  lossOptimizer?: tf.Optimizer;
+  /**
+   * Learning rate of the loss's variables relative to the model's, e.g. 100 for proxies as
+   * ProxyAnchor's paper trains them (an optimiser's learning rate, not a gradient scale: Adam
+   * ignores gradient scales). Default 1. Exclusive with `lossOptimizer`.
+   */
+  lossLearningRateMultiplier?: number;
   /** Called after every step. */
   onStep?: (record: StepRecord) => void;
   /** Computes evaluation metrics; called every `evaluateEvery` steps and after the last step. */
@@ -182,7 +229,9 @@ export interface TrainOptions<B = Batch> {
  *
  * @example
  * ```ts
- * const report = (result: TrainResult) => console.log(result.history.at(-1)?.loss, result.stopped);
+ * import type { TrainResult } from "./train.ts";
+ * const report = (result: TrainResult) => `${result.history.at(-1)?.loss} ${result.stopped}`;
+ * console.log(report({ history: [], evaluations: [], seconds: 0, imagesPerSecond: 0, step: 0, stopped: "completed", resumedFrom: 0 }));
  * ```
  */
 export interface TrainResult {
@@ -255,6 +304,154 @@ function trainableVariables(model: tf.LayersModel): tf.Variable[] {
   return model.trainableWeights.map((w) => w.read() as tf.Variable);
 }
 
+/** What `train` needs of its `loss`: the call, its variables, its checkpoint state. */
+interface LossParts {
+  call: BatchLoss;
+  /** Its trainable variables, in order. */
+  variables: tf.Variable[];
+  /** The same, by the names checkpoints keep them under (`loss/<name>`). */
+  named: Record<string, tf.Variable>;
+  /** Whether it has a `state()` / `setState()` to checkpoint. */
+  hasState: boolean;
+  saveState(): Promise<unknown>;
+  restoreState(saved: unknown): void;
+}
+
+/** Float32/Int32 arrays inside a loss's state, as JSON-safe tagged arrays (exact for float32). */
+function toJson(value: unknown): unknown {
+  if (value instanceof Float32Array || value instanceof Int32Array) {
+    return {
+      $typed: value instanceof Float32Array ? "float32" : "int32",
+      values: Array.from(value),
+    };
+  }
+  if (Array.isArray(value)) return value.map(toJson);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  }
+  return value;
+}
+
+function fromJson(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(fromJson);
+  if (value !== null && typeof value === "object") {
+    const o = value as { $typed?: string; values?: number[] };
+    if (o.$typed === "float32") return Float32Array.from(o.values!);
+    if (o.$typed === "int32") return Int32Array.from(o.values!);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fromJson(v)]));
+  }
+  return value;
+}
+
+function lossParts(loss: BatchLoss | StatefulLoss): LossParts {
+  const stateful = loss as StatefulLoss & StatefulLossFunction;
+  const call: BatchLoss = typeof loss === "function"
+    ? loss
+    : (e, y) => (loss as StatefulLoss).call(e, y);
+  if (typeof loss !== "function" && typeof (loss as StatefulLoss)?.call !== "function") {
+    throw new Error("train: loss must be a function or an object with call(embeddings, labels)");
+  }
+  const variables = [...(stateful.trainableWeights ?? [])];
+  for (const v of variables) {
+    if (!(v instanceof tf.Variable)) {
+      throw new Error("train: the loss's trainableWeights must be tf.Variables");
+    }
+  }
+  // A TrainableLoss names its variables (W, proxies, …); others are numbered.
+  const own = (loss as { variables?: Record<string, tf.Variable> }).variables;
+  const names = variables.map((v, i) => {
+    const found = own && Object.entries(own).find(([, w]) => w === v)?.[0];
+    return `loss/${found ?? i}`;
+  });
+  const hasState = typeof stateful.state === "function" && typeof stateful.setState === "function";
+  return {
+    call,
+    variables,
+    named: Object.fromEntries(variables.map((v, i) => [names[i], v])),
+    hasState,
+    async saveState() {
+      return toJson(await stateful.state!());
+    },
+    restoreState(saved) {
+      if (hasState) stateful.setState!(fromJson(saved));
+    },
+  };
+}
+
+/** A named tensor, as optimisers' `getWeights` return them. */
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
+/**
+ * One optimiser over two groups of variables (the model's, the loss's), each updated by its
+ * own optimiser; its `getWeights`/`setWeights` carry both (with Adam's running β powers, so a
+ * resumed run is bit-equal), so that a checkpoint sees one optimiser.
+ */
+class GroupedOptimizer extends tf.Optimizer {
+  static get className(): string {
+    return "GroupedOptimizer";
+  }
+  constructor(
+    readonly groups: { optimizer: tf.Optimizer; names: Set<string> }[],
+  ) {
+    super();
+  }
+  override applyGradients(grads: tf.NamedTensorMap | NamedTensor[]): void {
+    const map: tf.NamedTensorMap = Array.isArray(grads)
+      ? Object.fromEntries(grads.map((g) => [g.name, g.tensor]))
+      : grads;
+    for (const g of this.groups) {
+      const part: tf.NamedTensorMap = {};
+      for (const [name, t] of Object.entries(map)) if (g.names.has(name)) part[name] = t;
+      if (Object.keys(part).length) applyGradients(g.optimizer, part);
+    }
+  }
+  override async getWeights(): Promise<NamedTensor[]> {
+    const out: NamedTensor[] = [];
+    for (const [k, g] of this.groups.entries()) {
+      for (const w of await g.optimizer.getWeights()) out.push({ ...w, name: `g${k}/${w.name}` });
+      for (const [key, v] of Object.entries(g.optimizer)) {
+        if (v instanceof tf.Variable && v.rank === 0) {
+          out.push({ name: `g${k}/$${key}`, tensor: v });
+        }
+      }
+    }
+    return out;
+  }
+  override async setWeights(weights: NamedTensor[]): Promise<void> {
+    for (const [k, g] of this.groups.entries()) {
+      const prefix = `g${k}/`;
+      const mine = weights.filter((w) => w.name.startsWith(prefix))
+        .map((w) => ({ ...w, name: w.name.slice(prefix.length) }));
+      await g.optimizer.setWeights(mine.filter((w) => !w.name.startsWith("$")));
+      for (const w of mine.filter((w) => w.name.startsWith("$"))) {
+        const v = (g.optimizer as unknown as Record<string, unknown>)[w.name.slice(1)];
+        if (v instanceof tf.Variable) tf.tidy(() => v.assign(w.tensor));
+      }
+    }
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+/** An optimiser of `optimizer`'s class and settings with the learning rate times `factor`. */
+function scaledCopy(optimizer: tf.Optimizer, factor: number): tf.Optimizer {
+  const config = optimizer.getConfig() as Record<string, unknown>;
+  const cls = optimizer.constructor as unknown as {
+    fromConfig(cls: unknown, config: tf.serialization.ConfigDict): tf.Optimizer;
+  };
+  if (typeof config.learningRate !== "number" || typeof cls.fromConfig !== "function") {
+    throw new Error(
+      "train: lossLearningRateMultiplier needs an optimiser with a learningRate setting; " +
+        "give lossOptimizer instead",
+    );
+  }
+  return cls.fromConfig(cls, {
+    ...config,
+    learningRate: config.learningRate * factor,
+  } as tf.serialization.ConfigDict);
+}
+
 /**
  * Trains `model` for `steps` mini-batches (see the module documentation for progress, history,
  * checkpoints, resume, the NaN guard and stopping).
@@ -287,6 +484,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     "sampler",
     "steps",
     "optimizer",
+    "lossOptimizer",
+    "lossLearningRateMultiplier",
     "onStep",
     "evaluate",
     "evaluateEvery",
@@ -319,11 +518,26 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
   if (options.resume && !checkpointDir) {
     throw new Error("train: resume needs checkpointDir");
   }
+  const multiplier = options.lossLearningRateMultiplier ?? 1;
+  if (typeof multiplier !== "number" || !Number.isFinite(multiplier) || multiplier <= 0) {
+    throw new Error(`train: lossLearningRateMultiplier must be a number > 0, got ${multiplier}`);
+  }
+  if (options.lossOptimizer !== undefined && options.lossLearningRateMultiplier !== undefined) {
+    throw new Error("train: give lossOptimizer or lossLearningRateMultiplier, not both");
+  }
+  const recorders = options.recorders ?? [];
+  const measured = recorders.filter((r) => r.batchMetrics);
+  if (measured.length && !options.loss) {
+    throw new Error("train: recorders with batchMetrics need `loss` (they read its embeddings)");
+  }
+  let batchScalars: Record<string, tf.Scalar> | undefined;
   let objective: Objective<B>;
+  let parts: LossParts | undefined;
   if (options.objective) {
     objective = options.objective;
   } else if (options.loss) {
-    const loss = options.loss;
+    parts = lossParts(options.loss);
+    const loss = parts.call;
     objective = (batch: B) => {
       const { x, y } = batch as unknown as Batch;
       if (!(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
@@ -336,15 +550,30 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
   } else {
     throw new Error("train: give either `loss` (for { x, y } batches) or `objective`");
   }
-  const recorders = options.recorders ?? [];
-  const measured = recorders.filter((r) => r.batchMetrics);
-  if (measured.length && !options.loss) {
-    throw new Error("train: recorders with batchMetrics need `loss` (they read its embeddings)");
+  if (!parts?.variables.length && (options.lossOptimizer || multiplier !== 1)) {
+    throw new Error(
+      "train: lossOptimizer and lossLearningRateMultiplier need a loss with trainableWeights",
+    );
   }
-  let batchScalars: Record<string, tf.Scalar> | undefined;
-  const optimizer = options.optimizer ?? tf.train.adam(1e-3);
-  const variables = trainableVariables(model);
-  if (variables.length === 0) throw new Error("train: the model has no trainable weights");
+  const modelVariables = trainableVariables(model);
+  if (modelVariables.length === 0) throw new Error("train: the model has no trainable weights");
+  const lossVariables = parts?.variables ?? [];
+  const variables = [...modelVariables, ...lossVariables];
+  const mainOptimizer = options.optimizer ?? tf.train.adam(1e-3);
+  // The loss's variables: in the model's optimiser, or in their own (given, or scaled).
+  const lossOptimizer = options.lossOptimizer ??
+    (lossVariables.length && multiplier !== 1 ? scaledCopy(mainOptimizer, multiplier) : undefined);
+  const optimizer: tf.Optimizer = lossOptimizer
+    ? new GroupedOptimizer([
+      { optimizer: mainOptimizer, names: new Set(modelVariables.map((v) => v.name)) },
+      { optimizer: lossOptimizer, names: new Set(lossVariables.map((v) => v.name)) },
+    ])
+    : mainOptimizer;
+  // What checkpoints keep besides the model: the caller's variables and the loss's.
+  const checkpointVariables: Record<string, tf.Variable> | undefined =
+    options.extraVariables || lossVariables.length
+      ? { ...(options.extraVariables ?? {}), ...(parts?.named ?? {}) }
+      : undefined;
 
   let history: StepRecord[] = [];
   let evaluations: EvaluationRecord[] = [];
@@ -354,7 +583,7 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     const restored = await restoreCheckpoint(checkpointDir, {
       model,
       optimizer,
-      variables: options.extraVariables,
+      variables: checkpointVariables,
     });
     if (restored) {
       start = restored.step;
@@ -364,9 +593,11 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
         history: StepRecord[];
         evaluations: EvaluationRecord[];
         extra?: unknown;
+        loss?: unknown;
       };
       sampler.setState(saved.sampler);
       if (options.extraState) options.extraState.restore(saved.extra);
+      if (parts && saved.loss !== undefined) parts.restoreState(saved.loss);
       history = saved.history ?? [];
       evaluations = saved.evaluations ?? [];
       if (start > steps) {
@@ -395,13 +626,14 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     checkpoint = await saveCheckpoint(checkpointDir, {
       model,
       optimizer,
-      variables: options.extraVariables,
+      variables: checkpointVariables,
       state: {
         step,
         sampler: sampler.state(),
         history,
         evaluations,
         ...(options.extraState ? { extra: options.extraState.save() } : {}),
+        ...(parts?.hasState ? { loss: await parts.saveState() } : {}),
       },
     }, { keep: options.keepCheckpoints ?? 2 });
     lastSaved = step;
@@ -493,7 +725,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       done: step - start,
       fields: { loss: history.length ? smoothed() : "—", "img/s": rate() },
     });
-    if (!options.optimizer) optimizer.dispose();
+    if (!options.optimizer) mainOptimizer.dispose();
+    if (lossOptimizer && !options.lossOptimizer) lossOptimizer.dispose();
   }
   const seconds = (performance.now() - began) / 1000;
   return {

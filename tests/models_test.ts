@@ -90,3 +90,50 @@ Deno.test("PairFeatures: [|a − b|, a ⊙ b]", () => {
   assert.deepEqual(f.arraySync(), [[2, 3, 3, -2]]);
   assert.throws(() => new PairFeatures().apply(tf.ones([1, 2])), /two inputs/);
 });
+
+Deno.test("initializer 'pytorch': every kernel and bias uniform in ±1/√fanIn as PyTorch's Conv2d/Linear", () => {
+  const model = referenceCnn({ seed: 5, initializer: "pytorch" });
+  // fanIn: conv1 1·3·3, conv2 32·3·3, dense1 5·5·64, dense2 128 (PyTorch's in_features × kernel).
+  const fanIns = [9, 288, 1600, 128];
+  const layers = model.layers.filter((l) => l.getWeights().length === 2);
+  assert.equal(layers.length, 4);
+  layers.forEach((l, i) => {
+    const bound = 1 / Math.sqrt(fanIns[i]);
+    for (const w of l.getWeights()) {
+      const v = Array.from(w.dataSync());
+      assert.ok(v.every((x) => Math.abs(x) <= bound), `${l.name}: outside ±${bound}`);
+      if (v.length >= 1000) {
+        // U(±b) has standard deviation b/√3.
+        const mean = v.reduce((s, x) => s + x, 0) / v.length;
+        const std = Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / v.length);
+        assert.ok(Math.abs(std / (bound / Math.sqrt(3)) - 1) < 0.05, `${l.name}: std ${std}`);
+      }
+    }
+    // Biases are drawn too (Keras' default leaves them 0).
+    assert.ok(l.getWeights()[1].dataSync().some((b) => b !== 0), `${l.name}: zero bias`);
+  });
+  const same = referenceCnn({ seed: 5, initializer: "pytorch" });
+  const other = referenceCnn({ seed: 6, initializer: "pytorch" });
+  const first = (m: tf.LayersModel) => Array.from(m.layers[0].getWeights()[0].dataSync());
+  assert.deepEqual(first(same), first(model));
+  assert.notDeepEqual(first(other), first(model));
+  // The default is Keras' (zero biases); an unknown name is an error.
+  assert.ok(referenceCnn({ seed: 5 }).layers[0].getWeights()[1].dataSync().every((b) => b === 0));
+  assert.throws(
+    () => referenceCnn({ initializer: "he" as never }),
+    /referenceCnn: initializer must be "glorot" or "pytorch", got "he"/,
+  );
+  const mlp = mlpEncoder({
+    inputShape: [10],
+    hidden: [4],
+    embeddingDim: 2,
+    initializer: "pytorch",
+  });
+  const k = Array.from(mlp.layers[0].getWeights()[0].dataSync());
+  assert.ok(k.every((x) => Math.abs(x) <= 1 / Math.sqrt(10)));
+  assert.ok(
+    cnnEncoder({ filters: [4], dense: [], initializer: "pytorch" }).layers[0].getWeights()[1]
+      .dataSync().some((b) => b !== 0),
+  );
+  for (const m of [model, same, other, mlp]) m.dispose();
+});

@@ -13,6 +13,7 @@ import {
   defineLoss,
   type Loss,
   multiSimilarityLoss,
+  ncaLoss,
   nPairsLoss,
   opt,
   type OptionSpec,
@@ -168,8 +169,9 @@ Deno.test("reference sets and indices are checked before any tensor work", () =>
       /refLabels entry 1 is 0.5, not an integer/,
     ],
     [
-      () => contrastiveLoss(e, y, { refEmbeddings: tf.zeros([0, 2]), refLabels: [] }),
-      /refEmbeddings is an empty batch/,
+      // PML's NCALoss returns NaN there (contrastiveLoss, like PML's, gives 0).
+      () => ncaLoss(e, y, { refEmbeddings: tf.zeros([0, 2]), refLabels: [] }),
+      /ncaLoss: refEmbeddings is an empty reference set \(0 rows\)/,
     ],
     [
       () => nPairsLoss(e, y, { refEmbeddings: ref, refLabels: [0, 1] } as never),

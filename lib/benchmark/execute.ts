@@ -12,7 +12,7 @@ import { embed } from "../models/encoders.ts";
 import { evaluateEmbeddings, type Evaluation } from "../eval/evaluate.ts";
 import { fitPca } from "../linear/pca.ts";
 import type { LinearMetricLearner } from "../linear/base.ts";
-import { referenceCnn } from "../models/encoders.ts";
+import { type Initializer, referenceCnn } from "../models/encoders.ts";
 import { train } from "../train.ts";
 import type { ProgressOptions } from "../io/progress.ts";
 import type { BenchmarkMethod } from "./methods.ts";
@@ -64,8 +64,11 @@ export interface SettingData {
   ): Sampler<Batch> | (AsyncSampler<Batch> & { close?(): Promise<void> });
   /** Training images by index, `[k, h·w·c]` values in [0, 1] (the linear methods' features). */
   trainPixels(indices: Int32Array): Promise<Float32Array>;
-  /** The encoder of the untrained and deep runs, initialised with `seed`. */
-  encoder(seed: number, embeddingDim: number): tf.LayersModel;
+  /**
+   * The encoder of the untrained and deep runs, initialised with `seed` (and `initializer`, the
+   * protocol's `BenchmarkConfig.initializer`, where the encoder supports it).
+   */
+  encoder(seed: number, embeddingDim: number, initializer?: Initializer): tf.LayersModel;
   /** Frees the tensors. */
   dispose(): void;
 }
@@ -115,7 +118,7 @@ export function prepareSetting(
       );
       return Promise.resolve(out);
     },
-    encoder: (seed, embeddingDim) => referenceCnn({ embeddingDim, seed }),
+    encoder: (seed, embeddingDim, initializer) => referenceCnn({ embeddingDim, seed, initializer }),
     dispose: () => tf.dispose([trainX, testX]),
   };
 }
@@ -154,7 +157,8 @@ export interface ExecuteOptions {
  *
  * - `baseline`: the reference CNN initialised with `seed`, evaluated untrained;
  * - `deep`: the same network trained with the method's loss (Adam, shuffled batches seeded by
- *   `seed`, {@linkcode stepsFor} steps);
+ *   `seed`, {@linkcode stepsFor} steps); a trainable loss is made for the setting's training
+ *   classes with `seed` and its parameters trained in the same run;
  * - `linear`: `config.linearSamples` training images drawn with `seed`, PCA to `config.pcaDim`
  *   fitted on them, one global scale (mean squared norm = `pcaDim`), the learner, then the test
  *   images mapped the same way and ranked by Euclidean distance.
@@ -179,24 +183,39 @@ export async function executeRun(
   options: ExecuteOptions = {},
 ): Promise<RunMeasurements> {
   if (method.family === "linear") return await executeLinear(method, data, seed, config);
-  const model = data.encoder(seed, config.embeddingDim);
+  const model = data.encoder(seed, config.embeddingDim, config.initializer);
+  let owned: { dispose(): void } | undefined;
   try {
     let trainSeconds = 0, rate: number | null = null, steps = 0;
     if (method.family === "deep") {
-      if (!method.loss) throw new Error(`method ${method.id}: a deep method needs a loss`);
+      if (!method.loss && !method.trainableLoss) {
+        throw new Error(`method ${method.id}: a deep method needs a loss or a trainableLoss`);
+      }
       steps = stepsFor(config, data.train.n);
       if (data.train.n < config.batchSize) {
         throw new Error(
           `${data.setting}: ${data.train.n} training images, fewer than a batch of ${config.batchSize}`,
         );
       }
+      const numClasses = data.train.labels.reduce((m, y) => Math.max(m, y), -1) + 1;
+      const loss = method.trainableLoss
+        ? (owned = method.trainableLoss({
+          numClasses,
+          embeddingSize: config.embeddingDim,
+          seed,
+        }))
+        : method.loss!;
       const optimizer = tf.train.adam(config.learningRate);
       const sampler = data.trainBatches(config.batchSize, seed);
       let result;
       try {
         result = await train({
           model,
-          loss: method.loss,
+          loss,
+          ...(method.lossLearningRateMultiplier !== undefined &&
+              method.lossLearningRateMultiplier !== 1
+            ? { lossLearningRateMultiplier: method.lossLearningRateMultiplier }
+            : {}),
           sampler,
           steps,
           optimizer,
@@ -229,6 +248,7 @@ export async function executeRun(
       testImages: data.test.n,
     };
   } finally {
+    owned?.dispose();
     model.dispose();
   }
 }

@@ -6,11 +6,13 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { BatchLoss } from "../train.ts";
+import type { BatchLoss, StatefulLoss } from "../train.ts";
 import {
   angularLoss,
+  ArcFaceLoss,
   circleLoss,
   contrastiveLoss,
+  CosFaceLoss,
   dynamicSoftMarginLoss,
   fastAPLoss,
   histogramLoss,
@@ -21,20 +23,26 @@ import {
   marginLoss,
   multiSimilarityLoss,
   ncaLoss,
+  NormalizedSoftmaxLoss,
   nPairsLoss,
   ntXentLoss,
   pnpLoss,
+  ProxyAnchorLoss,
+  ProxyNCALoss,
   rankedListLoss,
   ringLoss,
   signalToNoiseRatioContrastiveLoss,
   smoothAPLoss,
+  SoftTripleLoss,
   supConLoss,
   thresholdConsistentMarginLoss,
+  TrainableLoss,
   tripletMarginLoss,
   tupletMarginLoss,
   vicRegLoss,
 } from "../losses/mod.ts";
 import { multiSimilarityMiner, tripletMarginMiner } from "../miners/mod.ts";
+import { createRng } from "../data/random.ts";
 import { LINEAR_LEARNERS, type LinearMetricLearner } from "../linear/mod.ts";
 
 /** How a method produces its embedding. */
@@ -62,6 +70,24 @@ export interface LinearFitInput {
 }
 
 /**
+ * What a deep method with a trainable loss gets to make its loss for one run.
+ *
+ * @example
+ * ```ts
+ * import type { TrainableLossContext } from "./methods.ts";
+ * const c: TrainableLossContext = { numClasses: 5, embeddingSize: 64, seed: 0 };
+ * ```
+ */
+export interface TrainableLossContext {
+  /** Classes of the setting's training split (labels are in `[0, numClasses)`). */
+  numClasses: number;
+  /** The network's embedding size. */
+  embeddingSize: number;
+  /** The run's seed (fixes the loss's initial parameters). */
+  seed: number;
+}
+
+/**
  * One row of the benchmark.
  *
  * @example
@@ -80,6 +106,13 @@ export interface BenchmarkMethod {
   description: string;
   /** Deep methods: the batch loss. */
   loss?: BatchLoss;
+  /**
+   * Deep methods whose loss owns learnable parameters (class weights, proxies): makes the loss
+   * for one run; its parameters are trained with the network (and disposed after the run).
+   */
+  trainableLoss?: (context: TrainableLossContext) => StatefulLoss & { dispose(): void };
+  /** Learning rate of the loss's parameters relative to the network's. Default 1. */
+  lossLearningRateMultiplier?: number;
   /** Linear methods: fits a learner (`null`: the identity, i.e. Euclidean on the features). */
   fitLinear?: (input: LinearFitInput) => Promise<LinearMetricLearner | null>;
 }
@@ -148,6 +181,12 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
   {
     id: "multisimilarity",
     family: "deep",
+    description: "multiSimilarityLoss, PML defaults (α 2, β 50, base 0.5), all pairs",
+    loss: (e, y) => multiSimilarityLoss(e, y),
+  },
+  {
+    id: "multisimilarity-miner",
+    family: "deep",
     description: "multiSimilarityLoss (α 2, β 50, base 0.5) on multiSimilarityMiner (ε 0.1)",
     loss: (e, y) => multiSimilarityLoss(e, y, { indices: multiSimilarityMiner(e, y) }),
   },
@@ -194,6 +233,20 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     loss: (e, y) => marginLoss(e, y),
   },
   {
+    id: "margin-beta",
+    family: "deep",
+    description:
+      "marginLoss with one learned β per class (PML's learn_beta with num_classes: margin 0.2, " +
+      "β initialised 1.2, ν 0, divisor), all triplets; β at the network's learning rate",
+    trainableLoss: (c) =>
+      new TrainableLoss(marginLoss, {
+        numClasses: c.numClasses,
+        learnBeta: true,
+        embeddingSize: c.embeddingSize,
+        seed: c.seed,
+      }),
+  },
+  {
     id: "tuplet-margin",
     family: "deep",
     description: "tupletMarginLoss, PML defaults (margin 5.73°, scale 64, cosine), all pairs",
@@ -232,6 +285,56 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     family: "deep",
     description: "instanceLoss, PML defaults (γ 64, cosine), the batch's similarities as logits",
     loss: (e, y) => instanceLoss(e, y),
+  },
+  {
+    id: "proxy-nca",
+    family: "deep",
+    description:
+      "ProxyNCALoss, PML defaults (softmax scale 1, squared Euclidean; proxies N(0, 1)), proxies " +
+      "at the network's learning rate",
+    trainableLoss: (c) => new ProxyNCALoss(c),
+  },
+  {
+    id: "proxy-anchor",
+    family: "deep",
+    description:
+      "ProxyAnchorLoss, PML defaults (margin 0.1, α 32, cosine; proxies Kaiming-normal); proxies " +
+      "at 100× the network's learning rate (the paper's)",
+    trainableLoss: (c) => new ProxyAnchorLoss(c),
+    lossLearningRateMultiplier: 100,
+  },
+  {
+    id: "normalized-softmax",
+    family: "deep",
+    description:
+      "NormalizedSoftmaxLoss, PML defaults (temperature 0.05, dot product of unit vectors; W " +
+      "N(0, 1)), W at the network's learning rate",
+    trainableLoss: (c) => new NormalizedSoftmaxLoss(c),
+  },
+  {
+    id: "cosface",
+    family: "deep",
+    description:
+      "CosFaceLoss, PML defaults (margin 0.35, scale 64; W N(0, 1)), W at the network's learning " +
+      "rate",
+    trainableLoss: (c) => new CosFaceLoss(c),
+  },
+  {
+    id: "arcface",
+    family: "deep",
+    description:
+      "ArcFaceLoss, PML defaults (margin 28.6°, scale 64; W N(0, 1)), W at the network's " +
+      "learning rate",
+    trainableLoss: (c) => new ArcFaceLoss(c),
+  },
+  {
+    id: "softtriple",
+    family: "deep",
+    description:
+      "SoftTripleLoss, PML defaults (10 centers per class, λ 20, γ 0.1, δ 0.01; centers " +
+      "Kaiming-uniform); centers at 100× the network's learning rate (the paper's)",
+    trainableLoss: (c) => new SoftTripleLoss(c),
+    lossLearningRateMultiplier: 100,
   },
   {
     id: "fastap",
@@ -279,11 +382,17 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
     family: "deep",
     description:
       "manifoldLoss, PML defaults (K 50, λC 1, α 0.8, margin 5e-4); proxies N(0, 1) seeded and " +
-      "fixed (train() optimises the network only), meta classes drawn per batch",
-    loss: (e) =>
-      manifoldLoss(e, undefined, {
-        proxies: tf.randomNormal([50, e.shape[1]], 0, 1, "float32", 0),
-      }),
+      "trained at the network's learning rate (PML's nn.Parameter), meta classes drawn per batch " +
+      "from the run's seed",
+    trainableLoss: ({ embeddingSize, seed }) => {
+      const loss = new TrainableLoss(manifoldLoss, { embeddingSize, seed });
+      const rng = createRng(seed);
+      return {
+        trainableWeights: loss.trainableWeights,
+        call: (e: tf.Tensor2D) => loss.call(e, undefined, { rng }),
+        dispose: () => loss.dispose(),
+      };
+    },
   },
   {
     id: "linear-euclidean",

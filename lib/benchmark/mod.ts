@@ -19,3 +19,4 @@ export * from "./runner.ts";
 export * from "./tables.ts";
 export * from "./figure.ts";
 export * from "./execute.ts";
+export * from "./crosscheck.ts";

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Initializer } from "../models/encoders.ts";
 
 /** The two data settings: all classes, or training and test on disjoint classes. */
 export type SettingId = "seen" | "unseen";
@@ -106,6 +107,8 @@ export interface BenchmarkConfig {
   learningRate: number;
   /** Embedding dimension (L2-normalised). */
   embeddingDim: number;
+  /** The network's initialisation (see `referenceCnn`): PyTorch's, to compare with PyTorch + PML. */
+  initializer: Initializer;
   /** Keep only the first `trainLimit` train-split images before class selection (0: all). */
   trainLimit: number;
   /** Keep only the first `testLimit` test-split images before class selection (0: all). */
@@ -134,6 +137,7 @@ export const DEFAULT_CONFIG: Readonly<BenchmarkConfig> = Object.freeze({
   batchSize: 128,
   learningRate: 1e-3,
   embeddingDim: 64,
+  initializer: "pytorch",
   trainLimit: 0,
   testLimit: 0,
   linearSamples: 3000,
@@ -148,13 +152,14 @@ export const DEFAULT_CONFIG: Readonly<BenchmarkConfig> = Object.freeze({
  * @example
  * ```ts
  * import { configKey, DEFAULT_CONFIG } from "./protocol.ts";
- * configKey(DEFAULT_CONFIG); // "e2-s0-b128-lr0.001-d64-tr0-te0-ls3000-pca32-li0"
+ * configKey(DEFAULT_CONFIG); // "e2-s0-b128-lr0.001-d64-tr0-te0-ls3000-pca32-li0-initpytorch"
  * ```
  */
 export function configKey(config: BenchmarkConfig): string {
   const c = config;
   return `e${c.epochs}-s${c.steps}-b${c.batchSize}-lr${c.learningRate}-d${c.embeddingDim}` +
-    `-tr${c.trainLimit}-te${c.testLimit}-ls${c.linearSamples}-pca${c.pcaDim}-li${c.linearIterations}`;
+    `-tr${c.trainLimit}-te${c.testLimit}-ls${c.linearSamples}-pca${c.pcaDim}-li${c.linearIterations}` +
+    (c.initializer === "glorot" ? "" : `-init${c.initializer}`);
 }
 
 /**
@@ -195,12 +200,18 @@ export function describeProtocol(config: BenchmarkConfig): Record<string, string
       "classes 5-9 (5,000 images): retrieval of classes never seen in training.",
     model: `the reference CNN (conv3x3(32)-relu-maxpool2, conv3x3(64)-relu-maxpool2, ` +
       `dense(128)-relu, dense(${c.embeddingDim})), L2-normalised ${c.embeddingDim}-d output, ` +
-      `initialised with the run's seed.`,
+      `initialised with the run's seed ` +
+      (c.initializer === "pytorch"
+        ? `as PyTorch initialises Conv2d/Linear (weights and biases uniform in ±1/√fan_in), so ` +
+          `that the rows compare with PyTorch + pytorch-metric-learning's.`
+        : `as Keras does (Glorot-uniform weights, zero biases).`),
     training: `Adam, learning rate ${c.learningRate}, batch ${c.batchSize}, shuffled with the ` +
       `run's seed, ` +
       (c.steps > 0 ? `${c.steps} steps` : `${c.epochs} epochs (the last partial batch dropped)`) +
       `; losses and miners with pytorch-metric-learning's defaults unless the method says ` +
-      `otherwise.`,
+      `otherwise; a loss's own parameters (class weights, proxies, centers: as PML ` +
+      `initialises them, seeded by the run) in the same Adam, at the network's learning rate ` +
+      `times the method's multiplier.`,
     linear: `learned linear metrics on pixels: ${c.linearSamples} train images drawn per seed ` +
       `(without replacement, from the setting's training classes), PCA to ${c.pcaDim} ` +
       `dimensions fitted on them, one global scale so that the mean squared feature norm is ` +

@@ -11,6 +11,7 @@
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { formatDuration } from "../io/progress.ts";
 import { meanCi95 } from "./stats.ts";
+import type { CrossCheckComparison } from "./crosscheck.ts";
 
 /**
  * One run of the benchmark.
@@ -399,6 +400,8 @@ export interface BenchmarkTable {
   protocol: Record<string, unknown>;
   /** Rows, settings in order, methods in registry order. */
   rows: BenchmarkRow[];
+  /** PyTorch + PML's runs of the same protocol beside ours (see `crosscheck.ts`), if any. */
+  crossCheck?: CrossCheckComparison[];
 }
 
 /** Options of {@linkcode aggregateRuns}. */

@@ -86,6 +86,43 @@ export function benchmarkMarkdown(
     ),
   );
   lines.push("", "Mean over seeds ± the half-width of a 95% Student-t confidence interval.");
+  const methods = table.protocol.methods as Record<string, string> | undefined;
+  if (methods && typeof methods === "object" && Object.keys(methods).length) {
+    lines.push(
+      "",
+      "## Methods and their hyper-parameters",
+      "",
+      markdownTable(
+        ["method", "what runs (PML's defaults unless stated; the paper's where it states them)"],
+        Object.entries(methods).map(([id, d]) => [id, String(d)]),
+        ["left", "left"],
+      ),
+    );
+  }
+  if (table.crossCheck?.length) {
+    lines.push(
+      "",
+      "## Cross-check: PyTorch + pytorch-metric-learning on the same protocol",
+      "",
+      markdownTable(
+        ["setting", "method", "seed", "PyTorch init", "MAP@R (ours)", "MAP@R (PyTorch + PML)", "Δ"],
+        table.crossCheck.map((c) => [
+          c.setting,
+          c.method,
+          String(c.seed),
+          c.init,
+          c.ours === null ? "—" : c.ours.toFixed(4),
+          c.pml.toFixed(4),
+          c.ours === null
+            ? "—"
+            : (c.ours - c.pml >= 0 ? "+" : "−") + Math.abs(c.ours - c.pml).toFixed(4),
+        ]),
+        ["left", "left", "right", "left", "right", "right", "right"],
+      ),
+      "",
+      `PyTorch side: \`bench/torch_protocol.py\` (${table.crossCheck[0].framework}).`,
+    );
+  }
   if (options.note) lines.push("", options.note);
   return lines.join("\n") + "\n";
 }

@@ -10,8 +10,10 @@
  *    `ref_emb`, `ref_labels`) and tuple indices from a miner (`indices`);
  * 3. the distance (any metric of `distances.ts`, PML's `normalize_embeddings`, similarity or
  *    distance) and the `[n, m]` matrix, computed once on demand;
- * 4. `tf.tidy`, PML's trivial-batch shortcut of pair losses, the reduction (`reducers.ts`) and the
- *    regularizers (`embeddingRegularizer`, and `weightRegularizer` for losses with parameters);
+ * 4. `tf.tidy`, PML's zero loss for an empty batch or reference set (or a named Error where PML
+ *    gives NaN or fails) and its trivial-batch shortcut of pair losses, the reduction
+ *    (`reducers.ts`) and the regularizers (`embeddingRegularizer`, and `weightRegularizer` for
+ *    losses with parameters);
  * 5. learnable parameters: a loss declaring `opt.parameter` options takes the tensor as an
  *    option (functional form) or owns it as a `tf.Variable` in a {@linkcode TrainableLoss}.
  *
@@ -320,6 +322,15 @@ export interface LossDefinition<O extends LossOptions> {
    * contrastive step instead of 1.5×). Every other loss must stay within `[n, n]`-sized blocks.
    */
   cubic?: boolean;
+  /**
+   * Why the loss refuses an empty batch (`batch`: `embeddings` of 0 rows) or an empty reference
+   * set (`ref`: `refEmbeddings` of 0 rows), where PML's loss returns NaN or fails. Without a
+   * reason the template gives PML's answer, its `zero_loss`: a 0 connected to the embeddings
+   * (gradient zeros) for every reduction, and with `reduction: "none"` the loss's empty
+   * per-element tensor (e.g. `[0, m]` or `[0]`). `tests/empty_batches_test.ts` holds each loss to
+   * PML's answer (`tests/fixtures/empty_batches.json`).
+   */
+  refuseEmpty?: { batch?: string; ref?: string };
   /** Whether `indices` is accepted (default true). */
   indices?: boolean;
   /** Whether `refEmbeddings`/`refLabels` are accepted (default true); PML's `ref_not_supported`. */
@@ -444,9 +455,31 @@ function checkEmbeddings(fn: string, name: string, x: unknown): [number, number]
       }`,
     );
   }
-  if (x.shape[0] === 0) throw new Error(`${fn}: ${name} is an empty batch (0 rows)`);
   if (x.shape[1] === 0) throw new Error(`${fn}: ${name} have dimension 0`);
   return [x.shape[0], x.shape[1]];
+}
+
+/**
+ * An empty batch (`batchEmpty`) or reference set: refused where the definition gives a reason
+ * (PML's NaN or failure), and with an embedding regularizer (PML's regularizers average over the
+ * rows: NaN for none); otherwise the caller returns PML's zero.
+ */
+function checkEmpty<O extends LossOptions>(
+  def: LossDefinition<O>,
+  batchEmpty: boolean,
+  regularizer: Regularizer | undefined,
+): void {
+  const what = batchEmpty
+    ? "embeddings is an empty batch (0 rows)"
+    : "refEmbeddings is an empty reference set (0 rows)";
+  const why = batchEmpty ? def.refuseEmpty?.batch : def.refuseEmpty?.ref;
+  if (why !== undefined) throw new Error(`${def.name}: ${what}: ${why}`);
+  if (batchEmpty && regularizer !== undefined) {
+    throw new Error(
+      `${def.name}: ${what}: the embeddingRegularizer ${regularizer.regularizerName} of no rows ` +
+        `is undefined (PML's regularizers average over the rows and return NaN)`,
+    );
+  }
 }
 
 function checkRegularizer(fn: string, name: string, r: unknown): void {
@@ -654,6 +687,7 @@ function runLoss<O extends LossOptions>(
     throw new Error(`${fn}: refLabels were given without refEmbeddings`);
   }
   if (o.indices !== undefined) checkIndices(fn, o.indices, n, m);
+  if (n === 0 || m === 0) checkEmpty(def, n === 0, o.embeddingRegularizer);
   const specs = def.options as unknown as Record<string, OptionSpec<unknown>>;
   for (const [name, spec] of Object.entries(specs)) {
     // A parameter option may also take a plain number (a fixed value): only tensors are shaped.
@@ -681,8 +715,9 @@ function runLoss<O extends LossOptions>(
       r.reducer,
       def.subLosses ?? ["loss"],
     );
-    const trivial = def.pairLoss && !ctx.none && ctx.pairMatrices().trivial;
-    const terms = trivial ? ctx.zero() : def.compute(ctx, r.own);
+    // PML's zero_losses: an empty batch or reference set, or a pair loss's trivial batch.
+    const zero = !ctx.none && (n === 0 || m === 0 || (def.pairLoss && ctx.pairMatrices().trivial));
+    const terms = zero ? ctx.zero() : def.compute(ctx, r.own);
     const names = def.subLosses ?? ["loss"];
     const got = Object.keys(terms);
     if (got.length !== names.length || names.some((k) => !(k in terms))) {
@@ -707,8 +742,8 @@ function runLoss<O extends LossOptions>(
         value: tf.mul(tf.addN(parts), o.weightRegWeight ?? 1) as tf.Scalar,
       };
     }
-    const zero = () => tf.mul(tf.sum(embeddings), 0) as tf.Scalar;
-    return reduceTerms(terms, r.reducer, { fn, labels: y, n, zero });
+    const zeroLoss = () => tf.mul(tf.sum(embeddings), 0) as tf.Scalar;
+    return reduceTerms(terms, r.reducer, { fn, labels: y, n, zero: zeroLoss });
   });
 }
 

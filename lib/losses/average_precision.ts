@@ -183,6 +183,9 @@ export interface SmoothAPLossOptions extends NoRefOptions {
  */
 export const smoothAPLoss: Loss<SmoothAPLossOptions> = defineLoss<SmoothAPLossOptions>({
   name: "smoothAPLoss",
+  refuseEmpty: {
+    batch: "PML's SmoothAPLoss fails there (its classes must all have the same number of rows)",
+  },
   distance: "cosine",
   reduction: "mean",
   ref: false,

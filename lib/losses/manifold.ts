@@ -129,6 +129,7 @@ function hardProxyTerm(v: tf.Tensor2D, own: tf.Tensor2D, margin: number): tf.Sca
  */
 export const manifoldLoss: Loss<ManifoldLossOptions> = defineLoss<ManifoldLossOptions>({
   name: "manifoldLoss",
+  refuseEmpty: { batch: "every proxy needs a row (PML's ManifoldLoss fails there)" },
   distance: "cosine",
   reduction: "mean",
   indices: false,

@@ -22,7 +22,7 @@
  * A loss is its options, their defaults and checks, and its `compute`; the template does the
  * rest (unknown options, defaults, range checks with the option's name in the message, the
  * embeddings/labels/indices/reference-set checks, `tf.tidy`, the distance matrix, PML's
- * trivial-batch shortcut, the reducer, the regularizers). To add PML's `FooLoss`:
+ * empty-batch and trivial-batch zero, the reducer, the regularizers). To add PML's `FooLoss`:
  *
  * 1. In the family's file (or a new `foo.ts`), declare `FooLossOptions extends LossOptions` with
  *    PML's option names in camelCase, each documented with its default.
@@ -34,7 +34,9 @@
  *    system requires one for every option of the interface); `subLosses` when PML's
  *    `_sub_loss_names` has several; `pairLoss: true` for a PML `GenericPairLoss`; `ref: false` /
  *    `indices: false` when PML refuses them; `wrappers` as in PML's supported lists of
- *    `SelfSupervisedLoss` / `CrossBatchMemory`; `checkDistance` when PML asserts a distance type.
+ *    `SelfSupervisedLoss` / `CrossBatchMemory`; `checkDistance` when PML asserts a distance type;
+ *    `refuseEmpty` when PML returns NaN or fails on an empty batch or reference set
+ *    (`tests/fixtures/empty_batches.json` holds PML's answer for each of its losses).
  * 3. `compute(ctx, o)` returns one {@linkcode LossTerm} per sub-loss — PML's `loss_dict`:
  *    `{ kind: "element", losses: [k], anchors? }` (PML's `"element"`, `anchors` = its `indices`),
  *    `{ kind: "pair", losses: [n, m], weights: pos }` (PML's `"pos_pair"`/`"neg_pair"`, dense:
@@ -139,3 +141,5 @@ export * from "./vicreg.ts";
 export * from "./manifold.ts";
 export * from "./regularizers.ts";
 export * from "./wrappers.ts";
+export * from "./classification.ts";
+export * from "./proxies.ts";

@@ -71,6 +71,9 @@ function minerWeights(ctx: LossContext): Float32Array {
  */
 export const ncaLoss: Loss<NcaLossOptions> = defineLoss<NcaLossOptions>({
   name: "ncaLoss",
+  refuseEmpty: {
+    ref: "the softmax over no references is undefined (PML's NCALoss returns NaN)",
+  },
   distance: "sqeuclidean",
   reduction: "mean",
   wrappers: { selfSupervised: true, crossBatchMemory: true },
@@ -142,6 +145,9 @@ export interface InstanceLossOptions extends LossOptions {
  */
 export const instanceLoss: Loss<InstanceLossOptions> = defineLoss<InstanceLossOptions>({
   name: "instanceLoss",
+  refuseEmpty: {
+    batch: "the mean cross-entropy of no rows is undefined (PML's InstanceLoss returns NaN)",
+  },
   distance: "cosine",
   reduction: "mean",
   ref: false,

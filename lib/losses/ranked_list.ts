@@ -58,6 +58,9 @@ export interface RankedListLossOptions
  */
 export const rankedListLoss: Loss<RankedListLossOptions> = defineLoss<RankedListLossOptions>({
   name: "rankedListLoss",
+  refuseEmpty: {
+    batch: "the mean over no anchors is undefined (PML's RankedListLoss returns NaN)",
+  },
   distance: "euclidean",
   reduction: "mean",
   indices: false,

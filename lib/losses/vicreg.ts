@@ -89,6 +89,9 @@ function offDiagonalCovariance(x: tf.Tensor2D): tf.Scalar {
  */
 export const vicRegLoss: Loss<VICRegLossOptions> = defineLoss<VICRegLossOptions>({
   name: "vicRegLoss",
+  refuseEmpty: {
+    batch: "the variance and covariance of no rows are undefined (PML's VICRegLoss returns NaN)",
+  },
   distance: NO_DISTANCE,
   normalizeEmbeddings: false,
   reduction: "mean",

@@ -309,7 +309,8 @@ function removeSelfComparisons(
  * @returns the stateful loss, with `memory()`, `state()`/`setState()` (checkpoints), `reset()`
  *   and `dispose()`
  * @throws Error for an unsupported loss, bad sizes; on a call, a batch larger than the memory,
- *   embeddings of another dimension, or both `indices` and `enqueueMask`.
+ *   an empty batch (PML fails on one), embeddings of another dimension, or both `indices` and
+ *   `enqueueMask`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -361,6 +362,12 @@ export function crossBatchMemory(
     const [n, d] = embeddings.shape;
     if (d !== embeddingSize) {
       throw new Error(`${fn}: embeddings have dimension ${d}, embeddingSize is ${embeddingSize}`);
+    }
+    if (n === 0) {
+      throw new Error(
+        `${fn}: embeddings is an empty batch (0 rows): PML's CrossBatchMemory fails on one ` +
+          `(IndexError); nothing was queued`,
+      );
     }
     const y = labelsArray(labels, n, fn);
     let queued = Array.from({ length: n }, (_, i) => i), queries = queued;

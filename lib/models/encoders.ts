@@ -23,6 +23,50 @@ export interface EncoderOptions {
   normalize?: boolean;
   /** Seed of the weight initialisers; the same seed gives the same initial weights. Default 0. */
   seed?: number;
+  /**
+   * How weights start: `"glorot"` (Keras' default: Glorot-uniform kernels, zero biases) or
+   * `"pytorch"` (PyTorch's `Conv2d`/`Linear` default: kernels Kaiming-uniform with a = √5 and
+   * biases uniform, both in ±1/√fanIn, fanIn = inputs per output unit). Default `"glorot"`.
+   */
+  initializer?: Initializer;
+}
+
+/** The encoders' weight initialisations (see {@linkcode EncoderOptions.initializer}). */
+export type Initializer = "glorot" | "pytorch";
+
+const INITIALIZERS: readonly Initializer[] = ["glorot", "pytorch"];
+
+function checkInitializer(fn: string, value: unknown): Initializer {
+  if (value === undefined) return "glorot";
+  if (!INITIALIZERS.includes(value as Initializer)) {
+    throw new Error(
+      `${fn}: initializer must be "glorot" or "pytorch", got ${JSON.stringify(value)}`,
+    );
+  }
+  return value as Initializer;
+}
+
+/**
+ * Re-draws the kernel and bias of every dense and convolution layer as PyTorch initialises
+ * `nn.Linear` and `nn.Conv2d`: both uniform in ±1/√fanIn (`kaiming_uniform_(a=√5)` for the
+ * weights, `uniform_(−bound, bound)` for the biases), fanIn = the product of the kernel's
+ * dimensions but the last (inputs × kernel area). Seeded per layer, so `seed` fixes the draw.
+ */
+function pytorchInit(model: tf.LayersModel, seed: number): void {
+  let layer = 0;
+  for (const l of model.layers) {
+    const weights = l.getWeights();
+    if (weights.length === 0) continue;
+    layer++;
+    const kernel = weights[0];
+    const fanIn = kernel.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(fanIn);
+    const fresh = weights.map((w, i) =>
+      tf.randomUniform(w.shape, -bound, bound, "float32", seed * 1000 + layer * 10 + i + 7)
+    );
+    l.setWeights(fresh);
+    tf.dispose(fresh);
+  }
 }
 
 function seeded(seed: number, layer: number) {
@@ -35,18 +79,25 @@ function seeded(seed: number, layer: number) {
 /**
  * The reference CNN: conv3×3(32)-relu-maxpool2, conv3×3(64)-relu-maxpool2, dense(128)-relu,
  * dense(embeddingDim), then L2-normalisation. Input `[n, 28, 28, 1]`, output `[n, embeddingDim]`.
+ * `initializer: "pytorch"` starts it as PyTorch starts the same network (the benchmark's
+ * protocol, so that it compares losses with PyTorch + PML rather than initialisers).
  *
+ * @throws Error for an unknown `initializer`.
  * @example
  * ```ts
  * import { referenceCnn } from "./encoders.ts";
  * const model = referenceCnn({ seed: 1 });
  * console.log(model.outputs[0].shape); // [null, 64]
+ * const torchLike = referenceCnn({ seed: 1, initializer: "pytorch" });
+ * const bias = torchLike.layers[0].getWeights()[1].dataSync(); // uniform in ±1/√9, not zeros
+ * console.log(bias.every((b) => Math.abs(b) <= 1 / 3)); // true
  * ```
  */
 export function referenceCnn(
   options: EncoderOptions & { inputShape?: number[] } = {},
 ): tf.Sequential {
   const { embeddingDim = 64, normalize = true, seed = 0, inputShape = [28, 28, 1] } = options;
+  const initializer = checkInitializer("referenceCnn", options.initializer);
   const model = tf.sequential({ name: "reference_cnn" });
   model.add(
     tf.layers.conv2d({
@@ -66,6 +117,7 @@ export function referenceCnn(
   model.add(tf.layers.dense({ units: 128, activation: "relu", ...seeded(seed, 3) }));
   model.add(tf.layers.dense({ units: embeddingDim, ...seeded(seed, 4) }));
   if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
+  if (initializer === "pytorch") pytorchInit(model, seed);
   return model;
 }
 
@@ -115,6 +167,7 @@ export function cnnEncoder(options: CnnEncoderOptions = {}): tf.Sequential {
     poolSize = 2,
     dense = [128],
   } = options;
+  const initializer = checkInitializer("cnnEncoder", options.initializer);
   const kernels = typeof kernelSizes === "number" ? filters.map(() => kernelSizes) : kernelSizes;
   if (kernels.length !== filters.length) {
     throw new Error(
@@ -152,6 +205,7 @@ export function cnnEncoder(options: CnnEncoderOptions = {}): tf.Sequential {
   }
   model.add(tf.layers.dense({ units: embeddingDim, ...seeded(seed, ++layer) }));
   if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
+  if (initializer === "pytorch") pytorchInit(model, seed);
   return model;
 }
 
@@ -177,6 +231,7 @@ export function mlpEncoder(
     hidden = [256, 128],
     inputShape = [28, 28, 1],
   } = options;
+  const initializer = checkInitializer("mlpEncoder", options.initializer);
   const model = tf.sequential({ name: "mlp_encoder" });
   // Flatten needs a rank ≥ 3 input ([n, a, b, ...]); a flat [n, f] input goes straight to Dense.
   if (inputShape.length > 1) model.add(tf.layers.flatten({ inputShape }));
@@ -199,6 +254,7 @@ export function mlpEncoder(
     }),
   );
   if (normalize) model.add(new L2Normalization({ name: "l2_normalize" }));
+  if (initializer === "pytorch") pytorchInit(model, seed);
   return model;
 }
 

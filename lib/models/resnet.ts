@@ -138,7 +138,9 @@ export function resnetEncoder(options: ResNetEncoderOptions = {}): tf.LayersMode
  * {@linkcode resnetEncoder} — what experiments use to pick a model for `--data`.
  *
  * @param inputShape `[h, w, c]`
- * @param options embedding size, normalisation, seed, and the ResNet's width and depth
+ * @param options embedding size, normalisation, seed, and the ResNet's width and depth;
+ *   `initializer` applies to the small CNN only (the ResNet starts with Keras' initialisers:
+ *   Glorot-uniform kernels, batch normalisation at scale 1 and offset 0)
  * @example
  * ```ts
  * import { encoderFor } from "./resnet.ts";
@@ -152,8 +154,8 @@ export function encoderFor(
 ): tf.LayersModel {
   const [h, w, c] = inputShape;
   if (c === 1 && Math.max(h, w) <= 32) {
-    const { embeddingDim, normalize, seed } = options;
-    return cnnEncoder({ inputShape: [h, w, c], embeddingDim, normalize, seed });
+    const { embeddingDim, normalize, seed, initializer } = options;
+    return cnnEncoder({ inputShape: [h, w, c], embeddingDim, normalize, seed, initializer });
   }
   return resnetEncoder({ ...options, inputShape });
 }

@@ -13,6 +13,7 @@ export * from "./format.ts";
 export * from "./curves.ts";
 export * from "./loss_figures.ts";
 export * from "./metric_figures.ts";
+export * from "./sphere.ts";
 export * from "./gallery.ts";
 export * from "./html.ts";
 export * from "./display.ts";
