@@ -22,7 +22,10 @@ import {
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss } from "../lib/losses/mod.ts";
 import type { Evaluation } from "../lib/eval/mod.ts";
-import { embeddingScatter, pca } from "../lib/viz/mod.ts";
+import { embeddingFigure } from "../lib/viz/mod.ts";
+
+/** Test images shown in the run report's scatter. */
+const REPORT_POINTS = 2000;
 
 function row(name: string, m: Evaluation): string {
   return `${name.padEnd(8)} ${m.mapAtR.toFixed(4).padStart(8)} ${
@@ -94,8 +97,7 @@ export const experiment = defineExperiment({
     const sampler = data.batches({ batchSize: options.batchSize, seed: options.seed });
     const result = await ctx.train("train", {
       model,
-      loss: (e, y) =>
-        contrastiveLoss(e, y, { posMargin: options.posMargin, negMargin: options.negMargin }),
+      loss: contrastiveLoss.with({ posMargin: options.posMargin, negMargin: options.negMargin }),
       sampler,
       steps: options.steps,
       optimizer: tf.train.adam(options.learningRate),
@@ -104,19 +106,28 @@ export const experiment = defineExperiment({
     ctx.log("evaluating the trained encoder on the test split");
     const after = await data.evaluate(model);
 
-    const embeddings = embed(model, data.test.x);
-    const projection = await pca(embeddings, 2);
+    // The run report: the test embeddings (with their images on hover for Fashion-MNIST, whose
+    // thumbnails are 28×28 grey; image data of any size would make the page tens of megabytes),
+    // beside what the runner knows.
+    const shown = Math.min(data.test.n, REPORT_POINTS);
+    const embeddings = tf.tidy(() => embed(model, data.test.x.slice(0, shown)));
+    const testImages = data.fashionMnist?.testSet.images;
+    const scatter = await embeddingFigure(embeddings, data.test.labels.subarray(0, shown), {
+      method: shown >= 10 ? "umap" : "pca",
+      seed: options.seed,
+      ...(testImages ? { images: testImages.subarray(0, shown * 784) } : {}),
+      classNames: data.classNames,
+      title: `Test embeddings after ${options.steps} steps (${
+        shown >= 10 ? "UMAP" : "PCA"
+      } of ${shown} test images)`,
+    });
     embeddings.dispose();
-    await ctx.writeFigure(
-      "embeddings.html",
-      embeddingScatter(
-        projection.points,
-        data.test.labels,
-        data.classNames,
-        `Test embeddings after ${options.steps} steps (PCA)`,
-      ),
-      "siamese: test embeddings",
-    );
+    await ctx.writeReport("embeddings.html", {
+      metrics: { before, after },
+      scatter,
+      reduction: "avgNonZero",
+      summary: `trained ${options.steps} steps (${result.imagesPerSecond.toFixed(0)} images/s)`,
+    });
     if (result.resumedFrom < options.steps) {
       ctx.log(
         `\ntrained ${options.steps - result.resumedFrom} steps in ${result.seconds.toFixed(1)} s ` +

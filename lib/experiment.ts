@@ -53,6 +53,7 @@ import { type FashionMnist, loadFashionMnist, toTensors } from "./data/fashion_m
 import { dataDifferences, type DataProvenance } from "./data/fingerprint.ts";
 import { train, type TrainOptions, type TrainResult } from "./train.ts";
 import { writeFigureHtml } from "./viz/html.ts";
+import { type RunReportInput, writeRunReport } from "./viz/report.ts";
 import {
   checkOptionValue,
   type OptionGroup,
@@ -225,6 +226,15 @@ export interface RunContext<O, D> {
     name: string,
     figure: Parameters<typeof writeFigureHtml>[1],
     title: string,
+  ): Promise<void>;
+  /**
+   * Writes the run's report page (`runReport`, self-contained) in the run directory: the run id,
+   * options, data provenance and the loss of every training so far come from the runner; the
+   * metrics (before/after), the embedding scatter and a summary line from the experiment.
+   */
+  writeReport(
+    name: string,
+    report: Pick<RunReportInput, "metrics" | "scatter" | "summary" | "reduction">,
   ): Promise<void>;
 }
 
@@ -754,6 +764,15 @@ async function execute(
       writeJson: (name, value) => writeJsonAtomic(`${dir}/${name}`, value),
       writeText: (name, text) => writeTextAtomic(`${dir}/${name}`, text),
       writeFigure: (name, figure, title) => writeFigureHtml(`${dir}/${name}`, figure, title),
+      writeReport: (name, report) =>
+        writeRunReport(`${dir}/${name}`, {
+          ...report,
+          experiment: spec.name,
+          runId: dir.split("/").at(-1)!,
+          config: options,
+          data: data.provenance,
+          history: Object.fromEntries(histories.map((h) => [h.unit, h.history])),
+        }),
       async train<B>(name: string, unitOptions: TrainUnitOptions<B>): Promise<TrainResult> {
         if (!UNIT_NAME.test(name)) {
           throw new Error(`ctx.train: unit name "${name}" must match ${UNIT_NAME}`);

@@ -26,4 +26,5 @@ export * from "./heads/mod.ts";
 export * from "./viz/mod.ts";
 export * from "./io/mod.ts";
 export * from "./train.ts";
+export * from "./train_recorder.ts";
 export * from "./experiment.ts";

@@ -7,6 +7,11 @@
  *   (`Deno.jupyter` present) a line every 30 s, so cell output never floods.
  * - **History**: the loss of every step, and the metrics of an `evaluate` callback every
  *   `evaluateEvery` steps and at the end; `onStep` / `onEvaluate` callbacks for live plots.
+ * - **Recorders** (`recorders`, see `train_recorder.ts`): per-step scalars of the batch's own
+ *   embeddings (kept in each step's `metrics`), and measurements of the model at the start, every
+ *   few steps and at the end (embedding spread, pair-distance snapshots): a run's bookkeeping
+ *   without code around the loop.
+ * - **Progress** shows the loss averaged over the last steps and names its reduction.
  * - **Checkpoints** (`checkpointDir`) every `checkpointEvery` steps and at the end: model
  *   (`tf.loadLayersModel` format), optimizer state, sampler position (with its RNG state), step
  *   and history, plus the caller's `extraState` (JSON) and `extraVariables`; see
@@ -28,6 +33,8 @@ import type { AsyncSampler, Batch, Sampler } from "./data/batches.ts";
 import { createProgress, type Progress, type ProgressOptions } from "./io/progress.ts";
 import { restoreCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
 import { checkOptionKeys } from "./validate.ts";
+import { isLoss } from "./losses/_template.ts";
+import type { TrainRecorder } from "./train_recorder.ts";
 import { applyGradients } from "./kernels/adam.ts";
 
 /**
@@ -102,6 +109,8 @@ export interface StepRecord {
   loss: number;
   /** Seconds since training started (in this process). */
   seconds: number;
+  /** The recorders' per-step scalars of this batch (`TrainRecorder.batchMetrics`), if any. */
+  metrics?: Record<string, number>;
 }
 
 /**
@@ -202,6 +211,17 @@ export interface TrainOptions<B = Batch> {
   extraVariables?: Record<string, tf.Variable>;
   /** Progress display; `false` for none. */
   progress?: false | ProgressOptions;
+  /**
+   * Recorders of the run (`train_recorder.ts`): per-step batch scalars and periodic measurements
+   * of the model. Batch scalars need `loss` (they see its embeddings).
+   */
+  recorders?: readonly TrainRecorder[];
+  /**
+   * How the progress display names the loss, e.g. `"contrastive, avgNonZero"`; default the
+   * reduction of `loss` when it is a library loss (`contrastiveLoss.with({...})`), else
+   * `"batch loss"`.
+   */
+  lossLabel?: string;
 }
 
 /**
@@ -264,6 +284,20 @@ function examplesIn(batch: unknown): number {
   }
   return 0;
 }
+
+/** How the progress display names the loss: its reduction when the loss says. */
+function lossLabelOf(options: { loss?: unknown; lossLabel?: string }): string {
+  if (options.lossLabel) return options.lossLabel;
+  if (isLoss(options.loss)) {
+    const reduction = options.loss.boundOptions.reduction ?? options.loss.definition.reduction ??
+      "mean";
+    return `reduction ${typeof reduction === "string" ? reduction : reduction.name}`;
+  }
+  return "batch loss";
+}
+
+/** Steps over which the progress display averages the loss. */
+const SMOOTHING = 20;
 
 /** The trainable variables of `model`, in the model's (deterministic) order. */
 function trainableVariables(model: tf.LayersModel): tf.Variable[] {
@@ -464,6 +498,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     "extraState",
     "extraVariables",
     "progress",
+    "recorders",
+    "lossLabel",
   ]);
   const { model, sampler, steps, signal } = options;
   if (!Number.isInteger(steps) || steps < 0) {
@@ -489,6 +525,12 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
   if (options.lossOptimizer !== undefined && options.lossLearningRateMultiplier !== undefined) {
     throw new Error("train: give lossOptimizer or lossLearningRateMultiplier, not both");
   }
+  const recorders = options.recorders ?? [];
+  const measured = recorders.filter((r) => r.batchMetrics);
+  if (measured.length && !options.loss) {
+    throw new Error("train: recorders with batchMetrics need `loss` (they read its embeddings)");
+  }
+  let batchScalars: Record<string, tf.Scalar> | undefined;
   let objective: Objective<B>;
   let parts: LossParts | undefined;
   if (options.objective) {
@@ -501,7 +543,9 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       if (!(x instanceof tf.Tensor) || !(y instanceof tf.Tensor)) {
         throw new Error("train: `loss` needs batches { x, y }; give `objective` for other batches");
       }
-      return loss(model.apply(x, { training: true }) as tf.Tensor2D, y);
+      const embeddings = model.apply(x, { training: true }) as tf.Tensor2D;
+      if (measured.length) batchScalars = keepBatchMetrics(measured, embeddings, y);
+      return loss(embeddings, y);
     };
   } else {
     throw new Error("train: give either `loss` (for { x, y } batches) or `objective`");
@@ -599,7 +643,21 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     return s > 0 ? images / s : 0;
   };
   let stopped: TrainResult["stopped"] = "completed";
+  const label = lossLabelOf(options);
+  const smoothed = () => {
+    const last = history.slice(-SMOOTHING);
+    const mean = last.reduce((a, r) => a + r.loss, 0) / Math.max(1, last.length);
+    return `${mean.toPrecision(3)} (${label}, mean of last ${last.length})`;
+  };
+  const record = async (at: number, force: boolean) => {
+    for (const r of recorders) {
+      if (r.record && (force || (r.every && at % r.every === 0))) {
+        await r.record({ step: at, model });
+      }
+    }
+  };
   try {
+    await record(step, true);
     while (step < steps) {
       const current = step + 1;
       const batch = await sampler.next();
@@ -612,6 +670,8 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       }
       const value = (await computed.value.data())[0];
       computed.value.dispose();
+      const metrics = batchScalars ? await readScalars(batchScalars) : undefined;
+      batchScalars = undefined;
       if (!Number.isFinite(value)) {
         tf.dispose(computed.grads);
         throw new Error(
@@ -629,10 +689,16 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       applyGradients(optimizer, computed.grads);
       tf.dispose(computed.grads);
       step = current;
-      const record: StepRecord = { step, loss: value, seconds: (performance.now() - began) / 1000 };
-      history.push(record);
-      options.onStep?.(record);
-      progress?.update({ done: step - start, fields: { loss: value, "img/s": rate() } });
+      const stepRecord: StepRecord = {
+        step,
+        loss: value,
+        seconds: (performance.now() - began) / 1000,
+        ...(metrics ? { metrics } : {}),
+      };
+      history.push(stepRecord);
+      options.onStep?.(stepRecord);
+      progress?.update({ done: step - start, fields: { loss: smoothed(), "img/s": rate() } });
+      await record(step, step === steps);
       if (
         options.evaluate && ((evaluateEvery > 0 && step % evaluateEvery === 0) || step === steps)
       ) {
@@ -654,9 +720,10 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
       }
     }
   } finally {
+    if (batchScalars) tf.dispose(Object.values(batchScalars));
     progress?.finish({
       done: step - start,
-      fields: { loss: history.at(-1)?.loss ?? NaN, "img/s": rate() },
+      fields: { loss: history.length ? smoothed() : "—", "img/s": rate() },
     });
     if (!options.optimizer) mainOptimizer.dispose();
     if (lossOptimizer && !options.lossOptimizer) lossOptimizer.dispose();
@@ -672,4 +739,34 @@ export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainR
     resumedFrom: start,
     checkpoint,
   };
+}
+
+/** The recorders' batch scalars, kept beyond the gradient computation's scope. */
+function keepBatchMetrics(
+  recorders: readonly TrainRecorder[],
+  embeddings: tf.Tensor2D,
+  labels: tf.Tensor1D,
+): Record<string, tf.Scalar> {
+  const out: Record<string, tf.Scalar> = {};
+  for (const r of recorders) {
+    for (const [k, v] of Object.entries(r.batchMetrics!(embeddings, labels))) {
+      if (k in out) {
+        tf.dispose([...Object.values(out), v]);
+        throw new Error(`train: two recorders report the batch metric "${k}"`);
+      }
+      out[k] = tf.keep(v);
+    }
+  }
+  return out;
+}
+
+/** Reads and disposes kept scalars. */
+async function readScalars(scalars: Record<string, tf.Scalar>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  try {
+    for (const [k, v] of Object.entries(scalars)) out[k] = (await v.data())[0];
+  } finally {
+    tf.dispose(Object.values(scalars));
+  }
+  return out;
 }

@@ -111,6 +111,15 @@ Deno.test({
       const metrics = JSON.parse(await Deno.readTextFile(`${dir}/metrics.json`));
       assert.equal(metrics.data.dataset, "folder");
       assert.ok(metrics.after.mapAtR > 0 && metrics.after.mapAtR <= 1);
+      // The run report: the folder's parts, the folder's class names in the scatter, no hover
+      // images (thumbnails are 28×28 grey, for Fashion-MNIST).
+      const report = await Deno.readTextFile(`${dir}/embeddings.html`);
+      assert.match(report, /<th>folder train<\/th><td>12 examples<\/td><td>--data \(/);
+      assert.match(report, /<th>folder test<\/th><td>12 examples<\/td>/);
+      assert.match(report, /"name":"03-blue-cross"/);
+      assert.equal(report.match(/Plotly\.newPlot/g)?.length, 2, "scatter and loss curve");
+      assert.ok(!report.includes(`"customdata":["data:image`), "no hover images for image folders");
+      assert.match(report, /Hover a point to see its class/);
 
       const history = await Deno.readTextFile(`${dir}/history.jsonl`);
 

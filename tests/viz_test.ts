@@ -4,6 +4,7 @@ import {
   barFigure,
   chromiumDumpDom,
   CLASS_COLORS,
+  COLORS,
   crc32,
   distanceConcentration,
   embeddingFigure,
@@ -13,6 +14,7 @@ import {
   figureHtmlPage,
   findChromium,
   heatmapFigure,
+  houseStyle,
   imageDataUri,
   imageDataUris,
   imageStripFigure,
@@ -192,20 +194,29 @@ Deno.test("curves: moving average, training curves, threshold sweep, ROC, precis
   assert.equal(sim.auc, 1);
   const roc = rocFigure({ m: c });
   assert.equal(roc.data.length, 2);
-  assert.match(roc.data[0].name as string, /AUC 0\.750/);
+  assert.match(roc.data[0].name as string, /AUC 0\.75\)/);
   const pr = precisionThresholdFigure({ m: c });
   assert.deepEqual(pr.data[0].x, [0.1, 0.4, 0.5, 0.9]);
   const line = lineFigure([{ name: "a", x: [1], y: [NaN] }], { logX: true });
   assert.deepEqual(line.data[0].y, [null]);
   assert.equal((line.layout.xaxis as { type: string }).type, "log");
   const table = tableFigure(["a", "b"], [["x", 1], ["y", 2]]);
-  assert.deepEqual((table.data[0].cells as { values: unknown[] }).values, [["x", "y"], [1, 2]]);
+  assert.deepEqual((table.data[0].cells as { values: unknown[] }).values, [["x", "y"], [
+    "1",
+    "2",
+  ]]);
 });
 
 Deno.test("heatmap and distance concentration (contrast falls with the dimension)", async () => {
   const fig = heatmapFigure([0, 1, 2, 3, 4, 5], 2, 3, { colLabels: ["a", "b", "c"] });
   assert.deepEqual(fig.data[0].z, [[0, 1, 2], [3, 4, 5]]);
-  assert.deepEqual(fig.data[0].x, ["0:a", "1:b", "2:c"]);
+  assert.deepEqual(fig.data[0].x, [0, 1, 2]);
+  assert.deepEqual((fig.layout.xaxis as { ticktext: string[] }).ticktext, ["a", "b", "c"]);
+  assert.deepEqual((fig.layout.yaxis as { ticktext: string[] }).ticktext, ["0", "1"]);
+  // Repeated labels (two images of a class) keep their own rows.
+  const twice = heatmapFigure([0, 1, 1, 0], 2, 2, { labels: ["a", "a"] });
+  assert.deepEqual(twice.data[0].y, [0, 1]);
+  assert.throws(() => heatmapFigure([0, 1, 1, 0], 2, 2, { labels: ["a"] }), /1 row and 1 column/);
   assert.throws(() => heatmapFigure([1], 2, 2), /1 values/);
   const pts = await distanceConcentration([2, 20, 500], { n: 60, seed: 1 });
   assert.deepEqual(pts.map((p) => p.dimension), [2, 20, 500]);
@@ -232,7 +243,8 @@ Deno.test("retrievalGallery: images for each query row, green/red frames by clas
   assert.equal(imgs.length, 6);
   assert.ok(imgs.every((i) => i.source.startsWith("data:image/png;base64,")));
   const colours = (fig.layout.shapes as { line: { color: string } }[]).map((s) => s.line.color);
-  assert.deepEqual(colours, ["#333333", "#2ca02c", "#d62728", "#333333", "#2ca02c", "#d62728"]);
+  const [ok, bad] = [COLORS.correct, COLORS.wrong];
+  assert.deepEqual(colours, ["#333333", ok, bad, "#333333", ok, bad]);
   assert.match((fig.layout.title as { text: string }).text, /2 of 4 wrong/);
   const strip = await imageStripFigure([images.subarray(0, 784), images.subarray(784, 1568)], [
     "a",
@@ -245,7 +257,11 @@ Deno.test("retrievalGallery: images for each query row, green/red frames by clas
 Deno.test("mimeBundle: Plotly JSON, HTML fallback with plotly.js only when asked, plain text", async () => {
   const fig = { data: [{ type: "scatter", x: [1], y: [2] }], layout: { title: { text: "t" } } };
   const first = await mimeBundle(fig, { includePlotly: true });
-  assert.deepEqual(first[PLOTLY_MIME], fig);
+  assert.deepEqual(first[PLOTLY_MIME], houseStyle(fig));
+  assert.equal(
+    (first[PLOTLY_MIME] as unknown as { config: { displaylogo: boolean } }).config.displaylogo,
+    false,
+  );
   const html = first["text/html"] as string;
   assert.ok(html.length > 1_000_000, "plotly.js inlined");
   assert.match(html, /var define=undefined/);

@@ -32,20 +32,22 @@ import { shuffledBatches } from "../lib/data/batches.ts";
 import { embed, referenceCnn } from "../lib/models/mod.ts";
 import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
 import { retrievalMetrics } from "../lib/eval/retrieval.ts";
-import { knn } from "../lib/eval/knn.ts";
 import { train } from "../lib/train.ts";
+import { historySummary, pairStepMetrics, probeRecorder } from "../lib/train_recorder.ts";
 import { type GitState, gitState } from "../lib/io/run_dir.ts";
 import { writeFileAtomic, writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { metricNames, resolveMetric } from "../lib/distances.ts";
 import { checkMetricAxioms } from "../lib/axioms.ts";
 import {
+  classRepresentative,
   distanceConcentration,
-  embeddingSpread,
   exportFigures,
   figureHtmlPage,
   findChromium,
   imageDataUris,
-  imageStripFigure,
+  latentWalk,
+  lossDiagnosticsFigure,
+  neighbourGallery,
   pairDistanceHistogramFigure,
   pairDistanceSamples,
   paperStyle,
@@ -55,17 +57,22 @@ import {
   project,
   projectionScatter,
   relativeContrastFigure,
-  retrievalGallery,
   rocFigure,
   spreadOverTrainingFigure,
   tableFigure,
   thresholdSweep,
-  trainingCurves,
+  walkFigure,
 } from "../lib/viz/mod.ts";
+import { experiment as siamese } from "../experiments/siamese.ts";
+
+/** The default experiment's option values (its declared defaults). */
+const siameseDefaults = Object.fromEntries(
+  Object.entries(siamese.options).map(([k, spec]) => [k, spec.default]),
+) as { [K in keyof typeof siamese.options]: (typeof siamese.options)[K]["default"] };
 import { benchmarkFigure, type BenchmarkTable } from "../lib/benchmark/mod.ts";
 
 /** One write-up figure and its provenance. */
-interface FigureEntry {
+export interface FigureEntry {
   name: string;
   /** What it shows, one sentence. */
   caption: string;
@@ -188,24 +195,38 @@ async function metricFigures(fast: boolean): Promise<FigureEntry[]> {
   return out;
 }
 
-/** Siamese network + contrastive loss, and the collapse runs. */
+/**
+ * The Siamese network + contrastive loss under the default experiment's settings (the declared
+ * defaults of `experiments/siamese.ts`: steps, batch size, learning rate, embedding size, margins,
+ * seed) on
+ * the embedded subset (all of its 10,000 train and 2,000 test images), and the collapse run (the
+ * positive term alone, same settings).
+ */
 async function trainedFigures(fast: boolean, backend: string): Promise<FigureEntry[]> {
   const out: FigureEntry[] = [];
-  const seed = 0;
+  const d = siameseDefaults;
+  const seed = d.seed;
+  const steps = fast ? 6 : d.steps;
   const config = {
+    experiment: "siamese (default settings)",
     encoder: "referenceCnn",
-    embeddingDim: 64,
-    loss: "contrastiveLoss { posMargin: 0, negMargin: 1 }",
-    optimizer: "adam 1e-3",
-    batchSize: 64,
-    steps: fast ? 6 : 150,
-    trainImages: fast ? 1000 : 10000,
-    testImages: fast ? 200 : 1000,
+    embeddingDim: d.embeddingDim,
+    loss: `contrastiveLoss { posMargin: ${d.posMargin}, negMargin: ${d.negMargin} } (avgNonZero)`,
+    optimizer: `adam ${d.learningRate}`,
+    batchSize: d.batchSize,
+    steps,
+    trainImages: fast ? 1000 : "all (10,000)",
+    testImages: fast ? 200 : "all (2,000)",
+    probeImages: fast ? 200 : 1000,
   };
   // The embedded subset, whatever else is installed: the same figures on every machine.
   const source = EMBEDDED_FASHION_MNIST_DIR;
-  const trainSet = await loadFashionMnist({ split: "train", limit: config.trainImages, source });
-  const testSet = await loadFashionMnist({ split: "test", limit: config.testImages, source });
+  const trainSet = await loadFashionMnist({
+    split: "train",
+    source,
+    limit: fast ? 1000 : undefined,
+  });
+  const testSet = await loadFashionMnist({ split: "test", source, limit: fast ? 200 : undefined });
   const dataInfo = {
     source: "embedded subset (data/fashion-mnist-subset)",
     train: trainSet.n,
@@ -214,32 +235,35 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
   const trainT = toTensors(trainSet);
   const testT = toTensors(testSet);
   const pixels = tf.reshape(testT.x, [testSet.n, 784]) as tf.Tensor2D;
+  const probeN = Math.min(testSet.n, config.probeImages);
+  const probeX = tf.slice(testT.x, [0, 0, 0, 0], [probeN, -1, -1, -1]);
+  const probeLabels = testSet.labels.subarray(0, probeN);
 
-  // --- Siamese + contrastive, with pair-distance snapshots.
-  const model = referenceCnn({ embeddingDim: config.embeddingDim, seed });
-  const snapshotSteps = [0, Math.round(config.steps / 5), config.steps];
-  const panels: Parameters<typeof pairDistanceHistogramFigure>[0][number][] = [];
-  const snapshot = async (step: number) => {
-    const e = embed(model, testT.x);
-    const s = await pairDistanceSamples(e, testSet.labels);
-    e.dispose();
-    panels.push({ name: `step ${step}`, ...s, markers: [{ x: 1, label: "m−" }] });
+  // --- Siamese + contrastive, with the recorders: pair-distance snapshots and spread of the probe
+  // images, and the per-step pair metrics that explain the loss curve.
+  const loss = contrastiveLoss.with({ posMargin: d.posMargin, negMargin: d.negMargin });
+  const snapshotSteps = [0, Math.round(steps / 5), steps];
+  const every = fast ? 2 : 20;
+  const runSiamese = async (lossFn: typeof loss | typeof positivePairLoss) => {
+    const model = referenceCnn({ embeddingDim: d.embeddingDim, seed });
+    const probe = probeRecorder(probeX, probeLabels, { every, snapshotSteps });
+    const optimizer = tf.train.adam(d.learningRate);
+    const result = await train({
+      model,
+      loss: lossFn,
+      sampler: shuffledBatches(trainT.x, trainSet.labels, { batchSize: d.batchSize, seed }),
+      steps,
+      optimizer,
+      recorders: [probe, pairStepMetrics({ posMargin: d.posMargin, negMargin: d.negMargin })],
+      progress: false,
+    });
+    optimizer.dispose();
+    return { model, probe, result };
   };
-  await snapshot(0);
-  const before = await retrievalMetrics(embed(model, testT.x), testSet.labels);
-  const result = await train({
-    model,
-    loss: (e, y) => contrastiveLoss(e, y, { posMargin: 0, negMargin: 1 }),
-    sampler: shuffledBatches(trainT.x, trainSet.labels, { batchSize: config.batchSize, seed }),
-    steps: config.steps,
-    optimizer: tf.train.adam(1e-3),
-    evaluate: async ({ step }) => {
-      if (snapshotSteps.includes(step) && step > 0) await snapshot(step);
-      return {};
-    },
-    evaluateEvery: snapshotSteps[1],
-    progress: false,
-  });
+  const untrained = referenceCnn({ embeddingDim: d.embeddingDim, seed });
+  const before = await retrievalMetrics(embed(untrained, testT.x), testSet.labels);
+  untrained.dispose();
+  const { model, probe, result } = await runSiamese(loss);
   const emb = embed(model, testT.x);
   const after = await retrievalMetrics(emb, testSet.labels);
   const pixelMetrics = await retrievalMetrics(pixels, testSet.labels);
@@ -254,25 +278,44 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
     before: retrieval(before),
     after: retrieval(after),
   };
+  const window = fast ? 2 : 20;
+  const summary = Object.fromEntries(
+    historySummary(result.history, window).map((r) => [r.quantity, {
+      firstSteps: r4(r.first),
+      lastSteps: r4(r.last),
+    }]),
+  );
 
   out.push({
     name: "siamese_training_loss",
-    caption: "Contrastive loss of the Siamese reference CNN per batch, and its moving average.",
+    caption:
+      "Contrastive loss as trained (avgNonZero) with its two terms, the loss over all pairs, the " +
+      "fraction of active pairs and the mean pair distances, per step (moving averages): the " +
+      "avgNonZero loss stays level while the active negatives fall.",
     ...common,
-    metrics: {
-      firstLoss: r4(result.history[0].loss),
-      lastLoss: r4(result.history.at(-1)!.loss),
-    },
-    figure: trainingCurves({ contrastive: result.history }, { title: "Training loss" }),
-    widthIn: 3.5,
-    heightIn: 2.4,
+    metrics: { window, ...summary },
+    figure: lossDiagnosticsFigure(result.history, {
+      reduction: "avgNonZero",
+      posMargin: d.posMargin,
+      negMargin: d.negMargin,
+      title: "Contrastive loss during training, and what it averages",
+    }),
+    widthIn: 7,
+    heightIn: 3.4,
     static: true,
   });
 
+  const panels = probe.snapshots.map((s) => ({
+    name: `step ${s.step}`,
+    positive: s.positive,
+    negative: s.negative,
+    markers: [{ x: d.negMargin, label: "m−" }],
+  }));
   out.push({
     name: "siamese_pair_distances",
     caption:
-      "Positive and negative pair distances of test images during training: the margin opens up.",
+      "Positive and negative pair distances of test images during training: the negatives move " +
+      "past the margin and settle near √2, the distance of orthogonal unit vectors.",
     ...common,
     metrics: Object.fromEntries(panels.map((p) => [p.name, {
       meanPositive: r4(mean(p.positive)),
@@ -285,31 +328,29 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
   });
 
   const nShow = Math.min(testSet.n, fast ? 200 : 1000);
-  const points = await project(tf.slice(emb, [0, 0], [nShow, -1]) as tf.Tensor2D, "umap", 2, {
-    seed,
-  });
+  const shown = tf.slice(emb, [0, 0], [nShow, -1]) as tf.Tensor2D;
+  const points = await project(shown, "umap", 2, { seed });
   const thumbs = await imageDataUris(testSet.images, Array.from({ length: nShow }, (_, i) => i));
   const labels = testSet.labels.subarray(0, nShow);
-  const scatter = (withThumbs: boolean) =>
-    projectionScatter(points, 2, labels, {
-      classNames: testSet.classNames,
-      thumbnails: withThumbs ? thumbs : undefined,
-      title: "Test embeddings after training (UMAP)",
-      axisTitles: ["UMAP 1", "UMAP 2"],
-      markerSize: 3,
-    });
   out.push({
     name: "siamese_embeddings_umap",
     caption: "Test embeddings of the trained Siamese CNN, UMAP to 2-D, coloured by class.",
     ...common,
     metrics: { ...retrievalSummary, projected: nShow },
-    figure: scatter(true),
+    figure: projectionScatter(points, 2, labels, {
+      classNames: testSet.classNames,
+      thumbnails: thumbs,
+      title: "Test embeddings after training (UMAP)",
+      axisTitles: ["UMAP 1", "UMAP 2"],
+      markerSize: 3,
+    }),
     widthIn: 7,
     heightIn: 4.2,
     static: true,
   });
 
-  const pca3 = await project(tf.slice(emb, [0, 0], [nShow, -1]) as tf.Tensor2D, "pca", 3);
+  const pca3 = await project(shown, "pca", 3);
+  shown.dispose();
   out.push({
     name: "siamese_embeddings_3d",
     caption: "Test embeddings, PCA to 3-D (interactive HTML only).",
@@ -328,24 +369,13 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
 
   const queries = [0, 1, 2, 3, 4, 5];
   const k = 5;
-  const nn = await knn(tf.gather(emb, queries) as tf.Tensor2D, emb, k + 1);
-  const neighbours = queries.flatMap((q, i) =>
-    Array.from(nn.indices.subarray(i * (k + 1), (i + 1) * (k + 1))).filter((j) => j !== q).slice(
-      0,
-      k,
-    )
-  );
-  const gallery = await retrievalGallery({
-    images: testSet.images,
-    labels: testSet.labels,
-    queries,
-    neighbours,
+  const gallery = await neighbourGallery(emb, testSet.images, testSet.labels, queries, {
     k,
     classNames: testSet.classNames,
   });
-  const wrong =
-    neighbours.filter((j, i) => testSet.labels[j] !== testSet.labels[queries[Math.floor(i / k)]])
-      .length;
+  const wrong = Number(
+    ((gallery.layout.title as { text: string }).text.match(/: (\d+) of/) ?? [])[1] ?? NaN,
+  );
   out.push({
     name: "siamese_retrieval_gallery",
     caption:
@@ -388,99 +418,73 @@ async function trainedFigures(fast: boolean, backend: string): Promise<FigureEnt
     static: true,
   });
 
-  // Midpoints: pixel average against the image nearest to the embedding midpoint.
-  const firstOf = (c: number) => testSet.labels.findIndex((l) => l === c);
-  const [a, b] = [firstOf(7), firstOf(9)];
-  const img = (i: number) => testSet.images.subarray(i * 784, (i + 1) * 784);
-  const name = (i: number) => testSet.classNames[testSet.labels[i]];
-  const pixelMid = tf.tidy(() =>
-    tf.div(tf.add(tf.gather(pixels, [a]), tf.gather(pixels, [b])), 2)
-  ) as tf.Tensor2D;
-  const embMid = tf.tidy(() =>
-    tf.div(tf.add(tf.gather(emb, [a]), tf.gather(emb, [b])), 2)
-  ) as tf.Tensor2D;
-  const nearest = async (q: tf.Tensor2D, ref: tf.Tensor2D) =>
-    Array.from((await knn(q, ref, 3)).indices).find((j) => j !== a && j !== b)!;
-  const np = await nearest(pixelMid, pixels);
-  const ne = await nearest(embMid, emb);
+  // Walking from a typical sneaker to a typical ankle boot, in pixel space and in the learned one.
+  const [a, b] = [
+    await classRepresentative(emb, testSet.labels, 7),
+    await classRepresentative(emb, testSet.labels, 9),
+  ];
+  const walk = await latentWalk({ pixels, embeddings: emb, a, b, steps: 7 });
+  const className = (i: number) => testSet.classNames[testSet.labels[i]];
   out.push({
     name: "midpoint_pixels_vs_learned",
     caption:
-      "Two images, their pixel average, and the real images nearest to the midpoint in pixel and learned space.",
+      "A walk from a sneaker to an ankle boot: the pixel-space path (ghostly superpositions), the " +
+      "real image nearest to each of its points, and the real image nearest to each point of the " +
+      "learned path; distances as multiples of the typical nearest-neighbour distance of each space.",
     ...common,
-    metrics: { a, b, nearestToPixelMidpoint: np, nearestToEmbeddingMidpoint: ne },
-    figure: await imageStripFigure(
-      [img(a), img(b), await pixelMid.data(), img(np), img(ne)],
-      [name(a), name(b), "pixel average", `≈ pixels: ${name(np)}`, `≈ learned: ${name(ne)}`],
-    ),
+    metrics: {
+      a,
+      b,
+      pixelRatio: r4(walk.pixelRatio),
+      learnedRatio: r4(walk.learnedRatio),
+      pixelScale: r4(walk.pixelScale),
+      learnedScale: r4(walk.learnedScale),
+      learnedPath: walk.points.map((p) => className(p.learnedNearest)),
+      pixelPath: walk.points.map((p) => className(p.pixelNearest)),
+    },
+    figure: await walkFigure(walk, testSet.images, testSet.labels, testSet.classNames),
     widthIn: 7,
-    heightIn: 1.9,
+    heightIn: 3.6,
     static: true,
   });
-  tf.dispose([pixelMid, embMid, emb]);
+  emb.dispose();
   model.dispose();
 
-  // --- Collapse: positive term only against the contrastive loss.
-  const collapseSteps = fast ? 4 : 60;
-  const every = fast ? 2 : 10;
-  const series: { name: string; steps: number[]; values: number[] }[] = [];
-  for (
-    const [runName, loss] of [
-      ["positive term only", (e: tf.Tensor2D, y: tf.Tensor1D) => positivePairLoss(e, y)],
-      ["contrastive", (e: tf.Tensor2D, y: tf.Tensor1D) => contrastiveLoss(e, y)],
-    ] as const
-  ) {
-    const m = referenceCnn({ embeddingDim: 64, seed });
-    const s = { name: runName, steps: [] as number[], values: [] as number[] };
-    const record = (step: number) => {
-      const e = embed(m, testT.x);
-      s.steps.push(step);
-      s.values.push(r4(embeddingSpread(e).meanDistanceToCentroid));
-      e.dispose();
-    };
-    record(0);
-    await train({
-      model: m,
-      loss,
-      sampler: shuffledBatches(trainT.x, trainSet.labels, { batchSize: 64, seed }),
-      steps: collapseSteps,
-      optimizer: tf.train.adam(1e-3),
-      evaluate: ({ step }) => (record(step), {}),
-      evaluateEvery: every,
-      progress: false,
-    });
-    series.push(s);
-    m.dispose();
-  }
+  // --- Collapse: the positive term alone, same settings, against the contrastive run above.
+  const collapsed = await runSiamese(positivePairLoss);
+  collapsed.model.dispose();
+  const series = [
+    { name: "positive term only", ...collapsed.probe.spread },
+    { name: "contrastive", ...probe.spread },
+  ];
   out.push({
     name: "collapse_spread",
     caption:
       "Spread of test embeddings during training: pulling positives only collapses the embedding.",
     experiment: "collapse",
     config: {
-      encoder: "referenceCnn",
-      embeddingDim: 64,
-      steps: collapseSteps,
+      ...config,
+      losses: ["positivePairLoss", config.loss],
       every,
-      batchSize: 64,
-      losses: ["positivePairLoss", "contrastiveLoss { posMargin: 0, negMargin: 1 }"],
       data: dataInfo,
     },
     seed,
-    metrics: Object.fromEntries(series.map((s) => [s.name, { finalSpread: s.values.at(-1) }])),
+    metrics: Object.fromEntries(
+      series.map((s) => [s.name, { finalSpread: r4(s.values.at(-1)!) }]),
+    ),
     figure: spreadOverTrainingFigure(series, "Embedding spread over training"),
     widthIn: 3.5,
     heightIn: 2.6,
     static: true,
   });
 
-  tf.dispose([trainT.x, trainT.y, testT.x, testT.y, pixels]);
+  tf.dispose([trainT.x, trainT.y, testT.x, testT.y, pixels, probeX]);
   for (const f of out) (f.config as Record<string, unknown>).backend = backend;
   return out;
 }
 
 /** Layout tweaks for print: compact legends. */
-function forPrint(entry: FigureEntry): PlotlyFigure {
+export function forPrint(entry: FigureEntry): PlotlyFigure {
   const fig = paperStyle(entry.figure, {
     widthIn: entry.widthIn,
     heightIn: entry.heightIn,
@@ -503,7 +507,22 @@ function forPrint(entry: FigureEntry): PlotlyFigure {
   if (entry.name === "collapse_spread") {
     layout.legend = { x: 0.98, xanchor: "right", y: 0.55, yanchor: "middle", font: { size: 11 } };
   }
-  if (entry.name === "siamese_training_loss") layout.showlegend = false;
+  if (entry.name === "siamese_training_loss") {
+    // Three panels in one column width of print: room for each y title, short titles, the
+    // legend in three columns below the panels.
+    const axis = (key: string, domain: [number, number], title?: string) => {
+      const a = { ...(layout[key] as Record<string, unknown>), domain };
+      layout[key] = title === undefined ? a : { ...a, title: { text: title, standoff: 2 } };
+    };
+    axis("xaxis", [0.07, 0.29]);
+    axis("xaxis2", [0.43, 0.65]);
+    axis("xaxis3", [0.78, 1]);
+    axis("yaxis", [0, 1], "loss");
+    axis("yaxis2", [0, 1], "fraction of pairs");
+    axis("yaxis3", [0, 1], "distance");
+    layout.legend = { orientation: "h", x: 0, y: -0.36, yanchor: "top", font: { size: 10 } };
+    layout.margin = { l: 36, r: 10, t: 30, b: 118 };
+  }
   if (entry.name === "siamese_pair_distances") {
     layout.title = { text: "" };
     layout.legend = { x: 0.13, xanchor: "left", y: 0.8, yanchor: "top", font: { size: 11 } };
@@ -544,6 +563,21 @@ async function benchmarkFigures(out: string): Promise<FigureEntry[]> {
     heightIn: 3,
     static: true,
   }];
+}
+
+/**
+ * Every write-up figure with its provenance, computed (not written): the metric figures, the
+ * Siamese figures (default experiment settings; tiny budgets with `fast`) and the benchmark chart
+ * from `<out>/benchmark.json`. The figure test renders them all in Chromium.
+ */
+export async function computeFigures(
+  options: { fast: boolean; backend: string; out: string },
+): Promise<FigureEntry[]> {
+  return [
+    ...await metricFigures(options.fast),
+    ...await trainedFigures(options.fast, options.backend),
+    ...await benchmarkFigures(options.out),
+  ];
 }
 
 /**
@@ -596,11 +630,8 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const t0 = performance.now();
-  const entries = [
-    ...await metricFigures(opts.fast),
-    ...await trainedFigures(opts.fast, info.backend),
-    ...await benchmarkFigures(opts.out),
-  ].filter((e) => opts.only.length === 0 || opts.only.includes(e.name));
+  const entries = (await computeFigures({ fast: opts.fast, backend: info.backend, out: opts.out }))
+    .filter((e) => opts.only.length === 0 || opts.only.includes(e.name));
   console.log(
     `computed ${entries.length} figures in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );

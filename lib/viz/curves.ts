@@ -12,6 +12,8 @@ import * as tf from "@tensorflow/tfjs";
 import { type MetricSpec, pairwiseDistances, resolveMetric } from "../distances.ts";
 import { createRng } from "../data/random.ts";
 import { CLASS_COLORS, type PlotlyFigure } from "./figures.ts";
+import { formatNumber } from "./format.ts";
+import { COLORS } from "./style.ts";
 
 /**
  * One line of a {@linkcode lineFigure}.
@@ -77,11 +79,21 @@ function thinned(n: number, max = 400): number[] {
 }
 const pick = (a: ArrayLike<number>, idx: number[]) => idx.map((i) => round(a[i]));
 
-function axesLayout(o: AxesOptions): Record<string, unknown> {
+/**
+ * The axes of a builder. An axis holding category labels (bar groups) is a `category` axis; the
+ * others are `log` or `linear` as asked. (A numeric axis given labels draws nothing: Plotly cannot
+ * place them.)
+ */
+function axesLayout(
+  o: AxesOptions,
+  kinds: { x?: "category"; y?: "category" } = {},
+): Record<string, unknown> {
+  const type = (kind: "category" | undefined, log: boolean | undefined) =>
+    kind ?? (log ? "log" : "linear");
   return {
     title: { text: o.title ?? "" },
-    xaxis: { title: { text: o.xTitle ?? "" }, type: o.logX ? "log" : "linear", zeroline: false },
-    yaxis: { title: { text: o.yTitle ?? "" }, type: o.logY ? "log" : "linear", zeroline: false },
+    xaxis: { title: { text: o.xTitle ?? "" }, type: type(kinds.x, o.logX), zeroline: false },
+    yaxis: { title: { text: o.yTitle ?? "" }, type: type(kinds.y, o.logY), zeroline: false },
     width: o.width ?? 640,
     height: o.height ?? 420,
     legend: { itemsizing: "constant" },
@@ -336,7 +348,7 @@ export function rocFigure(
   const data: Record<string, unknown>[] = Object.entries(curves).map(([name, c], i) => ({
     type: "scatter",
     mode: "lines",
-    name: c.auc === undefined ? name : `${name} (AUC ${c.auc.toFixed(3)})`,
+    name: c.auc === undefined ? name : `${name} (AUC ${formatNumber(c.auc)})`,
     x: pick(c.fpr, thinned(c.fpr.length)),
     y: pick(c.tpr, thinned(c.fpr.length)),
     line: { color: CLASS_COLORS[i % CLASS_COLORS.length], width: 2 },
@@ -347,7 +359,7 @@ export function rocFigure(
     name: "chance",
     x: [0, 1],
     y: [0, 1],
-    line: { color: "#999999", dash: "dot", width: 1 },
+    line: { color: COLORS.neutral, dash: "dot", width: 1 },
     showlegend: false,
   });
   const layout = axesLayout({
@@ -411,7 +423,8 @@ export function precisionThresholdFigure(
 }
 
 /**
- * A table figure (Plotly `table` trace): a header row and body rows of text or numbers.
+ * A table figure (Plotly `table` trace): a header row and body rows of text or numbers (numbers
+ * shown with `formatNumber`: 3 significant digits).
  *
  * @example
  * ```ts
@@ -432,7 +445,9 @@ export function tableFigure(
     columnWidths?: number[];
   } = {},
 ): PlotlyFigure {
-  const columns = header.map((_, j) => rows.map((r) => r[j]));
+  const columns = header.map((_, j) =>
+    rows.map((r) => (typeof r[j] === "number" ? formatNumber(r[j] as number) : r[j]))
+  );
   return {
     data: [{
       type: "table",
@@ -461,9 +476,13 @@ export function tableFigure(
 }
 
 /**
- * A heatmap of a matrix (e.g. pairwise distances), rows top to bottom.
+ * A heatmap of a matrix (e.g. pairwise distances), rows top to bottom. Rows and columns sit at
+ * positions 0, 1, ... of numeric axes whose ticks carry the labels, so that repeated labels (two
+ * images of one class) stay apart.
  *
  * @param values `[rows * cols]` row-major
+ * @throws Error when `values` does not hold `rows · cols` numbers or a label list has the wrong
+ *   length.
  * @example
  * ```ts
  * import { heatmapFigure } from "./curves.ts";
@@ -484,21 +503,35 @@ export function heatmapFigure(
   if (values.length !== rows * cols) {
     throw new Error(`heatmapFigure: ${values.length} values for ${rows}×${cols}`);
   }
+  const rowLabels = options.labels ?? Array.from({ length: rows }, (_, i) => String(i));
+  const colLabels = options.colLabels ?? options.labels ??
+    Array.from({ length: cols }, (_, i) => String(i));
+  if (rowLabels.length !== rows || colLabels.length !== cols) {
+    throw new Error(
+      `heatmapFigure: ${rowLabels.length} row and ${colLabels.length} column labels for ${rows}×${cols}`,
+    );
+  }
   const z = Array.from(
     { length: rows },
     (_, r) => arr(Array.from(values).slice(r * cols, (r + 1) * cols)),
   );
-  const rowLabels = options.labels ?? Array.from({ length: rows }, (_, i) => String(i));
-  const colLabels = options.colLabels ?? options.labels ??
-    Array.from({ length: cols }, (_, i) => String(i));
-  const layout = axesLayout({ width: 520, height: 460, ...options });
-  (layout.yaxis as Record<string, unknown>).autorange = "reversed";
+  const layout = axesLayout({ width: 560, height: 480, ...options });
+  const ticks = (labels: readonly string[]) => ({
+    tickmode: "array",
+    tickvals: labels.map((_, i) => i),
+    ticktext: [...labels],
+    showgrid: false,
+  });
+  layout.xaxis = { ...(layout.xaxis as object), ...ticks(colLabels), tickangle: -45 };
+  layout.yaxis = { ...(layout.yaxis as object), ...ticks(rowLabels), autorange: "reversed" };
   return {
     data: [{
       type: "heatmap",
       z,
-      x: colLabels.map((l, i) => `${i}:${l}`),
-      y: rowLabels.map((l, i) => `${i}:${l}`),
+      x: colLabels.map((_, i) => i),
+      y: rowLabels.map((_, i) => i),
+      text: rowLabels.map((r) => colLabels.map((c) => `${r} · ${c}`)),
+      hovertemplate: "%{text}: %{z:.3~g}<extra></extra>",
       colorscale: "Viridis",
       colorbar: { title: { text: options.colorTitle ?? "" } },
     }],
@@ -585,15 +618,16 @@ export async function distanceConcentration(
 }
 
 /**
- * A grouped bar chart: one bar group per category, one colour per series.
+ * A grouped bar chart: one bar group per category (on a `category` axis), one colour per series.
  *
- * @param categories the x-axis categories
+ * @param categories the x-axis categories (distinct)
  * @param series name → one value per category
+ * @throws Error when a series has the wrong length or a category repeats.
  * @example
  * ```ts
  * import { barFigure } from "./curves.ts";
  * const fig = barFigure(["a", "b"], { "MAP@R": [0.4, 0.5] }, { yTitle: "score" });
- * console.log(fig.data[0].type); // "bar"
+ * console.log(fig.data[0].type, (fig.layout.xaxis as { type: string }).type); // "bar" "category"
  * ```
  */
 export function barFigure(
@@ -601,6 +635,10 @@ export function barFigure(
   series: Record<string, ArrayLike<number>>,
   options: AxesOptions = {},
 ): PlotlyFigure {
+  const repeated = categories.find((c, i) => categories.indexOf(c) !== i);
+  if (repeated !== undefined) {
+    throw new Error(`barFigure: category "${repeated}" repeats (bars would merge)`);
+  }
   return {
     data: Object.entries(series).map(([name, values], i) => {
       if (values.length !== categories.length) {
@@ -614,9 +652,10 @@ export function barFigure(
         x: [...categories],
         y: arr(values),
         marker: { color: CLASS_COLORS[i % CLASS_COLORS.length] },
+        hovertemplate: `${name}: %{x}: %{y:.3~g}<extra></extra>`,
       };
     }),
-    layout: { ...axesLayout(options), barmode: "group" },
+    layout: { ...axesLayout(options, { x: "category" }), barmode: "group" },
   };
 }
 

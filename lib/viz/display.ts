@@ -13,7 +13,9 @@
  * @module
  */
 import type { PlotlyFigure } from "./figures.ts";
-import { plotlyJs } from "./html.ts";
+import { plotlyJs } from "./_plotly.ts";
+import { formatNumber } from "./format.ts";
+import { houseStyle } from "./style.ts";
 import { writeTextAtomic } from "../io/atomic.ts";
 
 /**
@@ -87,8 +89,9 @@ export interface FragmentOptions {
 }
 
 /**
- * An HTML fragment that draws `figure`: a div and a script calling `Plotly.newPlot` once plotly.js
- * is present (optionally inlined first), plus a hover image panel for figures with thumbnails.
+ * An HTML fragment that draws `figure` in the house style (`houseStyle`): a div and a script
+ * calling `Plotly.newPlot` once plotly.js is present (optionally inlined first), plus a hover image
+ * panel for figures with thumbnails.
  *
  * @example
  * ```ts
@@ -103,6 +106,7 @@ export async function figureHtmlFragment(
 ): Promise<string> {
   const id = options.id ??
     `simlearn-fig-${++divCounter}-${Math.random().toString(36).slice(2, 8)}`;
+  figure = houseStyle(figure);
   const images = hasHoverImages(figure);
   const hover = images
     ? `gd.on("plotly_hover",function(ev){var p=ev.points&&ev.points[0];` +
@@ -122,7 +126,7 @@ export async function figureHtmlFragment(
     `if(!window.Plotly){return setTimeout(draw,50);}var gd=document.getElementById(${
       scriptJson(id)
     });` +
-    `window.Plotly.newPlot(gd,fig.data,fig.layout,{responsive:true}).then(function(){${hover}});}` +
+    `window.Plotly.newPlot(gd,fig.data,fig.layout,fig.config).then(function(){${hover}});}` +
     `draw();})();`;
   const library = options.plotlySrc
     ? `<script src="${options.plotlySrc.replace(/"/g, "&quot;")}"></script>`
@@ -162,7 +166,8 @@ export async function figureHtmlPage(
 }
 
 /**
- * The MIME bundle Jupyter gets for `figure`: the Plotly JSON, an HTML fallback, and plain text.
+ * The MIME bundle Jupyter gets for `figure`: the Plotly JSON (in the house style, with its
+ * `config`), an HTML fallback, and plain text.
  *
  * @param options `includePlotly`: inline plotly.js in the HTML fallback
  * @example
@@ -178,7 +183,7 @@ export async function mimeBundle(
 ): Promise<Record<string, unknown>> {
   const title = (figure.layout.title as { text?: string } | undefined)?.text ?? "";
   return {
-    [PLOTLY_MIME]: figure,
+    [PLOTLY_MIME]: houseStyle(figure),
     "text/html": await figureHtmlFragment(figure, { includePlotly: options.includePlotly }),
     "text/plain": `Plotly figure: ${figure.data.length} trace(s)${title ? ` — ${title}` : ""}`,
   };
@@ -250,7 +255,42 @@ export async function show(
 }
 
 /**
+ * Options of {@linkcode showTable}.
+ *
+ * @example
+ * ```ts
+ * import { showTable, type TableOptions } from "./display.ts";
+ * const options: TableOptions = { digits: 3, units: { time: "s" } };
+ * await showTable([{ n: 500, time: 0.0123 }], options);
+ * ```
+ */
+export interface TableOptions {
+  /** Significant digits of non-integer numbers. Default 3. */
+  digits?: number;
+  /** A unit per column, written after each number of that column (`{ time: "s" }`). */
+  units?: Record<string, string>;
+}
+
+/**
+ * Text of one table cell: numbers through `formatNumber` (integers in full, others to `digits`
+ * significant digits, with the column's unit), anything else as a string.
+ *
+ * @example
+ * ```ts
+ * import { tableCell } from "./display.ts";
+ * tableCell(9.0257, "time", { units: { time: "s" } }); // "9.03 s"
+ * ```
+ */
+export function tableCell(value: unknown, column: string, options: TableOptions = {}): string {
+  if (typeof value === "number") {
+    return formatNumber(value, { digits: options.digits ?? 3, unit: options.units?.[column] });
+  }
+  return String(value ?? "");
+}
+
+/**
  * Shows a table of rows (objects with the same keys) as HTML in Jupyter, or prints it as text.
+ * Numbers are formatted by {@linkcode tableCell} (3 significant digits, units per column).
  *
  * @example
  * ```ts
@@ -260,28 +300,29 @@ export async function show(
  */
 export async function showTable(
   rows: readonly Record<string, unknown>[],
-  options: { digits?: number } = {},
+  options: TableOptions = {},
 ): Promise<void> {
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
-  const cell = (v: unknown) =>
-    typeof v === "number" && !Number.isInteger(v)
-      ? v.toFixed(options.digits ?? 4)
-      : String(v ?? "");
+  const cell = (r: Record<string, unknown>, k: string) => tableCell(r[k], k, options);
   const esc = (s: string) => s.replace(/[&<>]/g, (c) => `&#${c.charCodeAt(0)};`);
-  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r, k).length)));
   const text = [
     keys.map((k, i) => k.padEnd(widths[i])).join("  "),
-    ...rows.map((r) => keys.map((k, i) => cell(r[k]).padEnd(widths[i])).join("  ")),
+    ...rows.map((r) => keys.map((k, i) => cell(r, k).padEnd(widths[i])).join("  ")),
   ].join("\n");
   const j = jupyter();
   if (!j) {
     console.log(text);
     return;
   }
-  const html = `<table><thead><tr>${keys.map((k) => `<th>${esc(k)}</th>`).join("")}</tr></thead>` +
+  const numeric = (k: string) => rows.some((r) => typeof r[k] === "number");
+  const align = (k: string) => (numeric(k) ? ' style="text-align:right"' : "");
+  const html =
+    `<table><thead><tr>${keys.map((k) => `<th${align(k)}>${esc(k)}</th>`).join("")}</tr></thead>` +
     `<tbody>${
-      rows.map((r) => `<tr>${keys.map((k) => `<td>${esc(cell(r[k]))}</td>`).join("")}</tr>`)
-        .join("")
+      rows.map((r) =>
+        `<tr>${keys.map((k) => `<td${align(k)}>${esc(cell(r, k))}</td>`).join("")}</tr>`
+      ).join("")
     }</tbody></table>`;
   await displayAndSettle(j, { "text/html": html, "text/plain": text }, html.length);
 }

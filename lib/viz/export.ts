@@ -11,6 +11,8 @@
  * @module
  */
 import type { PlotlyFigure } from "./figures.ts";
+import { houseStyle } from "./style.ts";
+import { plotlyJsUrl } from "./_plotly.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 
 /**
@@ -108,8 +110,9 @@ export interface PaperStyleOptions {
 }
 
 /**
- * A copy of `figure` sized for print: width/height from inches, fonts in points, tight margins,
- * white background, and deterministic trace ids (so exported SVG is byte-stable).
+ * A copy of `figure` in the house style (`houseStyle`: palette, decade-labelled log axes) sized for
+ * print: width/height from inches, fonts in points, tight margins, a centred title, white
+ * background, and deterministic trace ids (so exported SVG is byte-stable).
  *
  * @example
  * ```ts
@@ -123,7 +126,9 @@ export function paperStyle(figure: PlotlyFigure, options: PaperStyleOptions = {}
   const heightIn = options.heightIn ?? widthIn * 0.75;
   const px = (pt: number) => Math.round((pt * 96) / 72 * 100) / 100;
   const fontPt = options.fontPt ?? 10;
-  const copy = structuredClone(figure) as PlotlyFigure;
+  const copy = structuredClone(houseStyle(figure)) as PlotlyFigure;
+  // The figure's own margins (the house style's room for the toolbar is not needed on paper).
+  const ownMargin = figure.layout.margin as object | undefined;
   copy.data = copy.data.map((t, i) => ({ ...t, uid: `trace${i}` }));
   const layout = copy.layout;
   const title = layout.title as { text?: string } | undefined;
@@ -133,16 +138,16 @@ export function paperStyle(figure: PlotlyFigure, options: PaperStyleOptions = {}
   layout.paper_bgcolor = "#ffffff";
   if (options.title === false || !title?.text) {
     layout.title = { text: "" };
-    layout.margin = { l: 50, r: 10, b: 42, ...(layout.margin as object ?? {}), t: 12 };
+    layout.margin = { l: 50, r: 10, b: 42, ...(ownMargin ?? {}), t: 12 };
   } else {
-    layout.title = { ...title, font: { size: px(fontPt + 1) }, x: 0.5, xanchor: "center" };
-    layout.margin = { l: 50, r: 10, t: 36, b: 42, ...(layout.margin as object ?? {}) };
+    layout.title = { text: title.text, font: { size: px(fontPt + 1) }, x: 0.5, xanchor: "center" };
+    layout.margin = { l: 50, r: 10, t: 36, b: 42, ...(ownMargin ?? {}) };
   }
   return copy;
 }
 
 function plotlyScriptUrl(): string {
-  return new URL("../../node_modules/plotly.js-dist-min/plotly.min.js", import.meta.url).href;
+  return plotlyJsUrl().href;
 }
 
 function decodeDataUrl(url: string): Uint8Array {
@@ -176,7 +181,13 @@ function unescapeHtml(s: string): string {
  */
 export async function chromiumDumpDom(
   html: string,
-  options: { chromium?: string; timeoutMs?: number; dir?: string } = {},
+  options: {
+    chromium?: string;
+    timeoutMs?: number;
+    dir?: string;
+    /** Window size in CSS px, `[width, height]` (Chromium's default otherwise). */
+    windowSize?: [number, number];
+  } = {},
 ): Promise<string> {
   const chromium = options.chromium ?? await findChromium();
   if (!chromium) {
@@ -204,6 +215,7 @@ export async function chromiumDumpDom(
       "--allow-file-access-from-files",
       `--user-data-dir=${tmp}/profile`,
       `--virtual-time-budget=${budget}`,
+      ...(options.windowSize ? [`--window-size=${options.windowSize.join(",")}`] : []),
       "--dump-dom",
       `file://${pagePath}`,
     ];

@@ -1,11 +1,17 @@
 /**
  * Images in figures: a small grayscale PNG encoder (zlib stream from `CompressionStream("deflate")`,
- * chunk CRC-32 computed here), data URIs of 28×28 images, and a retrieval gallery figure (each
- * query followed by its top-k neighbours, wrong ones framed in red).
+ * chunk CRC-32 computed here), data URIs of 28×28 images, a retrieval gallery figure (each query
+ * followed by its top-k neighbours, wrong ones framed in red), and image grids and strips with
+ * captions. The images are Plotly layout images (no traces), sized to stay within
+ * `FIGURE_MAX_WIDTH`.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { PlotlyFigure } from "./figures.ts";
+import { formatNumber } from "./format.ts";
+import { knn } from "../eval/knn.ts";
+import { COLORS, FIGURE_MAX_WIDTH } from "./style.ts";
 
 const CRC_TABLE: Uint32Array = (() => {
   const table = new Uint32Array(256);
@@ -284,10 +290,10 @@ export async function retrievalGallery(options: RetrievalGalleryOptions): Promis
         x1: x0 + 0.97,
         y0: y + ROW - 0.97,
         y1: y + ROW - 0.03,
-        line: { color: isQuery ? "#333333" : correct ? "#2ca02c" : "#d62728", width: 2 },
+        line: { color: isQuery ? "#333333" : correct ? COLORS.correct : COLORS.wrong, width: 2 },
       });
       const dist = !isQuery && options.distances
-        ? ` ${Number(options.distances[r * k + col - 1]).toFixed(2)}`
+        ? ` ${formatNumber(Number(options.distances[r * k + col - 1]))}`
         : "";
       annotations.push({
         xref: "x",
@@ -297,13 +303,14 @@ export async function retrievalGallery(options: RetrievalGalleryOptions): Promis
         yanchor: "top",
         showarrow: false,
         text: isQuery ? `<b>${name(labels[q])}</b>` : `${name(labels[row[col]])}${dist}`,
-        font: { color: isQuery ? "#000000" : correct ? "#1b6e1b" : "#b01e1e" },
+        font: { color: isQuery ? "#000000" : correct ? "#3b7a34" : "#b8383a" },
       });
     }
   }
   const width = cell(k) + 1;
+  const pitch = Math.min(70, Math.floor((FIGURE_MAX_WIDTH - 40) / width));
   return {
-    data: [{ type: "scatter", x: [0, width], y: [0, queries.length], mode: "markers", opacity: 0 }],
+    data: [],
     layout: {
       title: {
         text: options.title ?? `Top-${k} retrieval: ${wrong} of ${queries.length * k} wrong (red)`,
@@ -321,18 +328,186 @@ export async function retrievalGallery(options: RetrievalGalleryOptions): Promis
       showlegend: false,
       hovermode: false,
       plot_bgcolor: "#ffffff",
-      width: Math.round(70 * width + 40),
-      height: Math.round(70 * ROW * queries.length + 70),
-      margin: { l: 10, r: 10, t: 50, b: 10 },
+      width: Math.round(pitch * width + 40),
+      height: Math.round(pitch * ROW * queries.length + 84),
+      margin: { l: 10, r: 10, t: 64, b: 10 },
     },
   };
 }
 
 /**
- * A row of images with captions (e.g. two images, their pixel average, and the images nearest to
- * midpoints in two spaces).
+ * One row of an {@linkcode imageGridFigure}.
+ *
+ * @example
+ * ```ts
+ * import type { ImageRow } from "./gallery.ts";
+ * const row: ImageRow = { label: "pixels", images: [new Float32Array(784)], captions: ["t = 0"] };
+ * ```
+ */
+export interface ImageRow {
+  /** Shown left of the row (optional). */
+  label?: string;
+  /** The images, each `side²` values in [0, 1]. */
+  images: readonly ArrayLike<number>[];
+  /** One caption per image, under it (may hold `<br>`). */
+  captions: readonly string[];
+  /** An optional frame colour per image. */
+  frames?: readonly (string | undefined)[];
+}
+
+/**
+ * Options of {@linkcode imageGridFigure}.
+ *
+ * @example
+ * ```ts
+ * import type { ImageGridOptions } from "./gallery.ts";
+ * const options: ImageGridOptions = { title: "a walk", cellPx: 90 };
+ * ```
+ */
+export interface ImageGridOptions {
+  /** Title. */
+  title?: string;
+  /** Side of the images. Default 28. */
+  side?: number;
+  /** Size of one image on screen, px; default the largest (at most 110) that fits 1,000 px. */
+  cellPx?: number;
+}
+
+/**
+ * A grid of images with captions, one row per {@linkcode ImageRow} (rows may differ in length),
+ * optional row labels on the left and frames. At most `FIGURE_MAX_WIDTH` (1,000 px) wide.
+ *
+ * @throws Error when a row's captions or frames do not match its images.
+ * @example
+ * ```ts
+ * import { imageGridFigure } from "./gallery.ts";
+ * const img = new Float32Array(784);
+ * const fig = await imageGridFigure([
+ *   { label: "a", images: [img, img], captions: ["1", "2"] },
+ *   { label: "b", images: [img], captions: ["3"] },
+ * ]);
+ * console.log((fig.layout.images as unknown[]).length); // 3
+ * ```
+ */
+export async function imageGridFigure(
+  rows: readonly ImageRow[],
+  options: ImageGridOptions = {},
+): Promise<PlotlyFigure> {
+  const side = options.side ?? 28;
+  for (const [r, row] of rows.entries()) {
+    if (row.captions.length !== row.images.length) {
+      throw new Error(
+        `imageGridFigure: row ${r} has ${row.captions.length} captions for ${row.images.length} images`,
+      );
+    }
+    if (row.frames && row.frames.length !== row.images.length) {
+      throw new Error(
+        `imageGridFigure: row ${r} has ${row.frames.length} frames for ${row.images.length} images`,
+      );
+    }
+  }
+  const columns = Math.max(1, ...rows.map((r) => r.images.length));
+  const labelled = rows.some((r) => r.label);
+  const labelUnits = labelled ? 1.5 : 0;
+  const PITCH = 1.15; // image (1) and the gap to the next
+  const lines = Math.max(
+    1,
+    ...rows.flatMap((r) => r.captions.map((c) => c.split("<br>").length)),
+  );
+  const ROW = 1 + 0.05 + 0.2 * lines + 0.15; // image, caption lines, gap
+  const widthUnits = labelUnits + columns * PITCH - 0.15;
+  const heightUnits = rows.length * ROW;
+  const margin = { l: 10, r: 10, t: options.title ? 64 : 10, b: 10 };
+  const cellPx = options.cellPx ??
+    Math.min(110, Math.floor((FIGURE_MAX_WIDTH - margin.l - margin.r) / widthUnits));
+  const images: Record<string, unknown>[] = [];
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  for (const [r, row] of rows.entries()) {
+    const top = heightUnits - r * ROW;
+    if (row.label) {
+      annotations.push({
+        xref: "x",
+        yref: "y",
+        x: labelUnits - 0.1,
+        y: top - 0.5,
+        xanchor: "right",
+        showarrow: false,
+        text: `<b>${row.label}</b>`,
+        align: "right",
+      });
+    }
+    for (let j = 0; j < row.images.length; j++) {
+      const x0 = labelUnits + j * PITCH;
+      images.push({
+        source: await imageDataUri(row.images[j], { side }),
+        xref: "x",
+        yref: "y",
+        x: x0,
+        y: top,
+        sizex: 1,
+        sizey: 1,
+        xanchor: "left",
+        yanchor: "top",
+        sizing: "stretch",
+        layer: "above",
+      });
+      const frame = row.frames?.[j];
+      if (frame) {
+        shapes.push({
+          type: "rect",
+          xref: "x",
+          yref: "y",
+          x0: x0 - 0.02,
+          x1: x0 + 1.02,
+          y0: top - 1.02,
+          y1: top + 0.02,
+          line: { color: frame, width: 2 },
+        });
+      }
+      annotations.push({
+        xref: "x",
+        yref: "y",
+        x: x0 + 0.5,
+        y: top - 1.04,
+        yanchor: "top",
+        showarrow: false,
+        text: row.captions[j],
+        font: { size: 11 },
+      });
+    }
+  }
+  return {
+    data: [],
+    layout: {
+      title: { text: options.title ?? "" },
+      xaxis: { visible: false, range: [-0.05, widthUnits + 0.05], fixedrange: true },
+      yaxis: {
+        visible: false,
+        range: [-0.05, heightUnits + 0.05],
+        scaleanchor: "x",
+        fixedrange: true,
+      },
+      images,
+      shapes,
+      annotations,
+      showlegend: false,
+      hovermode: false,
+      plot_bgcolor: "#ffffff",
+      width: Math.round(cellPx * (widthUnits + 0.1) + margin.l + margin.r),
+      height: Math.round(cellPx * (heightUnits + 0.1) + margin.t + margin.b),
+      margin,
+    },
+  };
+}
+
+/**
+ * A strip of images with captions (e.g. examples of each class), wrapped into rows of at most
+ * `columns` images (default: all in one row up to 8 images, else rows of equal length) so that it
+ * fits 1,000 px.
  *
  * @param images each `side²` values in [0, 1]
+ * @throws Error when captions and images differ in number.
  * @example
  * ```ts
  * import { imageStripFigure } from "./gallery.ts";
@@ -343,53 +518,95 @@ export async function retrievalGallery(options: RetrievalGalleryOptions): Promis
 export async function imageStripFigure(
   images: readonly ArrayLike<number>[],
   captions: readonly string[],
-  options: { title?: string; side?: number } = {},
+  options: { title?: string; side?: number; columns?: number } = {},
 ): Promise<PlotlyFigure> {
   if (captions.length !== images.length) {
     throw new Error(`imageStripFigure: ${captions.length} captions for ${images.length} images`);
   }
-  const side = options.side ?? 28;
-  const entries: Record<string, unknown>[] = [];
-  const annotations: Record<string, unknown>[] = [];
-  for (let i = 0; i < images.length; i++) {
-    entries.push({
-      source: await imageDataUri(images[i], { side }),
-      xref: "x",
-      yref: "y",
-      x: i * 1.2,
-      y: 1,
-      sizex: 1,
-      sizey: 1,
-      xanchor: "left",
-      yanchor: "top",
-      sizing: "stretch",
-      layer: "above",
-    });
-    annotations.push({
-      xref: "x",
-      yref: "y",
-      x: i * 1.2 + 0.5,
-      y: 0,
-      yanchor: "top",
-      showarrow: false,
-      text: captions[i],
-    });
+  const n = images.length;
+  const columns = options.columns ?? (n <= 8 ? Math.max(1, n) : Math.ceil(n / Math.ceil(n / 8)));
+  if (!Number.isInteger(columns) || columns < 1) {
+    throw new RangeError(`imageStripFigure: columns must be a positive integer, got ${columns}`);
   }
-  const width = images.length * 1.2 - 0.2;
-  return {
-    data: [{ type: "scatter", x: [0, width], y: [0, 1], mode: "markers", opacity: 0 }],
-    layout: {
-      title: { text: options.title ?? "" },
-      xaxis: { visible: false, range: [-0.05, width + 0.05], fixedrange: true },
-      yaxis: { visible: false, range: [-0.45, 1.02], scaleanchor: "x", fixedrange: true },
-      images: entries,
-      annotations,
-      showlegend: false,
-      hovermode: false,
-      plot_bgcolor: "#ffffff",
-      width: Math.round(130 * images.length + 40),
-      height: 250,
-      margin: { l: 10, r: 10, t: options.title ? 50 : 10, b: 10 },
-    },
-  };
+  const rows: ImageRow[] = [];
+  for (let i = 0; i < n; i += columns) {
+    rows.push({ images: images.slice(i, i + columns), captions: captions.slice(i, i + columns) });
+  }
+  return await imageGridFigure(rows, { title: options.title, side: options.side });
+}
+
+/**
+ * Options of {@linkcode neighbourGallery}.
+ *
+ * @example
+ * ```ts
+ * import type { NeighbourGalleryOptions } from "./gallery.ts";
+ * const options: NeighbourGalleryOptions = { k: 5, title: "Pixel space" };
+ * ```
+ */
+export interface NeighbourGalleryOptions {
+  /** Neighbours per query. Default 5. */
+  k?: number;
+  /** Names indexed by label. */
+  classNames?: readonly string[];
+  /** Title (default: the count of wrong neighbours). */
+  title?: string;
+  /** Show each neighbour's distance under it. Default false. */
+  distances?: boolean;
+}
+
+/**
+ * Finds each query's `k` nearest other items by Euclidean distance in `points` (the query itself
+ * left out) and draws them with {@linkcode retrievalGallery}.
+ *
+ * @param points `[n, d]` the space to search (pixels or embeddings)
+ * @param images `[n, 28, 28(, 1)]` the images behind the points, in [0, 1]
+ * @param labels `[n]`
+ * @param queries row indices of the queries
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { neighbourGallery } from "./gallery.ts";
+ * const points = tf.tensor2d([[0], [1], [5], [6]]);
+ * const fig = await neighbourGallery(points, new Float32Array(4 * 784), [0, 0, 1, 1], [0, 2], { k: 1 });
+ * console.log((fig.layout.images as unknown[]).length); // 4
+ * ```
+ */
+export async function neighbourGallery(
+  points: tf.Tensor2D,
+  images: Float32Array,
+  labels: ArrayLike<number>,
+  queries: readonly number[],
+  options: NeighbourGalleryOptions = {},
+): Promise<PlotlyFigure> {
+  const k = options.k ?? 5;
+  const q = tf.gather(points, queries) as tf.Tensor2D;
+  let r;
+  try {
+    r = await knn(q, points, k + 1);
+  } finally {
+    q.dispose();
+  }
+  const neighbours: number[] = [];
+  const distances: number[] = [];
+  queries.forEach((query, i) => {
+    let taken = 0;
+    for (let j = 0; j < k + 1 && taken < k; j++) {
+      const index = r.indices[i * (k + 1) + j];
+      if (index === query) continue;
+      neighbours.push(index);
+      distances.push(r.distances[i * (k + 1) + j]);
+      taken++;
+    }
+  });
+  return await retrievalGallery({
+    images,
+    labels,
+    queries: [...queries],
+    neighbours,
+    k,
+    classNames: options.classNames,
+    title: options.title,
+    distances: options.distances ? distances : undefined,
+  });
 }

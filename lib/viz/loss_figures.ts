@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { pairwiseDistances } from "../distances.ts";
-import type { PlotlyFigure } from "./figures.ts";
+import { CLASS_COLORS, type PlotlyFigure } from "./figures.ts";
+import { COLORS, FIGURE_MAX_WIDTH } from "./style.ts";
 
 /** Distances of positive pairs (same label) and negative pairs (different labels). */
 export interface PairDistanceSamples {
@@ -82,6 +83,64 @@ export function embeddingSpread(embeddings: tf.Tensor2D): EmbeddingSpread {
   return out;
 }
 
+/** How the class centres of an embedding sit relative to each other. */
+export interface CentroidGeometry {
+  /** Mean cosine between the directions of two different class centres (0: orthogonal). */
+  meanCosine: number;
+  /** Smallest such cosine. */
+  minCosine: number;
+  /** Largest such cosine (the two most similar classes). */
+  maxCosine: number;
+}
+
+/**
+ * The angles between class centres: each class's mean embedding, normalised to unit length, and
+ * the cosines between every two of them. On a unit sphere, orthogonal directions (cosine 0) are
+ * √2 ≈ 1.414 apart, and ten directions as far apart as possible (a regular simplex, cosine −1/9)
+ * are √(20/9) ≈ 1.491 apart.
+ *
+ * @param embeddings `[n, d]`
+ * @param labels `[n]`
+ * @throws Error for fewer than two classes or mismatched lengths.
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { centroidGeometry } from "./loss_figures.ts";
+ * const g = await centroidGeometry(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]);
+ * console.log(g.meanCosine.toFixed(3)); // "0.053"
+ * ```
+ */
+export async function centroidGeometry(
+  embeddings: tf.Tensor2D,
+  labels: ArrayLike<number>,
+): Promise<CentroidGeometry> {
+  const n = embeddings.shape[0];
+  if (labels.length !== n) {
+    throw new Error(`centroidGeometry: ${labels.length} labels for ${n} embeddings`);
+  }
+  const classes = [...new Set(Array.from(labels))].sort((a, b) => a - b);
+  if (classes.length < 2) throw new Error("centroidGeometry: needs at least two classes");
+  const cos = tf.tidy(() => {
+    const centres = tf.stack(classes.map((c) => {
+      const idx: number[] = [];
+      for (let i = 0; i < n; i++) if (labels[i] === c) idx.push(i);
+      const m = tf.mean(tf.gather(embeddings, idx), 0);
+      return tf.div(m, tf.maximum(tf.norm(m), 1e-12));
+    })) as tf.Tensor2D;
+    return tf.matMul(centres, centres, false, true);
+  });
+  const v = await cos.data();
+  cos.dispose();
+  const k = classes.length;
+  const off: number[] = [];
+  for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) if (i !== j) off.push(v[i * k + j]);
+  return {
+    meanCosine: off.reduce((a, b) => a + b, 0) / off.length,
+    minCosine: Math.min(...off),
+    maxCosine: Math.max(...off),
+  };
+}
+
 /** One curve of {@linkcode spreadOverTrainingFigure}. */
 export interface SpreadSeries {
   /** Legend name. */
@@ -108,12 +167,14 @@ export function spreadOverTrainingFigure(
   yTitle = "mean distance to centroid",
 ): PlotlyFigure {
   return {
-    data: series.map((s) => ({
+    data: series.map((s, i) => ({
       type: "scatter",
       mode: "lines+markers",
       name: s.name,
       x: s.steps,
       y: s.values.map((v) => Number(v.toPrecision(5))),
+      line: { color: CLASS_COLORS[i % CLASS_COLORS.length] },
+      marker: { color: CLASS_COLORS[i % CLASS_COLORS.length], size: 5 },
     })),
     layout: {
       title: { text: title },
@@ -169,7 +230,8 @@ export interface PairDistancePanel extends PairDistanceSamples {
 /**
  * Histograms of positive versus negative pair distances, one panel per trained model (e.g. per
  * loss or margin setting), binned here (width 0.025) and normalised to probability density so
- * that panels compare; optional dotted lines mark margins or radii.
+ * that panels compare; optional dotted lines mark margins or radii. At most
+ * `FIGURE_MAX_WIDTH` (1,000 px) wide whatever the number of columns.
  *
  * @example
  * ```ts
@@ -194,8 +256,8 @@ export function pairDistanceHistogramFigure(
   panels.forEach((p, i) => {
     const k = i === 0 ? "" : String(i + 1);
     const kinds = [
-      ["positive", p.positive, "#4e79a7"],
-      ["negative", p.negative, "#e15759"],
+      ["positive", p.positive, COLORS.positive],
+      ["negative", p.negative, COLORS.negative],
     ] as const;
     for (const [kind, values, color] of kinds) {
       const h = densityHistogram(values, 0, binEnd, binWidth);
@@ -247,8 +309,158 @@ export function pairDistanceHistogramFigure(
       barmode: "overlay",
       shapes,
       annotations,
-      width: 520 * columns,
+      width: Math.min(FIGURE_MAX_WIDTH, 520 * columns),
       height: 330 * rows + 80,
+    },
+  };
+}
+
+/**
+ * Options of {@linkcode lossDiagnosticsFigure}.
+ *
+ * @example
+ * ```ts
+ * import type { LossDiagnosticsOptions } from "./loss_figures.ts";
+ * const options: LossDiagnosticsOptions = { reduction: "avgNonZero", negMargin: 1, smooth: 15 };
+ * ```
+ */
+export interface LossDiagnosticsOptions {
+  /** The reduction of the trained loss, named in the legend. Default `"avgNonZero"`. */
+  reduction?: string;
+  /** Positive margin, drawn on the distance panel when > 0. */
+  posMargin?: number;
+  /** Negative margin, drawn on the distance panel. Default 1. */
+  negMargin?: number;
+  /** Moving-average window, steps. Default about a twentieth of the run. */
+  smooth?: number;
+  /** Title. */
+  title?: string;
+}
+
+/**
+ * Why a contrastive loss curve looks the way it does, from a history recorded with the
+ * `pairStepMetrics` recorder (each step's `metrics`): three panels side by side, each a moving
+ * average over steps —
+ *
+ * 1. the loss as trained (e.g. `avgNonZero`: each term the mean over its *active* pairs only), its
+ *    positive and negative terms (when recorded), and the same loss averaged over *all* pairs
+ *    (`lossAllPairs`);
+ * 2. the fraction of positive and of negative pairs still active (inside their margin);
+ * 3. the mean positive and negative pair distance, with the margins.
+ *
+ * When training succeeds the active fraction of negatives falls, while the `avgNonZero` loss can
+ * stay level or rise: its negative term averages an ever smaller set of ever harder pairs, and with
+ * `posMargin = 0` its positive term is the mean positive distance, which grows as the embedding
+ * spreads out over the sphere.
+ *
+ * @param history steps with `metrics.activePositive`, `activeNegative`, `meanPositive`,
+ *   `meanNegative`, `lossAllPairs`
+ * @throws Error when the history has no such metrics.
+ * @example
+ * ```ts
+ * import { lossDiagnosticsFigure } from "./loss_figures.ts";
+ * const m = { activePositive: 1, activeNegative: 0.2, meanPositive: 0.5, meanNegative: 1.2, lossAllPairs: 0.6 };
+ * const fig = lossDiagnosticsFigure([{ step: 1, loss: 0.7, metrics: m }, { step: 2, loss: 0.72, metrics: m }]);
+ * console.log(fig.data.length); // 6
+ * ```
+ */
+export function lossDiagnosticsFigure(
+  history: readonly { step: number; loss: number; metrics?: Record<string, number> }[],
+  options: LossDiagnosticsOptions = {},
+): PlotlyFigure {
+  const keys = ["activePositive", "activeNegative", "meanPositive", "meanNegative", "lossAllPairs"];
+  const rows = history.filter((h) => h.metrics && keys.every((k) => k in h.metrics!));
+  if (rows.length === 0) {
+    throw new Error(
+      "lossDiagnosticsFigure: the history has no pair metrics (train with recorders: [pairStepMetrics()])",
+    );
+  }
+  const window = options.smooth ?? Math.max(1, Math.round(rows.length / 20));
+  const smooth = (v: number[]) => {
+    const out: number[] = [];
+    let sum = 0;
+    for (let i = 0; i < v.length; i++) {
+      sum += v[i];
+      if (i >= window) sum -= v[i - window];
+      out.push(Number((sum / Math.min(i + 1, window)).toPrecision(5)));
+    }
+    return out;
+  };
+  const steps = rows.map((h) => h.step);
+  const metric = (k: string) => smooth(rows.map((h) => h.metrics![k]));
+  const line = (name: string, y: number[], color: string, axis: number, dash = "solid") => ({
+    type: "scatter",
+    mode: "lines",
+    name,
+    x: steps,
+    y,
+    line: { color, dash, width: 2 },
+    xaxis: axis === 1 ? "x" : `x${axis}`,
+    yaxis: axis === 1 ? "y" : `y${axis}`,
+    legendgroup: String(axis),
+  });
+  const reduction = options.reduction ?? "avgNonZero";
+  const has = (k: string) => rows.every((h) => k in h.metrics!);
+  const data = [
+    line(`loss as trained (${reduction})`, smooth(rows.map((h) => h.loss)), "#333333", 1),
+    ...(has("positiveTerm")
+      ? [line("its positive term", metric("positiveTerm"), COLORS.positive, 1, "dot")]
+      : []),
+    ...(has("negativeTerm")
+      ? [
+        line("its negative term (active pairs)", metric("negativeTerm"), COLORS.negative, 1, "dot"),
+      ]
+      : []),
+    line("loss over all pairs (mean)", metric("lossAllPairs"), CLASS_COLORS[6], 1, "dash"),
+    line("active positive pairs", metric("activePositive"), COLORS.positive, 2),
+    line("active negative pairs", metric("activeNegative"), COLORS.negative, 2),
+    line("mean positive distance", metric("meanPositive"), COLORS.positive, 3),
+    line("mean negative distance", metric("meanNegative"), COLORS.negative, 3),
+  ];
+  const negMargin = options.negMargin ?? 1;
+  const shapes: Record<string, unknown>[] = [];
+  const annotations: Record<string, unknown>[] = [];
+  for (const [m, label] of [[negMargin, "m−"], [options.posMargin ?? 0, "m+"]] as const) {
+    if (!(m > 0)) continue;
+    shapes.push({
+      type: "line",
+      xref: "x3 domain",
+      yref: "y3",
+      x0: 0,
+      x1: 1,
+      y0: m,
+      y1: m,
+      line: { dash: "dot", width: 1, color: "#333" },
+    });
+    annotations.push({
+      xref: "x3 domain",
+      yref: "y3",
+      x: 1,
+      y: m,
+      xanchor: "right",
+      yanchor: "bottom",
+      text: label,
+      showarrow: false,
+      font: { size: 11 },
+    });
+  }
+  const axis = (title: string, domain: [number, number]) => ({ title: { text: title }, domain });
+  return {
+    data,
+    layout: {
+      title: { text: options.title ?? "What the loss curve averages" },
+      xaxis: axis("step", [0, 0.27]),
+      xaxis2: axis("step", [0.365, 0.635]),
+      xaxis3: axis("step", [0.73, 1]),
+      yaxis: { title: { text: "loss" }, rangemode: "tozero", anchor: "x" },
+      yaxis2: { title: { text: "fraction of pairs" }, range: [0, 1.02], anchor: "x2" },
+      yaxis3: { title: { text: "Euclidean distance" }, rangemode: "tozero", anchor: "x3" },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.22, yanchor: "top" },
+      shapes,
+      annotations,
+      width: FIGURE_MAX_WIDTH,
+      height: 440,
+      margin: { l: 60, r: 20, t: 70, b: 110 },
     },
   };
 }

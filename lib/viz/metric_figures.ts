@@ -5,6 +5,7 @@
  * @module
  */
 import { CLASS_COLORS, type PlotlyFigure } from "./figures.ts";
+import { formatNumber } from "./format.ts";
 
 /**
  * One curve of {@linkcode relativeContrastFigure}.
@@ -125,7 +126,7 @@ export function knnAccuracyFigure(
     ),
     text: datasets.map((ds) => {
       const r = rows.find((r) => r.dataset === ds && r.method === method);
-      return r ? r.accuracy.toFixed(3) : "";
+      return r ? formatNumber(r.accuracy) : "";
     }),
     textposition: "outside",
     marker: { color: CLASS_COLORS[i % CLASS_COLORS.length] },
@@ -137,6 +138,7 @@ export function knnAccuracyFigure(
     layout: {
       title: { text: title },
       barmode: "group",
+      xaxis: { type: "category" },
       yaxis: { title: { text: "accuracy" }, range: [low, 1.02] },
       width: 820,
       height: 480,

@@ -462,3 +462,29 @@ export async function embeddingFigure(
     axisTitles: [1, 2, 3].map((i) => `${name} ${i}`),
   });
 }
+
+/**
+ * A 2-D scatter of projected embeddings, one trace per class (the same figure as
+ * `projectionScatter(points, 2, labels, ...)`, with component axes).
+ *
+ * @param points `[n, 2]` row-major
+ * @param labels `[n]`
+ * @param classNames names indexed by label
+ * @example
+ * ```ts
+ * import { embeddingScatter } from "./projections.ts";
+ * const fig = embeddingScatter(new Float32Array([0, 0, 1, 1]), [0, 1], ["a", "b"], "demo");
+ * console.log(fig.data.length); // 2
+ * ```
+ */
+export function embeddingScatter(
+  points: Float32Array | number[],
+  labels: ArrayLike<number>,
+  classNames: readonly string[],
+  title = "Embeddings",
+): PlotlyFigure {
+  if (points.length !== labels.length * 2) {
+    throw new Error(`embeddingScatter: ${points.length} coordinates for ${labels.length} labels`);
+  }
+  return projectionScatter(points, 2, labels, { classNames, title, markerSize: 4 });
+}
