@@ -9,9 +9,10 @@
  * 1000]]` gave 0 instead of 0.0625. So:
  *
  * - up to {@linkcode EXACT_PAIRWISE_ELEMENTS} (n·m·d; every loss batch of the benches) the
- *   differences are taken exactly, `[rows, m, d]` in row blocks no larger than the `[n, m]`
- *   result (at least {@linkcode EXACT_BLOCK_ELEMENTS} elements), so that memory stays
- *   `O(n·m)` as in the expansion; no read-back, so it runs on every backend;
+ *   differences are taken exactly, `[rows, m, d]` in row blocks of at most
+ *   max(n·m, {@linkcode EXACT_BLOCK_ELEMENTS}) elements (so every input of this size is one block
+ *   of three operations: a loss batch pays no per-block engine overhead, and the temporary stays
+ *   at most 8 MB of float32); no read-back, so it runs on every backend;
  * - above it, the centred expansion, then every pair whose value is below its float32 error
  *   bound ({@linkcode REFINE_TOLERANCE}·(d + 2)·(‖x′‖²_S + ‖y′‖²_S)) is recomputed from exact
  *   differences (one synchronous read-back of the flags). The pairs kept have a relative error
@@ -41,9 +42,13 @@ export const EXACT_PAIRWISE_ELEMENTS = 1 << 21;
 
 /**
  * The least elements of one row block `[rows, m, d]` of the exact path; a block holds at most
- * max(n·m, this) elements (one row when a row alone is larger).
+ * max(n·m, this) elements (one row when a row alone is larger). Equal to
+ * {@linkcode EXACT_PAIRWISE_ELEMENTS}, so that the exact path of an input of that size is a single
+ * block: with blocks of the `[n, m]` result's size, a `[128, 64]` loss batch took 64 blocks of four
+ * operations each and its training step spent more time in engine overhead than in the distances
+ * (`deno task bench train --profile --models mlp`).
  */
-export const EXACT_BLOCK_ELEMENTS = 1 << 12;
+export const EXACT_BLOCK_ELEMENTS = 1 << 21;
 
 /**
  * Pairs of the expansion whose value is below `REFINE_TOLERANCE·(d + 2)·(‖x′‖² + ‖y′‖²)` are
