@@ -10,9 +10,9 @@
  *
  * - up to {@linkcode EXACT_PAIRWISE_ELEMENTS} (n·m·d; every loss batch of the benches) the
  *   differences are taken exactly, `[rows, m, d]` in row blocks of at most
- *   max(n·m, {@linkcode EXACT_BLOCK_ELEMENTS}) elements (so every input of this size is one block
- *   of three operations: a loss batch pays no per-block engine overhead, and the temporary stays
- *   at most 8 MB of float32); no read-back, so it runs on every backend;
+ *   max({@linkcode EXACT_BLOCK_FACTOR}·n·m, {@linkcode EXACT_BLOCK_ELEMENTS}) elements, so that
+ *   memory stays `O(n·m)` as in the expansion while a loss batch takes few blocks; no read-back,
+ *   so it runs on every backend;
  * - above it, the centred expansion, then every pair whose value is below its float32 error
  *   bound ({@linkcode REFINE_TOLERANCE}·(d + 2)·(‖x′‖²_S + ‖y′‖²_S)) is recomputed from exact
  *   differences (one synchronous read-back of the flags). The pairs kept have a relative error
@@ -42,13 +42,18 @@ export const EXACT_PAIRWISE_ELEMENTS = 1 << 21;
 
 /**
  * The least elements of one row block `[rows, m, d]` of the exact path; a block holds at most
- * max(n·m, this) elements (one row when a row alone is larger). Equal to
- * {@linkcode EXACT_PAIRWISE_ELEMENTS}, so that the exact path of an input of that size is a single
- * block: with blocks of the `[n, m]` result's size, a `[128, 64]` loss batch took 64 blocks of four
- * operations each and its training step spent more time in engine overhead than in the distances
- * (`deno task bench train --profile --models mlp`).
+ * max({@linkcode EXACT_BLOCK_FACTOR}·n·m, this) elements (one row when a row alone is larger).
  */
-export const EXACT_BLOCK_ELEMENTS = 1 << 21;
+export const EXACT_BLOCK_ELEMENTS = 1 << 12;
+
+/**
+ * How many `[n, m]` results one row block of the exact path may hold. With 1 (blocks of the
+ * result's size) a `[128, 64]` loss batch took 64 blocks of four operations each, and the MLP's
+ * training step spent more time in engine overhead than in the distances (`deno task bench train
+ * --profile --models mlp`); with 4 it takes 16 blocks, and no block reaches the n³/16 elements
+ * that `deno task bench losses` flags as a cubic tensor.
+ */
+export const EXACT_BLOCK_FACTOR = 4;
 
 /**
  * Pairs of the expansion whose value is below `REFINE_TOLERANCE·(d + 2)·(‖x′‖² + ‖y′‖²)` are
@@ -106,7 +111,7 @@ function centredPair(
   return [ca, cb];
 }
 
-/** Exact values, `[n, m]`, in row blocks of at most max(n·m, {@linkcode EXACT_BLOCK_ELEMENTS}). */
+/** Exact values, `[n, m]`, in row blocks of at most max(4·n·m, {@linkcode EXACT_BLOCK_ELEMENTS}). */
 function exactForward(
   a: tf.Tensor2D,
   b: tf.Tensor2D,
@@ -115,7 +120,7 @@ function exactForward(
 ): tf.Tensor2D {
   const [n, d] = a.shape;
   const m = b.shape[0];
-  const budget = Math.max(n * m, EXACT_BLOCK_ELEMENTS);
+  const budget = Math.max(EXACT_BLOCK_FACTOR * n * m, EXACT_BLOCK_ELEMENTS);
   const rows = Math.max(1, Math.floor(budget / Math.max(1, m * d)));
   const bb = tf.expandDims(b, 0);
   if (n <= rows) return measure(tf.sub(tf.expandDims(a, 1), bb), form, w) as tf.Tensor2D;
