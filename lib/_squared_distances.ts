@@ -50,10 +50,10 @@ export const EXACT_BLOCK_ELEMENTS = 1 << 12;
  * How many `[n, m]` results one row block of the exact path may hold. With 1 (blocks of the
  * result's size) a `[128, 64]` loss batch took 64 blocks of four operations each, and the MLP's
  * training step spent more time in engine overhead than in the distances (`deno task bench train
- * --profile --models mlp`); with 4 it takes 16 blocks, and no block reaches the n³/16 elements
- * that `deno task bench losses` flags as a cubic tensor.
+ * --profile --models mlp`); with 2 it takes 32, while a block stays O(n·m) and below the n³/21
+ * elements that the losses' no-cubic-tensor tests allow (`[64, 8]` batches).
  */
-export const EXACT_BLOCK_FACTOR = 4;
+export const EXACT_BLOCK_FACTOR = 2;
 
 /**
  * Pairs of the expansion whose value is below `REFINE_TOLERANCE·(d + 2)·(‖x′‖² + ‖y′‖²)` are
@@ -111,7 +111,7 @@ function centredPair(
   return [ca, cb];
 }
 
-/** Exact values, `[n, m]`, in row blocks of at most max(4·n·m, {@linkcode EXACT_BLOCK_ELEMENTS}). */
+/** Exact values, `[n, m]`, in row blocks of at most max(2·n·m, {@linkcode EXACT_BLOCK_ELEMENTS}). */
 function exactForward(
   a: tf.Tensor2D,
   b: tf.Tensor2D,
