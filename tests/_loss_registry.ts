@@ -223,11 +223,53 @@ export const LOSSES: LossEntry[] = [
   },
 ];
 
-/** Losses without an entry of their own: every template loss `lib/mod.ts` exports. */
+/** The number of classes given to a loss that requires `numClasses` (PML's `num_classes`). */
+export const NUM_CLASSES = 3;
+
+/** The seed of the learnable parameters made for a loss's functional form. */
+export const PARAMETER_SEED = 0;
+
+/**
+ * `loss` with its required arguments filled in, as PML's constructors take them: `numClasses`
+ * {@linkcode NUM_CLASSES} when it is required, and each required learnable parameter (`W`,
+ * `proxies`, `fc`, `weight`) made by the loss's own shape and PML initialisation for the
+ * embeddings' size, seeded with {@linkcode PARAMETER_SEED}. Options given override them.
+ */
+export function withRequired(loss: lib.Loss<never>): LossEntry["loss"] {
+  const specs = loss.definition.options as unknown as Record<string, lib.OptionSpec<unknown>>;
+  const parameters = Object.entries(specs).filter(([, s]) => s.parameter && s.required);
+  const numClasses = specs.numClasses?.required ? { numClasses: NUM_CLASSES } : {};
+  if (parameters.length === 0 && !specs.numClasses?.required) return call(loss as never);
+  return (e, y, o) => {
+    const resolved: Record<string, unknown> = {
+      ...Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.default])),
+      ...numClasses,
+      ...o,
+    };
+    const made = Object.fromEntries(
+      parameters.filter(([k]) => o[k] === undefined).map(([k, s]) => [
+        k,
+        s.parameter!.init(s.parameter!.shape(resolved, e.shape[1]), PARAMETER_SEED, resolved),
+      ]),
+    );
+    return (loss as unknown as LossEntry["loss"])(e, y, { ...numClasses, ...made, ...o });
+  };
+}
+
+/**
+ * Losses without an entry of their own: every template loss `lib/mod.ts` exports, with its
+ * required arguments ({@linkcode withRequired}).
+ */
 const listed = new Set(LOSSES.map((l) => l.name));
 for (const [name, value] of Object.entries(lib)) {
   if (listed.has(name) || !lib.isLoss(value)) continue;
-  LOSSES.push({ name, loss: call(value as never), distances: "any", variants: [], auto: true });
+  LOSSES.push({
+    name,
+    loss: withRequired(value as never),
+    distances: "any",
+    variants: [],
+    auto: true,
+  });
 }
 
 /** The `distance` values a loss of kind `kind` accepts, from the given candidates. */

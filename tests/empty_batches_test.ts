@@ -12,16 +12,20 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import * as lib from "../lib/mod.ts";
-import { LOSSES } from "./_loss_registry.ts";
+import { LOSSES, NUM_CLASSES } from "./_loss_registry.ts";
 import { assertCloseTo, loadFixture } from "./_fixtures.ts";
 
 await tf.setBackend("cpu");
 
 type Outcome = { value?: number; connected?: boolean; grad?: number[][] | null; error?: string };
+/** PML's sub-loss with its `DoNothingReducer`. */
+type SubLoss = { kind?: string; shape?: number[]; values?: number[]; error?: string };
 interface LossCase {
   pml: string;
   batch: Outcome;
-  none: Record<string, { kind?: string; shape?: number[]; error?: string }> & { error?: string };
+  none: Record<string, SubLoss> & { error?: string };
+  /** PML's constructor keywords (`num_classes`, `embedding_size`, …). */
+  args: Record<string, unknown>;
   refEmpty?: Outcome;
   emptyWithRef?: Outcome;
 }
@@ -87,6 +91,19 @@ Deno.test("every loss has PML's empty-batch answer in the fixture (or is one of 
   }
 });
 
+Deno.test("the registry calls the losses with PML's required arguments of the fixture", () => {
+  for (const { name } of templateLosses) {
+    const args = fixture.losses[name]?.args ?? {};
+    if (args.num_classes !== undefined && name !== "marginLoss") {
+      assert.equal(NUM_CLASSES, args.num_classes, `${name}: num_classes`);
+    }
+    // The registry makes the parameters for the embeddings' size: the fixture's d.
+    for (const k of ["embedding_size", "descriptors_dim"]) {
+      if (args[k] !== undefined) assert.equal(args[k], D, `${name}: ${k}`);
+    }
+  }
+});
+
 for (const { name, def, call } of templateLosses) {
   const pml = fixture.losses[name];
   const labels = def.labels === false ? undefined : [] as number[];
@@ -110,8 +127,21 @@ for (const { name, def, call } of templateLosses) {
       assert.deepEqual(got.value, [0], `${name} ${reduction}: PML's 0`);
       assert.deepEqual(got.gradShape, [0, D], `${name} ${reduction}: connected to the embeddings`);
     }
-    // "none": the loss's own per-element tensor, empty ([0], [0, m], …).
+    // "none": the loss's own per-element tensor, empty ([0], [0, m], …) — or, where PML's
+    // per-element losses are not per row (ProxyAnchor: one per proxy), PML's, summed over its
+    // sub-losses.
     const none = run((e) => f(e, { reduction: "none" }), empty(), false);
+    const perElement = Object.values(pml?.none ?? {}).filter((s): s is SubLoss =>
+      typeof s === "object" && s.kind === "element" && (s.shape?.[0] ?? 0) > 0
+    );
+    if (perElement.length > 0) {
+      assert.deepEqual(none.shape, perElement[0].shape, `${name} none: PML's shape`);
+      const want = perElement[0].values!.map((_: number, i: number) =>
+        perElement.reduce((t, s) => t + s.values![i], 0)
+      );
+      assertCloseTo(none.value, want, {}, `${name} none: PML's values`);
+      return;
+    }
     assert.equal(none.value.length, 0, `${name} none: ${none.shape}`);
     assert.ok(none.shape.length >= 1 && none.shape[0] === 0, `${name} none: shape ${none.shape}`);
   });

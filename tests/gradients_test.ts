@@ -330,6 +330,16 @@ const KNOWN_NON_FINITE: { loss: RegExp; setting: RegExp; todo: string }[] = [
       "could refuse such distances by name",
   },
   {
+    loss: /^(normalizedSoftmaxLoss|proxyAnchorLoss|proxyNcaLoss)$/,
+    setting: /jensenshannon/,
+    todo: "lib/losses/classification.ts, lib/losses/proxies.ts: normalizedSoftmaxLoss, " +
+      "proxyAnchorLoss and proxyNcaLoss measure the embeddings against learned class weights or " +
+      "proxies initialised as PML does (N(0, 1), Kaiming normal: negative entries), where " +
+      "jensenshannon is Infinity (as scipy): loss NaN on the sweep's batches with the registry's " +
+      "parameters (numClasses 3, seed 0); the losses could refuse jensenshannon by name, or the " +
+      "distance refuse negative entries",
+  },
+  {
     loss: /^manifoldLoss$/,
     setting: /^unnormalised, distance .*"minkowski","p":0\.3/,
     todo: 'lib/losses/manifold.ts: manifoldLoss with distance { name: "minkowski", p: 0.3 }, ' +

@@ -642,10 +642,15 @@ Deno.test("the benchmark registry and `bench losses` run every new loss", () => 
   for (const id of methods) {
     const m = BENCHMARK_METHODS.find((m) => m.id === id)!;
     assert.equal(m.family, "deep");
+    // As lib/benchmark/execute.ts: a method whose loss owns parameters makes it for the run
+    // (10 classes, 64-dimensional embeddings), and they train with the embeddings.
+    const owned = m.trainableLoss?.({ numClasses: 10, embeddingSize: 64, seed: 0 });
+    const loss = owned ? (e: tf.Tensor2D, l: tf.Tensor1D) => owned.call(e, l) : m.loss!;
     const optimizer = tf.train.sgd(0.1);
-    const v = optimizer.minimize(() => m.loss!(x as unknown as tf.Tensor2D, y), true, [x])!;
+    const trained = [x, ...(owned?.trainableWeights ?? [])];
+    const v = optimizer.minimize(() => loss(x as unknown as tf.Tensor2D, y), true, trained)!;
     assert.ok(Number.isFinite(v.dataSync()[0]), `${id}: ${v.dataSync()[0]}`);
-    v.dispose(), optimizer.dispose();
+    v.dispose(), optimizer.dispose(), owned?.dispose();
   }
   const { entries, skipped } = lossRegistry();
   for (const name of NEW_LOSSES) {

@@ -57,11 +57,14 @@ Deno.test("every option of every loss is checked, with the loss and the option n
   const e = tf.tensor2d([[1, 0], [0.8, 0.6], [0, 1], [0.1, 0.9]]), y = [0, 0, 1, 1];
   let checked = 0;
   for (const [name, loss] of Object.entries(LOSSES)) {
-    // Options without a default (PML's required arguments) at 1, and learnable parameters
+    // Options without a default (PML's required arguments) at 1 (`numClasses` at the labels'
+    // 2 classes, so that a legal value of another option is accepted), and learnable parameters
     // (required in the functional form) as zeros of their shape, so every other check is reached.
     const specs = loss.definition.options as Record<string, OptionSpec<unknown>>;
     const required = Object.fromEntries(
-      Object.entries(specs).filter(([, s]) => s.required && !s.parameter).map(([k]) => [k, 1]),
+      Object.entries(specs).filter(([, s]) => s.required && !s.parameter).map((
+        [k],
+      ) => [k, k === "numClasses" ? 2 : 1]),
     );
     const defaults = {
       ...Object.fromEntries(Object.entries(specs).map(([k, s]) => [k, s.default])),

@@ -11,12 +11,12 @@ has it yet, so that a loss added later finds PML's answer here. For each:
   `sum(embeddings * 0)`), or `error` (the exception class and the first words of its message);
 - `none`: the same with PML's `DoNothingReducer`: `kind` "zero" (PML's `zero_losses`: an
   already-reduced 0, which the library returns as an empty tensor) or "element" with the `shape`
-  of the per-element losses, or `error`;
+  and the (flattened) `values` of the per-element losses, or `error`;
 - `refEmpty` (losses that accept `ref_emb`): the batch `x` `[3, d]` with labels `y` against an
   empty reference set: `value` and the gradient with respect to `x` (`grad`), or `error`;
 - `emptyWithRef`: the empty batch against the reference set `ref` `[3, d]` with labels `refY`.
 
-Required constructor arguments are given the smallest usual values (`num_classes=3`,
+`args` holds the constructor keywords. Required constructor arguments are given the smallest usual values (`num_classes=3`,
 `embedding_size=d`, `margin`/`Tn` for RankedListLoss, `l=d, K=3` for ManifoldLoss); none of them
 changes an empty batch's answer.
 """
@@ -53,7 +53,7 @@ LOSSES = {
     "p2sGradLoss": ("P2SGradLoss", {"descriptors_dim": D, "num_classes": C}, True),
     "pnpLoss": ("PNPLoss", {}, True),
     "proxyAnchorLoss": ("ProxyAnchorLoss", {"num_classes": C, "embedding_size": D}, True),
-    "proxyNCALoss": ("ProxyNCALoss", {"num_classes": C, "embedding_size": D}, True),
+    "proxyNcaLoss": ("ProxyNCALoss", {"num_classes": C, "embedding_size": D}, True),
     "rankedListLoss": ("RankedListLoss", {"margin": 0.4, "Tn": 10}, True),
     "signalToNoiseRatioContrastiveLoss": ("SignalToNoiseRatioContrastiveLoss", {}, True),
     "smoothAPLoss": ("SmoothAPLoss", {}, True),
@@ -119,7 +119,8 @@ def _none(name):
         if not torch.is_tensor(x) and x == 0:
             kinds[sub] = {"kind": "zero"}
         else:
-            kinds[sub] = {"kind": info["reduction_type"], "shape": list(x.shape)}
+            kinds[sub] = {"kind": info["reduction_type"], "shape": list(x.shape),
+                          "values": x.detach().flatten().tolist()}
     return kinds
 
 
@@ -187,7 +188,8 @@ def _regularized():
 def generate():
     out = {}
     for name in LOSSES:
-        case = {"pml": LOSSES[name][0], "batch": _batch(name), "none": _none(name)}
+        case = {"pml": LOSSES[name][0], "args": LOSSES[name][1], "batch": _batch(name),
+                "none": _none(name)}
         if LOSSES[name][2]:
             case["refEmpty"] = _ref_empty(name)
             case["emptyWithRef"] = _empty_with_ref(name)

@@ -49,7 +49,7 @@ const NEG_BIG = -1e30;
 
 /**
  * Row-wise log-sum-exp over the entries where `mask` is non-zero, as PML's `lmu.logsumexp`:
- * with `addOne` a 0 joins each row (log(1 + Σ exp)); a row with no kept entry gives 0. The
+ * with `addOne` a 0 joins each row (log(1 + Σ exp)); a row with no kept entry (or `m` = 0) gives 0. The
  * maximum used for stability carries no gradient, and masked-out entries get none.
  *
  * @param x `[n, m]`
@@ -67,6 +67,9 @@ const NEG_BIG = -1e30;
  */
 export function maskedLogSumExp(x: tf.Tensor2D, mask: tf.Tensor2D, addOne: boolean): tf.Tensor2D {
   return tf.tidy(() => {
+    // No columns (an empty batch): every row has no kept entry, 0 (log 1 with `addOne`); the
+    // maximum of nothing would be NaN.
+    if (x.shape[1] === 0) return tf.mul(tf.sum(x, 1, true), 0) as tf.Tensor2D;
     const keep = tf.greater(mask, 0);
     const xm = tf.where(keep, x, tf.fill(x.shape, NEG_BIG));
     const rowMax = tf.max(xm, 1, true);

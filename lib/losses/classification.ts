@@ -68,6 +68,14 @@ const cosineOnly = (name: string) => (d: { metric: { name: string } }, normalize
     ? "normalizeEmbeddings must be true (cosine similarity)"
     : undefined;
 
+/**
+ * The refusal of an empty batch: PML's class `cls` averages no rows and returns NaN
+ * (`tests/fixtures/empty_batches.json`).
+ */
+const emptyBatchIsNaN = (cls: string, what = "the mean cross-entropy of no rows") => ({
+  batch: `${what} is undefined (PML's ${cls} returns NaN)`,
+});
+
 /** The class-weight parameter `[d, C · perClass]`, PML's initialisation `init`. */
 function weightsSpec(
   init: keyof typeof inits,
@@ -206,7 +214,7 @@ export interface LargeMarginSoftmaxLossOptions extends ClassWeightLossOptions {
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin`, `scale`; the
  *   distance must be `"cosine"` (the default)
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for a missing `numClasses` or `W`, `W` of another shape, a label outside
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
  *   `[0, numClasses)`, `margin` not an integer ≥ 1, `scale` ≤ 0, another distance,
  *   `refEmbeddings` (as PML, which does not support them).
  * @example
@@ -224,6 +232,7 @@ export const largeMarginSoftmaxLoss: Loss<LargeMarginSoftmaxLossOptions> = defin
   LargeMarginSoftmaxLossOptions
 >({
   name: "largeMarginSoftmaxLoss",
+  refuseEmpty: emptyBatchIsNaN("LargeMarginSoftmaxLoss"),
   distance: "cosine",
   reduction: "mean",
   ref: false,
@@ -275,6 +284,7 @@ export interface SphereFaceLossOptions extends ClassWeightLossOptions {
  */
 export const sphereFaceLoss: Loss<SphereFaceLossOptions> = defineLoss<SphereFaceLossOptions>({
   name: "sphereFaceLoss",
+  refuseEmpty: emptyBatchIsNaN("SphereFaceLoss"),
   distance: "cosine",
   reduction: "mean",
   ref: false,
@@ -311,7 +321,7 @@ export interface CosFaceLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin`, `scale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for a missing `numClasses` or `W`, `W` of another shape, a label outside
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
  *   `[0, numClasses)`, `margin` outside [0, 2], `scale` ≤ 0, another distance than `"cosine"`.
  * @example
  * ```ts
@@ -326,6 +336,7 @@ export interface CosFaceLossOptions extends ClassWeightLossOptions {
  */
 export const cosFaceLoss: Loss<CosFaceLossOptions> = defineLoss<CosFaceLossOptions>({
   name: "cosFaceLoss",
+  refuseEmpty: emptyBatchIsNaN("CosFaceLoss"),
   distance: "cosine",
   reduction: "mean",
   ref: false,
@@ -365,7 +376,7 @@ export interface ArcFaceLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin` (degrees), `scale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for a missing `numClasses` or `W`, `W` of another shape, a label outside
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
  *   `[0, numClasses)`, `margin` outside [0, 180), `scale` ≤ 0, another distance than
  *   `"cosine"`, `refEmbeddings`.
  * @example
@@ -381,6 +392,7 @@ export interface ArcFaceLossOptions extends ClassWeightLossOptions {
  */
 export const arcFaceLoss: Loss<ArcFaceLossOptions> = defineLoss<ArcFaceLossOptions>({
   name: "arcFaceLoss",
+  refuseEmpty: emptyBatchIsNaN("ArcFaceLoss"),
   distance: "cosine",
   reduction: "mean",
   ref: false,
@@ -438,6 +450,7 @@ export const subCenterArcFaceLoss: Loss<SubCenterArcFaceLossOptions> = defineLos
   SubCenterArcFaceLossOptions
 >({
   name: "subCenterArcFaceLoss",
+  refuseEmpty: emptyBatchIsNaN("SubCenterArcFaceLoss"),
   distance: "cosine",
   reduction: "mean",
   ref: false,
@@ -495,15 +508,11 @@ export function subCenterArcFaceOutliers(
 ): SubCenterOutliers {
   const fn = "subCenterArcFaceOutliers";
   const { W, numClasses: C, subCenters: K = 3, threshold = 75 } = options ?? {};
-  if (!Number.isInteger(C) || C < 1) {
-    throw new Error(`${fn}: numClasses must be an integer ≥ 1, got ${C}`);
-  }
-  if (!Number.isInteger(K) || K < 1) {
-    throw new Error(`${fn}: subCenters must be an integer ≥ 1, got ${K}`);
-  }
-  if (typeof threshold !== "number" || !(threshold >= 0 && threshold <= 180)) {
-    throw new Error(`${fn}: threshold must be a number of degrees in [0, 180], got ${threshold}`);
-  }
+  // The template's option checks (the function's and the option's names in the message).
+  const env = (name: string) => ({ fn, name, distance: undefined as never });
+  numClassesSpec.check(C, env("numClasses"));
+  opt.integer(3, { min: 1 }).check(K, env("subCenters"));
+  opt.number(75, { min: 0, max: 180 }).check(threshold, env("threshold"));
   if (!(embeddings instanceof tf.Tensor) || embeddings.rank !== 2) {
     throw new Error(`${fn}: embeddings must be a [n, d] tensor`);
   }
@@ -577,7 +586,7 @@ export interface NormalizedSoftmaxLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `temperature`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for a missing `numClasses` or `W`, `W` of another shape, a label outside
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
  *   `[0, numClasses)`, `temperature` ≤ 0, `refEmbeddings`.
  * @example
  * ```ts
@@ -594,6 +603,7 @@ export const normalizedSoftmaxLoss: Loss<NormalizedSoftmaxLossOptions> = defineL
   NormalizedSoftmaxLossOptions
 >({
   name: "normalizedSoftmaxLoss",
+  refuseEmpty: emptyBatchIsNaN("NormalizedSoftmaxLoss"),
   distance: "dot",
   reduction: "mean",
   ref: false,
@@ -652,7 +662,7 @@ export interface P2SGradLossOptions
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `weight` `[d, numClasses]` (required)
  * @returns a scalar
- * @throws Error for a missing `numClasses` or `weight`, `weight` of another shape, a label
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `weight`, `weight` of another shape, a label
  *   outside `[0, numClasses)`.
  * @example
  * ```ts
@@ -666,6 +676,7 @@ export interface P2SGradLossOptions
  */
 export const p2sGradLoss: Loss<P2SGradLossOptions> = defineLoss<P2SGradLossOptions>({
   name: "p2sGradLoss",
+  refuseEmpty: emptyBatchIsNaN("P2SGradLoss", "the mean squared error of no rows"),
   distance: "cosine",
   reduction: "mean",
   ref: false,

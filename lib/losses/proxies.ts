@@ -151,7 +151,7 @@ export interface ProxyNcaLossOptions extends ProxyLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `proxies` `[numClasses, d]` (required), `softmaxScale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses (0 for dropped rows)
- * @throws Error for a missing `numClasses` or `proxies`, `proxies` of another shape, a label
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `proxies`, `proxies` of another shape, a label
  *   outside `[0, numClasses)`, `softmaxScale` ≤ 0, `refEmbeddings`.
  * @example
  * ```ts
@@ -166,6 +166,9 @@ export interface ProxyNcaLossOptions extends ProxyLossOptions {
  */
 export const proxyNcaLoss: Loss<ProxyNcaLossOptions> = defineLoss<ProxyNcaLossOptions>({
   name: "proxyNcaLoss",
+  refuseEmpty: {
+    batch: "the mean of no rows' losses is undefined (PML's ProxyNCALoss returns NaN)",
+  },
   distance: "sqeuclidean",
   reduction: "mean",
   ref: false,
@@ -223,7 +226,7 @@ export interface SoftTripleLossOptions extends Omit<ProxyLossOptions, "proxies">
  * @param options `numClasses` and `fc` `[d, numClasses·centersPerClass]` (required),
  *   `centersPerClass`, `la`, `gamma`, `margin`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for a missing `numClasses` or `fc`, `fc` of another shape, a label outside
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `fc`, `fc` of another shape, a label outside
  *   `[0, numClasses)`, `la` or `gamma` ≤ 0, `centersPerClass` not an integer ≥ 1, a distance
  *   that is not a similarity, `refEmbeddings`.
  * @example
@@ -239,6 +242,9 @@ export interface SoftTripleLossOptions extends Omit<ProxyLossOptions, "proxies">
  */
 export const softTripleLoss: Loss<SoftTripleLossOptions> = defineLoss<SoftTripleLossOptions>({
   name: "softTripleLoss",
+  refuseEmpty: {
+    batch: "the mean cross-entropy of no rows is undefined (PML's SoftTripleLoss returns NaN)",
+  },
   distance: "cosine",
   reduction: "mean",
   ref: false,
