@@ -49,8 +49,8 @@ const NEG_BIG = -1e30;
 
 /**
  * Row-wise log-sum-exp over the entries where `mask` is non-zero, as PML's `lmu.logsumexp`:
- * with `addOne` a 0 joins each row (log(1 + Σ exp)); a row with no kept entry (or `m` = 0) gives 0. The
- * maximum used for stability carries no gradient, and masked-out entries get none.
+ * with `addOne` a 0 joins each row (log(1 + Σ exp)); a row with no kept entry (or `m` = 0) gives
+ * 0. The maximum used for stability carries no gradient, and masked-out entries get none.
  *
  * @param x `[n, m]`
  * @param mask `[n, m]` 0/1 (constant)

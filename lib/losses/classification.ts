@@ -214,8 +214,8 @@ export interface LargeMarginSoftmaxLossOptions extends ClassWeightLossOptions {
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin`, `scale`; the
  *   distance must be `"cosine"` (the default)
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
- *   `[0, numClasses)`, `margin` not an integer ≥ 1, `scale` ≤ 0, another distance,
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape,
+ *   a label outside `[0, numClasses)`, `margin` not an integer ≥ 1, `scale` ≤ 0, another distance,
  *   `refEmbeddings` (as PML, which does not support them).
  * @example
  * ```ts
@@ -321,8 +321,9 @@ export interface CosFaceLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin`, `scale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
- *   `[0, numClasses)`, `margin` outside [0, 2], `scale` ≤ 0, another distance than `"cosine"`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape,
+ *   a label outside `[0, numClasses)`, `margin` outside [0, 2], `scale` ≤ 0, another distance than
+ *   `"cosine"`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -376,9 +377,9 @@ export interface ArcFaceLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `margin` (degrees), `scale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
- *   `[0, numClasses)`, `margin` outside [0, 180), `scale` ≤ 0, another distance than
- *   `"cosine"`, `refEmbeddings`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape,
+ *   a label outside `[0, numClasses)`, `margin` outside [0, 180), `scale` ≤ 0, another distance
+ *   than `"cosine"`, `refEmbeddings`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -586,8 +587,8 @@ export interface NormalizedSoftmaxLossOptions extends ClassWeightLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `W` `[d, numClasses]` (required), `temperature`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape, a label outside
- *   `[0, numClasses)`, `temperature` ≤ 0, `refEmbeddings`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `W`, `W` of another shape,
+ *   a label outside `[0, numClasses)`, `temperature` ≤ 0, `refEmbeddings`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -662,8 +663,8 @@ export interface P2SGradLossOptions
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `weight` `[d, numClasses]` (required)
  * @returns a scalar
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `weight`, `weight` of another shape, a label
- *   outside `[0, numClasses)`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `weight`, `weight` of
+ *   another shape, a label outside `[0, numClasses)`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";

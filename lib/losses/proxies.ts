@@ -151,8 +151,8 @@ export interface ProxyNcaLossOptions extends ProxyLossOptions {
  * @param labels `[n]`, in `[0, numClasses)`
  * @param options `numClasses` and `proxies` `[numClasses, d]` (required), `softmaxScale`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses (0 for dropped rows)
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `proxies`, `proxies` of another shape, a label
- *   outside `[0, numClasses)`, `softmaxScale` ≤ 0, `refEmbeddings`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `proxies`, `proxies` of
+ *   another shape, a label outside `[0, numClasses)`, `softmaxScale` ≤ 0, `refEmbeddings`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -226,9 +226,9 @@ export interface SoftTripleLossOptions extends Omit<ProxyLossOptions, "proxies">
  * @param options `numClasses` and `fc` `[d, numClasses·centersPerClass]` (required),
  *   `centersPerClass`, `la`, `gamma`, `margin`
  * @returns a scalar; with `reduction: "none"` the `[n]` per-row losses
- * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `fc`, `fc` of another shape, a label outside
- *   `[0, numClasses)`, `la` or `gamma` ≤ 0, `centersPerClass` not an integer ≥ 1, a distance
- *   that is not a similarity, `refEmbeddings`.
+ * @throws Error for an empty batch (PML: NaN), a missing `numClasses` or `fc`, `fc` of another
+ *   shape, a label outside `[0, numClasses)`, `la` or `gamma` ≤ 0, `centersPerClass` not an integer
+ *   ≥ 1, a distance that is not a similarity, `refEmbeddings`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
