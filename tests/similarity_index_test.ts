@@ -4,6 +4,7 @@
  * retrieval metrics and threshold calibration on the same embeddings.
  */
 import assert from "node:assert/strict";
+import { COLORS } from "../lib/viz/style.ts";
 import * as tf from "@tensorflow/tfjs";
 import { retrievalMetrics } from "../lib/eval/retrieval.ts";
 import { calibrateThreshold } from "../lib/eval/verification.ts";
@@ -153,7 +154,7 @@ Deno.test("lookupGallery draws queries and their hits, red where the label diffe
   const images = fig.layout.images as unknown[];
   assert.equal(images.length, 2 * 3);
   const red = (fig.layout.shapes as { line: { color: string } }[]).filter((s) =>
-    s.line.color === "#d62728"
+    s.line.color === COLORS.wrong
   );
   assert.equal(red.length, 1);
   assert.match(String((fig.layout.title as { text: string }).text), /1 of 4 wrong/);

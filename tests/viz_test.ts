@@ -160,8 +160,11 @@ Deno.test("projectionScatter: one trace per class, class colours, 2-D and 3-D, t
 
 Deno.test("t-SNE and UMAP keep two separated blobs apart, and a seed fixes the layout", async () => {
   const { x, labels } = blobs(60, 10, 3);
-  const a = await tsne(x, { iterations: 300, seed: 1, perplexity: 10 });
-  const b = await tsne(x, { iterations: 300, seed: 1, perplexity: 10 });
+  // 1,000 iterations: at 300 only 50 follow the 250 of early exaggeration, and whether the blobs
+  // have separated by then turns on float32 round-off of the input distances (seeds 1 and 3 gave
+  // 0.88 agreement at 300 and 1.0 at 1,000).
+  const a = await tsne(x, { iterations: 1000, seed: 1, perplexity: 10 });
+  const b = await tsne(x, { iterations: 1000, seed: 1, perplexity: 10 });
   assert.deepEqual(a, b);
   assert.ok(a.every(Number.isFinite));
   assert.ok(nnAgreement(a, 2, labels) > 0.95);
