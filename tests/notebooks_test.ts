@@ -103,22 +103,16 @@ Deno.test("the notebooks are in order, nbformat 4 with the Deno kernel, outputs 
     }
     const first = [code[0].source].flat().join("");
     assert.match(first, /SIMLEARN_FAST/, `${file}: the first cell must read SIMLEARN_FAST`);
-    if (STORY.test(file)) {
-      // The story notebooks: prose plus library calls, and a first output that says which data
-      // and which backend the run used.
-      assert.match(
-        first,
-        /describeSetup\(/,
-        `${file}: the first cell must print describeSetup(...)`,
+    // Every notebook: prose plus library calls, and a first output that says which data and
+    // which backend the run used.
+    assert.match(first, /describeSetup\(/, `${file}: the first cell must print describeSetup(...)`);
+    code.forEach((c, i) => {
+      const lines = logicLines([c.source].flat().join(""));
+      assert.ok(
+        lines <= 20,
+        `${file}: code cell ${i + 1} has ${lines} lines besides imports (> 20)`,
       );
-      code.forEach((c, i) => {
-        const lines = logicLines([c.source].flat().join(""));
-        assert.ok(
-          lines <= 20,
-          `${file}: code cell ${i + 1} has ${lines} lines besides imports (> 20)`,
-        );
-      });
-    }
+    });
     assert.match(
       nb.cells.map((c) => [c.source].flat().join("")).join("\n"),
       /from "\.\.\/lib\//,
