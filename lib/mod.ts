@@ -4,9 +4,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
  * import { contrastiveLoss, initBackend, referenceCnn } from "./mod.ts";
- * await initBackend("auto");
- * const model = referenceCnn();
+ * const { backend } = await initBackend("auto");
+ * assert.ok(["webgpu", "wasm", "cpu"].includes(backend));
+ * const model = referenceCnn(); // 28×28×1 images → 64-d embeddings
+ * assert.deepEqual(model.outputs[0].shape, [null, 64]);
+ * const embeddings = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor2D;
+ * assert.ok(contrastiveLoss(embeddings, [0, 1]).dataSync()[0] >= 0);
  * ```
  *
  * @module

@@ -17,8 +17,10 @@ import type { ParameterSpec } from "./_template.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkClassLabels } from "./_classes.ts";
  * checkClassLabels("arcFaceLoss", Int32Array.of(0, 2), 3); // fine
+ * assert.throws(() => checkClassLabels("arcFaceLoss", Int32Array.of(0, 3), 3), /numClasses is 3/);
  * ```
  */
 export function checkClassLabels(fn: string, labels: Int32Array, numClasses: number): void {
@@ -50,9 +52,10 @@ export function checkClassLabels(fn: string, labels: Int32Array, numClasses: num
  * @returns `[n]` weights in [0, 1]
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { minerWeights } from "./_classes.ts";
  * const w = minerWeights({ a: Int32Array.of(0, 0), p: Int32Array.of(1, 1), n: Int32Array.of(2, 3) }, 5);
- * console.log([...w]); // [1, 1, 0.5, 0.5, 0]
+ * assert.deepEqual([...w], [1, 1, 0.5, 0.5, 0]);
  * ```
  */
 export function minerWeights(
@@ -82,8 +85,9 @@ export function minerWeights(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oneHotMask } from "./_classes.ts";
- * oneHotMask(Int32Array.of(1, 0), 2).print(); // [[0, 1], [1, 0]]
+ * assert.deepEqual(oneHotMask(Int32Array.of(1, 0), 2).arraySync(), [[0, 1], [1, 0]]);
  * ```
  */
 export function oneHotMask(labels: Int32Array, numClasses: number): tf.Tensor2D {
@@ -101,9 +105,11 @@ export function oneHotMask(labels: Int32Array, numClasses: number): tf.Tensor2D 
  * @returns `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { crossEntropy } from "./_classes.ts";
- * crossEntropy(tf.tensor2d([[0, 0]]), tf.tensor2d([[1, 0]])).print(); // [0.6931]
+ * const [ce] = crossEntropy(tf.tensor2d([[0, 0]]), tf.tensor2d([[1, 0]])).dataSync();
+ * assert.ok(Math.abs(ce - Math.LN2) < 1e-6); // ln 2 ≈ 0.6931
  * ```
  */
 export function crossEntropy(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
@@ -116,9 +122,10 @@ export function crossEntropy(logits: tf.Tensor2D, target: tf.Tensor2D): tf.Tenso
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { positive } from "./_classes.ts";
- * positive(tf.tensor1d([-1, 0, 2])).print(); // [0, 0, 1]
+ * assert.deepEqual(positive(tf.tensor1d([-1, 0, 2])).arraySync(), [0, 0, 1]);
  * ```
  */
 export function positive<T extends tf.Tensor>(x: T): T {
@@ -214,9 +221,11 @@ export const inits: Readonly<Record<string, ParameterSpec["init"]>> = Object.fre
  * @returns `[d, C]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { renormColumns } from "./_classes.ts";
- * renormColumns(tf.tensor2d([[3], [4]])).print(); // [[0.6], [0.8]]
+ * const [a, b] = renormColumns(tf.tensor2d([[3], [4]])).dataSync(); // [[0.6], [0.8]]
+ * assert.ok(Math.abs(a - 0.6) < 1e-6 && Math.abs(b - 0.8) < 1e-6);
  * ```
  */
 export function renormColumns(w: tf.Tensor2D): tf.Tensor2D {

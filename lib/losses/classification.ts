@@ -715,11 +715,13 @@ export const p2sGradLoss: Loss<P2SGradLossOptions> = defineLoss<P2SGradLossOptio
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { LargeMarginSoftmaxLoss } from "./classification.ts";
  * const loss = new LargeMarginSoftmaxLoss({ numClasses: 3, embeddingSize: 2, seed: 0 });
- * console.log(loss.W.shape); // [2, 3]
- * loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).print();
+ * assert.deepEqual(loss.W.shape, [2, 3]);
+ * const [value] = loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).dataSync();
+ * assert.ok(Math.abs(value - 6.3338) < 1e-3); // seed 0
  * loss.dispose();
  * ```
  */
@@ -740,9 +742,10 @@ export class LargeMarginSoftmaxLoss extends TrainableLoss<LargeMarginSoftmaxLoss
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SphereFaceLoss } from "./classification.ts";
  * const loss = new SphereFaceLoss({ numClasses: 3, embeddingSize: 2 });
- * console.log(loss.trainableWeights.length); // 1
+ * assert.equal(loss.trainableWeights.length, 1);
  * loss.dispose();
  * ```
  */
@@ -763,9 +766,10 @@ export class SphereFaceLoss extends TrainableLoss<SphereFaceLossOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CosFaceLoss } from "./classification.ts";
  * const loss = new CosFaceLoss({ numClasses: 10, embeddingSize: 64, margin: 0.2 });
- * console.log(loss.W.shape); // [64, 10]
+ * assert.deepEqual(loss.W.shape, [64, 10]);
  * loss.dispose();
  * ```
  */
@@ -813,11 +817,13 @@ export class ArcFaceLoss extends TrainableLoss<ArcFaceLossOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { SubCenterArcFaceLoss } from "./classification.ts";
  * const loss = new SubCenterArcFaceLoss({ numClasses: 2, embeddingSize: 2, subCenters: 2 });
  * const { outliers, dominantCenters } = loss.getOutliers(tf.tensor2d([[1, 0], [0, 1]]), [0, 1]);
- * console.log(outliers.length <= 2, dominantCenters.shape); // true [2, 2]
+ * assert.ok(outliers.length <= 2);
+ * assert.deepEqual(dominantCenters.shape, [2, 2]);
  * dominantCenters.dispose();
  * loss.dispose();
  * ```
@@ -856,9 +862,10 @@ export class SubCenterArcFaceLoss extends TrainableLoss<SubCenterArcFaceLossOpti
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NormalizedSoftmaxLoss } from "./classification.ts";
  * const loss = new NormalizedSoftmaxLoss({ numClasses: 10, embeddingSize: 64, temperature: 0.1 });
- * console.log(loss.W.shape); // [64, 10]
+ * assert.deepEqual(loss.W.shape, [64, 10]);
  * loss.dispose();
  * ```
  */
@@ -880,10 +887,12 @@ export class NormalizedSoftmaxLoss extends TrainableLoss<NormalizedSoftmaxLossOp
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { P2SGradLoss } from "./classification.ts";
  * const loss = new P2SGradLoss({ descriptorsDim: 2, numClasses: 3, seed: 0 });
- * loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).print();
+ * const [value] = loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).dataSync();
+ * assert.ok(Math.abs(value - 1.0944) < 1e-3); // seed 0
  * loss.dispose();
  * ```
  */

@@ -289,11 +289,13 @@ export const softTripleLoss: Loss<SoftTripleLossOptions> = defineLoss<SoftTriple
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { ProxyAnchorLoss } from "./proxies.ts";
  * const loss = new ProxyAnchorLoss({ numClasses: 3, embeddingSize: 2, seed: 0 });
- * console.log(loss.proxies.shape); // [3, 2]
- * loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).print();
+ * assert.deepEqual(loss.proxies.shape, [3, 2]);
+ * const [value] = loss.call(tf.tensor2d([[1, 0], [0, 1]]), [0, 2]).dataSync();
+ * assert.ok(Math.abs(value - 21.5686) < 1e-3); // seed 0
  * loss.dispose();
  * ```
  */
@@ -314,9 +316,10 @@ export class ProxyAnchorLoss extends TrainableLoss<ProxyAnchorLossOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ProxyNCALoss } from "./proxies.ts";
  * const loss = new ProxyNCALoss({ numClasses: 10, embeddingSize: 64 });
- * console.log(loss.proxies.shape); // [10, 64]
+ * assert.deepEqual(loss.proxies.shape, [10, 64]);
  * loss.dispose();
  * ```
  */
@@ -338,9 +341,10 @@ export class ProxyNCALoss extends TrainableLoss<ProxyNcaLossOptions> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SoftTripleLoss } from "./proxies.ts";
  * const loss = new SoftTripleLoss({ numClasses: 10, embeddingSize: 64 });
- * console.log(loss.fc.shape); // [64, 100]
+ * assert.deepEqual(loss.fc.shape, [64, 100]); // 10 classes × 10 centers
  * loss.dispose();
  * ```
  */

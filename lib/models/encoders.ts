@@ -13,7 +13,10 @@ import { L2Normalization } from "./layers.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { type EncoderOptions, mlpEncoder } from "./encoders.ts";
  * const options: EncoderOptions = { embeddingDim: 32, normalize: true, seed: 1 };
+ * assert.deepEqual(mlpEncoder({ ...options, inputShape: [4] }).outputs[0].shape, [null, 32]);
  * ```
  */
 export interface EncoderOptions {
@@ -85,12 +88,13 @@ function seeded(seed: number, layer: number) {
  * @throws Error for an unknown `initializer`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { referenceCnn } from "./encoders.ts";
  * const model = referenceCnn({ seed: 1 });
- * console.log(model.outputs[0].shape); // [null, 64]
+ * assert.deepEqual(model.outputs[0].shape, [null, 64]);
  * const torchLike = referenceCnn({ seed: 1, initializer: "pytorch" });
  * const bias = torchLike.layers[0].getWeights()[1].dataSync(); // uniform in ±1/√9, not zeros
- * console.log(bias.every((b) => Math.abs(b) <= 1 / 3)); // true
+ * assert.ok(bias.every((b) => Math.abs(b) <= 1 / 3) && bias.some((b) => b !== 0));
  * ```
  */
 export function referenceCnn(
@@ -126,7 +130,10 @@ export function referenceCnn(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { cnnEncoder, type CnnEncoderOptions } from "./encoders.ts";
  * const options: CnnEncoderOptions = { filters: [16, 32], kernelSizes: [5, 3], dense: [64] };
+ * assert.equal(cnnEncoder(options).outputs[0].shape[1], 64); // embeddingDim defaults to 64
  * ```
  */
 export interface CnnEncoderOptions extends EncoderOptions {
@@ -151,9 +158,10 @@ export interface CnnEncoderOptions extends EncoderOptions {
  * @throws Error when a size is not a positive integer or `kernelSizes` has the wrong length.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cnnEncoder } from "./encoders.ts";
  * const model = cnnEncoder({ filters: [8], kernelSizes: [5], dense: [], embeddingDim: 16 });
- * console.log(model.outputs[0].shape); // [null, 16]
+ * assert.deepEqual(model.outputs[0].shape, [null, 16]);
  * ```
  */
 export function cnnEncoder(options: CnnEncoderOptions = {}): tf.Sequential {
@@ -216,9 +224,10 @@ export function cnnEncoder(options: CnnEncoderOptions = {}): tf.Sequential {
  * @param options `hidden` sizes (default `[256, 128]`), `inputShape` (default `[28, 28, 1]`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mlpEncoder } from "./encoders.ts";
  * const model = mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 });
- * console.log(model.outputs[0].shape); // [null, 2]
+ * assert.deepEqual(model.outputs[0].shape, [null, 2]);
  * ```
  */
 export function mlpEncoder(
@@ -266,10 +275,11 @@ export function mlpEncoder(
  * @returns `[n, embeddingDim]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { embed, mlpEncoder } from "./encoders.ts";
  * const e = embed(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }), tf.ones([3, 4]));
- * console.log(e.shape); // [3, 2]
+ * assert.deepEqual(e.shape, [3, 2]);
  * ```
  */
 export function embed(model: tf.LayersModel, x: tf.Tensor, batchSize = 512): tf.Tensor2D {

@@ -26,7 +26,10 @@ import { cnnEncoder, type EncoderOptions } from "./encoders.ts";
  *
  * @example
  * ```ts
- * const o: ResNetEncoderOptions = { inputShape: [64, 64, 3], width: 16, depth: [1, 1, 1], embeddingDim: 64 };
+ * import assert from "node:assert/strict";
+ * import { resnetEncoder, type ResNetEncoderOptions } from "./resnet.ts";
+ * const o: ResNetEncoderOptions = { inputShape: [32, 32, 3], width: 8, depth: [1, 1] };
+ * assert.deepEqual(resnetEncoder(o).outputs[0].shape, [null, 64]); // embeddingDim defaults to 64
  * ```
  */
 export interface ResNetEncoderOptions extends EncoderOptions {
@@ -45,9 +48,10 @@ export interface ResNetEncoderOptions extends EncoderOptions {
  * @throws TypeError when a size is not a positive integer or the input is smaller than 8 pixels.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resnetEncoder } from "./resnet.ts";
  * const model = resnetEncoder({ inputShape: [32, 32, 3], width: 8, depth: [1, 1], embeddingDim: 16 });
- * console.log(model.outputs[0].shape); // [null, 16]
+ * assert.deepEqual(model.outputs[0].shape, [null, 16]);
  * ```
  */
 export function resnetEncoder(options: ResNetEncoderOptions = {}): tf.LayersModel {
@@ -143,9 +147,10 @@ export function resnetEncoder(options: ResNetEncoderOptions = {}): tf.LayersMode
  *   Glorot-uniform kernels, batch normalisation at scale 1 and offset 0)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encoderFor } from "./resnet.ts";
- * encoderFor([28, 28, 1]).name; // "cnn_encoder"
- * encoderFor([64, 64, 3]).name; // "resnet_encoder"
+ * assert.equal(encoderFor([28, 28, 1]).name, "cnn_encoder");
+ * assert.equal(encoderFor([64, 64, 3]).name, "resnet_encoder");
  * ```
  */
 export function encoderFor(
