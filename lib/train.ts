@@ -42,8 +42,12 @@ import { applyGradients } from "./kernels/adam.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
  * import { contrastiveLoss } from "./losses/mod.ts";
  * const loss: BatchLoss = (e, y) => contrastiveLoss(e, y);
+ * const value = loss(tf.tensor2d([[1, 0], [0, 1]]), tf.tensor1d([0, 0], "int32"));
+ * assert.ok(Math.abs(value.dataSync()[0] - Math.SQRT2) < 1e-5); // one positive pair at √2
  * ```
  */
 export type BatchLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => tf.Scalar;
@@ -56,9 +60,10 @@ export type BatchLoss = (embeddings: tf.Tensor2D, labels: tf.Tensor1D) => tf.Sca
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcFaceLoss } from "./losses/mod.ts";
  * const loss: StatefulLoss = new ArcFaceLoss({ numClasses: 10, embeddingSize: 64 });
- * console.log(loss.trainableWeights?.length); // 1
+ * assert.equal(loss.trainableWeights?.length, 1);
  * ```
  */
 export interface StatefulLoss {
@@ -85,11 +90,13 @@ type StatefulLossFunction = BatchLoss & {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PairBatch } from "./data/batches.ts";
  * import { classificationHead } from "./heads/mod.ts";
  * import { mlpEncoder } from "./models/mod.ts";
  * const head = classificationHead(mlpEncoder({ inputShape: [4], hidden: [8], embeddingDim: 2 }));
  * const objective: Objective<PairBatch> = head.loss;
+ * assert.equal(typeof objective, "function");
  * ```
  */
 export type Objective<B> = (batch: B) => tf.Scalar;
@@ -99,7 +106,9 @@ export type Objective<B> = (batch: B) => tf.Scalar;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const r: StepRecord = { step: 1, loss: 0.7, seconds: 0.1 };
+ * assert.equal(r.metrics, undefined); // present only when recorders add batch metrics
  * ```
  */
 export interface StepRecord {
@@ -118,7 +127,9 @@ export interface StepRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const r: EvaluationRecord = { step: 100, metrics: { mapAtR: 0.4 } };
+ * assert.equal(r.metrics.mapAtR, 0.4);
  * ```
  */
 export interface EvaluationRecord {
@@ -133,7 +144,11 @@ export interface EvaluationRecord {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { mlpEncoder } from "./models/mod.ts";
  * const evaluate = ({ step }: EvaluateContext) => ({ step });
+ * const model = mlpEncoder({ inputShape: [4], embeddingDim: 2 });
+ * assert.deepEqual(evaluate({ step: 3, model }), { step: 3 });
  * ```
  */
 export interface EvaluateContext {
@@ -148,8 +163,10 @@ export interface EvaluateContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Batch } from "./data/batches.ts";
- * const partial: Partial<TrainOptions<Batch>> = { steps: 100, evaluateEvery: 20, checkpointDir: "/tmp/ckpt" };
+ * const partial: Partial<TrainOptions<Batch>> = { steps: 100, evaluateEvery: 20 };
+ * assert.equal(partial.steps! / partial.evaluateEvery!, 5); // five evaluations
  * ```
  */
 export interface TrainOptions<B = Batch> {
@@ -229,9 +246,15 @@ export interface TrainOptions<B = Batch> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TrainResult } from "./train.ts";
  * const report = (result: TrainResult) => `${result.history.at(-1)?.loss} ${result.stopped}`;
- * console.log(report({ history: [], evaluations: [], seconds: 0, imagesPerSecond: 0, step: 0, stopped: "completed", resumedFrom: 0 }));
+ * const history = [{ step: 1, loss: 0.5, seconds: 0.1 }];
+ * const result: TrainResult = {
+ *   history, evaluations: [], seconds: 0.1, imagesPerSecond: 0, step: 1, stopped: "completed",
+ *   resumedFrom: 0,
+ * };
+ * assert.equal(report(result), "0.5 completed");
  * ```
  */
 export interface TrainResult {
@@ -258,8 +281,9 @@ export interface TrainResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inJupyter } from "./train.ts";
- * console.log(inJupyter()); // false outside a notebook
+ * assert.equal(inJupyter(), false); // false outside a notebook
  * ```
  */
 export function inJupyter(): boolean {
@@ -460,6 +484,7 @@ function scaledCopy(optimizer: tf.Optimizer, factor: number): tf.Optimizer {
  * is not applied.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { train } from "./train.ts";
  * import { mlpEncoder } from "./models/mod.ts";
@@ -473,7 +498,8 @@ function scaledCopy(optimizer: tf.Optimizer, factor: number): tf.Optimizer {
  *   sampler: shuffledBatches(x, labels, { batchSize: 16, seed: 1 }),
  *   checkpointDir: "/tmp/ckpt-demo", resume: true,
  * });
- * console.log(result.history.length); // 5
+ * assert.equal(result.history.length, 5);
+ * assert.equal(result.step, 5);
  * ```
  */
 export async function train<B = Batch>(options: TrainOptions<B>): Promise<TrainResult> {

@@ -26,11 +26,14 @@ import type { EvaluateContext, StepRecord } from "./train.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import type { TrainRecorder } from "./train_recorder.ts";
  * const norms: TrainRecorder = {
  *   batchMetrics: (e) => ({ meanNorm: tf.mean(tf.norm(e, "euclidean", 1)) as tf.Scalar }),
  * };
+ * const m = norms.batchMetrics!(tf.tensor2d([[3, 4], [0, 1]]), tf.tensor1d([0, 1], "int32"));
+ * assert.equal(m.meanNorm.dataSync()[0], 3); // (5 + 1) / 2
  * ```
  */
 export interface TrainRecorder {
@@ -51,8 +54,10 @@ export interface TrainRecorder {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PairSnapshot } from "./train_recorder.ts";
  * const s: PairSnapshot = { step: 0, positive: [0.2], negative: [1.1] };
+ * assert.ok(s.positive[0] < s.negative[0]);
  * ```
  */
 export interface PairSnapshot {
@@ -69,8 +74,12 @@ export interface PairSnapshot {
  *
  * @example
  * ```ts
- * import type { ProbeRecorder } from "./train_recorder.ts";
- * const show = (probe: ProbeRecorder) => console.log(probe.spread.values, probe.snapshots.length);
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { type ProbeRecorder, probeRecorder } from "./train_recorder.ts";
+ * const probe: ProbeRecorder = probeRecorder(tf.zeros([4, 2]), Int32Array.of(0, 0, 1, 1));
+ * assert.deepEqual(probe.spread, { steps: [], values: [] }); // filled as training runs
+ * assert.equal(probe.snapshots.length, 0);
  * ```
  */
 export interface ProbeRecorder extends TrainRecorder {
@@ -85,8 +94,11 @@ export interface ProbeRecorder extends TrainRecorder {
  *
  * @example
  * ```ts
- * import type { ProbeRecorderOptions } from "./train_recorder.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { probeRecorder, type ProbeRecorderOptions } from "./train_recorder.ts";
  * const options: ProbeRecorderOptions = { every: 25, snapshotSteps: [0, 100, 300] };
+ * assert.equal(probeRecorder(tf.zeros([4, 2]), Int32Array.of(0, 0, 1, 1), options).every, 25);
  * ```
  */
 export interface ProbeRecorderOptions {
@@ -108,6 +120,7 @@ export interface ProbeRecorderOptions {
  * @throws RangeError for a bad `every` or a label count that does not match `x`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { train } from "./train.ts";
  * import { probeRecorder } from "./train_recorder.ts";
@@ -122,7 +135,9 @@ export interface ProbeRecorderOptions {
  *   model, loss: contrastiveLoss, steps: 4, progress: false, recorders: [probe],
  *   sampler: shuffledBatches(x, labels, { batchSize: 16, seed: 1 }),
  * });
- * console.log(probe.spread.steps, probe.snapshots.map((s) => s.step)); // [0, 2, 4] [0, 4]
+ * assert.deepEqual(probe.spread.steps, [0, 2, 4]);
+ * assert.deepEqual(probe.snapshots.map((s) => s.step), [0, 4]);
+ * assert.equal(probe.snapshots[0].positive.length, 4 * (16 * 15) / 2); // 4 classes of 16
  * ```
  */
 export function probeRecorder(
@@ -165,8 +180,13 @@ export function probeRecorder(
  *
  * @example
  * ```ts
- * import type { PairStepMetricsOptions } from "./train_recorder.ts";
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { pairStepMetrics, type PairStepMetricsOptions } from "./train_recorder.ts";
  * const options: PairStepMetricsOptions = { posMargin: 0.3, negMargin: 1 };
+ * const e = tf.tensor2d([[1, 0], [0.6, 0.8], [0, 1]]); // positive pair (0, 1) at 0.894
+ * const m = pairStepMetrics(options).batchMetrics!(e, tf.tensor1d([0, 0, 1], "int32"));
+ * assert.equal(m.activePositive.dataSync()[0], 1); // 0.894 > 0.3
  * ```
  */
 export interface PairStepMetricsOptions {
@@ -193,10 +213,13 @@ export interface PairStepMetricsOptions {
  * @throws RangeError for a margin that is not a finite number ≥ 0.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairStepMetrics } from "./train_recorder.ts";
- * const m = pairStepMetrics().batchMetrics!(tf.tensor2d([[1, 0], [0.6, 0.8], [0, 1]]), tf.tensor1d([0, 0, 1], "int32"));
- * console.log(m.activeNegative.dataSync()[0]); // 0.5: of (0,2) at 1.414 and (1,2) at 0.632, one is within 1
+ * const e = tf.tensor2d([[1, 0], [0.6, 0.8], [0, 1]]);
+ * const m = pairStepMetrics().batchMetrics!(e, tf.tensor1d([0, 0, 1], "int32"));
+ * // of the negatives (0,2) at 1.414 and (1,2) at 0.632, one is within 1
+ * assert.equal(m.activeNegative.dataSync()[0], 0.5);
  * ```
  */
 export function pairStepMetrics(options: PairStepMetricsOptions = {}): TrainRecorder {
@@ -245,9 +268,12 @@ export function pairStepMetrics(options: PairStepMetricsOptions = {}): TrainReco
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { stepMetrics } from "./train_recorder.ts";
  * const norms = stepMetrics((e) => ({ meanNorm: tf.mean(tf.norm(e, "euclidean", 1)) as tf.Scalar }));
+ * const m = norms.batchMetrics!(tf.tensor2d([[3, 4], [0, 1]]), tf.tensor1d([0, 1], "int32"));
+ * assert.equal(m.meanNorm.dataSync()[0], 3); // (5 + 1) / 2
  * ```
  */
 export function stepMetrics(
@@ -261,8 +287,11 @@ export function stepMetrics(
  *
  * @example
  * ```ts
- * import type { HistoryRow } from "./train_recorder.ts";
+ * import assert from "node:assert/strict";
+ * import { type HistoryRow, historySummary } from "./train_recorder.ts";
  * const row: HistoryRow = { quantity: "loss", first: 0.86, last: 0.84 };
+ * const history = [{ step: 1, loss: 0.86, seconds: 0 }, { step: 2, loss: 0.84, seconds: 0 }];
+ * assert.deepEqual(historySummary(history, 1), [row]);
  * ```
  */
 export interface HistoryRow {
@@ -283,13 +312,16 @@ export interface HistoryRow {
  * @throws RangeError for an empty history or a window below 1.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { historySummary } from "./train_recorder.ts";
  * const history = [
  *   { step: 1, loss: 1, seconds: 0, metrics: { activeNegative: 0.3 } },
  *   { step: 2, loss: 0.5, seconds: 0, metrics: { activeNegative: 0.1 } },
  * ];
- * historySummary(history, 1);
- * // [{ quantity: "loss", first: 1, last: 0.5 }, { quantity: "activeNegative", first: 0.3, last: 0.1 }]
+ * assert.deepEqual(historySummary(history, 1), [
+ *   { quantity: "loss", first: 1, last: 0.5 },
+ *   { quantity: "activeNegative", first: 0.3, last: 0.1 },
+ * ]);
  * ```
  */
 export function historySummary(
