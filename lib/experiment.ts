@@ -82,7 +82,9 @@ export {
  *
  * @example
  * ```ts
- * const none: ExperimentDataSet = { provenance: [] };
+ * import assert from "node:assert/strict";
+ * const none: ExperimentDataSet = { provenance: [] }; // an experiment that loads nothing
+ * assert.equal(none.dispose, undefined);
  * ```
  */
 export interface ExperimentDataSet {
@@ -98,6 +100,7 @@ export interface ExperimentDataSet {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineExperiment, option } from "./experiment.ts";
  * const demo = defineExperiment({
  *   name: "demo",
@@ -106,7 +109,8 @@ export interface ExperimentDataSet {
  *   trains: false,
  *   run: (ctx) => Promise.resolve({ sum: ctx.options.a + ctx.options.b }),
  * });
- * console.log(demo.name);
+ * assert.equal(demo.name, "demo");
+ * assert.equal(demo.options.a.default + demo.options.b.default, 3);
  * ```
  */
 export interface ExperimentSpec<O extends OptionSpecs, D extends ExperimentDataSet> {
@@ -150,6 +154,7 @@ export type Experiment = ExperimentSpec<any, any>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineExperiment, option } from "./experiment.ts";
  * export const experiment = defineExperiment({
  *   name: "hello",
@@ -161,6 +166,7 @@ export type Experiment = ExperimentSpec<any, any>;
  *     return Promise.resolve({});
  *   },
  * });
+ * assert.equal(experiment.options.who.default, "world");
  * ```
  */
 export function defineExperiment<O extends OptionSpecs, D extends ExperimentDataSet = never>(
@@ -180,8 +186,11 @@ export type TrainUnitOptions<B> = Omit<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RunContext } from "./experiment.ts";
  * const body = async (ctx: RunContext<{ steps: number }, never>) => ({ dir: ctx.dir });
+ * const ctx = { dir: "runs/demo" } as RunContext<{ steps: number }, never>;
+ * assert.deepEqual(await body(ctx), { dir: "runs/demo" });
  * ```
  */
 export interface RunContext<O, D> {
@@ -245,9 +254,10 @@ export interface RunContext<O, D> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Interrupted } from "./experiment.ts";
  * const e = new Interrupted("stopped at step 10");
- * console.log(e.exitCode); // 130
+ * assert.equal(e.exitCode, 130);
  * ```
  */
 export class Interrupted extends Error {
@@ -267,9 +277,10 @@ export class Interrupted extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type InterruptHandle, onInterrupt } from "./experiment.ts";
  * const handle: InterruptHandle = onInterrupt();
- * console.log(handle.signal.aborted); // false
+ * assert.equal(handle.signal.aborted, false);
  * handle.dispose();
  * ```
  */
@@ -287,10 +298,12 @@ export interface InterruptHandle {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { onInterrupt } from "./experiment.ts";
  * const interrupt = onInterrupt();
  * try {
  *   // await train({ ..., signal: interrupt.signal });
+ *   assert.equal(interrupt.signal.aborted, false); // until Ctrl-C
  * } finally {
  *   interrupt.dispose();
  * }
@@ -383,13 +396,14 @@ function groupsOf(spec: Experiment): OptionGroup[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defineExperiment, experimentHelp, option } from "./experiment.ts";
  * const e = defineExperiment({
  *   name: "demo", description: "a demo", trains: false,
  *   options: { steps: option.integer(5, "steps", { min: 1 }) },
  *   run: () => Promise.resolve({}),
  * });
- * console.log(experimentHelp(e).includes("--steps <int>")); // true
+ * assert.ok(experimentHelp(e).includes("--steps <int>"));
  * ```
  */
 export function experimentHelp(spec: Experiment): string {
@@ -559,9 +573,13 @@ function shellWord(word: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readPermissionCommand } from "./experiment.ts";
- * readPermissionCommand("siamese", ["--data", "folder:/data/pets"], ["/data/pets"], ["."]);
- * // "deno run -P=experiment --allow-read=.,/data/pets experiments/main.ts siamese --data folder:/data/pets"
+ * assert.equal(
+ *   readPermissionCommand("siamese", ["--data", "folder:/data/pets"], ["/data/pets"], ["."]),
+ *   "deno run -P=experiment --allow-read=.,/data/pets experiments/main.ts siamese " +
+ *     "--data folder:/data/pets",
+ * );
  * ```
  */
 export function readPermissionCommand(
@@ -867,8 +885,9 @@ export interface ExperimentData extends ExperimentDataSet {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FASHION_MNIST_OPTIONS } from "./experiment.ts";
- * console.log(FASHION_MNIST_OPTIONS.dataSource.default); // ""
+ * assert.equal(FASHION_MNIST_OPTIONS.dataSource.default, "");
  * ```
  */
 export const FASHION_MNIST_OPTIONS = {
@@ -888,10 +907,12 @@ export const FASHION_MNIST_OPTIONS = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fashionMnistProvenance } from "./experiment.ts";
  * import { loadFashionMnist } from "./data/fashion_mnist.ts";
  * const p = fashionMnistProvenance(await loadFashionMnist({ split: "test", limit: 10 }), "test");
- * console.log(p.count, p.fingerprint.startsWith("sha256:")); // 10 true
+ * assert.equal(p.count, 10);
+ * assert.ok(p.fingerprint.startsWith("sha256:"));
  * ```
  */
 export function fashionMnistProvenance(ds: FashionMnist, split: string): DataProvenance {
@@ -914,11 +935,13 @@ export function fashionMnistProvenance(ds: FashionMnist, split: string): DataPro
  * @throws UsageError when a limit is not a non-negative integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
  * import { loadExperimentData } from "./experiment.ts";
  * await initBackend("cpu");
  * const data = await loadExperimentData({ trainLimit: 1000, testLimit: 200 });
- * console.log(data.train.x.shape, data.provenance.length); // [1000, 28, 28, 1] 2
+ * assert.deepEqual(data.train.x.shape, [1000, 28, 28, 1]);
+ * assert.equal(data.provenance.length, 2); // train and test
  * data.dispose();
  * ```
  */
