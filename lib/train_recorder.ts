@@ -271,7 +271,8 @@ export function pairStepMetrics(options: PairStepMetricsOptions = {}): TrainReco
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { stepMetrics } from "./train_recorder.ts";
- * const norms = stepMetrics((e) => ({ meanNorm: tf.mean(tf.norm(e, "euclidean", 1)) as tf.Scalar }));
+ * const meanNorm = (e: tf.Tensor2D) => tf.mean(tf.norm(e, "euclidean", 1)) as tf.Scalar;
+ * const norms = stepMetrics((e) => ({ meanNorm: meanNorm(e) }));
  * const m = norms.batchMetrics!(tf.tensor2d([[3, 4], [0, 1]]), tf.tensor1d([0, 1], "int32"));
  * assert.equal(m.meanNorm.dataSync()[0], 3); // (5 + 1) / 2
  * ```

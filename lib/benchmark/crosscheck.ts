@@ -13,10 +13,12 @@ import type { RunRecord } from "./runner.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const row: CrossCheckRun = {
  *   setting: "seen", method: "arcface", seed: 0, init: "pytorch", framework: "torch 1.13",
  *   mapAtR: 0.74, rPrecision: 0.79, precisionAt1: 0.86, steps: 936,
  * };
+ * assert.deepEqual(compareCrossCheck([row], [])[0].ours, null); // no record of ours yet
  * ```
  */
 export interface CrossCheckRun {
@@ -47,10 +49,12 @@ export interface CrossCheckRun {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const c: CrossCheckComparison = {
  *   setting: "seen", method: "arcface", seed: 0, init: "pytorch", ours: 0.75, pml: 0.74,
  *   framework: "torch 1.13",
  * };
+ * assert.ok(Math.abs(c.ours! - c.pml - 0.01) < 1e-9);
  * ```
  */
 export interface CrossCheckComparison {
@@ -77,9 +81,14 @@ export interface CrossCheckComparison {
  * @throws Error naming the file and line when a line is not a cross-check run.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCrossCheck } from "./crosscheck.ts";
- * const rows = await readCrossCheck("figures/benchmark-crosscheck.jsonl");
- * console.log(rows.length);
+ * const path = await Deno.makeTempFile({ suffix: ".jsonl" });
+ * const run = { setting: "seen", method: "arcface", seed: 0, init: "pytorch", mapAtR: 0.74 };
+ * await Deno.writeTextFile(path, JSON.stringify(run) + "\n" + JSON.stringify(run) + "\n");
+ * assert.equal((await readCrossCheck(path)).length, 1); // repeated runs: the last one counts
+ * assert.deepEqual(await readCrossCheck(path + ".absent"), []);
+ * await Deno.remove(path);
  * ```
  */
 export async function readCrossCheck(path: string): Promise<CrossCheckRun[]> {
@@ -116,8 +125,9 @@ export async function readCrossCheck(path: string): Promise<CrossCheckRun[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareCrossCheck } from "./crosscheck.ts";
- * compareCrossCheck([], []); // []
+ * assert.deepEqual(compareCrossCheck([], []), []);
  * ```
  */
 export function compareCrossCheck(

@@ -34,10 +34,12 @@ import type { RunMeasurements } from "./runner.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { prepareSetting, type SettingData } from "./execute.ts";
  * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
  * const data: SettingData = prepareSetting("seen", split, split);
- * console.log(data.inputShape, data.testX.shape); // [28, 28, 1] [4, 28, 28, 1]
+ * assert.deepEqual(data.inputShape, [28, 28, 1]);
+ * assert.deepEqual(data.testX.shape, [4, 28, 28, 1]);
  * data.dispose();
  * ```
  */
@@ -80,11 +82,13 @@ export interface SettingData {
  * @param test the (possibly limited) test split
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { prepareSetting } from "./execute.ts";
  * const img = new Float32Array(4 * 784);
  * const split = { images: img, labels: Int32Array.of(0, 5, 1, 6), n: 4 };
  * const d = prepareSetting("unseen", split, split);
- * console.log(d.train.n, d.test.n); // 2 2
+ * assert.equal(d.train.n, 2); // classes 0–4 train
+ * assert.equal(d.test.n, 2); // classes 5–9 test
  * d.dispose();
  * ```
  */
@@ -165,13 +169,15 @@ export interface ExecuteOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { executeRun, prepareSetting } from "./execute.ts";
  * import { BENCHMARK_METHODS } from "./methods.ts";
  * import { DEFAULT_CONFIG } from "./protocol.ts";
  * const split = { images: new Float32Array(4 * 784), labels: Int32Array.of(0, 0, 1, 1), n: 4 };
  * const data = prepareSetting("seen", split, split);
  * const m = await executeRun(BENCHMARK_METHODS[0], data, 0, DEFAULT_CONFIG); // untrained
- * console.log(m.testImages, m.steps); // 4 0
+ * assert.equal(m.testImages, 4);
+ * assert.equal(m.steps, 0);
  * data.dispose();
  * ```
  */

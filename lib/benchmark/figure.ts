@@ -29,9 +29,10 @@ const FALLBACK = ["#59a14f", "#e15759", "#76b7b2", "#edc948"];
  * @returns a plain Plotly figure (`{ data, layout }`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { benchmarkFigure } from "./figure.ts";
  * const fig = benchmarkFigure({ protocol: {}, rows: [] });
- * console.log(fig.data.length); // 0
+ * assert.equal(fig.data.length, 0);
  * ```
  */
 export function benchmarkFigure(

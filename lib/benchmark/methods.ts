@@ -53,9 +53,12 @@ export type MethodFamily = "baseline" | "deep" | "linear";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import type { LinearFitInput } from "./methods.ts";
- * const input: LinearFitInput = { x: tf.zeros([4, 2]), labels: Int32Array.of(0, 0, 1, 1), seed: 0, iterations: 0 };
+ * const x = tf.zeros([4, 2]) as tf.Tensor2D;
+ * const input: LinearFitInput = { x, labels: Int32Array.of(0, 0, 1, 1), seed: 0, iterations: 0 };
+ * assert.equal(input.x.shape[0], input.labels.length);
  * ```
  */
 export interface LinearFitInput {
@@ -74,8 +77,11 @@ export interface LinearFitInput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { ProxyAnchorLoss } from "../losses/mod.ts";
  * import type { TrainableLossContext } from "./methods.ts";
  * const c: TrainableLossContext = { numClasses: 5, embeddingSize: 64, seed: 0 };
+ * assert.deepEqual(new ProxyAnchorLoss(c).proxies.shape, [5, 64]);
  * ```
  */
 export interface TrainableLossContext {
@@ -92,9 +98,14 @@ export interface TrainableLossContext {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { contrastiveLoss } from "../losses/mod.ts";
  * import type { BenchmarkMethod } from "./methods.ts";
- * const m: BenchmarkMethod = { id: "contrastive", family: "deep", description: "PML defaults", loss: (e, y) => contrastiveLoss(e, y) };
+ * const m: BenchmarkMethod = {
+ *   id: "contrastive", family: "deep", description: "PML defaults",
+ *   loss: (e, y) => contrastiveLoss(e, y),
+ * };
+ * assert.equal(m.family, "deep");
  * ```
  */
 export interface BenchmarkMethod {
@@ -140,8 +151,12 @@ function classPairs(labels: tf.Tensor1D): [tf.Tensor1D, tf.Tensor1D] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BENCHMARK_METHODS } from "./methods.ts";
- * console.log(BENCHMARK_METHODS.map((m) => m.id).join(", "));
+ * const ids = BENCHMARK_METHODS.map((m) => m.id);
+ * assert.equal(ids[0], "untrained"); // the baseline comes first
+ * assert.ok(ids.includes("contrastive") && ids.includes("linear-lmnn"));
+ * assert.equal(new Set(ids).size, ids.length); // ids are unique
  * ```
  */
 export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
@@ -424,8 +439,9 @@ export const BENCHMARK_METHODS: readonly BenchmarkMethod[] = Object.freeze([
  * @throws Error naming unknown ids and the known ones.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectMethods } from "./methods.ts";
- * selectMethods("supcon,untrained").map((m) => m.id); // ["untrained", "supcon"]
+ * assert.deepEqual(selectMethods("supcon,untrained").map((m) => m.id), ["untrained", "supcon"]);
  * ```
  */
 export function selectMethods(

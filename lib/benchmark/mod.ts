@@ -5,9 +5,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { aggregateRuns, benchmarkMarkdown, readRunRecords } from "./mod.ts";
  * const table = aggregateRuns(await readRunRecords("figures/benchmark-runs"));
- * console.log(benchmarkMarkdown(table));
+ * // one row per setting × method
+ * assert.ok(benchmarkMarkdown(table).startsWith("| setting | method "));
  * ```
  *
  * @module

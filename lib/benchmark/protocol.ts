@@ -17,8 +17,9 @@ export const SETTINGS: readonly SettingId[] = Object.freeze(["seen", "unseen"] a
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SETTING_CLASSES } from "./protocol.ts";
- * SETTING_CLASSES.unseen.test; // [5, 6, 7, 8, 9]
+ * assert.deepEqual(SETTING_CLASSES.unseen.test, [5, 6, 7, 8, 9]);
  * ```
  */
 export const SETTING_CLASSES: Readonly<
@@ -34,8 +35,9 @@ export const SETTING_CLASSES: Readonly<
  * @throws Error naming the allowed settings.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseSetting } from "./protocol.ts";
- * parseSetting("unseen"); // "unseen"
+ * assert.equal(parseSetting("unseen"), "unseen");
  * ```
  */
 export function parseSetting(value: string): SettingId {
@@ -48,8 +50,10 @@ export function parseSetting(value: string): SettingId {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { LabelledImages } from "./protocol.ts";
  * const d: LabelledImages = { images: new Float32Array(784), labels: Int32Array.of(3), n: 1 };
+ * assert.equal(d.images.length, d.n * 28 * 28);
  * ```
  */
 export interface LabelledImages {
@@ -66,9 +70,12 @@ export interface LabelledImages {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectClasses } from "./protocol.ts";
- * const d = selectClasses({ images: new Float32Array(4), labels: Int32Array.of(0, 7, 2, 9), n: 4 }, [7, 9], 1);
- * console.log(d.n, d.labels); // 2 Int32Array [7, 9]
+ * const all = { images: new Float32Array(4), labels: Int32Array.of(0, 7, 2, 9), n: 4 };
+ * const d = selectClasses(all, [7, 9], 1);
+ * assert.equal(d.n, 2);
+ * assert.deepEqual(d.labels, Int32Array.of(7, 9));
  * ```
  * @param pixels values per image (784 for Fashion-MNIST)
  */
@@ -92,8 +99,10 @@ export function selectClasses(
  *
  * @example
  * ```ts
- * import { DEFAULT_CONFIG } from "./protocol.ts";
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_CONFIG, stepsFor } from "./protocol.ts";
  * const quick = { ...DEFAULT_CONFIG, steps: 4, trainLimit: 2560 };
+ * assert.equal(stepsFor(quick, 60000), 4); // steps overrides epochs
  * ```
  */
 export interface BenchmarkConfig {
@@ -127,8 +136,9 @@ export interface BenchmarkConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_CONFIG } from "./protocol.ts";
- * DEFAULT_CONFIG.epochs; // 2
+ * assert.equal(DEFAULT_CONFIG.epochs, 2);
  * ```
  */
 export const DEFAULT_CONFIG: Readonly<BenchmarkConfig> = Object.freeze({
@@ -151,8 +161,12 @@ export const DEFAULT_CONFIG: Readonly<BenchmarkConfig> = Object.freeze({
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { configKey, DEFAULT_CONFIG } from "./protocol.ts";
- * configKey(DEFAULT_CONFIG); // "e2-s0-b128-lr0.001-d64-tr0-te0-ls3000-pca32-li0-initpytorch"
+ * assert.equal(
+ *   configKey(DEFAULT_CONFIG),
+ *   "e2-s0-b128-lr0.001-d64-tr0-te0-ls3000-pca32-li0-initpytorch",
+ * );
  * ```
  */
 export function configKey(config: BenchmarkConfig): string {
@@ -168,8 +182,9 @@ export function configKey(config: BenchmarkConfig): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_CONFIG, stepsFor } from "./protocol.ts";
- * stepsFor(DEFAULT_CONFIG, 60000); // 936
+ * assert.equal(stepsFor(DEFAULT_CONFIG, 60000), 936); // 2 epochs × ⌊60000 / 128⌋
  * ```
  */
 export function stepsFor(config: BenchmarkConfig, trainImages: number): number {
@@ -182,8 +197,10 @@ export function stepsFor(config: BenchmarkConfig, trainImages: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DEFAULT_CONFIG, describeProtocol } from "./protocol.ts";
- * console.log(describeProtocol(DEFAULT_CONFIG).training);
+ * const { training } = describeProtocol(DEFAULT_CONFIG);
+ * assert.ok(training.startsWith("Adam, learning rate 0.001, batch 128"));
  * ```
  */
 export function describeProtocol(config: BenchmarkConfig): Record<string, string> {

@@ -18,7 +18,9 @@ import type { CrossCheckComparison } from "./crosscheck.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const spec: RunSpec = { setting: "seen", method: "contrastive", seed: 0 };
+ * assert.equal(runFileName(spec), "seen-contrastive-seed0.json");
  * ```
  */
 export interface RunSpec {
@@ -35,10 +37,12 @@ export interface RunSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const m: RunMeasurements = {
  *   mapAtR: 0.5, rPrecision: 0.6, precisionAt1: 0.8, trainImagesPerSecond: 900, trainSeconds: 130,
  *   steps: 936, trainImages: 60000, testImages: 10000,
  * };
+ * assert.ok(Math.abs(m.trainImages * 2 / m.trainSeconds - 923.08) < 0.01); // two epochs
  * ```
  */
 export interface RunMeasurements {
@@ -67,11 +71,14 @@ export interface RunMeasurements {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const r: RunRecord = {
  *   setting: "seen", method: "contrastive", seed: 0, configKey: "e2-…",
  *   mapAtR: 0.5, rPrecision: 0.6, precisionAt1: 0.8, trainImagesPerSecond: 900, trainSeconds: 130,
- *   steps: 936, trainImages: 60000, testImages: 10000, seconds: 140, finishedAt: "2026-11-28T12:00:00Z",
+ *   steps: 936, trainImages: 60000, testImages: 10000, seconds: 140,
+ *   finishedAt: "2026-11-28T12:00:00Z",
  * };
+ * assert.equal(aggregateRuns([r]).rows[0].mapAtR.mean, 0.5);
  * ```
  */
 export interface RunRecord extends RunSpec, RunMeasurements {
@@ -88,8 +95,10 @@ export interface RunRecord extends RunSpec, RunMeasurements {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runFileName } from "./runner.ts";
- * runFileName({ setting: "seen", method: "contrastive", seed: 0 }); // "seen-contrastive-seed0.json"
+ * const name = runFileName({ setting: "seen", method: "contrastive", seed: 0 });
+ * assert.equal(name, "seen-contrastive-seed0.json");
  * ```
  */
 export function runFileName(spec: RunSpec): string {
@@ -121,9 +130,12 @@ function checkRecord(value: unknown, where: string): RunRecord {
  * @throws Error when the file exists but is not a run record for `spec`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readRunRecord } from "./runner.ts";
- * const r = await readRunRecord("/tmp/runs", { setting: "seen", method: "contrastive", seed: 0 });
- * console.log(r?.mapAtR);
+ * const dir = await Deno.makeTempDir();
+ * const r = await readRunRecord(dir, { setting: "seen", method: "contrastive", seed: 0 });
+ * assert.equal(r, undefined); // not run yet
+ * await Deno.remove(dir);
  * ```
  */
 export async function readRunRecord(
@@ -153,9 +165,11 @@ export async function readRunRecord(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readRunRecords } from "./runner.ts";
  * const records = await readRunRecords("figures/benchmark-runs");
- * console.log(records.length);
+ * assert.ok(records.every((r) => Number.isFinite(r.mapAtR) && r.configKey.length > 0));
+ * assert.deepEqual(await readRunRecords("figures/no-such-dir"), []);
  * ```
  */
 export async function readRunRecords(runsDir: string): Promise<RunRecord[]> {
@@ -226,9 +240,11 @@ export interface BenchmarkRunResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { estimateSecondsLeft } from "./runner.ts";
  * const done = [{ setting: "seen", method: "a", seed: 0, seconds: 100 }];
- * estimateSecondsLeft(done, [{ setting: "seen", method: "b", seed: 0 }], (s) => s.setting); // 100
+ * const todo = [{ setting: "seen", method: "b", seed: 0 }];
+ * assert.equal(estimateSecondsLeft(done, todo, (s) => s.setting), 100);
  * ```
  */
 export function estimateSecondsLeft(
@@ -263,6 +279,7 @@ export function estimateSecondsLeft(
  * `runsDir`), or whatever `execute` throws (the records written so far stay).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runBenchmark } from "./runner.ts";
  * const result = await runBenchmark({
  *   specs: [{ setting: "seen", method: "fake", seed: 0 }],
@@ -273,7 +290,7 @@ export function estimateSecondsLeft(
  *     trainSeconds: 0, steps: 0, trainImages: 0, testImages: 10,
  *   }),
  * });
- * console.log(result.ran + result.skipped); // 1
+ * assert.equal(result.ran + result.skipped, 1); // skipped when a record is already there
  * ```
  */
 export async function runBenchmark(options: RunBenchmarkOptions): Promise<BenchmarkRunResult> {
@@ -348,7 +365,10 @@ export async function runBenchmark(options: RunBenchmarkOptions): Promise<Benchm
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatMeanCi } from "./tables.ts";
  * const s: MetricSummary = { mean: 0.61, ci95: 0.02 };
+ * assert.equal(formatMeanCi(s), "0.6100 ± 0.0200");
  * ```
  */
 export interface MetricSummary {
@@ -363,11 +383,13 @@ export interface MetricSummary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const row: BenchmarkRow = {
  *   setting: "seen", method: "contrastive", seeds: [0, 1, 2],
  *   mapAtR: { mean: 0.5, ci95: 0.01 }, rPrecision: { mean: 0.6, ci95: 0.01 },
  *   precisionAt1: { mean: 0.8, ci95: 0.01 }, trainImagesPerSecond: 900,
  * };
+ * assert.equal(row.seeds.length, 3);
  * ```
  */
 export interface BenchmarkRow {
@@ -392,7 +414,10 @@ export interface BenchmarkRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { benchmarkCsv } from "./tables.ts";
  * const table: BenchmarkTable = { protocol: { data: "Fashion-MNIST" }, rows: [] };
+ * assert.equal(benchmarkCsv(table).trim().split("\n").length, 1); // the header only
  * ```
  */
 export interface BenchmarkTable {
@@ -428,12 +453,14 @@ function orderOf(order: readonly string[] | undefined, values: Iterable<string>)
  * configurations are mixed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { aggregateRuns } from "./runner.ts";
  * const base = { setting: "seen", method: "m", configKey: "k", rPrecision: 0.5, precisionAt1: 0.5,
  *   trainImagesPerSecond: null, trainSeconds: 0, steps: 0, trainImages: 0, testImages: 10,
  *   seconds: 1, finishedAt: "" };
  * const table = aggregateRuns([{ ...base, seed: 0, mapAtR: 0.5 }, { ...base, seed: 1, mapAtR: 0.7 }]);
- * console.log(table.rows[0].mapAtR); // { mean: 0.6, ci95: 1.2706… }
+ * const { mean, ci95 } = table.rows[0].mapAtR; // { mean: 0.6, ci95: 1.2706… }
+ * assert.ok(Math.abs(mean - 0.6) < 1e-12 && Math.abs(ci95! - 1.27062) < 1e-5);
  * ```
  */
 export function aggregateRuns(

@@ -23,8 +23,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { T_975 } from "./stats.ts";
- * T_975[2 - 1]; // 4.30265273 (3 seeds: ν = 2)
+ * assert.equal(T_975[2 - 1], 4.30265273); // 3 seeds: ν = 2
  * ```
  */
 export const T_975: readonly number[] = Object.freeze([
@@ -70,9 +71,10 @@ const Z_975 = 1.959963984540054;
  * @throws Error when `dof` is not a positive integer (or `Infinity`).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tQuantile975 } from "./stats.ts";
- * tQuantile975(2); // 4.30265273
- * tQuantile975(120); // ≈ 1.97993
+ * assert.equal(tQuantile975(2), 4.30265273);
+ * assert.ok(Math.abs(tQuantile975(120) - 1.97993) < 1e-5);
  * ```
  */
 export function tQuantile975(dof: number): number {
@@ -94,7 +96,9 @@ export function tQuantile975(dof: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * const s: MeanCi = { mean: 0.6, ci95: 0.248, n: 3, sd: 0.1 };
+ * assert.ok(Math.abs(s.ci95! - tQuantile975(s.n - 1) * s.sd! / Math.sqrt(s.n)) < 1e-3);
  * ```
  */
 export interface MeanCi {
@@ -114,8 +118,13 @@ export interface MeanCi {
  * @throws Error on an empty list or a non-finite value.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meanCi95 } from "./stats.ts";
- * meanCi95([0.5, 0.6, 0.7]); // { mean: 0.6, ci95: 0.2484…, n: 3, sd: 0.1 }
+ * // { mean: 0.6, ci95: 0.2484…, n: 3, sd: 0.1 }
+ * const { mean, ci95, n, sd } = meanCi95([0.5, 0.6, 0.7]);
+ * assert.equal(n, 3);
+ * assert.ok(Math.abs(mean - 0.6) < 1e-12 && Math.abs(sd! - 0.1) < 1e-12);
+ * assert.ok(Math.abs(ci95! - 0.248414) < 1e-6);
  * ```
  */
 export function meanCi95(values: readonly number[]): MeanCi {

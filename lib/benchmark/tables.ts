@@ -10,8 +10,9 @@ import type { BenchmarkTable, MetricSummary } from "./runner.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatMeanCi } from "./tables.ts";
- * formatMeanCi({ mean: 0.61234, ci95: 0.0123 }); // "0.6123 ± 0.0123"
+ * assert.equal(formatMeanCi({ mean: 0.61234, ci95: 0.0123 }), "0.6123 ± 0.0123");
  * ```
  */
 export function formatMeanCi(s: MetricSummary, digits = 4): string {
@@ -26,9 +27,12 @@ export function formatMeanCi(s: MetricSummary, digits = 4): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { markdownTable } from "./tables.ts";
- * markdownTable(["a", "b"], [["x", "1.5"]], ["left", "right"]);
- * // "| a | b   |\n| - | --: |\n| x | 1.5 |"
+ * assert.equal(
+ *   markdownTable(["a", "b"], [["x", "1.5"]], ["left", "right"]),
+ *   "| a   |   b |\n| --- | --: |\n| x   | 1.5 |", // columns at least 3 wide
+ * );
  * ```
  */
 export function markdownTable(
@@ -60,8 +64,11 @@ export function markdownTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { benchmarkMarkdown } from "./tables.ts";
- * console.log(benchmarkMarkdown({ protocol: {}, rows: [] }));
+ * const md = benchmarkMarkdown({ protocol: {}, rows: [] });
+ * assert.ok(md.startsWith("| setting | method | seeds | MAP@R |"));
+ * assert.ok(md.includes("95% Student-t confidence interval"));
  * ```
  */
 export function benchmarkMarkdown(
@@ -140,8 +147,10 @@ function csvCell(v: string | number | null): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { benchmarkCsv } from "./tables.ts";
- * benchmarkCsv({ protocol: {}, rows: [] }).split("\n")[0]; // the header
+ * const header = benchmarkCsv({ protocol: {}, rows: [] }).split("\n")[0];
+ * assert.ok(header.startsWith("setting,method,n_seeds,seeds,map_at_r_mean,map_at_r_ci95,"));
  * ```
  */
 export function benchmarkCsv(table: BenchmarkTable): string {
