@@ -222,7 +222,8 @@ async function displayAndSettle(
  * import assert from "node:assert/strict";
  * import { show, type ShowOptions } from "./display.ts";
  * const options: ShowOptions = { path: "/tmp/figure.html", title: "demo" };
- * assert.equal(await show({ data: [], layout: {} }, options), "/tmp/figure.html"); // outside Jupyter
+ * const path = await show({ data: [], layout: {} }, options);
+ * assert.equal(path, "/tmp/figure.html"); // outside Jupyter (undefined inside)
  * ```
  */
 export interface ShowOptions {

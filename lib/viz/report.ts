@@ -256,7 +256,10 @@ export interface SetupFacts {
  *   fast: false,
  * });
  * const [data, backend] = text.split("\n");
- * assert.equal(data, "data: Fashion-MNIST from embedded (data/fashion-mnist-subset): 10,000 train images");
+ * assert.equal(
+ *   data,
+ *   "data: Fashion-MNIST from embedded (data/fashion-mnist-subset): 10,000 train images",
+ * );
  * assert.equal(backend, "backend: wasm (project kernels: Conv2DBackpropFilter)");
  * ```
  */
