@@ -12,8 +12,9 @@ let plotlySource: string | undefined;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plotlyJs } from "./_plotly.ts";
- * (await plotlyJs()).length > 1_000_000; // true
+ * assert.ok((await plotlyJs()).length > 1_000_000);
  * ```
  */
 export async function plotlyJs(): Promise<string> {
@@ -28,8 +29,9 @@ export async function plotlyJs(): Promise<string> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plotlyJsUrl } from "./_plotly.ts";
- * plotlyJsUrl().href.endsWith("plotly.min.js"); // true
+ * assert.ok(plotlyJsUrl().href.endsWith("plotly.min.js"));
  * ```
  */
 export function plotlyJsUrl(): URL {

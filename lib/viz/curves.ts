@@ -20,9 +20,10 @@ import { COLORS } from "./style.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineFigure, type LineSeries } from "./curves.ts";
  * const s: LineSeries = { name: "loss", x: [1, 2, 3], y: [1, 0.6, 0.4], dash: "dot" };
- * lineFigure([s]);
+ * assert.equal(lineFigure([s]).data.length, 1);
  * ```
  */
 export interface LineSeries {
@@ -47,9 +48,11 @@ export interface LineSeries {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type AxesOptions, lineFigure } from "./curves.ts";
  * const axes: AxesOptions = { title: "t", xTitle: "d", yTitle: "ratio", logX: true };
- * lineFigure([{ name: "a", x: [1, 10], y: [2, 1] }], axes);
+ * const fig = lineFigure([{ name: "a", x: [1, 10], y: [2, 1] }], axes);
+ * assert.equal((fig.layout.xaxis as { type: string }).type, "log");
  * ```
  */
 export interface AxesOptions {
@@ -105,9 +108,10 @@ function axesLayout(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineFigure } from "./curves.ts";
  * const fig = lineFigure([{ name: "a", x: [1, 2], y: [3, 4] }], { xTitle: "d" });
- * console.log(fig.data.length); // 1
+ * assert.equal(fig.data.length, 1);
  * ```
  */
 export function lineFigure(series: readonly LineSeries[], options: AxesOptions = {}): PlotlyFigure {
@@ -131,8 +135,9 @@ export function lineFigure(series: readonly LineSeries[], options: AxesOptions =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { movingAverage } from "./curves.ts";
- * movingAverage([1, 3, 5], 2); // [1, 2, 4]
+ * assert.deepEqual(movingAverage([1, 3, 5], 2), [1, 2, 4]);
  * ```
  */
 export function movingAverage(values: ArrayLike<number>, window: number): number[] {
@@ -151,9 +156,10 @@ export function movingAverage(values: ArrayLike<number>, window: number): number
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type LossPoint, trainingCurves } from "./curves.ts";
  * const history: LossPoint[] = [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.7 }];
- * trainingCurves({ run: history });
+ * assert.equal(trainingCurves({ run: history }).data.length, 2);
  * ```
  */
 export interface LossPoint {
@@ -170,9 +176,10 @@ export interface LossPoint {
  * @param options `smooth`: moving-average window in steps (default: about a twentieth of the run)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { trainingCurves } from "./curves.ts";
  * const fig = trainingCurves({ run: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }] });
- * console.log(fig.data.length); // 2 (raw and smoothed)
+ * assert.equal(fig.data.length, 2); // raw and smoothed
  * ```
  */
 export function trainingCurves(
@@ -222,9 +229,10 @@ export function trainingCurves(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { histogramFigure } from "./curves.ts";
  * const fig = histogramFigure([{ name: "a", values: [1, 2, 2] }], { xTitle: "value" });
- * console.log(fig.data[0].type); // "histogram"
+ * assert.equal(fig.data[0].type, "histogram");
  * ```
  */
 export function histogramFigure(
@@ -257,9 +265,10 @@ export function histogramFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ThresholdCurves, thresholdSweep } from "./curves.ts";
  * const c: ThresholdCurves = thresholdSweep([0.2, 0.8], [true, false]);
- * console.log(c.auc); // 1
+ * assert.equal(c.auc, 1);
  * ```
  */
 export interface ThresholdCurves {
@@ -284,9 +293,10 @@ export interface ThresholdCurves {
  * @param same whether each pair really is of the same class
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { thresholdSweep } from "./curves.ts";
  * const c = thresholdSweep([0.1, 0.4, 0.35, 0.8], [true, false, true, false]);
- * console.log(c.auc); // 0.75
+ * assert.equal(c.auc, 1); // both same-class pairs are nearer than both others
  * ```
  */
 export function thresholdSweep(
@@ -336,9 +346,10 @@ export function thresholdSweep(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rocFigure, thresholdSweep } from "./curves.ts";
  * const fig = rocFigure({ learned: thresholdSweep([0.1, 0.9], [true, false]) });
- * console.log(fig.data.length); // 2
+ * assert.equal(fig.data.length, 2);
  * ```
  */
 export function rocFigure(
@@ -381,9 +392,10 @@ export function rocFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { precisionThresholdFigure, thresholdSweep } from "./curves.ts";
  * const fig = precisionThresholdFigure({ a: thresholdSweep([0.1, 0.9], [true, false]) });
- * console.log(fig.data.length); // 2 (precision and recall)
+ * assert.equal(fig.data.length, 2); // precision and recall
  * ```
  */
 export function precisionThresholdFigure(
@@ -428,9 +440,10 @@ export function precisionThresholdFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tableFigure } from "./curves.ts";
  * const fig = tableFigure(["metric", "symmetric"], [["euclidean", "yes"]]);
- * console.log(fig.data[0].type); // "table"
+ * assert.equal(fig.data[0].type, "table");
  * ```
  */
 export function tableFigure(
@@ -485,9 +498,10 @@ export function tableFigure(
  *   length.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { heatmapFigure } from "./curves.ts";
  * const fig = heatmapFigure([0, 1, 1, 0], 2, 2, { labels: ["a", "b"] });
- * console.log(fig.data[0].type); // "heatmap"
+ * assert.equal(fig.data[0].type, "heatmap");
  * ```
  */
 export function heatmapFigure(
@@ -544,9 +558,10 @@ export function heatmapFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ConcentrationPoint, distanceConcentration } from "./curves.ts";
  * const [p]: ConcentrationPoint[] = await distanceConcentration([10], { n: 50 });
- * console.log(p.relativeContrast);
+ * assert.ok(p.relativeContrast > 0);
  * ```
  */
 export interface ConcentrationPoint {
@@ -566,9 +581,10 @@ export interface ConcentrationPoint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { distanceConcentration } from "./curves.ts";
  * const pts = await distanceConcentration([2, 1000], { n: 100 });
- * console.log(pts[0].relativeContrast > pts[1].relativeContrast); // true
+ * assert.ok(pts[0].relativeContrast > pts[1].relativeContrast);
  * ```
  */
 export async function distanceConcentration(
@@ -625,9 +641,11 @@ export async function distanceConcentration(
  * @throws Error when a series has the wrong length or a category repeats.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { barFigure } from "./curves.ts";
  * const fig = barFigure(["a", "b"], { "MAP@R": [0.4, 0.5] }, { yTitle: "score" });
- * console.log(fig.data[0].type, (fig.layout.xaxis as { type: string }).type); // "bar" "category"
+ * assert.equal(fig.data[0].type, "bar");
+ * assert.equal((fig.layout.xaxis as { type: string }).type, "category");
  * ```
  */
 export function barFigure(
@@ -664,9 +682,10 @@ export function barFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type JsonTable, jsonTables } from "./curves.ts";
  * const [t]: JsonTable[] = jsonTables([{ a: 1 }]);
- * console.log(t.columns); // ["a"]
+ * assert.deepEqual(t.columns, ["a"]);
  * ```
  */
 export interface JsonTable {
@@ -684,9 +703,11 @@ export interface JsonTable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { jsonTables } from "./curves.ts";
- * jsonTables({ runs: [{ backend: "wasm", imagesPerSecond: 600 }] });
- * // [{ path: "runs", columns: ["backend", "imagesPerSecond"], rows: [["wasm", 600]] }]
+ * assert.deepEqual(jsonTables({ runs: [{ backend: "wasm", imagesPerSecond: 600 }] }), [
+ *   { path: "runs", columns: ["backend", "imagesPerSecond"], rows: [["wasm", 600]] },
+ * ]);
  * ```
  */
 export function jsonTables(value: unknown, path = ""): JsonTable[] {

@@ -23,8 +23,10 @@ import { writeTextAtomic } from "../io/atomic.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PLOTLY_MIME } from "./display.ts";
  * const bundle = { [PLOTLY_MIME]: { data: [], layout: {} } };
+ * assert.ok("application/vnd.plotly.v1+json" in bundle);
  * ```
  */
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
@@ -74,9 +76,11 @@ let divCounter = 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { figureHtmlFragment, type FragmentOptions } from "./display.ts";
  * const options: FragmentOptions = { id: "fig", plotlySrc: "plotly.min.js" };
- * await figureHtmlFragment({ data: [], layout: {} }, options);
+ * const html = await figureHtmlFragment({ data: [], layout: {} }, options);
+ * assert.ok(html.includes('src="plotly.min.js"'));
  * ```
  */
 export interface FragmentOptions {
@@ -95,9 +99,10 @@ export interface FragmentOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { figureHtmlFragment } from "./display.ts";
  * const html = await figureHtmlFragment({ data: [], layout: {} }, { id: "f1" });
- * html.includes('id="f1"'); // true
+ * assert.ok(html.includes('id="f1"'));
  * ```
  */
 export async function figureHtmlFragment(
@@ -145,9 +150,10 @@ export async function figureHtmlFragment(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { figureHtmlPage } from "./display.ts";
  * const page = await figureHtmlPage({ data: [], layout: {} }, "demo");
- * page.startsWith("<!DOCTYPE html>"); // true
+ * assert.ok(page.startsWith("<!DOCTYPE html>"));
  * ```
  */
 export async function figureHtmlPage(
@@ -172,9 +178,10 @@ export async function figureHtmlPage(
  * @param options `includePlotly`: inline plotly.js in the HTML fallback
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mimeBundle, PLOTLY_MIME } from "./display.ts";
  * const bundle = await mimeBundle({ data: [], layout: {} });
- * PLOTLY_MIME in bundle; // true
+ * assert.ok(PLOTLY_MIME in bundle);
  * ```
  */
 export async function mimeBundle(
@@ -212,9 +219,11 @@ async function displayAndSettle(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { show, type ShowOptions } from "./display.ts";
  * const options: ShowOptions = { path: "/tmp/figure.html", title: "demo" };
- * await show({ data: [], layout: {} }, options);
+ * const path = await show({ data: [], layout: {} }, options);
+ * assert.equal(path, "/tmp/figure.html"); // outside Jupyter (undefined inside)
  * ```
  */
 export interface ShowOptions {
@@ -231,9 +240,11 @@ export interface ShowOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { show } from "./display.ts";
  * const path = await show({ data: [{ type: "scatter", x: [1, 2], y: [3, 1] }], layout: {} });
- * console.log(path); // e.g. /tmp/simlearn-figure-1a2b.html (undefined in Jupyter)
+ * // e.g. /tmp/simlearn-figure-1a2b.html (undefined in Jupyter)
+ * assert.ok(path === undefined || (await Deno.readTextFile(path)).includes("Plotly.newPlot"));
  * ```
  */
 export async function show(
@@ -259,9 +270,11 @@ export async function show(
  *
  * @example
  * ```ts
- * import { showTable, type TableOptions } from "./display.ts";
+ * import assert from "node:assert/strict";
+ * import { showTable, tableCell, type TableOptions } from "./display.ts";
  * const options: TableOptions = { digits: 3, units: { time: "s" } };
  * await showTable([{ n: 500, time: 0.0123 }], options);
+ * assert.equal(tableCell(0.0123, "time", options), "0.0123 s");
  * ```
  */
 export interface TableOptions {
@@ -277,8 +290,9 @@ export interface TableOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { tableCell } from "./display.ts";
- * tableCell(9.0257, "time", { units: { time: "s" } }); // "9.03 s"
+ * assert.equal(tableCell(9.0257, "time", { units: { time: "s" } }), "9.03 s");
  * ```
  */
 export function tableCell(value: unknown, column: string, options: TableOptions = {}): string {
@@ -294,8 +308,13 @@ export function tableCell(value: unknown, column: string, options: TableOptions 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { showTable } from "./display.ts";
+ * const printed: unknown[] = [], log = console.log;
+ * console.log = (...args: unknown[]) => printed.push(...args); // outside Jupyter it prints
  * await showTable([{ metric: "euclidean", value: 1.5 }]);
+ * console.log = log;
+ * assert.equal(printed[0], "metric     value\neuclidean  1.5  ");
  * ```
  */
 export async function showTable(
@@ -332,8 +351,13 @@ export async function showTable(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { showMarkdown } from "./display.ts";
+ * const printed: unknown[] = [], log = console.log;
+ * console.log = (...args: unknown[]) => printed.push(...args); // outside Jupyter it prints
  * await showMarkdown("| a | b |\n|---|---|\n| 1 | 2 |");
+ * console.log = log;
+ * assert.deepEqual(printed, ["| a | b |\n|---|---|\n| 1 | 2 |"]);
  * ```
  */
 export async function showMarkdown(markdown: string): Promise<void> {

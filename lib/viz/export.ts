@@ -20,8 +20,10 @@ import { writeFileAtomic } from "../io/atomic.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ImageFormat } from "./export.ts";
  * const format: ImageFormat = "svg";
+ * assert.equal(format, "svg");
  * ```
  */
 export type ImageFormat = "svg" | "png";
@@ -31,9 +33,11 @@ export type ImageFormat = "svg" | "png";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type ExportItem, exportFigures } from "./export.ts";
  * const item: ExportItem = { figure: { data: [], layout: {} }, format: "png", scale: 300 / 96 };
  * const [png] = await exportFigures([item]);
+ * assert.deepEqual(Array.from(png.subarray(1, 4)), [0x50, 0x4e, 0x47]); // "PNG"
  * ```
  */
 export interface ExportItem {
@@ -55,8 +59,10 @@ export interface ExportItem {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { findChromium } from "./export.ts";
- * console.log(await findChromium()); // "/usr/bin/chromium" or undefined
+ * const chromium = await findChromium(); // "/usr/bin/chromium" or undefined
+ * assert.ok(chromium === undefined || chromium.startsWith("/"));
  * ```
  */
 export async function findChromium(): Promise<string | undefined> {
@@ -82,8 +88,10 @@ export async function findChromium(): Promise<string | undefined> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PAPER_FONT } from "./export.ts";
  * const layout = { font: { family: PAPER_FONT, size: 13.33 } };
+ * assert.ok(layout.font.family.endsWith("sans-serif"));
  * ```
  */
 export const PAPER_FONT = "Liberation Sans, Arial, Helvetica, DejaVu Sans, sans-serif";
@@ -93,9 +101,10 @@ export const PAPER_FONT = "Liberation Sans, Arial, Helvetica, DejaVu Sans, sans-
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paperStyle, type PaperStyleOptions } from "./export.ts";
  * const options: PaperStyleOptions = { widthIn: 7, heightIn: 3, fontPt: 9 };
- * paperStyle({ data: [], layout: {} }, options).layout.width; // 672
+ * assert.equal(paperStyle({ data: [], layout: {} }, options).layout.width, 672);
  * ```
  */
 export interface PaperStyleOptions {
@@ -116,9 +125,10 @@ export interface PaperStyleOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { paperStyle } from "./export.ts";
  * const fig = paperStyle({ data: [], layout: {} }, { widthIn: 3.5 });
- * console.log(fig.layout.width); // 336
+ * assert.equal(fig.layout.width, 336);
  * ```
  */
 export function paperStyle(figure: PlotlyFigure, options: PaperStyleOptions = {}): PlotlyFigure {
@@ -174,9 +184,10 @@ function unescapeHtml(s: string): string {
  * @throws Error when Chromium is missing or exits without output.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chromiumDumpDom } from "./export.ts";
  * const dom = await chromiumDumpDom("<p id=x></p><script>x.textContent = 1 + 1</script>");
- * dom.includes('<p id="x">2</p>'); // true
+ * assert.ok(dom.includes('<p id="x">2</p>'));
  * ```
  */
 export async function chromiumDumpDom(
@@ -251,9 +262,10 @@ export async function chromiumDumpDom(
  * @throws Error when Chromium is missing, fails, or Plotly reports an error for a figure.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exportFigures } from "./export.ts";
  * const [svg] = await exportFigures([{ figure: { data: [], layout: {} }, format: "svg" }]);
- * new TextDecoder().decode(svg).startsWith("<svg"); // true
+ * assert.ok(new TextDecoder().decode(svg).startsWith("<svg"));
  * ```
  */
 export async function exportFigures(
@@ -339,10 +351,12 @@ const jobs = ${JSON.stringify(jobs).replace(/</g, "\\u003c")};
  *
  * @example
  * ```ts
- * import { writeFigureImage } from "./export.ts";
+ * import assert from "node:assert/strict";
+ * import { pngSize, writeFigureImage } from "./export.ts";
  * await writeFigureImage("/tmp/fig.png", { data: [], layout: { width: 336, height: 252 } }, {
  *   scale: 300 / 96,
  * });
+ * assert.deepEqual(pngSize(await Deno.readFile("/tmp/fig.png")), { width: 1050, height: 787 });
  * ```
  */
 export async function writeFigureImage(
@@ -360,9 +374,10 @@ export async function writeFigureImage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pngSize } from "./export.ts";
  * import { encodeGrayPng } from "./gallery.ts";
- * pngSize(await encodeGrayPng(new Uint8Array(6), 3, 2)); // { width: 3, height: 2 }
+ * assert.deepEqual(pngSize(await encodeGrayPng(new Uint8Array(6), 3, 2)), { width: 3, height: 2 });
  * ```
  */
 export function pngSize(bytes: Uint8Array): { width: number; height: number } {

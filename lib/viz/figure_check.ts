@@ -25,8 +25,10 @@ import { plotlyJsUrl } from "./_plotly.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { NamedFigure } from "./figure_check.ts";
  * const item: NamedFigure = { name: "loss", figure: { data: [], layout: {} } };
+ * assert.equal(item.figure.data.length, 0);
  * ```
  */
 export interface NamedFigure {
@@ -43,8 +45,10 @@ export interface NamedFigure {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TraceMarks } from "./figure_check.ts";
  * const t: TraceMarks = { index: 0, type: "bar", name: "MAP@R", marks: 4 };
+ * assert.equal(t.marks, 4);
  * ```
  */
 export interface TraceMarks {
@@ -63,8 +67,10 @@ export interface TraceMarks {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { FigureReport } from "./figure_check.ts";
  * const r: FigureReport = { name: "f", ok: true, problems: [], width: 640, traces: [], images: 0 };
+ * assert.equal(r.ok, r.problems.length === 0);
  * ```
  */
 export interface FigureReport {
@@ -87,8 +93,10 @@ export interface FigureReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { CheckFiguresOptions } from "./figure_check.ts";
  * const options: CheckFiguresOptions = { pageWidth: 1200, timeoutMs: 120_000 };
+ * assert.equal(options.pageWidth, 1200);
  * ```
  */
 export interface CheckFiguresOptions {
@@ -346,12 +354,14 @@ const CHECKER = String.raw`
  * @throws Error when Chromium is missing or the page does not finish.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkFigures } from "./figure_check.ts";
  * import { barFigure } from "./curves.ts";
  * const [report] = await checkFigures([
  *   { name: "bars", figure: barFigure(["a", "b"], { score: [0.4, 0.6] }) },
  * ]);
- * console.log(report.ok, report.traces[0].marks); // true 2
+ * assert.equal(report.ok, true);
+ * assert.equal(report.traces[0].marks, 2);
  * ```
  */
 export async function checkFigures(
@@ -397,9 +407,12 @@ export async function checkFigures(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { figureProblems } from "./figure_check.ts";
- * figureProblems([{ name: "f", ok: false, problems: ["is 1340 px wide"], width: 1340, traces: [], images: 0 }]);
- * // ["f: is 1340 px wide"]
+ * const problems = figureProblems([
+ *   { name: "f", ok: false, problems: ["is 1340 px wide"], width: 1340, traces: [], images: 0 },
+ * ]);
+ * assert.deepEqual(problems, ["f: is 1340 px wide"]);
  * ```
  */
 export function figureProblems(reports: readonly FigureReport[]): string[] {

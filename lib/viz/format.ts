@@ -25,9 +25,10 @@ const SUPERSCRIPT: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatNumber, type FormatOptions } from "./format.ts";
  * const options: FormatOptions = { digits: 4, unit: "s" };
- * formatNumber(9.02571, options); // "9.026 s"
+ * assert.equal(formatNumber(9.02571, options), "9.026 s");
  * ```
  */
 export interface FormatOptions {
@@ -82,8 +83,10 @@ export function formatNumber(value: number, options: FormatOptions = {}): string
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { plotlyFormat } from "./format.ts";
- * const layout = { yaxis: { hoverformat: plotlyFormat() } }; // ".3~g"
+ * const layout = { yaxis: { hoverformat: plotlyFormat() } };
+ * assert.equal(layout.yaxis.hoverformat, ".3~g");
  * ```
  */
 export function plotlyFormat(digits = 3): string {

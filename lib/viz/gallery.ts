@@ -28,8 +28,9 @@ const CRC_TABLE: Uint32Array = (() => {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { crc32 } from "./gallery.ts";
- * crc32(new TextEncoder().encode("123456789")).toString(16); // "cbf43926"
+ * assert.equal(crc32(new TextEncoder().encode("123456789")).toString(16), "cbf43926");
  * ```
  */
 export function crc32(bytes: Uint8Array): number {
@@ -60,8 +61,10 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
  *
  * @example
  * ```ts
- * import { PNG_SIGNATURE } from "./gallery.ts";
+ * import assert from "node:assert/strict";
+ * import { encodeGrayPng, PNG_SIGNATURE } from "./gallery.ts";
  * const isPng = (b: Uint8Array) => PNG_SIGNATURE.every((v, i) => b[i] === v);
+ * assert.ok(isPng(await encodeGrayPng(new Uint8Array(4), 2, 2)));
  * ```
  */
 export const PNG_SIGNATURE: readonly number[] = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -72,9 +75,10 @@ export const PNG_SIGNATURE: readonly number[] = [137, 80, 78, 71, 13, 10, 26, 10
  * @param pixels `width·height` bytes, row-major, 0 = black
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeGrayPng } from "./gallery.ts";
  * const png = await encodeGrayPng(new Uint8Array(28 * 28).fill(255), 28, 28);
- * console.log(png.slice(1, 4)); // "PNG" in ASCII
+ * assert.equal(new TextDecoder().decode(png.slice(1, 4)), "PNG");
  * ```
  */
 export async function encodeGrayPng(
@@ -126,9 +130,10 @@ function base64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageDataUri, type ImageUriOptions } from "./gallery.ts";
  * const options: ImageUriOptions = { side: 28, invert: false };
- * await imageDataUri(new Float32Array(784), options);
+ * assert.ok((await imageDataUri(new Float32Array(784), options)).startsWith("data:image/png"));
  * ```
  */
 export interface ImageUriOptions {
@@ -144,9 +149,10 @@ export interface ImageUriOptions {
  * @param pixels `side²` values in [0, 1] (or 0..255 when a `Uint8Array`)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageDataUri } from "./gallery.ts";
  * const uri = await imageDataUri(new Float32Array(784));
- * uri.startsWith("data:image/png;base64,"); // true
+ * assert.ok(uri.startsWith("data:image/png;base64,"));
  * ```
  */
 export async function imageDataUri(
@@ -172,9 +178,10 @@ export async function imageDataUri(
  * @param indices which images (default: all)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageDataUris } from "./gallery.ts";
  * const uris = await imageDataUris(new Float32Array(2 * 784), [1]);
- * console.log(uris.length); // 1
+ * assert.equal(uris.length, 1);
  * ```
  */
 export async function imageDataUris(
@@ -200,11 +207,13 @@ export async function imageDataUris(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retrievalGallery, type RetrievalGalleryOptions } from "./gallery.ts";
  * const options: RetrievalGalleryOptions = {
  *   images: new Float32Array(2 * 784), labels: [0, 1], queries: [0], neighbours: [1], k: 1,
  * };
- * await retrievalGallery(options);
+ * const fig = await retrievalGallery(options);
+ * assert.equal((fig.layout.images as unknown[]).length, 2); // the query and its neighbour
  * ```
  */
 export interface RetrievalGalleryOptions {
@@ -235,12 +244,13 @@ export interface RetrievalGalleryOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retrievalGallery } from "./gallery.ts";
  * const fig = await retrievalGallery({
  *   images: new Float32Array(3 * 784), labels: [0, 0, 1],
  *   queries: [0], neighbours: [1, 2], k: 2,
  * });
- * console.log((fig.layout.images as unknown[]).length); // 3
+ * assert.equal((fig.layout.images as unknown[]).length, 3);
  * ```
  */
 export async function retrievalGallery(options: RetrievalGalleryOptions): Promise<PlotlyFigure> {
@@ -340,8 +350,10 @@ export async function retrievalGallery(options: RetrievalGalleryOptions): Promis
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ImageRow } from "./gallery.ts";
  * const row: ImageRow = { label: "pixels", images: [new Float32Array(784)], captions: ["t = 0"] };
+ * assert.equal(row.images.length, row.captions?.length);
  * ```
  */
 export interface ImageRow {
@@ -360,8 +372,10 @@ export interface ImageRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ImageGridOptions } from "./gallery.ts";
  * const options: ImageGridOptions = { title: "a walk", cellPx: 90 };
+ * assert.equal(options.cellPx, 90);
  * ```
  */
 export interface ImageGridOptions {
@@ -380,13 +394,14 @@ export interface ImageGridOptions {
  * @throws Error when a row's captions or frames do not match its images.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageGridFigure } from "./gallery.ts";
  * const img = new Float32Array(784);
  * const fig = await imageGridFigure([
  *   { label: "a", images: [img, img], captions: ["1", "2"] },
  *   { label: "b", images: [img], captions: ["3"] },
  * ]);
- * console.log((fig.layout.images as unknown[]).length); // 3
+ * assert.equal((fig.layout.images as unknown[]).length, 3);
  * ```
  */
 export async function imageGridFigure(
@@ -510,9 +525,10 @@ export async function imageGridFigure(
  * @throws Error when captions and images differ in number.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageStripFigure } from "./gallery.ts";
  * const fig = await imageStripFigure([new Float32Array(784)], ["blank"]);
- * console.log((fig.layout.images as unknown[]).length); // 1
+ * assert.equal((fig.layout.images as unknown[]).length, 1);
  * ```
  */
 export async function imageStripFigure(
@@ -540,8 +556,10 @@ export async function imageStripFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { NeighbourGalleryOptions } from "./gallery.ts";
  * const options: NeighbourGalleryOptions = { k: 5, title: "Pixel space" };
+ * assert.equal(options.k, 5);
  * ```
  */
 export interface NeighbourGalleryOptions {
@@ -565,11 +583,12 @@ export interface NeighbourGalleryOptions {
  * @param queries row indices of the queries
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { neighbourGallery } from "./gallery.ts";
  * const points = tf.tensor2d([[0], [1], [5], [6]]);
  * const fig = await neighbourGallery(points, new Float32Array(4 * 784), [0, 0, 1, 1], [0, 2], { k: 1 });
- * console.log((fig.layout.images as unknown[]).length); // 4
+ * assert.equal((fig.layout.images as unknown[]).length, 4);
  * ```
  */
 export async function neighbourGallery(

@@ -16,9 +16,10 @@ export { PLOTLY_VERSION, plotlyJs } from "./_plotly.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { figureToHtml } from "./html.ts";
  * const html = await figureToHtml({ data: [], layout: {} }, "empty");
- * html.includes("Plotly.newPlot"); // true
+ * assert.ok(html.includes("Plotly.newPlot"));
  * ```
  */
 export async function figureToHtml(figure: PlotlyFigure, title = "figure"): Promise<string> {
@@ -30,8 +31,10 @@ export async function figureToHtml(figure: PlotlyFigure, title = "figure"): Prom
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeFigureHtml } from "./html.ts";
  * await writeFigureHtml("/tmp/fig.html", { data: [], layout: {} });
+ * assert.ok((await Deno.readTextFile("/tmp/fig.html")).includes("Plotly.newPlot"));
  * ```
  */
 export async function writeFigureHtml(

@@ -25,10 +25,11 @@ export interface PairDistanceSamples {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pairDistanceSamples } from "./loss_figures.ts";
  * const s = await pairDistanceSamples(tf.tensor2d([[0, 0], [3, 4], [0, 1]]), [0, 0, 1]);
- * console.log(s.positive); // [5]
+ * assert.deepEqual(Array.from(s.positive), [5]);
  * ```
  */
 export async function pairDistanceSamples(
@@ -66,9 +67,11 @@ export interface EmbeddingSpread {
  * @param embeddings `[n, d]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { embeddingSpread } from "./loss_figures.ts";
- * embeddingSpread(tf.tensor2d([[1, 0], [-1, 0]])); // { meanDistanceToCentroid: 1, covarianceTrace: 1 }
+ * const spread = embeddingSpread(tf.tensor2d([[1, 0], [-1, 0]]));
+ * assert.deepEqual(spread, { meanDistanceToCentroid: 1, covarianceTrace: 1 });
  * ```
  */
 export function embeddingSpread(embeddings: tf.Tensor2D): EmbeddingSpread {
@@ -104,10 +107,11 @@ export interface CentroidGeometry {
  * @throws Error for fewer than two classes or mismatched lengths.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { centroidGeometry } from "./loss_figures.ts";
  * const g = await centroidGeometry(tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]), [0, 0, 1]);
- * console.log(g.meanCosine.toFixed(3)); // "0.053"
+ * assert.equal(g.meanCosine.toFixed(3), "0.053");
  * ```
  */
 export async function centroidGeometry(
@@ -156,9 +160,10 @@ export interface SpreadSeries {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { spreadOverTrainingFigure } from "./loss_figures.ts";
  * const fig = spreadOverTrainingFigure([{ name: "a", steps: [0, 1], values: [1, 0.5] }]);
- * console.log(fig.data.length); // 1
+ * assert.equal(fig.data.length, 1);
  * ```
  */
 export function spreadOverTrainingFigure(
@@ -192,8 +197,10 @@ export function spreadOverTrainingFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { densityHistogram } from "./loss_figures.ts";
- * densityHistogram([0.1, 0.1, 0.3], 0, 0.4, 0.2).density; // [3.333, 1.667]
+ * const { density } = densityHistogram([0.1, 0.1, 0.3], 0, 0.4, 0.2);
+ * assert.deepEqual(density, [3.3333, 1.6667]); // 5 significant digits
  * ```
  */
 export function densityHistogram(
@@ -235,9 +242,10 @@ export interface PairDistancePanel extends PairDistanceSamples {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pairDistanceHistogramFigure } from "./loss_figures.ts";
  * const fig = pairDistanceHistogramFigure([{ name: "a", positive: [0.1], negative: [1.2] }]);
- * console.log(fig.data.length); // 2
+ * assert.equal(fig.data.length, 2);
  * ```
  */
 export function pairDistanceHistogramFigure(
@@ -320,8 +328,10 @@ export function pairDistanceHistogramFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { LossDiagnosticsOptions } from "./loss_figures.ts";
  * const options: LossDiagnosticsOptions = { reduction: "avgNonZero", negMargin: 1, smooth: 15 };
+ * assert.equal(options.smooth, 15);
  * ```
  */
 export interface LossDiagnosticsOptions {
@@ -358,10 +368,11 @@ export interface LossDiagnosticsOptions {
  * @throws Error when the history has no such metrics.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lossDiagnosticsFigure } from "./loss_figures.ts";
  * const m = { activePositive: 1, activeNegative: 0.2, meanPositive: 0.5, meanNegative: 1.2, lossAllPairs: 0.6 };
  * const fig = lossDiagnosticsFigure([{ step: 1, loss: 0.7, metrics: m }, { step: 2, loss: 0.72, metrics: m }]);
- * console.log(fig.data.length); // 6
+ * assert.equal(fig.data.length, 6);
  * ```
  */
 export function lossDiagnosticsFigure(

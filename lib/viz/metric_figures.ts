@@ -12,8 +12,10 @@ import { formatNumber } from "./format.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ContrastSeries } from "./metric_figures.ts";
  * const s: ContrastSeries = { name: "pixels", dims: [784], contrast: [3.4], mode: "markers" };
+ * assert.equal(s.dims.length, s.contrast.length);
  * ```
  */
 export interface ContrastSeries {
@@ -41,9 +43,10 @@ export interface ContrastSeries {
  * @param title figure title
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { relativeContrastFigure } from "./metric_figures.ts";
  * const fig = relativeContrastFigure([{ name: "uniform · euclidean", dims: [2, 4], contrast: [30, 5] }]);
- * console.log(fig.data.length); // 1
+ * assert.equal(fig.data.length, 1);
  * ```
  */
 export function relativeContrastFigure(
@@ -86,8 +89,10 @@ export function relativeContrastFigure(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { KnnAccuracyRow } from "./metric_figures.ts";
  * const row: KnnAccuracyRow = { dataset: "wine", method: "euclidean", accuracy: 0.96 };
+ * assert.ok(row.accuracy >= 0 && row.accuracy <= 1);
  * ```
  */
 export interface KnnAccuracyRow {
@@ -106,9 +111,10 @@ export interface KnnAccuracyRow {
  * @param title figure title
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnAccuracyFigure } from "./metric_figures.ts";
  * const fig = knnAccuracyFigure([{ dataset: "wine", method: "nca", accuracy: 0.97 }]);
- * console.log(fig.data.length); // 1
+ * assert.equal(fig.data.length, 1);
  * ```
  */
 export function knnAccuracyFigure(

@@ -26,10 +26,12 @@ export interface PcaResult {
  * @param k number of components (≤ d)
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { pca } from "./projection.ts";
  * const { points } = await pca(tf.tensor2d([[0, 0], [1, 1], [2, 2]]), 1);
- * console.log(points); // ≈ [-1.414, 0, 1.414]
+ * const first = Array.from(points).map(Math.abs);
+ * assert.ok([Math.SQRT2, 0, Math.SQRT2].every((v, i) => Math.abs(first[i] - v) < 1e-5));
  * ```
  */
 export async function pca(x: tf.Tensor2D, k = 2): Promise<PcaResult> {

@@ -25,10 +25,12 @@ import { imageDataUris } from "./gallery.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { tsne, type TsneOptions } from "./projections.ts";
  * const options: TsneOptions = { components: 3, perplexity: 10, iterations: 300, seed: 1 };
- * await tsne(tf.randomNormal([40, 8]) as tf.Tensor2D, options);
+ * const y = await tsne(tf.randomNormal([40, 8]) as tf.Tensor2D, options);
+ * assert.equal(y.length, 40 * 3);
  * ```
  */
 export interface TsneOptions {
@@ -49,8 +51,9 @@ export interface TsneOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TSNE_MAX_POINTS } from "./projections.ts";
- * const n = Math.min(5000, TSNE_MAX_POINTS); // 2000
+ * assert.equal(Math.min(5000, TSNE_MAX_POINTS), 2000);
  * ```
  */
 export const TSNE_MAX_POINTS = 2000;
@@ -76,10 +79,11 @@ function toRows(
  * @returns `[n, components]` row-major
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { tsne } from "./projections.ts";
  * const y = await tsne(tf.randomNormal([50, 8], 0, 1, "float32", 1) as tf.Tensor2D, { iterations: 100 });
- * console.log(y.length); // 100
+ * assert.equal(y.length, 100); // 50 points × 2 components
  * ```
  */
 export async function tsne(x: tf.Tensor2D, options: TsneOptions = {}): Promise<Float32Array> {
@@ -193,10 +197,12 @@ export async function tsne(x: tf.Tensor2D, options: TsneOptions = {}): Promise<F
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { umap, type UmapOptions } from "./projections.ts";
  * const options: UmapOptions = { neighbors: 10, minDist: 0.2, epochs: 100, seed: 3 };
- * await umap(tf.randomNormal([40, 8]) as tf.Tensor2D, options);
+ * const y = await umap(tf.randomNormal([40, 8]) as tf.Tensor2D, options);
+ * assert.equal(y.length, 40 * 2);
  * ```
  */
 export interface UmapOptions {
@@ -220,10 +226,11 @@ export interface UmapOptions {
  * @returns `[n, components]` row-major
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { umap } from "./projections.ts";
  * const y = await umap(tf.randomNormal([60, 8], 0, 1, "float32", 1) as tf.Tensor2D, { epochs: 50 });
- * console.log(y.length); // 120
+ * assert.equal(y.length, 120); // 60 points × 2 components
  * ```
  */
 export async function umap(x: tf.Tensor2D, options: UmapOptions = {}): Promise<Float32Array> {
@@ -251,8 +258,10 @@ export async function umap(x: tf.Tensor2D, options: UmapOptions = {}): Promise<F
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ProjectionMethod } from "./projections.ts";
  * const methods: ProjectionMethod[] = ["pca", "tsne", "umap"];
+ * assert.equal(methods.length, 3);
  * ```
  */
 export type ProjectionMethod = "pca" | "tsne" | "umap";
@@ -263,10 +272,11 @@ export type ProjectionMethod = "pca" | "tsne" | "umap";
  * @returns `[n, components]` row-major
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { project } from "./projections.ts";
  * const y = await project(tf.randomNormal([20, 5]) as tf.Tensor2D, "pca", 3);
- * console.log(y.length); // 60
+ * assert.equal(y.length, 60);
  * ```
  */
 export async function project(
@@ -296,9 +306,11 @@ export async function project(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { projectionScatter, type ProjectionScatterOptions } from "./projections.ts";
  * const options: ProjectionScatterOptions = { classNames: ["a", "b"], title: "demo" };
- * projectionScatter([0, 0, 1, 1], 2, [0, 1], options);
+ * const fig = projectionScatter([0, 0, 1, 1], 2, [0, 1], options);
+ * assert.deepEqual(fig.data.map((t) => t.name), ["a", "b"]);
  * ```
  */
 export interface ProjectionScatterOptions {
@@ -323,9 +335,10 @@ export interface ProjectionScatterOptions {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { projectionScatter } from "./projections.ts";
  * const fig = projectionScatter(new Float32Array([0, 0, 0, 1, 1, 1]), 3, [0, 1]);
- * console.log(fig.data[0].type); // "scatter3d"
+ * assert.equal(fig.data[0].type, "scatter3d");
  * ```
  */
 export function projectionScatter(
@@ -400,8 +413,10 @@ export function projectionScatter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { EmbeddingFigureOptions } from "./projections.ts";
  * const options: EmbeddingFigureOptions = { method: "tsne", components: 2, seed: 0 };
+ * assert.equal(options.method, "tsne");
  * ```
  */
 export interface EmbeddingFigureOptions {
@@ -429,13 +444,14 @@ export interface EmbeddingFigureOptions {
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { embeddingFigure } from "./projections.ts";
  * const fig = await embeddingFigure(tf.randomNormal([30, 4]) as tf.Tensor2D, Array(30).fill(0), {
  *   method: "umap",
  *   components: 3,
  * });
- * console.log(fig.data[0].type); // "scatter3d"
+ * assert.equal(fig.data[0].type, "scatter3d");
  * ```
  */
 export async function embeddingFigure(
@@ -472,9 +488,10 @@ export async function embeddingFigure(
  * @param classNames names indexed by label
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { embeddingScatter } from "./projections.ts";
  * const fig = embeddingScatter(new Float32Array([0, 0, 1, 1]), [0, 1], ["a", "b"], "demo");
- * console.log(fig.data.length); // 2
+ * assert.equal(fig.data.length, 2);
  * ```
  */
 export function embeddingScatter(

@@ -17,6 +17,7 @@ import { writeTextAtomic } from "../io/atomic.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RunReportInput } from "./report.ts";
  * const input: RunReportInput = {
  *   experiment: "siamese",
@@ -26,6 +27,7 @@ import { writeTextAtomic } from "../io/atomic.ts";
  *   metrics: { before: { mapAtR: 0.29 }, after: { mapAtR: 0.62 } },
  *   history: { train: [{ step: 1, loss: 0.9 }, { step: 2, loss: 0.8 }] },
  * };
+ * assert.equal(input.history.train?.length, 2);
  * ```
  */
 export interface RunReportInput {
@@ -57,11 +59,13 @@ export interface RunReportInput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { RunReportDataPart } from "./report.ts";
  * const part: RunReportDataPart = {
  *   dataset: "fashion-mnist", split: "test", source: "/usr/share/datasets/fashion-mnist",
  *   sourceKind: "debian", count: 10000, fingerprint: "sha256:ab12",
  * };
+ * assert.equal(part.sourceKind, "debian");
  * ```
  */
 export interface RunReportDataPart {
@@ -101,6 +105,7 @@ function value(v: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runReport } from "./report.ts";
  * const html = await runReport({
  *   experiment: "siamese", runId: "r1", config: { steps: 2 },
@@ -108,7 +113,7 @@ function value(v: unknown): string {
  *   metrics: { before: { mapAtR: 0.2 }, after: { mapAtR: 0.5 } },
  *   history: { train: [{ step: 1, loss: 1 }, { step: 2, loss: 0.5 }] },
  * });
- * html.includes("MAP@R"); // true
+ * assert.ok(html.includes("MAP@R"));
  * ```
  */
 export async function runReport(input: RunReportInput): Promise<string> {
@@ -204,11 +209,13 @@ ${figures.join("\n")}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeRunReport } from "./report.ts";
  * await writeRunReport("/tmp/report.html", {
  *   experiment: "siamese", runId: "r1", config: {}, data: [],
  *   metrics: { after: { mapAtR: 0.5 } }, history: {},
  * });
+ * assert.ok((await Deno.readTextFile("/tmp/report.html")).includes("siamese"));
  * ```
  */
 export async function writeRunReport(path: string, input: RunReportInput): Promise<void> {
@@ -220,8 +227,10 @@ export async function writeRunReport(path: string, input: RunReportInput): Promi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { SetupFacts } from "./report.ts";
  * const facts: SetupFacts = { backend: { backend: "wasm", kernels: [] }, fast: false };
+ * assert.equal(facts.backend.backend, "wasm");
  * ```
  */
 export interface SetupFacts {
@@ -239,14 +248,19 @@ export interface SetupFacts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { describeSetup } from "./report.ts";
- * describeSetup({
+ * const text = describeSetup({
  *   backend: { backend: "wasm", kernels: ["Conv2DBackpropFilter"] },
  *   data: { train: { n: 10000, source: { kind: "embedded", dir: "data/fashion-mnist-subset" } } },
  *   fast: false,
  * });
- * // "data: Fashion-MNIST from embedded (data/fashion-mnist-subset): 10,000 train images\n
- * //  backend: wasm (project kernels: Conv2DBackpropFilter)\nmode: full ..."
+ * const [data, backend] = text.split("\n");
+ * assert.equal(
+ *   data,
+ *   "data: Fashion-MNIST from embedded (data/fashion-mnist-subset): 10,000 train images",
+ * );
+ * assert.equal(backend, "backend: wasm (project kernels: Conv2DBackpropFilter)");
  * ```
  */
 export function describeSetup(facts: SetupFacts): string {

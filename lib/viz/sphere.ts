@@ -44,9 +44,10 @@ function unitRows(values: ArrayLike<number>, dim: number): number[][] {
  * @throws Error for another `dim`, or lengths that do not match.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sphereFigure } from "./sphere.ts";
  * const fig = sphereFigure([1, 0, 0, 2], [0, 1], 2, { proxies: [0.9, 0.1, 0.1, 0.9] });
- * console.log(fig.data.length); // circle + 2 classes + 2 proxies
+ * assert.equal(fig.data.length, 5); // circle + 2 classes + 2 proxies
  * ```
  */
 export function sphereFigure(

@@ -21,8 +21,9 @@ import { plotlyFormat } from "./format.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FIGURE_MAX_WIDTH } from "./style.ts";
- * const width = Math.min(1500, FIGURE_MAX_WIDTH); // 1000
+ * assert.equal(Math.min(1500, FIGURE_MAX_WIDTH), 1000);
  * ```
  */
 export const FIGURE_MAX_WIDTH = 1000;
@@ -32,8 +33,9 @@ export const FIGURE_MAX_WIDTH = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FIGURE_MAX_WIDTH, HOVER_PANEL_WIDTH } from "./style.ts";
- * const scatterWidth = FIGURE_MAX_WIDTH - HOVER_PANEL_WIDTH; // 860
+ * assert.equal(FIGURE_MAX_WIDTH - HOVER_PANEL_WIDTH, 860);
  * ```
  */
 export const HOVER_PANEL_WIDTH = 140;
@@ -44,8 +46,10 @@ export const HOVER_PANEL_WIDTH = 140;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { COLORS } from "./style.ts";
  * const marker = { color: COLORS.positive };
+ * assert.match(marker.color, /^#[0-9a-f]{6}$/i);
  * ```
  */
 export const COLORS: Readonly<{
@@ -68,8 +72,9 @@ export const COLORS: Readonly<{
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PLOT_CONFIG } from "./style.ts";
- * console.log(PLOT_CONFIG.displaylogo); // false
+ * assert.equal(PLOT_CONFIG.displaylogo, false);
  * ```
  */
 export const PLOT_CONFIG: Readonly<Record<string, unknown>> = {

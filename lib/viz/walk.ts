@@ -27,11 +27,13 @@ import { imageGridFigure } from "./gallery.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import type { WalkOptions } from "./walk.ts";
  * const options: WalkOptions = {
  *   pixels: tf.zeros([4, 784]) as tf.Tensor2D, embeddings: tf.eye(4) as tf.Tensor2D, a: 0, b: 1,
  * };
+ * assert.deepEqual(options.embeddings.shape, [4, 4]);
  * ```
  */
 export interface WalkOptions {
@@ -52,11 +54,13 @@ export interface WalkOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WalkPoint } from "./walk.ts";
  * const p: WalkPoint = {
  *   t: 0.5, pixels: new Float32Array(784), pixelNearest: 3, pixelDistance: 8.1,
  *   learnedNearest: 7, learnedDistance: 0.2,
  * };
+ * assert.equal(p.pixels.length, 784);
  * ```
  */
 export interface WalkPoint {
@@ -79,8 +83,10 @@ export interface WalkPoint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Walk } from "./walk.ts";
  * const ratio = (w: Walk) => w.points[3].pixelDistance / w.pixelScale;
+ * assert.equal(typeof ratio, "function");
  * ```
  */
 export interface Walk {
@@ -138,12 +144,14 @@ async function nearestSkipping(
  *   steps.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { latentWalk } from "./walk.ts";
  * const pixels = tf.tensor2d([[0, 0], [4, 0], [2, 0.1], [9, 9]]);
  * const embeddings = tf.tensor2d([[1, 0], [0, 1], [0.7071, 0.7071], [-1, 0]]);
  * const walk = await latentWalk({ pixels, embeddings, a: 0, b: 1, steps: 3 });
- * console.log(walk.points[1].learnedNearest, walk.points[1].learnedDistance < 1e-3); // 2 true
+ * assert.equal(walk.points[1].learnedNearest, 2);
+ * assert.ok(walk.points[1].learnedDistance < 1e-3);
  * ```
  */
 export async function latentWalk(options: WalkOptions): Promise<Walk> {
@@ -215,10 +223,11 @@ export async function latentWalk(options: WalkOptions): Promise<Walk> {
  * @throws RangeError when no image has label `c`.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { classRepresentative } from "./walk.ts";
- * const e = tf.tensor2d([[1, 0], [0.9, 0.1], [0, 1]]);
- * console.log(await classRepresentative(e, [0, 0, 1], 0)); // 0 or 1, whichever is nearer the mean
+ * const e = tf.tensor2d([[1, 0], [0.8, 0.2], [0.9, 0.1], [0, 1]]);
+ * assert.equal(await classRepresentative(e, [0, 0, 0, 1], 0), 2); // row 2 is the class-0 mean
  * ```
  */
 export async function classRepresentative(
@@ -248,6 +257,7 @@ export async function classRepresentative(
  * @param labels `[n]`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs";
  * import { latentWalk, walkFigure } from "./walk.ts";
  * const images = new Float32Array(4 * 784).map((_, i) => (i % 7) / 7);
@@ -255,7 +265,7 @@ export async function classRepresentative(
  * const embeddings = tf.tensor2d([[1, 0], [0, 1], [0.7071, 0.7071], [-1, 0]]);
  * const walk = await latentWalk({ pixels, embeddings, a: 0, b: 1, steps: 3 });
  * const fig = await walkFigure(walk, images, [0, 1, 2, 3], ["a", "b", "c", "d"]);
- * console.log((fig.layout.images as unknown[]).length); // 9
+ * assert.equal((fig.layout.images as unknown[]).length, 9);
  * ```
  */
 export async function walkFigure(
