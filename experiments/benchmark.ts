@@ -47,6 +47,8 @@ import { type FashionMnist, loadFashionMnist } from "../lib/data/fashion_mnist.t
 import type { DataProvenance } from "../lib/data/fingerprint.ts";
 import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { formatDuration } from "../lib/io/progress.ts";
+import { gitState } from "../lib/io/run_dir.ts";
+import { relative, resolve } from "node:path";
 import { writeFigureHtml } from "../lib/viz/html.ts";
 import {
   aggregateRuns,
@@ -328,6 +330,39 @@ function tableProtocol(
     methods: Object.fromEntries(methods.map((m) => [m.id, m.description])),
     backends: distinct("backend"),
     dataSources: distinct("dataSource"),
+    commits: recordCommits(records),
+    versions: distinct("versions").map((v) => JSON.stringify(v)),
+  };
+}
+
+/**
+ * The commits the records were made at (`git rev-parse HEAD` of the run, `+dirty` with uncommitted
+ * library changes), each with its number of runs; records older than the field count as
+ * `"not recorded"`.
+ */
+function recordCommits(records: readonly RunRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of records) {
+    const commit = typeof r.extra?.commit === "string" ? r.extra.commit : "not recorded";
+    counts[commit] = (counts[commit] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * What each run record keeps of where it was made: the git commit (with `+dirty` when files other
+ * than the benchmark's own records and outputs differ from it) and the runtime's versions.
+ */
+async function recordProvenance(
+  runsDir: string,
+  out: string,
+): Promise<{ commit: string; versions: Record<string, string> }> {
+  const under = (dir: string) => relative(Deno.cwd(), resolve(dir)).replaceAll("\\", "/") + "/";
+  const [runs, outputs] = [under(runsDir), under(out) + "benchmark"];
+  const state = await gitState({ ignore: (p) => p.startsWith(runs) || p.startsWith(outputs) });
+  return {
+    commit: state.dirty ? `${state.commit}+dirty` : state.commit,
+    versions: { tfjs: tf.version.tfjs, deno: Deno.version.deno, v8: Deno.version.v8 },
   };
 }
 
@@ -557,6 +592,7 @@ export const experiment = defineExperiment({
     const tag = dataTag(ctx.data.provenance);
     checkRecordsData(runsDir, await readRunRecords(runsDir), tag, dataSource);
     log(`configuration ${key}; runs in ${runsDir}`);
+    const made = await recordProvenance(runsDir, out);
 
     const byId = new Map(methods.map((m) => [m.id, m]));
     const allSpecs: RunSpec[] = [];
@@ -591,7 +627,10 @@ export const experiment = defineExperiment({
           const m = await executeRun(byId.get(spec.method)!, current, spec.seed, config, {
             progress: options.quick ? false : undefined,
           });
-          return { ...m, extra: { backend: ctx.backend.backend, dataSource, data: tag } };
+          return {
+            ...m,
+            extra: { backend: ctx.backend.backend, dataSource, data: tag, ...made },
+          };
         },
       });
     } finally {
