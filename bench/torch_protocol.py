@@ -169,6 +169,10 @@ def run(method, a, xtr, ytr, xte, yte, num_classes):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if hasattr(loss_fn, "hist_"):
+                # DynamicSoftMarginLoss keeps its histogram with the step's graph attached, so the
+                # next backward fails (PML issue #731); the histogram is state, not a parameter.
+                loss_fn.hist_ = loss_fn.hist_.detach()
             step += 1
         train_s = time.time() - t0
     model.eval()
