@@ -102,7 +102,7 @@ def methods():
         "angular": (plain(losses.AngularLoss), 1),
         "intra-pair-variance": (plain(losses.IntraPairVarianceLoss), 1),
         "tuplet-margin": (plain(losses.TupletMarginLoss), 1),
-        "dynamic-soft-margin": (plain(losses.DynamicSoftMarginLoss), 1),
+        "dynamic-soft-margin": (plain(lambda: binned(losses.DynamicSoftMarginLoss)()), 1),
         "threshold-consistent-margin": (plain(losses.ThresholdConsistentMarginLoss), 1),
         "nca": (plain(losses.NCALoss), 1),
         "instance": (plain(losses.InstanceLoss), 1),
@@ -118,6 +118,32 @@ def methods():
         "arcface": (lambda c, d: (losses.ArcFaceLoss(c, d), None), 1),
         "softtriple": (lambda c, d: (losses.SoftTripleLoss(c, d), None), 100),
     }
+
+
+def binned(base):
+    """PML's DynamicSoftMarginLoss with its index error fixed as `lib/losses/soft_margin.ts` does:
+    PML indexes past its bins for x = d(a,p) - d(a,n) >= min_val + (num_bins - 1) * delta (any
+    triplet that bad ends the run); here x is clamped to the bins, so such x count in the last bin
+    (and x < min_val in the first), with no interpolation weight past the last bin."""
+
+    class Binned(base):
+        def _bins(self, data):
+            u = ((data - self.min_val) / self.delta).clamp(0, self.num_bins - 1)
+            idx = torch.floor(u).to(dtype=torch.long)
+            return idx, u - idx
+
+        def update_histogram(self, data):
+            idx, alpha = self._bins(data)
+            momentum = self.momentum if self.hist_.sum() != 0 else 1.0
+            hist = torch.scatter_add((1.0 - momentum) * self.hist_, 0, idx, momentum * (1 - alpha))
+            inside = idx + 1 < self.num_bins
+            hist = torch.scatter_add(hist, 0, idx[inside] + 1, momentum * alpha[inside])
+            self.hist_ = hist / hist.sum()
+
+        def weigh_loss(self, data):
+            return torch.cumsum(self.hist_, 0)[self._bins(data)[0]] * data
+
+    return Binned
 
 
 def retrieval(emb, labels, block=1000):
