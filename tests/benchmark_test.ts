@@ -32,6 +32,7 @@ import {
   resolveBenchmarkOptions,
 } from "../experiments/benchmark.ts";
 import { runExperiment } from "../lib/experiment.ts";
+import { gitState } from "../lib/io/run_dir.ts";
 
 const close = (a: number, b: number, tol: number, what = "") =>
   assert.ok(Math.abs(a - b) <= tol, `${what} ${a} vs ${b} (tol ${tol})`);
@@ -458,6 +459,16 @@ Deno.test({
       const written = JSON.parse(await Deno.readTextFile(`${root}/out/benchmark.json`));
       assert.deepEqual(written.rows, table.rows);
       assert.match(written.protocol.unseen, /classes 5-9/);
+      // Every record names the commit and versions it was made with; the table counts the commits.
+      const head = await gitState();
+      for (const r of records) {
+        assert.match(String(r.extra?.commit), new RegExp(`^${head.commit}(\\+dirty)?$`));
+        assert.equal((r.extra?.versions as Record<string, string>).tfjs, tf.version.tfjs);
+      }
+      assert.equal(
+        Object.values(written.protocol.commits as Record<string, number>).reduce((a, b) => a + b),
+        16,
+      );
       assert.match(await Deno.readTextFile(`${root}/out/benchmark.md`), /\| seen +\| npairs +\|/);
       assert.equal((await Deno.readTextFile(`${root}/out/benchmark.csv`)).split("\n").length, 10);
       assert.match(await Deno.readTextFile(`${root}/out/benchmark.html`), /<html/i);
