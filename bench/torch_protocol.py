@@ -109,6 +109,7 @@ def methods():
         "histogram": (plain(losses.HistogramLoss), 1),
         "pnp": (plain(losses.PNPLoss), 1),
         "ranked-list": (plain(lambda: losses.RankedListLoss(margin=0.4, Tn=10)), 1),
+        "manifold": (lambda c, d: (Unlabelled(losses.ManifoldLoss(l=d)), None), 1),
         "fastap": (plain(losses.FastAPLoss), 1),
         "snr-contrastive": (plain(losses.SignalToNoiseRatioContrastiveLoss), 1),
         "proxy-nca": (lambda c, d: (losses.ProxyNCALoss(c, d), None), 1),
@@ -118,6 +119,18 @@ def methods():
         "arcface": (lambda c, d: (losses.ArcFaceLoss(c, d), None), 1),
         "softtriple": (lambda c, d: (losses.SoftTripleLoss(c, d), None), 100),
     }
+
+
+class Unlabelled(torch.nn.Module):
+    """A loss that takes no labels (ManifoldLoss: PML raises when given them; its meta classes are
+    drawn per batch), called as the others are."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, embeddings, labels):
+        return self.loss(embeddings)
 
 
 def binned(base):
