@@ -48,7 +48,6 @@ import type { DataProvenance } from "../lib/data/fingerprint.ts";
 import { writeJsonAtomic, writeTextAtomic } from "../lib/io/atomic.ts";
 import { formatDuration } from "../lib/io/progress.ts";
 import { gitState } from "../lib/io/run_dir.ts";
-import { relative, resolve } from "node:path";
 import { writeFigureHtml } from "../lib/viz/html.ts";
 import {
   aggregateRuns,
@@ -349,17 +348,18 @@ function recordCommits(records: readonly RunRecord[]): Record<string, number> {
   return counts;
 }
 
+/** Paths whose changes can change a run's numbers: the library, the experiments, the pins. */
+const changesRuns = (path: string) =>
+  path.startsWith("lib/") || path.startsWith("experiments/") || path === "deno.json" ||
+  path === "deno.lock";
+
 /**
- * What each run record keeps of where it was made: the git commit (with `+dirty` when files other
- * than the benchmark's own records and outputs differ from it) and the runtime's versions.
+ * What each run record keeps of where it was made: the git commit (with `+dirty` when the library,
+ * the experiments or the dependency pins differ from it; records, tables and other files do not
+ * count) and the runtime's versions.
  */
-async function recordProvenance(
-  runsDir: string,
-  out: string,
-): Promise<{ commit: string; versions: Record<string, string> }> {
-  const under = (dir: string) => relative(Deno.cwd(), resolve(dir)).replaceAll("\\", "/") + "/";
-  const [runs, outputs] = [under(runsDir), under(out) + "benchmark"];
-  const state = await gitState({ ignore: (p) => p.startsWith(runs) || p.startsWith(outputs) });
+async function recordProvenance(): Promise<{ commit: string; versions: Record<string, string> }> {
+  const state = await gitState({ ignore: (path) => !changesRuns(path) });
   return {
     commit: state.dirty ? `${state.commit}+dirty` : state.commit,
     versions: { tfjs: tf.version.tfjs, deno: Deno.version.deno, v8: Deno.version.v8 },
@@ -592,7 +592,7 @@ export const experiment = defineExperiment({
     const tag = dataTag(ctx.data.provenance);
     checkRecordsData(runsDir, await readRunRecords(runsDir), tag, dataSource);
     log(`configuration ${key}; runs in ${runsDir}`);
-    const made = await recordProvenance(runsDir, out);
+    const made = await recordProvenance();
 
     const byId = new Map(methods.map((m) => [m.id, m]));
     const allSpecs: RunSpec[] = [];
