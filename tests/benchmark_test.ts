@@ -291,18 +291,27 @@ Deno.test("table writers: Markdown and CSV", () => {
   );
 });
 
-Deno.test("benchmarkFigure: grouped bars per setting with CI error bars", () => {
+Deno.test("benchmarkFigure: a labelled row per method, bars per setting, CI error bars", () => {
   const fig = benchmarkFigure(SMALL);
   assert.equal(fig.layout.barmode, "group");
   assert.equal(fig.data.length, 2);
   const [seen, unseen] = fig.data as Array<Record<string, unknown>>;
   assert.equal(seen.name, "seen");
-  assert.deepEqual(seen.x, ["contrastive", "untrained"]);
-  assert.deepEqual(seen.y, [0.61234, null]);
-  assert.deepEqual((seen.error_y as { array: number[] }).array, [0.0123, 0]);
-  assert.deepEqual(unseen.y, [null, 0.3]);
-  const p1 = benchmarkFigure(SMALL, { metric: "precisionAt1" }).data[0] as { y: number[] };
-  assert.deepEqual(p1.y, [0.85, null]);
+  assert.equal(seen.orientation, "h");
+  assert.deepEqual(seen.y, ["contrastive", "untrained"]);
+  assert.deepEqual(seen.x, [0.61234, null]);
+  assert.deepEqual((seen.error_x as { array: number[] }).array, [0.0123, 0]);
+  assert.deepEqual(unseen.x, [null, 0.3]);
+  const p1 = benchmarkFigure(SMALL, { metric: "precisionAt1" }).data[0] as { x: number[] };
+  assert.deepEqual(p1.x, [0.85, null]);
+  // Every method labelled, top to bottom in table order; the height follows the method count.
+  const layout = fig.layout as Record<string, Record<string, unknown> & number>;
+  assert.equal(layout.yaxis.dtick, 1);
+  assert.equal(layout.yaxis.autorange, "reversed");
+  assert.equal(layout.height, 140 + 22 * 2);
+  // The untrained level of the setting that has one (unseen: 0.3), as a dotted line.
+  const shapes = layout.shapes as unknown as Array<{ x0: number; line: { dash: string } }>;
+  assert.deepEqual(shapes.map((s) => [s.x0, s.line.dash]), [[0.3, "dot"]]);
   // The figure is plain JSON.
   assert.deepEqual(JSON.parse(JSON.stringify(fig)), fig);
 });

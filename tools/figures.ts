@@ -560,7 +560,8 @@ async function benchmarkFigures(out: string): Promise<FigureEntry[]> {
     ),
     figure: benchmarkFigure(table, { title: "" }),
     widthIn: 7,
-    heightIn: 3,
+    // A labelled row per method: a full page's height for the whole method set.
+    heightIn: Math.min(9, 1 + 0.17 * new Set(table.rows.map((r) => r.method)).size),
     static: true,
   }];
 }
