@@ -5,9 +5,11 @@
  * `figures/manifest.json` recording for each figure its experiment, configuration, seed, backend,
  * metric values and the git commit.
  *
- * Options: `--out DIR` (default `figures`), `--only name,name`, `--backend wasm|cpu|webgpu|auto`
- * (default `wasm`, so that numbers do not depend on the machine's GPU), `--fast` (tiny budgets,
- * for tests), `--no-static` (HTML only, when Chromium is missing), `--allow-dirty`.
+ * Options: `--out DIR` (default `figures`), `--only name,name` (the other figures and their
+ * manifest entries stay as they are; each entry names the commit that drew it), `--backend
+ * wasm|cpu|webgpu|auto` (default `wasm`, so that numbers do not depend on the machine's GPU),
+ * `--fast` (tiny budgets, for tests), `--no-static` (HTML only, when Chromium is missing),
+ * `--allow-dirty`.
  *
  * The figures must come from a commit anyone can check out: the task refuses to start when the
  * working tree has uncommitted changes or untracked files (other than the figure files it is
@@ -613,6 +615,65 @@ export async function checkCleanTree(
   return state;
 }
 
+/** One figure's entry in `manifest.json`. */
+export interface ManifestFigure {
+  /** The figure's name (its files are `<name>.html`, `.svg`, `.png`). */
+  name: string;
+  /** The commit that drew it (`+dirty` with uncommitted changes). */
+  gitCommit?: string;
+  [key: string]: unknown;
+}
+
+/** The parts of `manifest.json` that {@linkcode mergeManifestFigures} reads. */
+export interface Manifest {
+  /** The commit of the run that wrote the manifest. */
+  gitCommit?: string;
+  /** The figures. */
+  figures?: ManifestFigure[];
+}
+
+/** The manifest at `path`, or `undefined` when there is none. */
+async function readManifest(path: string): Promise<Manifest | undefined> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as Manifest;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The manifest's figure list after a run that drew `drawn`: with `--only`, the figures of the
+ * `previous` manifest that were not drawn again stay (in their place, each with the commit that
+ * drew it: its own `gitCommit`, else the previous manifest's), the drawn ones replace their old
+ * entries and new ones follow. Without a previous manifest (or without `--only`), `drawn` alone.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeManifestFigures } from "./figures.ts";
+ * const previous = { gitCommit: "aaa", figures: [{ name: "roc" }, { name: "benchmark" }] };
+ * const merged = mergeManifestFigures(previous, [{ name: "benchmark", gitCommit: "bbb" }]);
+ * assert.deepEqual(merged, [
+ *   { name: "roc", gitCommit: "aaa" },
+ *   { name: "benchmark", gitCommit: "bbb" },
+ * ]);
+ * ```
+ */
+export function mergeManifestFigures(
+  previous: Manifest | undefined,
+  drawn: ManifestFigure[],
+): ManifestFigure[] {
+  if (!previous?.figures) return drawn;
+  const byName = new Map(drawn.map((f) => [f.name, f]));
+  const kept = previous.figures.map((f) => {
+    const commit = f.gitCommit ?? previous.gitCommit;
+    return byName.get(f.name) ?? (commit === undefined ? f : { ...f, gitCommit: commit });
+  });
+  const old = new Set(previous.figures.map((f) => f.name));
+  return [...kept, ...drawn.filter((f) => !old.has(f.name))];
+}
+
 async function main(args: string[]): Promise<void> {
   const opts = parseArgs(args);
   const git = await checkCleanTree(opts.out, opts.allowDirty);
@@ -680,17 +741,21 @@ async function main(args: string[]): Promise<void> {
     versions: { tfjs: tf.version.tfjs, plotly: PLOTLY_VERSION, deno: Deno.version.deno },
     backend: info.backend,
     png: { dpi: DPI, note: "width = widthIn × dpi" },
-    figures: entries.map((e) => ({
-      name: e.name,
-      caption: e.caption,
-      files: files[e.name].sort(),
-      experiment: e.experiment,
-      config: e.config,
-      seed: e.seed,
-      backend: info.backend,
-      size: { widthIn: Number(e.widthIn.toFixed(2)), heightIn: Number(e.heightIn.toFixed(2)) },
-      metrics: e.metrics,
-    })),
+    figures: mergeManifestFigures(
+      opts.only.length ? await readManifest(`${opts.out}/manifest.json`) : undefined,
+      entries.map((e) => ({
+        name: e.name,
+        caption: e.caption,
+        files: files[e.name].sort(),
+        experiment: e.experiment,
+        config: e.config,
+        seed: e.seed,
+        backend: info.backend,
+        gitCommit: git.dirty ? `${git.commit}+dirty` : git.commit,
+        size: { widthIn: Number(e.widthIn.toFixed(2)), heightIn: Number(e.heightIn.toFixed(2)) },
+        metrics: e.metrics,
+      })),
+    ),
   };
   await writeJsonAtomic(`${opts.out}/manifest.json`, manifest);
   console.log(
