@@ -12,8 +12,14 @@
  * only. It runs on the `wasm` backend (the `cpu` backend trains the CNN at a few images/s).
  */
 import assert from "node:assert/strict";
+import {
+  type Child,
+  denoCommand,
+  latestStep,
+  runDirOf as experimentRunDir,
+  spawnExperiment,
+} from "./_experiment_child.ts";
 
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const BASE_ARGS = [
   "--steps",
   "40",
@@ -27,18 +33,6 @@ const BASE_ARGS = [
   "wasm",
 ];
 
-/**
- * The deno to spawn: `Deno.execPath()` when the permission set allows it by path, else `deno`
- * by name. The `test` set allows `"deno"`, which Deno resolves through PATH at start-up without
- * following links: `/usr/bin/deno` (a link to the npm-installed binary) or npx's
- * `node_modules/.bin/deno` (a hard link to it), never the canonical `Deno.execPath()`. Spawning by
- * name runs that same binary; its version is checked below. This avoids `run: true`.
- */
-function denoCommand(): string {
-  const own = Deno.permissions.querySync({ name: "run", command: Deno.execPath() });
-  return own.state === "granted" ? Deno.execPath() : "deno";
-}
-
 Deno.test("the spawned deno is the running deno", async () => {
   const out = await new Deno.Command(denoCommand(), { args: ["--version"], stdout: "piped" })
     .output();
@@ -46,53 +40,8 @@ Deno.test("the spawned deno is the running deno", async () => {
   assert.match(new TextDecoder().decode(out.stdout), new RegExp(`^deno ${Deno.version.deno} `));
 });
 
-interface Child {
-  process: Deno.ChildProcess;
-  output: () => string;
-  done: Promise<{ code: number; signal: Deno.Signal | null; output: string }>;
-}
-
-/**
- * `--allow-read=<root>` next to `-P=experiment` replaces the set's read list instead of adding to
- * it, so the set's own list (read from deno.json) is repeated with the root added.
- */
-function readFlag(root: string): string {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`));
-  const read = config.permissions.experiment.read;
-  return read === true ? "--allow-read" : `--allow-read=${[...read, root].join(",")}`;
-}
-
-function spawn(root: string, args: string[], experiment = "siamese"): Child {
-  const resumed = args.includes("--resume");
-  args = resumed ? args : [...args, "--resultsRoot", root];
-  const command = new Deno.Command(denoCommand(), {
-    args: [
-      "run",
-      "-P=experiment",
-      readFlag(root),
-      `--allow-write=${root}`,
-      "experiments/main.ts",
-      experiment,
-      ...args,
-    ],
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  });
-  const process = command.spawn();
-  let text = "";
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
-  };
-  const drained = Promise.all([drain(process.stdout), drain(process.stderr)]);
-  const done = (async () => {
-    const status = await process.status;
-    await drained;
-    return { code: status.code, signal: status.signal, output: text };
-  })();
-  return { process, output: () => text, done };
-}
+const spawn = (root: string, args: string[], experiment = "siamese"): Child =>
+  spawnExperiment(root, args, experiment);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -110,24 +59,7 @@ async function waitFor(child: Child, what: string, ready: () => Promise<boolean>
   }
 }
 
-async function runDirOf(root: string, experiment = "siamese"): Promise<string | undefined> {
-  try {
-    for await (const e of Deno.readDir(`${root}/${experiment}`)) {
-      if (e.isDirectory && !e.name.startsWith(".")) return `${root}/${experiment}/${e.name}`;
-    }
-  } catch {
-    // not created yet
-  }
-  return undefined;
-}
-
-async function latestStep(dir: string, unit = "train"): Promise<number> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/${unit}/latest.json`)).step;
-  } catch {
-    return 0;
-  }
-}
+const runDirOf = (root: string, experiment = "siamese") => experimentRunDir(root, experiment);
 
 /** Every `.json` file under `dir` parses (no half-written JSON); returns how many there are. */
 async function assertJsonConsistent(dir: string): Promise<number> {

@@ -6,8 +6,13 @@
  * an uninterrupted run. The child has the `experiment` permission set plus its temporary root.
  */
 import assert from "node:assert/strict";
+import {
+  type Child,
+  latestStep,
+  runDirOf as experimentRunDir,
+  spawnExperiment,
+} from "./_experiment_child.ts";
 
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const ARGS = [
   "--method",
   "proxy-anchor",
@@ -23,73 +28,8 @@ const ARGS = [
   "wasm",
 ];
 
-/** `deno` by path when allowed, else by name (see interrupt_test.ts). */
-function denoCommand(): string {
-  const own = Deno.permissions.querySync({ name: "run", command: Deno.execPath() });
-  return own.state === "granted" ? Deno.execPath() : "deno";
-}
-
-function readFlag(root: string): string {
-  const config = JSON.parse(Deno.readTextFileSync(`${REPO}/deno.json`));
-  const read = config.permissions.experiment.read;
-  return read === true ? "--allow-read" : `--allow-read=${[...read, root].join(",")}`;
-}
-
-interface Child {
-  process: Deno.ChildProcess;
-  output: () => string;
-  done: Promise<{ code: number; signal: Deno.Signal | null; output: string }>;
-}
-
-function spawn(root: string, args: string[]): Child {
-  const full = args.includes("--resume") ? args : [...args, "--resultsRoot", root];
-  const process = new Deno.Command(denoCommand(), {
-    args: [
-      "run",
-      "-P=experiment",
-      readFlag(root),
-      `--allow-write=${root}`,
-      "experiments/main.ts",
-      "proxy-loss",
-      ...full,
-    ],
-    cwd: REPO,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  let text = "";
-  const drain = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
-  };
-  const drained = Promise.all([drain(process.stdout), drain(process.stderr)]);
-  const done = (async () => {
-    const status = await process.status;
-    await drained;
-    return { code: status.code, signal: status.signal, output: text };
-  })();
-  return { process, output: () => text, done };
-}
-
-async function runDirOf(root: string): Promise<string | undefined> {
-  try {
-    for await (const e of Deno.readDir(`${root}/proxy-loss`)) {
-      // Hidden entries are the runner's temporary directories.
-      if (e.isDirectory && !e.name.startsWith(".")) return `${root}/proxy-loss/${e.name}`;
-    }
-  } catch {
-    // not created yet
-  }
-  return undefined;
-}
-
-async function latestStep(dir: string): Promise<number> {
-  try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/checkpoints/train/latest.json`)).step;
-  } catch {
-    return 0;
-  }
-}
+const spawn = (root: string, args: string[]): Child => spawnExperiment(root, args, "proxy-loss");
+const runDirOf = (root: string) => experimentRunDir(root, "proxy-loss");
 
 async function killAfterCheckpoint(child: Child, root: string, step: number): Promise<string> {
   let exited = false;

@@ -22,23 +22,12 @@ import {
 import { saveEncoder } from "../lib/io/export.ts";
 import { loadEncoder } from "../lib/models/load.ts";
 import { latestCheckpoint } from "../lib/io/checkpoint.ts";
-import { createRng } from "../lib/data/random.ts";
+import { fourBlobs } from "./_blobs.ts";
 
 await tf.setBackend("cpu");
 
-/** 4 Gaussian blobs in 6-d, deterministic. */
-function blobs(n = 96, seed = 5) {
-  const rng = createRng(seed);
-  const labels = Int32Array.from({ length: n }, (_, i) => i % 4);
-  const values = new Float32Array(n * 6);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < 6; j++) values[i * 6 + j] = (j === labels[i] ? 2 : 0) + 0.5 * rng.normal();
-  }
-  return { x: tf.tensor2d(values, [n, 6]), labels };
-}
-
 function setup(seed = 3) {
-  const data = blobs();
+  const data = fourBlobs();
   const model = mlpEncoder({ inputShape: [6], hidden: [8], embeddingDim: 3, seed });
   const sampler = shuffledBatches(data.x, data.labels, { batchSize: 16, seed });
   return { ...data, model, sampler };

@@ -5,20 +5,10 @@ import { pairStepMetrics, probeRecorder, stepMetrics } from "../lib/train_record
 import { mlpEncoder } from "../lib/models/mod.ts";
 import { shuffledBatches } from "../lib/data/batches.ts";
 import { contrastiveLoss, positivePairLoss } from "../lib/losses/mod.ts";
-import { createRng } from "../lib/data/random.ts";
+import { fourBlobs } from "./_blobs.ts";
 import { embeddingSpread } from "../lib/viz/loss_figures.ts";
 
 await tf.setBackend("cpu");
-
-function blobs(n = 64, seed = 5) {
-  const rng = createRng(seed);
-  const labels = Int32Array.from({ length: n }, (_, i) => i % 4);
-  const values = new Float32Array(n * 6);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < 6; j++) values[i * 6 + j] = (j === labels[i] ? 2 : 0) + 0.5 * rng.normal();
-  }
-  return { x: tf.tensor2d(values, [n, 6]), labels };
-}
 
 Deno.test("pairStepMetrics: active fractions, mean distances and the all-pairs loss by hand", () => {
   // Positives (0,1) at 0.6325 and (2,3) at 1.4142; negatives (0,2) 1.4142, (0,3) 2, (1,2) 0.8944,
@@ -46,7 +36,7 @@ Deno.test("pairStepMetrics: active fractions, mean distances and the all-pairs l
 });
 
 Deno.test("train with recorders: per-step metrics in the history, probe spread and snapshots", async () => {
-  const { x, labels } = blobs();
+  const { x, labels } = fourBlobs(64);
   const model = mlpEncoder({ inputShape: [6], hidden: [8], embeddingDim: 3, seed: 1 });
   const probe = probeRecorder(x, labels, { every: 3, snapshotSteps: [0, 6, 10] });
   const before = embeddingSpread(model.predict(x) as tf.Tensor2D).meanDistanceToCentroid;
@@ -88,7 +78,7 @@ Deno.test("train with recorders: per-step metrics in the history, probe spread a
 });
 
 Deno.test("train with recorders: a probe on another encoder; errors name the problem", async () => {
-  const { x, labels } = blobs(32);
+  const { x, labels } = fourBlobs(32);
   const model = mlpEncoder({ inputShape: [6], hidden: [8], embeddingDim: 3, seed: 1 });
   const other = mlpEncoder({ inputShape: [6], hidden: [8], embeddingDim: 3, seed: 9 });
   const probe = probeRecorder(x, labels, { encoder: other });
@@ -134,7 +124,7 @@ Deno.test("train with recorders: a probe on another encoder; errors name the pro
 });
 
 Deno.test("progress: the loss is smoothed over the last steps and its reduction named", async () => {
-  const { x, labels } = blobs(32);
+  const { x, labels } = fourBlobs(32);
   const lines: string[] = [];
   const run = async (loss: Parameters<typeof train>[0]["loss"], lossLabel?: string) => {
     lines.length = 0;
