@@ -9,7 +9,9 @@
  * 1000]]` gave 0 instead of 0.0625. So:
  *
  * - up to {@linkcode EXACT_PAIRWISE_ELEMENTS} (n·m·d; every loss batch of the benches) the
- *   differences are taken exactly, `[rows, m, d]` in row blocks of at most
+ *   differences are taken exactly: on `wasm` (with our kernels registered) the plain and diagonal
+ *   forms are one `SimlearnPairwiseSquares` kernel (`kernels/pairwise_squares.ts`, the same
+ *   bits); otherwise `[rows, m, d]` in row blocks of at most
  *   max({@linkcode EXACT_BLOCK_FACTOR}·n·m, {@linkcode EXACT_BLOCK_ELEMENTS}) elements, so that
  *   memory stays `O(n·m)` as in the expansion while a loss batch takes few blocks; no read-back,
  *   so it runs on every backend;
@@ -30,6 +32,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { pairwiseSquares } from "./kernels/pairwise_squares.ts";
 
 /**
  * n·m·d up to which {@linkcode squaredDistances} takes exact differences. Measured by
@@ -118,6 +121,11 @@ function exactForward(
   form: SquaredForm,
   w?: tf.Tensor,
 ): tf.Tensor2D {
+  if (form.kind === "plain" || form.kind === "diagonal") {
+    // One kernel, no [n, m, d] tensor, the same bits as the blocks below (wasm).
+    const direct = pairwiseSquares(a, b, form.kind === "diagonal" ? w as tf.Tensor1D : undefined);
+    if (direct !== undefined) return direct;
+  }
   const [n, d] = a.shape;
   const m = b.shape[0];
   const budget = Math.max(EXACT_BLOCK_FACTOR * n * m, EXACT_BLOCK_ELEMENTS);
@@ -192,10 +200,14 @@ function forward(
   return exact ? exactForward(a, b, form, w) : refinedForward(a, b, form, w);
 }
 
-/** `plain` or `centred` (no tensor to save besides the rows) under the closed-form gradient. */
+/**
+ * `plain` or `centred` (no tensor to save besides the rows) under the closed-form gradient. The
+ * same tensor twice (a batch against itself) is one input: its rows are saved and centred once,
+ * and its gradient is the sum of both sides' (as autograd would add them).
+ */
 function withGradient(kind: "plain" | "centred", path: SquaredPath) {
   const form = { kind } as SquaredForm;
-  return tf.customGrad(
+  const pair = tf.customGrad(
     // deno-lint-ignore no-explicit-any
     (a: any, b: any, save: any) => {
       save([a, b]);
@@ -206,6 +218,21 @@ function withGradient(kind: "plain" | "centred", path: SquaredPath) {
       };
     },
   ) as unknown as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+  const self = tf.customGrad(
+    // deno-lint-ignore no-explicit-any
+    (a: any, save: any) => {
+      save([a]);
+      return {
+        value: forward(a, a, form, path),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const x = saved[0] as tf.Tensor2D;
+          const [u, v] = exactGradient(dy as tf.Tensor2D, x, x, form);
+          return tf.add(u, v);
+        },
+      };
+    },
+  ) as unknown as (a: tf.Tensor2D) => tf.Tensor2D;
+  return (a: tf.Tensor2D, b: tf.Tensor2D) => a === b ? self(a) : pair(a, b);
 }
 
 /**

@@ -24,6 +24,9 @@ import {
   maxPoolGradWasm,
   maxPoolWasm,
   multiplyWasm,
+  PAIRWISE_SQUARES_KERNEL,
+  pairwiseSquares,
+  pairwiseSquaresWasm,
   registerWasmTrainingKernels,
   RELU_GRAD_KERNEL,
   reluGradWasm,
@@ -34,6 +37,7 @@ import {
   setSimdDisabled,
   shareWasmHeap,
   sliceWasm,
+  sqrtGradWasm,
   stepWasm,
   sumWasm,
   unsortedSegmentSumWasm,
@@ -324,7 +328,9 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     Step: stepWasm,
     Multiply: multiplyWasm,
     SimlearnReluGrad: reluGradWasm,
+    SimlearnSqrtGrad: sqrtGradWasm,
     Slice: sliceWasm,
+    SimlearnPairwiseSquares: pairwiseSquaresWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -995,6 +1001,112 @@ Deno.test("Sum equals cpu on leading, trailing and all axes", async () => {
       { axis, keepDims },
       `Sum [${shape}] axis ${axis} keepDims ${keepDims}`,
     );
+  }
+});
+
+Deno.test("SimlearnPairwiseSquares has the bits of Sub, Square, Multiply, Sum on wasm (SIMD at 1 and 2 threads, fallback)", async () => {
+  await setup();
+  let seed = 900;
+  // Column counts around the 16- and 4-wide SIMD loops, one row, d = 1, far from the origin.
+  const shapes: [number, number, number][] = [
+    [128, 128, 64],
+    [5, 37, 3],
+    [64, 8, 33],
+    [3, 21, 130],
+    [1, 1, 1],
+    [2, 19, 7],
+  ];
+  for (const [n, m, d] of shapes) {
+    for (const weighted of [false, true]) {
+      const av = randoms(n * d, seed++).map((v) => 1000 + 3 * v);
+      const bv = randoms(m * d, seed++).map((v) => 1000 + 3 * v);
+      if (n * d > 2 && m * d > 3) {
+        av[1] = NaN;
+        bv[2] = Infinity;
+        av[2] = -Infinity;
+        bv[3] = -0;
+      }
+      const wv = randoms(d, seed++).map((v) => 1 + v);
+      const what = `[${n}, ${d}] vs [${m}, ${d}]${weighted ? " weighted" : ""}`;
+      await tf.setBackend("wasm");
+      const want = tf.tidy(() => {
+        const sq = tf.square(
+          tf.sub(
+            tf.expandDims(tf.tensor2d(av, [n, d]), 1),
+            tf.expandDims(tf.tensor2d(bv, [m, d]), 0),
+          ),
+        );
+        return Float32Array.from(tf.sum(weighted ? tf.mul(sq, tf.tensor1d(wv)) : sq, 2).dataSync());
+      });
+      const inputs: Inputs = { a: { shape: [n, d], values: av }, b: { shape: [m, d], values: bv } };
+      if (weighted) inputs.w = { shape: [d], values: wv };
+      for (const threads of THREADS) {
+        const got = await withThreads(
+          threads,
+          () => run("wasm", PAIRWISE_SQUARES_KERNEL, inputs, {}),
+        );
+        assert.deepEqual(got.shape, [n, m]);
+        assertSameBits(got.values, want, `${what}, ${threads} threads`);
+      }
+      setSimdDisabled(true);
+      try {
+        const got = await run("wasm", PAIRWISE_SQUARES_KERNEL, inputs, {});
+        assertSameBits(got.values, want, `${what}, SIMD off`);
+      } finally {
+        setSimdDisabled(false);
+      }
+    }
+  }
+  // By hand, and d = 0 (empty sums are 0; tfjs's Sum over an empty axis on wasm is not).
+  await tf.setBackend("wasm");
+  const hand = pairwiseSquares(tf.tensor2d([[0, 0], [1, 1]]), tf.tensor2d([[3, 4]]));
+  assert.deepEqual(hand?.arraySync(), [[25], [13]]);
+  const empty = pairwiseSquares(tf.zeros([3, 0]) as tf.Tensor2D, tf.zeros([2, 0]) as tf.Tensor2D);
+  assert.deepEqual(empty?.arraySync(), [[0, 0], [0, 0], [0, 0]]);
+  assert.throws(
+    () =>
+      tf.engine().runKernel(PAIRWISE_SQUARES_KERNEL, { a: tf.zeros([2, 3]), b: tf.zeros([2, 4]) }),
+    /a \[n, d\], b \[m, d\] and w \[d\] must be float32, got a \[2,3\] float32, b \[2,4\]/,
+  );
+  // Elsewhere no kernel: the caller takes tfjs's ops.
+  await tf.setBackend("cpu");
+  assert.equal(
+    pairwiseSquares(tf.zeros([2, 3]) as tf.Tensor2D, tf.zeros([2, 3]) as tf.Tensor2D),
+    undefined,
+  );
+});
+
+Deno.test("squaredDistances on wasm: one SimlearnPairwiseSquares, no [n, m, d] tensor, the blocks' bits", async () => {
+  await setup();
+  const { squaredDistances } = await import("../lib/_squared_distances.ts");
+  const av = randoms(96 * 24, 950).map((v) => 50 + v);
+  const bv = randoms(40 * 24, 951).map((v) => 50 + v);
+  const wv = randoms(24, 952).map((v) => 1.5 + v);
+  for (const kind of ["plain", "diagonal"] as const) {
+    await tf.setBackend("wasm");
+    const f = kind === "plain" ? { kind } : { kind, w: tf.tensor1d(wv) };
+    let got = new Float32Array();
+    const prof = await tf.profile(() => {
+      const d2 = squaredDistances(tf.tensor2d(av, [96, 24]), tf.tensor2d(bv, [40, 24]), f);
+      got = Float32Array.from(d2.dataSync());
+      return d2;
+    });
+    assert.ok(prof.kernelNames.includes(PAIRWISE_SQUARES_KERNEL), `${kind}: ${prof.kernelNames}`);
+    assert.ok(!prof.kernelNames.includes("Square"), `${kind}: ${prof.kernelNames}`);
+    assert.ok(prof.peakBytes < 96 * 40 * 24 * 4, `${kind}: peak ${prof.peakBytes} bytes`);
+    // The blocked tfjs route (the kernel unregistered for a moment) gives the same bits.
+    const config = tf.getKernel(PAIRWISE_SQUARES_KERNEL, "wasm")!;
+    tf.unregisterKernel(PAIRWISE_SQUARES_KERNEL, "wasm");
+    try {
+      const want = tf.tidy(() =>
+        Float32Array.from(
+          squaredDistances(tf.tensor2d(av, [96, 24]), tf.tensor2d(bv, [40, 24]), f).dataSync(),
+        )
+      );
+      assertSameBits(got, want, `${kind}: kernel vs blocks`);
+    } finally {
+      tf.registerKernel(config);
+    }
   }
 });
 

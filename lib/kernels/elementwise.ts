@@ -4,7 +4,9 @@
  * own kernels run on one thread). And `SimlearnReluGrad`, the gradient of `Relu` in one pass
  * (`dy · step(x)`, which tfjs computes as a `Step` then a `Multiply`): {@link
  * registerReluGradient} makes `Relu`'s gradient use it wherever it is registered (wasm), with
- * the same bits; other backends keep tfjs's formula.
+ * the same bits; other backends keep tfjs's formula. Likewise `SimlearnSqrtGrad`, the gradient
+ * of a square root that is 0 where the root is 0 ({@link sqrtGradient}: one kernel instead of
+ * seven, the same bits).
  *
  * Results equal the `cpu` backend's, NaN included: `Relu` is `max(0, x)` with NaN kept, `Step`
  * gives 1, `alpha` or NaN.
@@ -13,14 +15,20 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { KernelConfig, KernelFunc, TensorInfo } from "@tensorflow/tfjs";
-import { runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
+import { f32View, runWasmKernel, sizeOf, type WasmBackendLike } from "./wasm_util.ts";
 import { heapOffset, tasksFor } from "./simd_ops.ts";
 import { parallelFor, Program, splitRange } from "./parallel.ts";
 
 /** Name of the fused gradient of `Relu`. */
 export const RELU_GRAD_KERNEL = "SimlearnReluGrad";
 
-const OPS = { relu: 0, step: 1, mul: 2, add: 3, reluGrad: 4 } as const;
+/**
+ * Name of the gradient of a square root that is 0 where the root is 0 (inputs `dy`, `y` the
+ * root; output `y > 0 ? dy / (y · 2) : 0`).
+ */
+export const SQRT_GRAD_KERNEL = "SimlearnSqrtGrad";
+
+const OPS = { relu: 0, step: 1, mul: 2, add: 3, reluGrad: 4, sqrtGrad: 5 } as const;
 
 /** Elements per task at least (a task is one pass over a slice). */
 const MIN_TASK = 16384;
@@ -206,12 +214,82 @@ export const reluGradWasm: KernelFunc = ({ inputs, backend }) => {
   return y;
 };
 
+/**
+ * Kernel function of `SimlearnSqrtGrad` for the wasm backend: inputs `dy` and `y` (float32, one
+ * shape; `y` a square root), output `y > 0 ? dy / (y · 2) : 0` in one pass (NaN `y` gives 0).
+ *
+ * @throws Error when `dy` and `y` are not float32 of one shape.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { SQRT_GRAD_KERNEL } from "./elementwise.ts";
+ * import { initBackend } from "../backend.ts";
+ * await initBackend("wasm");
+ * const inputs = { dy: tf.ones([3]), y: tf.tensor1d([0, 2, NaN]) };
+ * const dx = tf.engine().runKernel(SQRT_GRAD_KERNEL, inputs);
+ * assert.deepEqual((dx as tf.Tensor).arraySync(), [0, 0.25, 0]);
+ * ```
+ */
+export const sqrtGradWasm: KernelFunc = ({ inputs, backend }) => {
+  const be = backend as WasmBackendLike;
+  const { dy, y } = inputs;
+  if (dy === undefined || y === undefined || !sameShape(dy, y)) {
+    throw new Error(
+      `${SQRT_GRAD_KERNEL}: dy and y must be float32 of one shape, got ` +
+        `${dy === undefined ? "no dy" : `[${dy.shape}] ${dy.dtype}`} and ` +
+        `${y === undefined ? "no y" : `[${y.shape}] ${y.dtype}`}`,
+    );
+  }
+  const out = be.makeOutput([...dy.shape], "float32");
+  const n = sizeOf(dy.shape);
+  if (
+    elementwise(be, OPS.sqrtGrad, heapOffset(be, dy), heapOffset(be, y), heapOffset(be, out), n)
+  ) {
+    return out;
+  }
+  // Without SIMD: the same operations in float32, one by one.
+  const g = f32View(be, dy), v = f32View(be, y), o = f32View(be, out);
+  for (let i = 0; i < n; i++) o[i] = v[i] > 0 ? Math.fround(g[i] / Math.fround(v[i] * 2)) : 0;
+  return out;
+};
+
+/**
+ * The gradient `dy / (2·y)` of a square root `y`, 0 where `y` is 0 (or NaN): one
+ * {@link SQRT_GRAD_KERNEL} where the backend has it (wasm), else tfjs's ops (the same bits).
+ *
+ * @param dy the upstream gradient, the shape of `y`
+ * @param y the square roots (≥ 0)
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs";
+ * import { sqrtGradient } from "./elementwise.ts";
+ * assert.deepEqual(sqrtGradient(tf.ones([2]), tf.tensor1d([0, 4])).arraySync(), [0, 0.125]);
+ * ```
+ */
+export function sqrtGradient(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (
+    dy.dtype === "float32" && y.dtype === "float32" &&
+    tf.getKernel(SQRT_GRAD_KERNEL, tf.getBackend()) !== undefined &&
+    dy.shape.length === y.shape.length && dy.shape.every((d, i) => d === y.shape[i])
+  ) {
+    return tf.engine().runKernel(SQRT_GRAD_KERNEL, { dy, y }) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    const positive = tf.greater(y, 0);
+    const safe = tf.where(positive, y, tf.onesLike(y));
+    return tf.where(positive, tf.div(dy, tf.mul(safe, 2)), tf.zerosLike(y));
+  });
+}
+
 /** Registration records of the kernels of this module. */
 export const elementwiseConfigs: KernelConfig[] = [
   { kernelName: "Relu", backendName: "wasm", kernelFunc: reluWasm },
   { kernelName: "Step", backendName: "wasm", kernelFunc: stepWasm },
   { kernelName: "Multiply", backendName: "wasm", kernelFunc: multiplyWasm },
   { kernelName: RELU_GRAD_KERNEL, backendName: "wasm", kernelFunc: reluGradWasm },
+  { kernelName: SQRT_GRAD_KERNEL, backendName: "wasm", kernelFunc: sqrtGradWasm },
 ];
 
 /** `dy · step(x)`: the fused kernel where registered, else tfjs's own formula. */

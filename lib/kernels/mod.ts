@@ -10,7 +10,8 @@
  * backend's heap so that it reads and writes tensors in place: a fused-multiply-add matrix kernel
  * (`6 × 8` register tiles) behind `Conv2D`, `Conv2DBackpropFilter` (`im2col(x)ᵀ·dy`),
  * `Conv2DBackpropInput` (`col2im(dy·Wᵀ)`) and `BatchMatMul` (transposes read through strides);
- * max pooling and its gradient; column sums (`Sum` over leading axes: bias gradients); bias
+ * max pooling and its gradient; all squared differences of two sets of rows (the exact distances
+ * of a loss batch, `SimlearnPairwiseSquares`); column sums (`Sum` over leading axes: bias gradients); bias
  * `Add`. `Identity` and same-type `Cast` share storage instead of copying (tfjs clones every
  * tensor it saves for back-propagation). Without relaxed SIMD the kernels use routes through the
  * backend's XNNPACK kernels (`setSimdDisabled(true)` selects them for comparison). Each kernel
@@ -33,6 +34,7 @@ import { unsortedSegmentSumConfig } from "./unsorted_segment_sum.ts";
 import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
 import { registerAdamKernels } from "./adam.ts";
 import { installFusedOps } from "./fused.ts";
+import { pairwiseSquaresConfig } from "./pairwise_squares.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -49,6 +51,9 @@ export {
   RELU_GRAD_KERNEL,
   reluGradWasm,
   reluWasm,
+  SQRT_GRAD_KERNEL,
+  sqrtGradient,
+  sqrtGradWasm,
   stepWasm,
 } from "./elementwise.ts";
 export { ADAM_KERNEL, adamLoop, applyGradients } from "./adam.ts";
@@ -62,6 +67,11 @@ export {
   installFusedOps,
   setFusedOps,
 } from "./fused.ts";
+export {
+  PAIRWISE_SQUARES_KERNEL,
+  pairwiseSquares,
+  pairwiseSquaresWasm,
+} from "./pairwise_squares.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 export {
   availableThreads,
@@ -87,6 +97,7 @@ const configs: KernelConfig[] = [
   unsortedSegmentSumConfig,
   ...elementwiseConfigs,
   sliceConfig,
+  pairwiseSquaresConfig,
 ];
 
 /**

@@ -14,6 +14,7 @@
 import { assemble, F32, I32, V128, type ValType, WasmFunction } from "./wasm_asm.ts";
 import { winograd4Functions } from "./simd_winograd4.ts";
 import { conv1Functions } from "./simd_conv1.ts";
+import { pairSquaresFunction } from "./simd_pairwise.ts";
 
 /** Rows of the register tile of the matrix kernel. */
 export const GEMM_MR = 6;
@@ -230,7 +231,8 @@ export interface SimdKernels {
   /**
    * Elementwise over `n` floats: `op` 0 `y = max(0, x)` (NaN stays NaN; Relu), 1 `y = x > 0 ? 1 :
    * alpha` (NaN stays NaN; Step, `alphaBits` the float's bits), 2 `y = x · b` (Multiply), 3
-   * `y = x + b` (Add), 4 `y = x · step(b)` (the gradient `dy · step(x)` of Relu, in one pass).
+   * `y = x + b` (Add), 4 `y = x · step(b)` (the gradient `dy · step(x)` of Relu, in one pass),
+   * 5 `y = b > 0 ? x / (b · 2) : 0` (the gradient of a square root `b`, NaN `b` giving 0).
    */
   elementwise(op: number, x: number, b: number, y: number, n: number, alphaBits: number): void;
   /**
@@ -378,6 +380,20 @@ export interface SimdKernels {
    * identity. The epilogue of the fused layers.
    */
   biasAct(x: number, bias: number, rows: number, cols: number, relu: number): void;
+  /**
+   * `out[i, j] = Σₖ (a[i, k] − bt[k, j])²` (times `w[k]` inside the sum when `w` is not 0) for
+   * `rows` rows of `a` (`[rows, d]`) against the `m` columns of `bt` (`[d, m]`); each sum in
+   * `k` order in float32, without fused multiply-adds (tfjs's `Sub`, `Square`, `Sum` bits).
+   */
+  pairSquares(
+    a: number,
+    bt: number,
+    out: number,
+    rows: number,
+    d: number,
+    m: number,
+    w: number,
+  ): void;
   /**
    * The backward pass of {@link SimdKernels.biasAct} on a `[rows, cols]` block: `dz = relu ?
    * dy · step(y) : dy` (as the Relu gradient kernel computes it, from the layer's output `y`;
@@ -1315,6 +1331,14 @@ function elementwiseFunction(): WasmFunction {
     f.f32x4Const(1).get(alpha).get(v).f32x4Const(0).f32x4Gt().v128Bitselect().set(stepped);
     f.get(v).get(stepped).get(v).get(v).f32x4Ne().v128Bitselect();
   };
+  /** b > 0 ? v / (b · 2) : 0, with b pushed by `pushB` (vector). */
+  const sqrtB = f.local(V128);
+  const sqrtGradOf = (v: number, pushB: () => void) => {
+    pushB();
+    f.set(sqrtB);
+    f.get(v).get(sqrtB).f32x4Const(2).f32x4Mul().f32x4Div();
+    f.get(sqrtB).f32x4Const(0).f32x4Gt().v128And();
+  };
   const vectorLoop = (body: () => void) => {
     f.i32(0).set(i);
     f.block();
@@ -1371,18 +1395,21 @@ function elementwiseFunction(): WasmFunction {
       stepOf(s);
       f.f32x4Mul();
     },
+    // 5 b > 0 ? x / (b · 2) : 0 (the gradient of a square root b; NaN b gives 0)
+    (v) => sqrtGradOf(v, () => f.get(B).get(i).i32Add().v128Load()),
   ];
   ops.forEach((body, k) => {
     f.get(OP).i32(k).i32Eq().if();
     vectorLoop(() => body(x));
     scalarLoop(() => {
-      if (k === 2 || k === 3 || k === 4) {
+      if (k === 2 || k === 3 || k === 4 || k === 5) {
         // binary: load b's scalar into a vector lane too
         const sb = f.local(F32);
         f.get(B).get(i).i32Add().f32Load().set(sb);
         f.get(sx).f32x4Splat().set(x);
         if (k === 2) f.get(x).get(sb).f32x4Splat().f32x4Mul();
         else if (k === 3) f.get(x).get(sb).f32x4Splat().f32x4Add();
+        else if (k === 5) sqrtGradOf(x, () => f.get(sb).f32x4Splat());
         else {
           const s = f.local(V128);
           f.get(sb).f32x4Splat().set(s);
@@ -1950,7 +1977,7 @@ function sumPartsFunction(): WasmFunction {
 
 /**
  * Builds the module's bytes (functions in the order: tile kernels, `gemm`, `im2col`, `col2im`,
- * `maxPoolGrad`, `maxPoolGrad2x2`, `colSum`, `addRow`, `maxPool2x2`).
+ * `maxPoolGrad`, `maxPoolGrad2x2`, `colSum`, `addRow`, `maxPool2x2`, …, `pairSquares` last).
  *
  * @example
  * ```ts
@@ -1996,6 +2023,7 @@ export function simdModuleBytes(mr = GEMM_MR, sharedMaximum?: number): Uint8Arra
   fns.push(biasActGradFunction());
   fns.push(...winograd4Functions());
   fns.push(...conv1Functions(fns.length));
+  fns.push(pairSquaresFunction());
   return assemble(fns, sharedMaximum);
 }
 

@@ -128,22 +128,24 @@ export function allPairsIndices(
 ): PairIndices {
   const ref = refLabels ?? labels;
   const self = excludeSelf;
-  const a1: number[] = [], p: number[] = [], a2: number[] = [], ng: number[] = [];
+  // Counted first, then written into typed arrays (no growing arrays: this runs every step).
+  let numPos = 0, numNeg = 0;
   for (let i = 0; i < labels.length; i++) {
     for (let j = 0; j < ref.length; j++) {
-      if (labels[i] === ref[j]) {
-        if (!self || i !== j) a1.push(i), p.push(j);
-      } else {
-        a2.push(i), ng.push(j);
-      }
+      if (labels[i] !== ref[j]) numNeg++;
+      else if (!self || i !== j) numPos++;
     }
   }
-  return {
-    a1: Int32Array.from(a1),
-    p: Int32Array.from(p),
-    a2: Int32Array.from(a2),
-    n: Int32Array.from(ng),
-  };
+  const a1 = new Int32Array(numPos), p = new Int32Array(numPos);
+  const a2 = new Int32Array(numNeg), ng = new Int32Array(numNeg);
+  let u = 0, v = 0;
+  for (let i = 0; i < labels.length; i++) {
+    for (let j = 0; j < ref.length; j++) {
+      if (labels[i] !== ref[j]) a2[v] = i, ng[v++] = j;
+      else if (!self || i !== j) a1[u] = i, p[u++] = j;
+    }
+  }
+  return { a1, p, a2, n: ng };
 }
 
 /**
@@ -167,16 +169,34 @@ export function allTripletsIndices(
 ): TripletIndices {
   const ref = refLabels ?? labels;
   const self = excludeSelf;
-  const a: number[] = [], p: number[] = [], ng: number[] = [];
+  // Per anchor: its positives × its negatives, counted first (typed arrays, no growing arrays).
+  const positives: Int32Array[] = [], negatives: Int32Array[] = [];
+  let total = 0;
   for (let i = 0; i < labels.length; i++) {
+    let np = 0, nn = 0;
     for (let j = 0; j < ref.length; j++) {
-      if ((self && i === j) || labels[i] !== ref[j]) continue;
-      for (let k = 0; k < ref.length; k++) {
-        if (ref[k] !== labels[i]) a.push(i), p.push(j), ng.push(k);
-      }
+      if (ref[j] !== labels[i]) nn++;
+      else if (!self || i !== j) np++;
+    }
+    const pos = new Int32Array(np), neg = new Int32Array(nn);
+    np = 0, nn = 0;
+    for (let j = 0; j < ref.length; j++) {
+      if (ref[j] !== labels[i]) neg[nn++] = j;
+      else if (!self || i !== j) pos[np++] = j;
+    }
+    positives.push(pos), negatives.push(neg);
+    total += pos.length * neg.length;
+  }
+  const a = new Int32Array(total), p = new Int32Array(total), ng = new Int32Array(total);
+  let t = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const neg = negatives[i];
+    for (const j of positives[i]) {
+      a.fill(i, t, t + neg.length), p.fill(j, t, t + neg.length), ng.set(neg, t);
+      t += neg.length;
     }
   }
-  return { a: Int32Array.from(a), p: Int32Array.from(p), n: Int32Array.from(ng) };
+  return { a, p, n: ng };
 }
 
 function checkIndexArray(fn: string, name: string, arr: unknown, size: number, what: string) {
