@@ -11,7 +11,9 @@
  *   --backends wasm,torch,cpu,webgpu
  *   --batch 128                 batch size (the cpu backend trains the CNN on --cpu-batch)
  *   --seconds 10                time budget of each timed run (wasm, torch)
- *   --steps 60                  at most this many timed steps (wasm, torch)
+ *   --steps 300                 at most this many timed steps (wasm, torch); 300 is the default
+ *                               experiment's length (rounds of 60 MLP steps lasted 0.3 s and
+ *                               measured mostly a round's start and the machine's noise)
  *   --warmup 3                  untimed steps first
  *   --rounds 3                  alternating rounds of PyTorch and wasm (best and median reported)
  *   --threads N                 threads of the wasm kernels (default: all cores)
@@ -88,7 +90,7 @@ export function parseTrainArgs(argv: string[]): TrainArgs {
     backends: ["wasm", "torch", "cpu", "webgpu"],
     batch: 128,
     seconds: 10,
-    steps: 60,
+    steps: 300,
     warmup: 3,
     cpuBatch: 16,
     webgpuSteps: 3,
@@ -467,7 +469,7 @@ export async function main(argv: string[]): Promise<void> {
       "       [--threads N] [--torch-threads 1,2]",
     );
     console.log(
-      "       [--batch 128] [--seconds 10] [--steps 60] [--warmup 3] [--rounds 3] [--no-simd]",
+      "       [--batch 128] [--seconds 10] [--steps 300] [--warmup 3] [--rounds 3] [--no-simd]",
     );
     console.log("       [--profile] [--top 25]");
     console.log("       deno task bench knn [--threads N] [--metrics]");

@@ -13,8 +13,8 @@ await tf.setBackend("cpu");
 
 const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
-Deno.test("knn over 20,000 × 64 (k = 10) and retrieval over 5,000 stay within their memory bounds", async () => {
-  const [knnRun] = await measureAll({ n: 20_000, d: 64, k: 10, retrieval: false });
+Deno.test("knn over 10,000 × 64 (k = 10) and retrieval over 5,000 stay within their memory bounds", async () => {
+  const [knnRun] = await measureAll({ n: 10_000, d: 64, k: 10, retrieval: false });
   const [, retrievalRun] = await measureAll({ n: 5_000, d: 64, k: 10, retrieval: true });
   for (const m of [knnRun, retrievalRun]) {
     console.log(
@@ -26,8 +26,9 @@ Deno.test("knn over 20,000 × 64 (k = 10) and retrieval over 5,000 stay within t
       `${m.label}: peak rss growth ${MiB(m.peakRssGrowth)} > bound ${MiB(m.bound)}`,
     );
   }
-  // A quadratic implementation would need n² floats: 1.5 GiB for 20,000 points.
-  assert.ok(knnRun.bound < (20_000 ** 2 * 4) / 8);
+  // A quadratic implementation would need n² floats: 381 MiB for 10,000 points, more than twice
+  // the bound (the 100,000-point case is tools/memory_bound.ts's).
+  assert.ok(knnRun.bound < (10_000 ** 2 * 4) / 2, `bound ${MiB(knnRun.bound)}`);
 });
 
 Deno.test("a whole small siamese run leaves no tensors behind", async () => {

@@ -29,7 +29,7 @@
  * | knn 20,000 × 64, k = 10 | 25 s | < 1 MiB | 121 MiB |
  * | retrievalMetrics 20,000 × 64, 100 classes | 44 s | 23.8 MiB | 167 MiB |
  *
- * `tests/memory_test.ts` checks the 20,000-point kNN and a 5,000-point retrieval.
+ * `tests/memory_test.ts` checks a 10,000-point kNN and a 5,000-point retrieval.
  *
  * @module
  */
