@@ -13,6 +13,7 @@ import {
   batchMatMulWasm,
   BIAS_ACT_GRAD_KERNEL,
   castWasm,
+  comparisonWasm,
   conv2DBackpropFilterWasm,
   conv2DBackpropInputWasm,
   conv2DWasm,
@@ -32,6 +33,7 @@ import {
   reluGradWasm,
   reluWasm,
   segmentSum,
+  selectWasm,
   setFusedOps,
   setKernelThreads,
   setSimdDisabled,
@@ -331,6 +333,8 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     SimlearnSqrtGrad: sqrtGradWasm,
     Slice: sliceWasm,
     SimlearnPairwiseSquares: pairwiseSquaresWasm,
+    ...comparisonWasm,
+    Select: selectWasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -1108,6 +1112,80 @@ Deno.test("squaredDistances on wasm: one SimlearnPairwiseSquares, no [n, m, d] t
       tf.registerKernel(config);
     }
   }
+});
+
+Deno.test("comparisons and Select equal cpu: broadcasts of every kind, NaN, ±0, ±Inf, int32", async () => {
+  await setup();
+  let seed = 1200;
+  const special = [NaN, 0, -0, Infinity, -Infinity, 1, -1];
+  const values = (shape: number[], int: boolean) => {
+    const v = randoms(size(shape), seed++).map((x, i) =>
+      i % 3 === 0 ? special[(i / 3) % special.length] : Math.round(x * 3) / 2
+    );
+    return int ? Int32Array.from(v, (x) => (Number.isFinite(x) ? Math.round(x) : 7)) : v;
+  };
+  const pairs: [number[], number[]][] = [
+    [[128, 128], [128, 1]], // the gradient of tf.max over rows
+    [[128, 128], []],
+    [[], [5, 3]],
+    [[6, 7], [6, 7]],
+    [[1, 7], [6, 1]],
+    [[4, 1, 3], [1, 5, 1]],
+    [[2, 3, 4, 5], [3, 1, 5]],
+    [[0, 4], [1, 4]],
+    [[], []],
+  ];
+  for (const [sa, sb] of pairs) {
+    for (const int of [false, true]) {
+      const inputs: Inputs = {
+        a: { shape: sa, values: values(sa, int) },
+        b: { shape: sb, values: values(sb, int) },
+      };
+      for (const name of Object.keys(comparisonWasm)) {
+        await againstCpu(name, inputs, {}, `${name} [${sa}] vs [${sb}]${int ? " int32" : ""}`);
+      }
+    }
+  }
+  for (const shape of [[128, 128], [3, 4, 5], [7]]) {
+    for (const int of [false, true]) {
+      const cond = values(shape, false).map((x) => (x > 0 ? 1 : 0));
+      const inputs: Inputs = {
+        t: { shape, values: values(shape, int) },
+        e: { shape, values: values(shape, int) },
+      };
+      await tf.setBackend("cpu");
+      const want = tf.tidy(() =>
+        Float32Array.from(
+          tf.where(
+            tf.tensor(cond, shape, "bool"),
+            tf.tensor(inputs.t.values, shape),
+            tf.tensor(inputs.e.values, shape),
+          ).dataSync(),
+        )
+      );
+      await tf.setBackend("wasm");
+      const got = tf.tidy(() =>
+        Float32Array.from(
+          tf.where(
+            tf.tensor(cond, shape, "bool"),
+            tf.tensor(inputs.t.values, shape),
+            tf.tensor(inputs.e.values, shape),
+          ).dataSync(),
+        )
+      );
+      assertSameBits(got, want, `Select [${shape}]${int ? " int32" : ""}`);
+    }
+  }
+  // tfjs broadcasts a rank-1 condition along the last axis (NumPy's rule) before the kernel.
+  await tf.setBackend("wasm");
+  const rows = tf.where(tf.tensor1d([1, 0], "bool"), tf.ones([2, 2]), tf.zeros([2, 2]));
+  assert.deepEqual(rows.arraySync(), [[1, 0], [1, 0]]);
+  // The gradient of tf.max goes through Equal, now a loop.
+  const prof = await tf.profile(() =>
+    tf.grad((t: tf.Tensor) => tf.sum(tf.max(t, 1, true)))(tf.tensor2d([[1, 3], [2, 2]]))
+  );
+  assert.ok(prof.kernelNames.includes("Equal"), `${prof.kernelNames}`);
+  assert.equal(tf.getKernel("Equal", "wasm")?.kernelFunc, comparisonWasm.Equal);
 });
 
 Deno.test("Identity and Cast keep values, share storage safely and free it", async () => {

@@ -11,7 +11,8 @@
  * (`6 × 8` register tiles) behind `Conv2D`, `Conv2DBackpropFilter` (`im2col(x)ᵀ·dy`),
  * `Conv2DBackpropInput` (`col2im(dy·Wᵀ)`) and `BatchMatMul` (transposes read through strides);
  * max pooling and its gradient; all squared differences of two sets of rows (the exact distances
- * of a loss batch, `SimlearnPairwiseSquares`); column sums (`Sum` over leading axes: bias gradients); bias
+ * of a loss batch, `SimlearnPairwiseSquares`); comparisons and `Select` as plain loops (the
+ * backend's broadcast them element by element); column sums (`Sum` over leading axes: bias gradients); bias
  * `Add`. `Identity` and same-type `Cast` share storage instead of copying (tfjs clones every
  * tensor it saves for back-propagation). Without relaxed SIMD the kernels use routes through the
  * backend's XNNPACK kernels (`setSimdDisabled(true)` selects them for comparison). Each kernel
@@ -35,6 +36,7 @@ import { elementwiseConfigs, registerReluGradient } from "./elementwise.ts";
 import { registerAdamKernels } from "./adam.ts";
 import { installFusedOps } from "./fused.ts";
 import { pairwiseSquaresConfig } from "./pairwise_squares.ts";
+import { compareConfigs } from "./compare.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -72,6 +74,7 @@ export {
   pairwiseSquares,
   pairwiseSquaresWasm,
 } from "./pairwise_squares.ts";
+export { comparisonWasm, selectWasm } from "./compare.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 export {
   availableThreads,
@@ -98,6 +101,7 @@ const configs: KernelConfig[] = [
   ...elementwiseConfigs,
   sliceConfig,
   pairwiseSquaresConfig,
+  ...compareConfigs,
 ];
 
 /**
