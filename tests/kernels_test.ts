@@ -20,6 +20,7 @@ import {
   FUSED_CONV2D_KERNEL,
   FUSED_MATMUL_KERNEL,
   fusedMatMulWasm,
+  gatherV2Wasm,
   identityWasm,
   kernelThreads,
   maxPoolGradWasm,
@@ -335,6 +336,7 @@ Deno.test("registerWasmTrainingKernels registers our kernels once and keeps them
     SimlearnPairwiseSquares: pairwiseSquaresWasm,
     ...comparisonWasm,
     Select: selectWasm,
+    GatherV2: gatherV2Wasm,
   };
   assert.deepEqual([...names].sort(), Object.keys(ours).sort());
   for (const [name, fn] of Object.entries(ours)) {
@@ -1186,6 +1188,53 @@ Deno.test("comparisons and Select equal cpu: broadcasts of every kind, NaN, ±0,
   );
   assert.ok(prof.kernelNames.includes("Equal"), `${prof.kernelNames}`);
   assert.equal(tf.getKernel("Equal", "wasm")?.kernelFunc, comparisonWasm.Equal);
+});
+
+Deno.test("GatherV2 equals cpu: axes, batchDims, slices, int32 and bool values, bad indices", async () => {
+  await setup();
+  let seed = 1300;
+  const cases: [number[], number[], number, number][] = [
+    [[16384], [5000], 0, 0], // a flat distance matrix, many indices (the triplet losses)
+    [[7, 5], [9], 0, 0],
+    [[7, 5], [3, 2], 1, 0],
+    [[4, 6, 3], [5], 1, 0],
+    [[4, 6, 3], [4, 2], 1, 1],
+    [[2, 3, 4, 5], [2, 3, 6], 2, 2],
+    [[3, 4], [0], 0, 0],
+  ];
+  for (const [xs, is, axis, batchDims] of cases) {
+    const dim = xs[axis];
+    const ind = Int32Array.from(randoms(size(is), seed++), (v) => Math.floor((v + 1) / 2 * dim));
+    for (const dtype of ["float32", "int32", "bool"] as const) {
+      const xv = randoms(size(xs), seed++);
+      const make = () =>
+        dtype === "bool"
+          ? tf.tensor(Array.from(xv, (v) => (v > 0 ? 1 : 0)), xs, "bool")
+          : dtype === "int32"
+          ? tf.tensor(Int32Array.from(xv, (v) => Math.round(v * 1000)), xs, "int32")
+          : tf.tensor(xv, xs);
+      const what = `GatherV2 [${xs}] [${is}] axis ${axis} batchDims ${batchDims} ${dtype}`;
+      await tf.setBackend("cpu");
+      const want = tf.tidy(() =>
+        Array.from(tf.gather(make(), tf.tensor(ind, is, "int32"), axis, batchDims).dataSync())
+      );
+      await tf.setBackend("wasm");
+      const got = tf.tidy(() => {
+        const g = tf.gather(make(), tf.tensor(ind, is, "int32"), axis, batchDims);
+        return { shape: g.shape, values: Array.from(g.dataSync()) };
+      });
+      assert.deepEqual(got.values, want, what);
+    }
+  }
+  await tf.setBackend("wasm");
+  assert.throws(
+    () => tf.gather(tf.ones([3, 2]), tf.tensor1d([0, 3], "int32")),
+    /GatherV2: the index value 3 is not in \[0, 2\]/,
+  );
+  assert.throws(
+    () => tf.gather(tf.ones([3, 2]), tf.tensor1d([-1], "int32")),
+    /GatherV2: the index value -1 is not in \[0, 2\]/,
+  );
 });
 
 Deno.test("Identity and Cast keep values, share storage safely and free it", async () => {

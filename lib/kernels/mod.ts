@@ -12,7 +12,8 @@
  * `Conv2DBackpropInput` (`col2im(dy·Wᵀ)`) and `BatchMatMul` (transposes read through strides);
  * max pooling and its gradient; all squared differences of two sets of rows (the exact distances
  * of a loss batch, `SimlearnPairwiseSquares`); comparisons and `Select` as plain loops (the
- * backend's broadcast them element by element); column sums (`Sum` over leading axes: bias gradients); bias
+ * backend's broadcast them element by element) and `GatherV2` (the backend's checks each index
+ * through a closure); column sums (`Sum` over leading axes: bias gradients); bias
  * `Add`. `Identity` and same-type `Cast` share storage instead of copying (tfjs clones every
  * tensor it saves for back-propagation). Without relaxed SIMD the kernels use routes through the
  * backend's XNNPACK kernels (`setSimdDisabled(true)` selects them for comparison). Each kernel
@@ -37,6 +38,7 @@ import { registerAdamKernels } from "./adam.ts";
 import { installFusedOps } from "./fused.ts";
 import { pairwiseSquaresConfig } from "./pairwise_squares.ts";
 import { compareConfigs } from "./compare.ts";
+import { gatherV2Config } from "./gather.ts";
 
 export { conv2DBackpropFilterWasm } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
@@ -75,6 +77,7 @@ export {
   pairwiseSquaresWasm,
 } from "./pairwise_squares.ts";
 export { comparisonWasm, selectWasm } from "./compare.ts";
+export { gatherV2Wasm } from "./gather.ts";
 export { setSimdDisabled } from "./simd_ops.ts";
 export {
   availableThreads,
@@ -102,6 +105,7 @@ const configs: KernelConfig[] = [
   sliceConfig,
   pairwiseSquaresConfig,
   ...compareConfigs,
+  gatherV2Config,
 ];
 
 /**
