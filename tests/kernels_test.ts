@@ -1155,27 +1155,20 @@ Deno.test("comparisons and Select equal cpu: broadcasts of every kind, NaN, ±0,
         t: { shape, values: values(shape, int) },
         e: { shape, values: values(shape, int) },
       };
-      await tf.setBackend("cpu");
-      const want = tf.tidy(() =>
-        Float32Array.from(
-          tf.where(
-            tf.tensor(cond, shape, "bool"),
-            tf.tensor(inputs.t.values, shape),
-            tf.tensor(inputs.e.values, shape),
-          ).dataSync(),
-        )
-      );
-      await tf.setBackend("wasm");
-      const got = tf.tidy(() =>
-        Float32Array.from(
-          tf.where(
-            tf.tensor(cond, shape, "bool"),
-            tf.tensor(inputs.t.values, shape),
-            tf.tensor(inputs.e.values, shape),
-          ).dataSync(),
-        )
-      );
-      assertSameBits(got, want, `Select [${shape}]${int ? " int32" : ""}`);
+      const select = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() =>
+          Float32Array.from(
+            tf.where(
+              tf.tensor(cond, shape, "bool"),
+              tf.tensor(inputs.t.values, shape),
+              tf.tensor(inputs.e.values, shape),
+            ).dataSync(),
+          )
+        );
+      };
+      const want = await select("cpu");
+      assertSameBits(await select("wasm"), want, `Select [${shape}]${int ? " int32" : ""}`);
     }
   }
   // tfjs broadcasts a rank-1 condition along the last axis (NumPy's rule) before the kernel.

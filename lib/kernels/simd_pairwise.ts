@@ -42,51 +42,48 @@ export function pairSquaresFunction(): WasmFunction {
   const sacc = f.local(F32);
   const st = f.local(F32);
 
-  /** Columns `j … j + 4·nv − 1` of the current row: vector accumulators over `k`. */
-  const tile = (nv: number, weighted: boolean) => {
-    for (let q = 0; q < nv; q++) f.f32x4Const(0).set(acc[q]);
+  /** `for (k = 0; k < d; k++) body()` with `ap`, `bp`, `wp` at `a[k]`, `bt[k, j]`, `w[k]`. */
+  const overK = (weighted: boolean, body: () => void) => {
     f.i32(0).set(k);
     f.get(A).set(ap);
     f.get(BT).get(j).i32Add().set(bp);
     f.get(W).set(wp);
     f.get(D).if();
     f.loop();
-    f.get(ap).v128Load32Splat().set(s);
-    if (weighted) f.get(wp).v128Load32Splat().set(wv);
-    for (let q = 0; q < nv; q++) {
-      f.get(acc[q]);
-      f.get(s).get(bp).v128Load(16 * q).f32x4Sub().tee(t).get(t).f32x4Mul();
-      if (weighted) f.get(wv).f32x4Mul();
-      f.f32x4Add().set(acc[q]);
-    }
+    body();
     f.get(ap).i32(4).i32Add().set(ap);
     f.get(bp).get(mBytes).i32Add().set(bp);
     if (weighted) f.get(wp).i32(4).i32Add().set(wp);
     f.get(k).i32(1).i32Add().tee(k).get(D).i32LtS().brIf(0);
     f.end(); // k
     f.end(); // if d
+  };
+
+  /** Columns `j … j + 4·nv − 1` of the current row: vector accumulators over `k`. */
+  const tile = (nv: number, weighted: boolean) => {
+    for (let q = 0; q < nv; q++) f.f32x4Const(0).set(acc[q]);
+    overK(weighted, () => {
+      f.get(ap).v128Load32Splat().set(s);
+      if (weighted) f.get(wp).v128Load32Splat().set(wv);
+      for (let q = 0; q < nv; q++) {
+        f.get(acc[q]);
+        f.get(s).get(bp).v128Load(16 * q).f32x4Sub().tee(t).get(t).f32x4Mul();
+        if (weighted) f.get(wv).f32x4Mul();
+        f.f32x4Add().set(acc[q]);
+      }
+    });
     for (let q = 0; q < nv; q++) f.get(OUT).get(j).i32Add().get(acc[q]).v128Store(16 * q);
   };
 
   /** One column `j` in scalar arithmetic (the same operations lane by lane). */
   const single = (weighted: boolean) => {
     f.f32(0).set(sacc);
-    f.i32(0).set(k);
-    f.get(A).set(ap);
-    f.get(BT).get(j).i32Add().set(bp);
-    f.get(W).set(wp);
-    f.get(D).if();
-    f.loop();
-    f.get(sacc);
-    f.get(ap).f32Load().get(bp).f32Load().f32Sub().tee(st).get(st).f32Mul();
-    if (weighted) f.get(wp).f32Load().f32Mul();
-    f.f32Add().set(sacc);
-    f.get(ap).i32(4).i32Add().set(ap);
-    f.get(bp).get(mBytes).i32Add().set(bp);
-    if (weighted) f.get(wp).i32(4).i32Add().set(wp);
-    f.get(k).i32(1).i32Add().tee(k).get(D).i32LtS().brIf(0);
-    f.end();
-    f.end();
+    overK(weighted, () => {
+      f.get(sacc);
+      f.get(ap).f32Load().get(bp).f32Load().f32Sub().tee(st).get(st).f32Mul();
+      if (weighted) f.get(wp).f32Load().f32Mul();
+      f.f32Add().set(sacc);
+    });
     f.get(OUT).get(j).i32Add().get(sacc).f32Store();
   };
 
