@@ -92,17 +92,18 @@ for (const backend of ["cpu", "wasm"]) {
       [undefined, undefined, undefined],
       [w, 5, undefined], // nothing kept: 0, and a zero gradient
     ];
+    // Scaled by 3.7 so that the upstream gradient is not 1.
     for (const [weights, low, high] of cases) {
       const what = `w ${weights ? "yes" : "no"}, low ${low}, high ${high}`;
       const want = tf.tidy(() => {
         const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
-          reference(x, weights, low, high) as tf.Scalar
+          tf.mul(reference(x, weights, low, high), 3.7) as tf.Scalar
         )(l);
         return [...value.dataSync(), ...grad.dataSync()];
       });
       const got = tf.tidy(() => {
         const { value, grad } = tf.valueAndGrad((x: tf.Tensor) =>
-          weightedMean(x, weights, low, high)
+          tf.mul(weightedMean(x, weights, low, high), 3.7) as tf.Scalar
         )(l);
         return [...value.dataSync(), ...grad.dataSync()];
       });
